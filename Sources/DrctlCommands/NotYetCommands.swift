@@ -1,0 +1,135 @@
+import ArgumentParser
+import DrctlCore
+
+// Scenarios that are not built yet. Each one says so plainly and exits 6 instead of pretending.
+
+struct RebuildCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild",
+        abstract: "Rebuild after complete cluster loss (runbook Szenario 2). Not implemented yet.",
+        discussion: """
+            Example:
+              drctl rebuild -f manifests/sandbox.yaml
+            """
+    )
+    @OptionGroup var options: ManifestOptions
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl rebuild", issue: 6) }
+}
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore the database after corruption (runbook Szenario 1). Not implemented yet.",
+        discussion: """
+            Example:
+              drctl restore -f manifests/production.yaml --backup valeo_erp_backup_20251009_020000.sql.gz
+            """
+    )
+    @OptionGroup var options: ManifestOptions
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl restore", issue: 5) }
+}
+
+struct RecoverRowsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recover-rows",
+        abstract: "Recover accidentally deleted rows from a backup (runbook Szenario 3). Not implemented yet.",
+        discussion: """
+            Example:
+              drctl recover-rows -f manifests/production.yaml --table documents_header --key id --ids 42,43
+            """
+    )
+    @OptionGroup var options: ManifestOptions
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl recover-rows", issue: 5) }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Roll back the application (helm) or the schema (alembic). Not implemented yet.",
+        discussion: """
+            Examples:
+              drctl rollback app -f manifests/production.yaml --revision 4
+              drctl rollback migration -f manifests/production.yaml --steps 1
+            """
+    )
+    @OptionGroup var options: ManifestOptions
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl rollback", issue: 7) }
+}
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Create, verify, prune, list and sync database backups. Not implemented yet.",
+        discussion: """
+            Example:
+              drctl backup create -f manifests/production.yaml
+            """
+    )
+    @OptionGroup var options: ManifestOptions
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl backup", issue: 5) }
+}
+
+struct GamedayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gameday",
+        abstract: "Run a DR drill against staging and measure the RTO and RPO achieved. Not implemented yet.",
+        discussion: """
+            Example:
+              drctl gameday -f manifests/staging.yaml --scenario cluster-loss
+            """
+    )
+    @OptionGroup var options: ManifestOptions
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl gameday", issue: 8) }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "The runbook checklist as checks: backup age, verification, off-site copies. Not implemented yet.",
+        discussion: """
+            Example:
+              drctl status -f manifests/production.yaml
+            """
+    )
+    @OptionGroup var options: ManifestOptions
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl status", issue: 8) }
+}
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List and show journaled runs. Not implemented yet.",
+        discussion: """
+            Examples:
+              drctl runs list
+              drctl runs show RUN_ID
+            """
+    )
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl runs", issue: 4) }
+}
+
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Resume an interrupted run where it stopped. Not implemented yet.",
+        discussion: """
+            Example:
+              drctl resume RUN_ID
+            """
+    )
+    @Argument(help: "The run to resume, from `drctl runs list`.") var runID: String
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl resume", issue: 4) }
+}
+
+struct UnlockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlock",
+        abstract: "Release an environment's run lock left by a dead run. Not implemented yet.",
+        discussion: """
+            Example:
+              drctl unlock production --nonce 5f1c…
+            """
+    )
+    @Argument(help: "The environment whose lock to release.") var environment: String
+    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl unlock", issue: 4) }
+}

@@ -1,0 +1,155 @@
+import Foundation
+
+/// How a process ended.
+public enum TerminationStatus: Sendable, Hashable, Codable, CustomStringConvertible {
+    case exited(Int32)
+    case signalled(Int32)
+    /// Killed by drctl because its timeout expired.
+    case timedOut(Duration)
+
+    public var isSuccess: Bool { self == .exited(0) }
+
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exit status \(code)"
+        case .signalled(let signal): return "killed by signal \(signal)"
+        case .timedOut(let limit): return "timed out after \(limit.formattedSeconds)"
+        }
+    }
+}
+
+/// The outcome of one process. A non-zero exit is a value here; `checked()` turns it into an error.
+public struct CommandResult: Sendable, Hashable {
+    public var invocation: CommandInvocation
+    public var status: TerminationStatus
+    /// Standard output, bounded (see `CommandRunner.outputLimit`).
+    public var standardOutput: Data
+    /// The last lines of standard error, secrets already redacted.
+    public var standardErrorTail: String
+    public var duration: Duration
+
+    public init(
+        invocation: CommandInvocation,
+        status: TerminationStatus,
+        standardOutput: Data = Data(),
+        standardErrorTail: String = "",
+        duration: Duration = .zero
+    ) {
+        self.invocation = invocation
+        self.status = status
+        self.standardOutput = standardOutput
+        self.standardErrorTail = standardErrorTail
+        self.duration = duration
+    }
+
+    public var output: String { String(decoding: standardOutput, as: UTF8.self) }
+
+    /// Throws `CommandFailure` unless the process exited with status 0. The one place a bad exit becomes an error.
+    @discardableResult
+    public func checked() throws(CommandFailure) -> CommandResult {
+        guard status.isSuccess else {
+            throw CommandFailure(
+                commandLine: invocation.redactedCommandLine,
+                status: status,
+                standardErrorTail: standardErrorTail,
+                standardOutputTail: Redactor(secrets: invocation.secrets).redact(Self.tail(of: output))
+            )
+        }
+        return self
+    }
+
+    static func tail(of text: String, lines: Int = 20) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+}
+
+/// The outcome of a pipeline: one result per stage, in order.
+public struct PipelineResult: Sendable, Hashable {
+    public var pipeline: CommandPipeline
+    public var stages: [CommandResult]
+    public var standardOutput: Data
+    public var duration: Duration
+
+    public init(pipeline: CommandPipeline, stages: [CommandResult], standardOutput: Data = Data(), duration: Duration)
+    {
+        self.pipeline = pipeline
+        self.stages = stages
+        self.standardOutput = standardOutput
+        self.duration = duration
+    }
+
+    public var output: String { String(decoding: standardOutput, as: UTF8.self) }
+
+    /// Throws for the first stage that did not exit 0, naming it and the whole pipeline.
+    @discardableResult
+    public func checked() throws(CommandFailure) -> PipelineResult {
+        for (index, stage) in stages.enumerated() where !stage.status.isSuccess {
+            throw CommandFailure(
+                commandLine: stage.invocation.redactedCommandLine,
+                status: stage.status,
+                standardErrorTail: stage.standardErrorTail,
+                standardOutputTail: "",
+                pipeline: pipeline.redactedCommandLine,
+                stageIndex: index
+            )
+        }
+        return self
+    }
+}
+
+/// A program that did not succeed: the command (redacted), how it ended and what it said last.
+public struct CommandFailure: Error, Sendable, Hashable, LocalizedError {
+    public var commandLine: String
+    public var status: TerminationStatus
+    public var standardErrorTail: String
+    public var standardOutputTail: String
+    public var pipeline: String?
+    public var stageIndex: Int?
+
+    public init(
+        commandLine: String,
+        status: TerminationStatus,
+        standardErrorTail: String,
+        standardOutputTail: String = "",
+        pipeline: String? = nil,
+        stageIndex: Int? = nil
+    ) {
+        self.commandLine = commandLine
+        self.status = status
+        self.standardErrorTail = standardErrorTail
+        self.standardOutputTail = standardOutputTail
+        self.pipeline = pipeline
+        self.stageIndex = stageIndex
+    }
+
+    public var errorDescription: String? {
+        var text: String
+        if let pipeline, let stageIndex {
+            text = "stage \(stageIndex + 1) of the pipeline failed (\(status)): \(commandLine)\n  pipeline: \(pipeline)"
+        } else {
+            text = "command failed (\(status)): \(commandLine)"
+        }
+        let stderr = standardErrorTail.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !stderr.isEmpty {
+            text += "\n  stderr:\n" + stderr.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        } else {
+            let stdout = standardOutputTail.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !stdout.isEmpty {
+                text += "\n  output:\n" + stdout.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+            }
+        }
+        return text
+    }
+}
+
+extension Duration {
+    /// `12.3s` style, for messages and tables.
+    public var formattedSeconds: String {
+        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
+        return String(format: "%.1fs", seconds)
+    }
+
+    public var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

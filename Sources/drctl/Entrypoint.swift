@@ -1,0 +1,8 @@
+import DrctlCommands
+
+@main
+struct Entrypoint {
+    static func main() async {
+        await DrctlCommand.main()
+    }
+}
