@@ -1,0 +1,355 @@
+/// One environment as drctl sees it: where its cluster, database, backups, releases and objectives are.
+///
+/// Loaded and validated by `ManifestLoader`; every value is already interpolated, overridden by the runbook's
+/// environment variables and resolved against the project root. The database password is not part of it, only
+/// where to find the password (`Database.password`); `SecretResolver` reads it. The engine fingerprints the
+/// encoded value, so two runs against the same resolved manifest see the same fingerprint.
+public struct Manifest: Sendable, Hashable, Codable {
+    /// The environment's name (`production`); also the scope of the one-run-at-a-time lock.
+    public var environment: String
+    public var kube: Kube
+    public var database: Database
+    public var backups: Backups
+    public var releases: Releases
+    public var readiness: Readiness
+    public var archive: Archive?
+    /// Run in order by `rebuild` before anything is installed; empty when the cluster is provisioned by hand.
+    public var provision: [ProvisionHook]
+    public var migrations: Migrations?
+    public var objectives: Objectives
+    /// Where the manifest came from and what its relative paths are resolved against.
+    public var source: Source
+    /// Manifest keys replaced by the runbook's environment variables, as `database.host` → `DB_HOST`.
+    public var environmentOverrides: [String: String]
+
+    public init(
+        environment: String,
+        kube: Kube,
+        database: Database,
+        backups: Backups,
+        releases: Releases,
+        readiness: Readiness,
+        archive: Archive? = nil,
+        provision: [ProvisionHook] = [],
+        migrations: Migrations? = nil,
+        objectives: Objectives,
+        source: Source,
+        environmentOverrides: [String: String] = [:]
+    ) {
+        self.environment = environment
+        self.kube = kube
+        self.database = database
+        self.backups = backups
+        self.releases = releases
+        self.readiness = readiness
+        self.archive = archive
+        self.provision = provision
+        self.migrations = migrations
+        self.objectives = objectives
+        self.source = source
+        self.environmentOverrides = environmentOverrides
+    }
+
+    /// The manifest file and the project root its relative paths are resolved against.
+    public struct Source: Sendable, Hashable, Codable {
+        /// The manifest file, as given on the command line and absolute.
+        public var file: ManifestPath
+        /// The parent of the manifest's folder: `manifests/production.yaml` → the repository root.
+        public var projectRoot: String
+
+        public init(file: ManifestPath, projectRoot: String) {
+            self.file = file
+            self.projectRoot = projectRoot
+        }
+    }
+
+    /// The Kubernetes cluster and namespace the environment runs in.
+    public struct Kube: Sendable, Hashable, Codable {
+        /// The kubeconfig context; nil means the current context.
+        public var context: String?
+        public var namespace: String
+        /// nil means kubectl's and helm's own default (`KUBECONFIG`, else `~/.kube/config`).
+        public var kubeconfig: ManifestPath?
+
+        public init(context: String? = nil, namespace: String, kubeconfig: ManifestPath? = nil) {
+            self.context = context
+            self.namespace = namespace
+            self.kubeconfig = kubeconfig
+        }
+    }
+
+    /// The PostgreSQL database the application uses.
+    public struct Database: Sendable, Hashable, Codable {
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var name: String
+        /// Where the password is read from at run time; never the password itself.
+        public var password: PasswordSource
+        /// The database to connect to for CREATE/DROP DATABASE (default `postgres`).
+        public var adminDatabase: String
+        /// A query that must succeed after a restore, like the runbook's `SELECT COUNT(*) FROM documents_header`.
+        public var smokeQuery: String?
+
+        public init(
+            host: String,
+            port: Int = 5432,
+            user: String,
+            name: String,
+            password: PasswordSource,
+            adminDatabase: String = "postgres",
+            smokeQuery: String? = nil
+        ) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.name = name
+            self.password = password
+            self.adminDatabase = adminDatabase
+            self.smokeQuery = smokeQuery
+        }
+    }
+
+    /// Where the database password comes from.
+    public enum PasswordSource: Sendable, Hashable, Codable, CustomStringConvertible {
+        /// An environment variable, like the runbook's `DB_PASSWORD`.
+        case env(String)
+        /// A file holding the password (a trailing newline is ignored), like a mounted Kubernetes secret.
+        case file(ManifestPath)
+
+        public var description: String {
+            switch self {
+            case .env(let name): "environment variable \(name)"
+            case .file(let path): "file \(path.written)"
+            }
+        }
+    }
+
+    /// Where backups are kept and how long.
+    public struct Backups: Sendable, Hashable, Codable {
+        /// The local backup folder; `daily/` and `monthly/` are below it.
+        public var local: ManifestPath
+        /// A backup smaller than this is refused as broken (the runbook: "should be > 10MB").
+        public var sizeFloor: ByteSize
+        public var retention: Retention
+        public var s3: S3Location?
+        public var azure: AzureLocation?
+
+        public init(
+            local: ManifestPath,
+            sizeFloor: ByteSize,
+            retention: Retention,
+            s3: S3Location? = nil,
+            azure: AzureLocation? = nil
+        ) {
+            self.local = local
+            self.sizeFloor = sizeFloor
+            self.retention = retention
+            self.s3 = s3
+            self.azure = azure
+        }
+    }
+
+    /// How many backups are kept.
+    public struct Retention: Sendable, Hashable, Codable {
+        /// Daily backups kept (the runbook: 30).
+        public var daily: Int
+        /// Monthly backups kept (the runbook: 12).
+        public var monthly: Int
+
+        public init(daily: Int, monthly: Int) {
+            self.daily = daily
+            self.monthly = monthly
+        }
+    }
+
+    /// An S3 bucket and key prefix for off-site backup copies.
+    public struct S3Location: Sendable, Hashable, Codable {
+        public var bucket: String
+        /// A key prefix such as `postgresql/`; empty for the bucket's root.
+        public var prefix: String
+
+        public init(bucket: String, prefix: String = "") {
+            self.bucket = bucket
+            self.prefix = prefix
+        }
+
+        /// `s3://bucket/prefix`, as the aws CLI takes it.
+        public var url: String { "s3://\(bucket)/\(prefix)" }
+    }
+
+    /// An Azure Blob Storage container and blob name prefix for off-site backup copies.
+    public struct AzureLocation: Sendable, Hashable, Codable {
+        public var container: String
+        /// A blob name prefix such as `postgresql/`; empty for the container's root.
+        public var prefix: String
+
+        public init(container: String, prefix: String = "") {
+            self.container = container
+            self.prefix = prefix
+        }
+    }
+
+    /// The two helm releases of the environment.
+    public struct Releases: Sendable, Hashable, Codable {
+        public var postgresql: HelmRelease
+        public var app: AppRelease
+
+        public init(postgresql: HelmRelease, app: AppRelease) {
+            self.postgresql = postgresql
+            self.app = app
+        }
+    }
+
+    /// A helm release: what is installed, from where, with which values.
+    public struct HelmRelease: Sendable, Hashable, Codable {
+        public var name: String
+        public var chart: HelmChart
+        /// The chart repository to `helm repo add` before installing, if the chart comes from one.
+        public var repository: ChartRepository?
+        /// The chart version; nil means the newest.
+        public var version: String?
+        /// Values files passed with `--values`, in order. They hold no secrets: drctl adds those in a 0600 file.
+        public var values: [ManifestPath]
+
+        public init(
+            name: String,
+            chart: HelmChart,
+            repository: ChartRepository? = nil,
+            version: String? = nil,
+            values: [ManifestPath] = []
+        ) {
+            self.name = name
+            self.chart = chart
+            self.repository = repository
+            self.version = version
+            self.values = values
+        }
+    }
+
+    /// The application's helm release and the deployment it runs.
+    public struct AppRelease: Sendable, Hashable, Codable {
+        public var release: HelmRelease
+        /// The Deployment scaled to 0 and back (the runbook: `valeo-erp`).
+        public var deployment: String
+        /// The replica count it is scaled back to (the runbook: 3).
+        public var replicas: Int
+
+        public init(release: HelmRelease, deployment: String, replicas: Int) {
+            self.release = release
+            self.deployment = deployment
+            self.replicas = replicas
+        }
+    }
+
+    /// A chart as helm takes it.
+    public enum HelmChart: Sendable, Hashable, Codable, CustomStringConvertible {
+        /// `repo/chart`, an `oci://` reference or a chart URL, passed to helm unchanged.
+        case reference(String)
+        /// A chart folder or archive in the file system, like `./k8s/helm/valeo-erp`.
+        case local(ManifestPath)
+
+        /// The argument helm gets: the reference, or the absolute path of a local chart.
+        public var argument: String {
+            switch self {
+            case .reference(let reference): reference
+            case .local(let path): path.absolute
+            }
+        }
+
+        /// The chart as the manifest writes it.
+        public var description: String {
+            switch self {
+            case .reference(let reference): reference
+            case .local(let path): path.written
+            }
+        }
+    }
+
+    /// A chart repository (`helm repo add NAME URL`).
+    public struct ChartRepository: Sendable, Hashable, Codable {
+        public var name: String
+        public var url: String
+
+        public init(name: String, url: String) {
+            self.name = name
+            self.url = url
+        }
+    }
+
+    /// The application's readiness endpoint, probed after every recovery.
+    public struct Readiness: Sendable, Hashable, Codable {
+        public var url: String
+        /// How long to keep probing before giving up (default 5m).
+        public var timeout: Duration
+
+        public init(url: String, timeout: Duration = .seconds(300)) {
+            self.url = url
+            self.timeout = timeout
+        }
+    }
+
+    /// The archive files restored after a cluster loss (the runbook: `aws s3 sync s3://…/archives/ /app/data/archive/`).
+    public struct Archive: Sendable, Hashable, Codable {
+        /// An object store URL such as `s3://valeo-backups/archives/`.
+        public var source: String
+        public var destination: ManifestPath
+
+        public init(source: String, destination: ManifestPath) {
+            self.source = source
+            self.destination = destination
+        }
+    }
+
+    /// A program run to provision infrastructure, like creating the cluster with terraform.
+    public struct ProvisionHook: Sendable, Hashable, Codable {
+        public var name: String
+        /// The argv array; never a shell string.
+        public var command: [String]
+        /// When given and it exits 0, the hook is skipped: the thing it would create already exists.
+        public var check: [String]?
+        public var timeout: Duration
+        /// Variables set for the hook on top of drctl's own environment.
+        public var environment: [String: String]
+
+        public init(
+            name: String,
+            command: [String],
+            check: [String]? = nil,
+            timeout: Duration = .seconds(1_800),
+            environment: [String: String] = [:]
+        ) {
+            self.name = name
+            self.command = command
+            self.check = check
+            self.timeout = timeout
+            self.environment = environment
+        }
+    }
+
+    /// Where the alembic migrations live.
+    public struct Migrations: Sendable, Hashable, Codable {
+        /// The folder alembic runs in.
+        public var directory: ManifestPath
+        /// The alembic configuration file (`-c`), resolved against `directory`.
+        public var config: ManifestPath
+
+        public init(directory: ManifestPath, config: ManifestPath) {
+            self.directory = directory
+            self.config = config
+        }
+    }
+
+    /// The recovery objectives the runs are measured against.
+    public struct Objectives: Sendable, Hashable, Codable {
+        /// Recovery point objective: the newest backup must be younger than this (the runbook: 24h).
+        public var rpo: Duration
+        /// Recovery time objective: a recovery must finish within this (the runbook: 4h).
+        public var rto: Duration
+
+        public init(rpo: Duration, rto: Duration) {
+            self.rpo = rpo
+            self.rto = rto
+        }
+    }
+}
