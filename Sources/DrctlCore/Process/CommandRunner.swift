@@ -1,0 +1,481 @@
+import Foundation
+import Subprocess
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The live `CommandRunning`: starts real programs with swift-subprocess. The only file that imports Subprocess.
+///
+/// - The executable is looked up on the `PATH` the child will see; a missing one throws `CommandLaunchError`.
+/// - The child inherits drctl's environment with the invocation's overrides on top, and reads its standard input
+///   from `/dev/null`, a file, or bytes written to it.
+/// - Every child leads its own process group. When the time limit expires, or the calling task is cancelled, the
+///   group gets SIGTERM, then SIGKILL after `terminationGracePeriod`, so programs the child started stop too.
+/// - Standard output is kept up to `outputLimit` bytes (the rest is dropped, not an error); standard error is kept
+///   as its last `standardErrorTailLines` lines. Both are streamed line by line to `lineSink`, secrets redacted.
+public struct CommandRunner: CommandRunning {
+    /// Receives every output line as it arrives, secrets already redacted.
+    public let lineSink: OutputLineSink?
+    /// How many bytes of standard output a result keeps.
+    public let outputLimit: Int
+    /// How many of the last standard error lines a result keeps.
+    public let standardErrorTailLines: Int
+    /// Time between SIGTERM and SIGKILL when a process group is stopped.
+    public let terminationGracePeriod: Duration
+
+    /// - Parameters:
+    ///   - lineSink: where output lines go as they arrive (already redacted); `nil` keeps them out of sight.
+    ///   - outputLimit: bytes of standard output kept in a result (default 64 MiB).
+    ///   - stderrTailLines: lines of standard error kept in a result (default 40).
+    ///   - terminationGracePeriod: time between SIGTERM and SIGKILL (default 5 s).
+    public init(
+        lineSink: OutputLineSink? = nil,
+        outputLimit: Int = 64 * 1024 * 1024,
+        stderrTailLines: Int = 40,
+        terminationGracePeriod: Duration = .seconds(5)
+    ) {
+        self.lineSink = lineSink
+        self.outputLimit = max(0, outputLimit)
+        self.standardErrorTailLines = max(0, stderrTailLines)
+        self.terminationGracePeriod = terminationGracePeriod
+    }
+
+    /// Runs one program to completion; its `timeout` stops it with SIGTERM, then SIGKILL, to its process group.
+    public func run(_ invocation: CommandInvocation) async throws -> CommandResult {
+        let outcome = try await execute([invocation], output: .capture, timeout: invocation.timeout)
+        guard var result = outcome.stages.first else {
+            throw CommandLaunchError.spawnFailed(
+                commandLine: invocation.redactedCommandLine, reason: "the runner lost the program's result")
+        }
+        result.standardOutput = outcome.standardOutput
+        return result
+    }
+
+    /// Runs the stages joined by pipes, all at once, and returns every stage's result.
+    ///
+    /// The first stage reads its `standardInput`; later stages read the previous stage's output (their own
+    /// `standardInput` is not used). The time limit is the pipeline's `timeout`, or else the shortest stage
+    /// `timeout`; on expiry every stage still running is stopped and reported `.timedOut`.
+    public func run(_ pipeline: CommandPipeline) async throws -> PipelineResult {
+        let timeout = pipeline.timeout ?? pipeline.stages.compactMap(\.timeout).min()
+        let outcome = try await execute(pipeline.stages, output: pipeline.output, timeout: timeout)
+        return PipelineResult(
+            pipeline: pipeline,
+            stages: outcome.stages,
+            standardOutput: outcome.standardOutput,
+            duration: outcome.duration
+        )
+    }
+}
+
+// MARK: - Running stages
+
+extension CommandRunner {
+    /// Where a stage's standard input comes from, once descriptors are open.
+    private enum StageInput: Sendable {
+        /// A descriptor the stage's child takes over (a file, `/dev/null`, or the read end of a pipe).
+        case descriptor(Int32)
+        case bytes(Data)
+    }
+
+    /// Where a stage's standard output goes, once descriptors are open.
+    private enum StageOutput: Sendable {
+        case capture
+        /// A descriptor the stage's child takes over (a file, `/dev/null`, or the write end of a pipe).
+        case descriptor(Int32)
+    }
+
+    private struct StageOutcome: Sendable {
+        var index: Int
+        var status: TerminationStatus
+        var standardOutput: Data
+        var standardErrorTail: String
+        var duration: Duration
+    }
+
+    private struct Outcome {
+        var stages: [CommandResult]
+        var standardOutput: Data
+        var duration: Duration
+    }
+
+    private func execute(
+        _ invocations: [CommandInvocation],
+        output: CommandPipeline.Output,
+        timeout: Duration?
+    ) async throws -> Outcome {
+        Self.ignoreBrokenPipeSignal()
+        let started = ContinuousClock.now
+        let executables = try invocations.map(Self.resolveExecutable)
+        let descriptors = try Self.openDescriptors(for: invocations, output: output)
+        let supervisor = ProcessGroupSupervisor(gracePeriod: terminationGracePeriod)
+
+        let outcomes: [Int: StageOutcome]
+        do {
+            outcomes = try await withTaskCancellationHandler {
+                try await withThrowingTaskGroup(of: StageOutcome?.self) { group in
+                    for index in invocations.indices {
+                        let (input, stageOutput) = descriptors[index]
+                        group.addTask {
+                            try await launch(
+                                stage: index,
+                                invocation: invocations[index],
+                                executable: executables[index],
+                                input: input,
+                                output: stageOutput,
+                                timeout: timeout,
+                                supervisor: supervisor
+                            )
+                        }
+                    }
+                    if let timeout {
+                        let grace = terminationGracePeriod
+                        group.addTask {
+                            guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
+                            supervisor.expireTimeLimit()
+                            guard (try? await Task.sleep(for: grace)) != nil else { return nil }
+                            supervisor.killRunning()
+                            return nil
+                        }
+                    }
+                    var outcomes: [Int: StageOutcome] = [:]
+                    while outcomes.count < invocations.count, let next = try await group.next() {
+                        if let next { outcomes[next.index] = next }
+                    }
+                    group.cancelAll()
+                    return outcomes
+                }
+            } onCancel: {
+                supervisor.cancel()
+            }
+        } catch {
+            await supervisor.sweep()
+            if Task.isCancelled { throw CancellationError() }
+            throw error
+        }
+        if supervisor.isTerminating || Task.isCancelled {
+            await supervisor.sweep()
+        }
+        if Task.isCancelled { throw CancellationError() }
+
+        var results: [CommandResult] = []
+        for (index, invocation) in invocations.enumerated() {
+            guard let stage = outcomes[index] else {
+                throw CommandLaunchError.spawnFailed(
+                    commandLine: invocation.redactedCommandLine, reason: "the runner lost the program's result")
+            }
+            results.append(
+                CommandResult(
+                    invocation: invocation,
+                    status: stage.status,
+                    standardErrorTail: stage.standardErrorTail,
+                    duration: stage.duration
+                ))
+        }
+        return Outcome(
+            stages: results,
+            standardOutput: outcomes[invocations.count - 1]?.standardOutput ?? Data(),
+            duration: ContinuousClock.now - started
+        )
+    }
+
+    /// Starts one stage with the descriptor kinds it needs and waits for it.
+    private func launch(
+        stage index: Int,
+        invocation: CommandInvocation,
+        executable: String,
+        input: StageInput,
+        output: StageOutput,
+        timeout: Duration?,
+        supervisor: ProcessGroupSupervisor
+    ) async throws -> StageOutcome {
+        switch (input, output) {
+        case (.descriptor(let inputDescriptor), .capture):
+            return try await spawn(
+                stage: index, invocation: invocation, executable: executable, timeout: timeout,
+                supervisor: supervisor,
+                input: .fileDescriptor(.init(rawValue: inputDescriptor), closeAfterSpawningProcess: true),
+                output: .sequence,
+                standardOutput: { $0.standardOutput },
+                feedStandardInput: { _ in }
+            )
+        case (.descriptor(let inputDescriptor), .descriptor(let outputDescriptor)):
+            return try await spawn(
+                stage: index, invocation: invocation, executable: executable, timeout: timeout,
+                supervisor: supervisor,
+                input: .fileDescriptor(.init(rawValue: inputDescriptor), closeAfterSpawningProcess: true),
+                output: .fileDescriptor(.init(rawValue: outputDescriptor), closeAfterSpawningProcess: true),
+                standardOutput: { _ in nil },
+                feedStandardInput: { _ in }
+            )
+        case (.bytes(let data), .capture):
+            return try await spawn(
+                stage: index, invocation: invocation, executable: executable, timeout: timeout,
+                supervisor: supervisor,
+                input: .inputWriter,
+                output: .sequence,
+                standardOutput: { $0.standardOutput },
+                feedStandardInput: { await Self.write(data, to: $0.standardInputWriter) }
+            )
+        case (.bytes(let data), .descriptor(let outputDescriptor)):
+            return try await spawn(
+                stage: index, invocation: invocation, executable: executable, timeout: timeout,
+                supervisor: supervisor,
+                input: .inputWriter,
+                output: .fileDescriptor(.init(rawValue: outputDescriptor), closeAfterSpawningProcess: true),
+                standardOutput: { _ in nil },
+                feedStandardInput: { await Self.write(data, to: $0.standardInputWriter) }
+            )
+        }
+    }
+
+    private func spawn<Input: InputProtocol, Output: OutputProtocol>(
+        stage index: Int,
+        invocation: CommandInvocation,
+        executable: String,
+        timeout: Duration?,
+        supervisor: ProcessGroupSupervisor,
+        input: Input,
+        output: Output,
+        standardOutput: @Sendable (Execution<Input, Output, SequenceOutput>) -> SubprocessOutputSequence?,
+        feedStandardInput: @Sendable (Execution<Input, Output, SequenceOutput>) async -> Void
+    ) async throws -> StageOutcome {
+        let commandLine = invocation.redactedCommandLine
+        let redactor = Redactor(secrets: invocation.secrets)
+        let label = redactor.redact(invocation.executable)
+        let outputCollector = OutputStreamCollector(
+            stream: .standardOutput, command: label, redactor: redactor, sink: lineSink,
+            captureLimit: outputLimit, tailLimit: 0)
+        let errorCollector = OutputStreamCollector(
+            stream: .standardError, command: label, redactor: redactor, sink: lineSink,
+            captureLimit: 0, tailLimit: standardErrorTailLines)
+
+        var platformOptions = PlatformOptions()
+        // 0: the child's own pid becomes its process group id.
+        platformOptions.processGroupID = 0
+        // On task cancellation swift-subprocess runs this, then SIGKILL to the group.
+        platformOptions.teardownSequence = [
+            .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: terminationGracePeriod)
+        ]
+        var overrides: [Environment.Key: String?] = [:]
+        for (name, value) in invocation.environment {
+            guard let key = Environment.Key(rawValue: name) else {
+                throw CommandLaunchError.spawnFailed(
+                    commandLine: commandLine, reason: "invalid environment variable name \(name)")
+            }
+            overrides[key] = value
+        }
+        let configuration = Configuration(
+            executable: .path(.init(executable)),
+            arguments: Arguments(invocation.arguments),
+            environment: Environment.inherit.updating(overrides),
+            workingDirectory: invocation.workingDirectory.map { .init($0) },
+            platformOptions: platformOptions
+        )
+
+        let started = ContinuousClock.now
+        defer { supervisor.finished(stage: index) }
+        let execution: ExecutionResult<(OutputStreamCollector, OutputStreamCollector), Output, SequenceOutput>
+        do {
+            execution = try await Subprocess.run(
+                configuration, input: input, output: output, error: .sequence
+            ) { execution in
+                supervisor.started(stage: index, processGroup: execution.processIdentifier.value)
+                async let fed: Void = feedStandardInput(execution)
+                async let collectedOutput = Self.drain(standardOutput(execution), into: outputCollector)
+                async let collectedError = Self.drain(execution.standardError, into: errorCollector)
+                let collected = await (collectedOutput, collectedError)
+                await fed
+                return collected
+            }
+        } catch let error as SubprocessError {
+            throw Self.launchError(error, commandLine: commandLine, started: supervisor.hasStarted(stage: index))
+        }
+
+        let (collectedOutput, collectedError) = execution.closureResult
+        var status: TerminationStatus
+        switch execution.terminationStatus {
+        case .exited(let code): status = .exited(code)
+        case .signaled(let signal): status = .signalled(signal)
+        }
+        if let timeout, supervisor.timedOut(stage: index) {
+            status = .timedOut(timeout)
+        }
+        return StageOutcome(
+            index: index,
+            status: status,
+            standardOutput: collectedOutput.captured,
+            standardErrorTail: collectedError.tailText,
+            duration: ContinuousClock.now - started
+        )
+    }
+
+    /// Reads a stream to its end (or until the child exits and the stream is drained).
+    private static func drain(
+        _ sequence: SubprocessOutputSequence?,
+        into collector: OutputStreamCollector
+    ) async -> OutputStreamCollector {
+        var collector = collector
+        guard let sequence else { return collector }
+        do {
+            for try await buffer in sequence {
+                buffer.withUnsafeBytes { collector.consume($0) }
+            }
+        } catch {
+            // A read error after the child started leaves what was read so far; the exit status tells the rest.
+        }
+        collector.finish()
+        return collector
+    }
+
+    /// Writes the bytes and closes standard input. A child that exits without reading them all is not an error
+    /// here: its exit status says how it went.
+    private static func write(_ data: Data, to writer: StandardInputWriter) async {
+        _ = try? await writer.write(Array(data))
+        try? await writer.finish()
+    }
+
+    private static func launchError(_ error: SubprocessError, commandLine: String, started: Bool) -> Error {
+        if error.code == .executableNotFound {
+            return CommandLaunchError.spawnFailed(commandLine: commandLine, reason: "the executable disappeared")
+        }
+        if error.code == .failedToChangeWorkingDirectory {
+            return CommandLaunchError.spawnFailed(
+                commandLine: commandLine, reason: "cannot enter the working directory (\(error))")
+        }
+        if started {
+            return CommandLaunchError.lostTrack(commandLine: commandLine, reason: "\(error)")
+        }
+        return CommandLaunchError.spawnFailed(commandLine: commandLine, reason: "\(error)")
+    }
+}
+
+// MARK: - Descriptors
+
+extension CommandRunner {
+    /// Writing to a pipe whose reader has exited must fail with EPIPE, not kill drctl. Children get the default
+    /// SIGPIPE disposition back (swift-subprocess resets every signal in the child).
+    private static let brokenPipeSignalIgnored: Bool = {
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
+    private static func ignoreBrokenPipeSignal() {
+        _ = brokenPipeSignalIgnored
+    }
+
+    private static func resolveExecutable(_ invocation: CommandInvocation) throws -> String {
+        let redactor = Redactor(secrets: invocation.secrets)
+        let commandLine = invocation.redactedCommandLine
+        if let directory = invocation.workingDirectory {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
+                throw CommandLaunchError.workingDirectoryMissing(
+                    path: redactor.redact(directory), commandLine: commandLine)
+            }
+        }
+        switch ExecutableLocator.locate(invocation) {
+        case .found(let path):
+            return path
+        case .notExecutable(let path):
+            throw CommandLaunchError.notExecutable(path: redactor.redact(path), commandLine: commandLine)
+        case .notFound:
+            throw CommandLaunchError.notFound(
+                executable: redactor.redact(invocation.executable),
+                commandLine: commandLine,
+                searchPath: redactor.redact(ExecutableLocator.searchPath(for: invocation))
+            )
+        }
+    }
+
+    /// Opens every descriptor the stages need: the first stage's input, the pipes between stages, and the last
+    /// stage's output. All are close-on-exec, so only the child that takes one over (as 0 or 1) holds it; each
+    /// is closed in drctl right after that child starts, so end-of-file reaches the next stage.
+    private static func openDescriptors(
+        for invocations: [CommandInvocation],
+        output: CommandPipeline.Output
+    ) throws -> [(StageInput, StageOutput)] {
+        var opened: [Int32] = []
+        do {
+            guard let first = invocations.first, let last = invocations.last else { return [] }
+            let firstRedactor = Redactor(secrets: first.secrets)
+            let firstInput: StageInput
+            switch first.standardInput {
+            case .none:
+                firstInput = .descriptor(try openOrThrow("/dev/null", O_RDONLY, &opened) { reason in
+                    CommandLaunchError.standardInputUnreadable(
+                        path: "/dev/null", commandLine: first.redactedCommandLine, reason: reason)
+                })
+            case .file(let path):
+                firstInput = .descriptor(try openOrThrow(path, O_RDONLY, &opened) { reason in
+                    CommandLaunchError.standardInputUnreadable(
+                        path: firstRedactor.redact(path), commandLine: first.redactedCommandLine, reason: reason)
+                })
+            case .bytes(let data):
+                firstInput = .bytes(data)
+            }
+
+            let lastRedactor = Redactor(secrets: invocations.flatMap(\.secrets))
+            let lastOutput: StageOutput
+            switch output {
+            case .capture:
+                lastOutput = .capture
+            case .discard:
+                lastOutput = .descriptor(try openOrThrow("/dev/null", O_WRONLY, &opened) { reason in
+                    CommandLaunchError.outputFileUnwritable(
+                        path: "/dev/null", commandLine: last.redactedCommandLine, reason: reason)
+                })
+            case .file(let path):
+                let descriptor = try openOrThrow(path, O_WRONLY | O_CREAT | O_TRUNC, &opened) { reason in
+                    CommandLaunchError.outputFileUnwritable(
+                        path: lastRedactor.redact(path), commandLine: last.redactedCommandLine, reason: reason)
+                }
+                // An existing file keeps its mode on O_CREAT; the output may hold a database dump.
+                _ = fchmod(descriptor, 0o600)
+                lastOutput = .descriptor(descriptor)
+            }
+
+            var stages: [(StageInput, StageOutput)] = []
+            var nextInput = firstInput
+            for index in invocations.indices {
+                if index == invocations.count - 1 {
+                    stages.append((nextInput, lastOutput))
+                } else {
+                    var ends: [Int32] = [-1, -1]
+                    guard pipe(&ends) == 0 else {
+                        throw CommandLaunchError.spawnFailed(
+                            commandLine: invocations[index].redactedCommandLine,
+                            reason: "cannot create a pipe: \(String(cString: strerror(errno)))")
+                    }
+                    opened += ends
+                    // Close-on-exec, so a stage started at the same moment does not inherit the other end.
+                    for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+                    stages.append((nextInput, .descriptor(ends[1])))
+                    nextInput = .descriptor(ends[0])
+                }
+            }
+            return stages
+        } catch {
+            for descriptor in opened { close(descriptor) }
+            throw error
+        }
+    }
+
+    private static func openOrThrow(
+        _ path: String,
+        _ flags: Int32,
+        _ opened: inout [Int32],
+        error: (String) -> CommandLaunchError
+    ) throws -> Int32 {
+        let descriptor = open(path, flags | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw error(String(cString: strerror(errno)))
+        }
+        opened.append(descriptor)
+        return descriptor
+    }
+}

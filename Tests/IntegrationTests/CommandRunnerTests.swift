@@ -1,0 +1,359 @@
+import DrctlCore
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The live runner against real programs. `/bin/sh` appears here only as a test subject (a child that exits,
+/// signals itself or starts a grandchild); product code never runs a shell.
+@Suite("CommandRunner")
+struct CommandRunnerTests {
+    let runner = CommandRunner(terminationGracePeriod: .milliseconds(300))
+
+    // MARK: Exit status
+
+    @Test func exitCodesAreReturnedAsValues() async throws {
+        try requirePrograms("sh", "true")
+        let success = try await runner.run(CommandInvocation("true"))
+        #expect(success.status == .exited(0))
+
+        let failure = try await runner.run(CommandInvocation("sh", ["-c", "exit 3"]))
+        #expect(failure.status == .exited(3))
+        #expect(throws: CommandFailure.self) { try failure.checked() }
+    }
+
+    @Test func deathBySignalIsReported() async throws {
+        try requirePrograms("sh")
+        let result = try await runner.run(CommandInvocation("sh", ["-c", "kill -TERM $$"]))
+        #expect(result.status == .signalled(SIGTERM))
+    }
+
+    @Test func runCheckedThrowsWithTheStandardErrorTail() async throws {
+        try requirePrograms("sh")
+        let invocation = CommandInvocation("sh", ["-c", "echo 'it broke' >&2; exit 2"])
+        do {
+            try await runner.runChecked(invocation)
+            Issue.record("runChecked returned for a failing command")
+        } catch let failure as CommandFailure {
+            #expect(failure.status == .exited(2))
+            #expect(failure.standardErrorTail == "it broke")
+            #expect(failure.localizedDescription.contains("exit status 2"))
+        }
+    }
+
+    // MARK: Output
+
+    @Test func standardOutputIsCaptured() async throws {
+        try requirePrograms("printf")
+        let result = try await runner.run(CommandInvocation("printf", ["hello\\nworld\\n"]))
+        #expect(result.status == .exited(0))
+        #expect(result.output == "hello\nworld\n")
+    }
+
+    @Test func standardOutputIsBoundedWithoutFailing() async throws {
+        try requirePrograms("head")
+        let bounded = CommandRunner(outputLimit: 1000)
+        // Far more than a pipe holds: the runner must keep draining after the limit or the child would block.
+        let result = try await bounded.run(CommandInvocation("head", ["-c", "3000000", "/dev/zero"]))
+        #expect(result.status == .exited(0))
+        #expect(result.standardOutput == Data(repeating: 0, count: 1000))
+    }
+
+    @Test func standardErrorTailIsRedactedAndBounded() async throws {
+        try requirePrograms("sh")
+        let lines = Mutex<[OutputLine]>([])
+        let runner = CommandRunner(lineSink: { line in lines.withLock { $0.append(line) } }, stderrTailLines: 3)
+        let script = "echo 'connecting with s3cret' >&2; echo 'out s3cret'; for i in 1 2 3; do echo line $i >&2; done; "
+            + "echo 'password s3cret rejected' >&2; exit 1"
+        let result = try await runner.run(CommandInvocation("sh", ["-c", script], secrets: ["s3cret"]))
+
+        #expect(result.status == .exited(1))
+        #expect(result.standardErrorTail == "line 2\nline 3\npassword *** rejected")
+        let streamed = lines.withLock { $0 }
+        #expect(streamed.filter { $0.stream == .standardError }.map(\.text).first == "connecting with ***")
+        #expect(streamed.contains(OutputLine(command: "sh", stream: .standardOutput, text: "out ***")))
+        #expect(!streamed.contains { $0.text.contains("s3cret") })
+        let failure = try #require(throws: CommandFailure.self) { try result.checked() }
+        #expect(!(failure.errorDescription ?? "").contains("s3cret"))
+    }
+
+    // MARK: Environment, working directory, standard input
+
+    @Test func environmentOverridesReachTheChildOnTopOfTheInheritedOnes() async throws {
+        try requirePrograms("sh")
+        let invocation = CommandInvocation(
+            "sh", ["-c", "printf '%s|%s' \"$DRCTL_TEST_VALUE\" \"$PATH\""],
+            environment: ["DRCTL_TEST_VALUE": "from drctl"])
+        let result = try await runner.run(invocation)
+        let parts = result.output.split(separator: "|", omittingEmptySubsequences: false)
+        #expect(parts.first == "from drctl")
+        #expect(parts.last.map { !$0.isEmpty } == true, "PATH is inherited")
+    }
+
+    @Test func executableIsLookedUpOnTheOverriddenPath() async throws {
+        let directory = try temporaryDirectory()
+        let tool = directory.appendingPathComponent("drctl-test-tool")
+        try "#!/bin/sh\necho found me\n".write(to: tool, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tool.path)
+
+        let invocation = CommandInvocation("drctl-test-tool", environment: ["PATH": directory.path + ":/usr/bin:/bin"])
+        let result = try await runner.run(invocation)
+        #expect(result.output == "found me\n")
+        await #expect(throws: CommandLaunchError.self) { try await runner.run(CommandInvocation("drctl-test-tool")) }
+    }
+
+    @Test func workingDirectoryIsSet() async throws {
+        try requirePrograms("pwd")
+        let directory = try temporaryDirectory()
+        let result = try await runner.run(CommandInvocation("pwd", ["-P"], workingDirectory: directory.path))
+        #expect(result.output == directory.resolvingSymlinksInPath().path + "\n")
+    }
+
+    @Test func standardInputFromFileBytesOrNothing() async throws {
+        try requirePrograms("cat", "true")
+        let file = try temporaryDirectory().appendingPathComponent("input.txt")
+        try Data("from a file\n".utf8).write(to: file)
+
+        let fromFile = try await runner.run(CommandInvocation("cat", standardInput: .file(file.path)))
+        #expect(fromFile.output == "from a file\n")
+
+        let bytes = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let fromBytes = try await runner.run(CommandInvocation("cat", standardInput: .bytes(bytes)))
+        #expect(fromBytes.standardOutput == bytes)
+
+        let fromNothing = try await runner.run(CommandInvocation("cat"))
+        #expect(fromNothing.status == .exited(0))
+        #expect(fromNothing.output.isEmpty)
+
+        // A child that never reads its input is not an error: its exit status decides.
+        let unread = try await runner.run(CommandInvocation("true", standardInput: .bytes(bytes)))
+        #expect(unread.status == .exited(0))
+    }
+
+    // MARK: Time limits and cancellation
+
+    @Test func timeoutStopsTheProcessGroupIncludingGrandchildren() async throws {
+        try requirePrograms("sh", "sleep")
+        let limit = Duration.milliseconds(300)
+        let result = try await runner.run(
+            CommandInvocation("sh", ["-c", "sleep 30 & echo $!; wait"], timeout: limit))
+        #expect(result.status == .timedOut(limit))
+        let grandchild = try #require(pid_t(result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(await processEnds(grandchild), "the grandchild sleep \(grandchild) is still running")
+    }
+
+    @Test func timeoutKillsAGroupThatIgnoresSigterm() async throws {
+        try requirePrograms("sh", "sleep")
+        let limit = Duration.milliseconds(200)
+        let result = try await runner.run(
+            CommandInvocation("sh", ["-c", "trap '' TERM; sleep 30 & echo $!; wait"], timeout: limit))
+        #expect(result.status == .timedOut(limit))
+        let grandchild = try #require(pid_t(result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(await processEnds(grandchild), "the grandchild sleep \(grandchild) survived SIGKILL")
+    }
+
+    @Test func timeoutKillsAGrandchildThatOutlivesItsParent() async throws {
+        try requirePrograms("sh", "sleep")
+        let limit = Duration.milliseconds(200)
+        let result = try await runner.run(
+            CommandInvocation("sh", ["-c", "(trap '' TERM; exec sleep 30) & echo $!; wait"], timeout: limit))
+        #expect(result.status == .timedOut(limit))
+        let grandchild = try #require(pid_t(result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(await processEnds(grandchild), "the grandchild sleep \(grandchild) outlived the run")
+    }
+
+    @Test func cancellationStopsTheProcessGroupAndRethrows() async throws {
+        try requirePrograms("sh", "sleep")
+        let announced = Mutex<pid_t?>(nil)
+        let runner = CommandRunner(
+            lineSink: { line in
+                if line.stream == .standardOutput, let pid = pid_t(line.text) { announced.withLock { $0 = pid } }
+            },
+            terminationGracePeriod: .milliseconds(300))
+        let task = Task {
+            try await runner.run(CommandInvocation("sh", ["-c", "sleep 30 & echo $!; wait"]))
+        }
+        var grandchild: pid_t?
+        for _ in 0..<250 where grandchild == nil {
+            try await Task.sleep(for: .milliseconds(20))
+            grandchild = announced.withLock { $0 }
+        }
+        let pid = try #require(grandchild, "the child never printed its grandchild's pid")
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(await processEnds(pid), "the grandchild sleep \(pid) survived cancellation")
+    }
+
+    // MARK: Pipelines
+
+    @Test func pipelineRoundTripsThroughGzip() async throws {
+        try requirePrograms("printf", "gzip")
+        let pipeline = CommandPipeline([
+            CommandInvocation("printf", ["hello pipeline\\n"]),
+            CommandInvocation("gzip", ["-c"]),
+            CommandInvocation("gzip", ["-dc"]),
+        ])
+        let result = try await runner.runChecked(pipeline)
+        #expect(result.output == "hello pipeline\n")
+        #expect(result.stages.map(\.status) == [.exited(0), .exited(0), .exited(0)])
+    }
+
+    @Test func pipelineCarriesMoreThanAPipeHolds() async throws {
+        try requirePrograms("cat", "gzip")
+        let bytes = Data((0..<2_000_000).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) })
+        let pipeline = CommandPipeline([
+            CommandInvocation("cat", standardInput: .bytes(bytes)),
+            CommandInvocation("gzip", ["-c"]),
+            CommandInvocation("gzip", ["-dc"]),
+        ])
+        let result = try await runner.runChecked(pipeline)
+        #expect(result.standardOutput == bytes)
+    }
+
+    @Test func failingFirstStageFailsThePipelineEvenWhenGzipSucceeds() async throws {
+        try requirePrograms("pg_dump", "gzip")
+        let file = try temporaryDirectory().appendingPathComponent("nosuchdb.sql.gz")
+        let pipeline = CommandPipeline(
+            [
+                CommandInvocation(
+                    "pg_dump", ["-h", "127.0.0.1", "-p", "1", "-U", "valeo", "nosuchdb"],
+                    environment: ["PGPASSWORD": "s3cret", "PGCONNECT_TIMEOUT": "5"],
+                    secrets: ["s3cret"]),
+                CommandInvocation("gzip", ["-c"]),
+            ],
+            output: .file(file.path))
+        let result = try await runner.run(pipeline)
+
+        #expect(result.stages.count == 2)
+        #expect(result.stages[0].status != .exited(0))
+        #expect(result.stages[1].status == .exited(0))
+        #expect(!result.stages[0].standardErrorTail.isEmpty)
+        let failure = try #require(throws: CommandFailure.self) { try result.checked() }
+        #expect(failure.stageIndex == 0)
+        let message = failure.errorDescription ?? ""
+        #expect(message.contains("stage 1 of the pipeline failed"))
+        #expect(message.contains("pg_dump"))
+        #expect(message.contains("PGPASSWORD='***'"))
+        #expect(!message.contains("s3cret"))
+        await #expect(throws: CommandFailure.self) { try await runner.runChecked(pipeline) }
+    }
+
+    @Test func pipelineOutputGoesToAPrivateFile() async throws {
+        try requirePrograms("printf", "gzip")
+        let file = try temporaryDirectory().appendingPathComponent("dump.sql.gz")
+        // An existing, world-readable file is truncated and made private.
+        try Data("old contents".utf8).write(to: file)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+
+        let pipeline = CommandPipeline(
+            [CommandInvocation("printf", ["CREATE TABLE t ();\\n"]), CommandInvocation("gzip", ["-c"])],
+            output: .file(file.path))
+        let result = try await runner.runChecked(pipeline)
+        #expect(result.standardOutput.isEmpty)
+
+        let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let restored = try await runner.runChecked(CommandInvocation("gzip", ["-dc"], standardInput: .file(file.path)))
+        #expect(restored.output == "CREATE TABLE t ();\n")
+    }
+
+    @Test func discardedPipelineOutputIsNotKept() async throws {
+        try requirePrograms("printf", "cat")
+        let pipeline = CommandPipeline(
+            [CommandInvocation("printf", ["noise"]), CommandInvocation("cat")], output: .discard)
+        let result = try await runner.runChecked(pipeline)
+        #expect(result.standardOutput.isEmpty)
+    }
+
+    @Test func aFailingMiddleStageIsNamedAndTheOthersFinish() async throws {
+        try requirePrograms("printf", "sh", "cat")
+        let pipeline = CommandPipeline([
+            CommandInvocation("printf", ["data\\n"]),
+            CommandInvocation("sh", ["-c", "echo 'middle gave up' >&2; exit 4"]),
+            CommandInvocation("cat"),
+        ])
+        let result = try await runner.run(pipeline)
+        #expect(result.stages.count == 3)
+        #expect(result.stages[1].status == .exited(4))
+        #expect(result.stages[2].status == .exited(0))
+        let failure = try #require(throws: CommandFailure.self) { try result.checked() }
+        #expect(failure.stageIndex == 1)
+        #expect(failure.standardErrorTail == "middle gave up")
+    }
+
+    @Test func pipelineTimeoutStopsEveryStage() async throws {
+        try requirePrograms("sleep", "cat")
+        let limit = Duration.milliseconds(300)
+        let pipeline = CommandPipeline(
+            [CommandInvocation("sleep", ["30"]), CommandInvocation("cat")], timeout: limit)
+        let result = try await runner.run(pipeline)
+        #expect(result.stages.map(\.status) == [.timedOut(limit), .timedOut(limit)])
+        #expect(throws: CommandFailure.self) { try result.checked() }
+    }
+
+    // MARK: Launch errors
+
+    @Test func missingExecutableThrowsALaunchErrorNamingTheFix() async throws {
+        let invocation = CommandInvocation("drctl-no-such-tool", ["--password", "s3cret"], secrets: ["s3cret"])
+        let error = try await #require(throws: CommandLaunchError.self) { try await runner.run(invocation) }
+        let message = error.errorDescription ?? ""
+        #expect(message.hasPrefix("drctl-no-such-tool: not found on PATH — run scripts/bootstrap"))
+        #expect(message.contains("drctl-no-such-tool --password '***'"))
+        #expect(!message.contains("s3cret"))
+    }
+
+    @Test func missingExecutableInAPipelineStartsNothing() async throws {
+        try requirePrograms("printf")
+        let pipeline = CommandPipeline([CommandInvocation("printf", ["x"]), CommandInvocation("/nonexistent/gzip")])
+        let error = try await #require(throws: CommandLaunchError.self) { try await runner.run(pipeline) }
+        #expect(error.errorDescription?.hasPrefix("/nonexistent/gzip: no such file") == true)
+    }
+
+    @Test func missingWorkingDirectoryIsALaunchError() async throws {
+        try requirePrograms("true")
+        let invocation = CommandInvocation("true", workingDirectory: "/nonexistent/drctl")
+        await #expect(throws: CommandLaunchError.self) { try await runner.run(invocation) }
+    }
+}
+
+// MARK: - Helpers
+
+/// Fails the test (never skips it) when a program the test drives is not installed.
+private func requirePrograms(_ names: String..., sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for name in names {
+        let found = path.split(separator: ":").contains { directory in
+            FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)")
+        }
+        try #require(
+            found, "\(name) is not on PATH — run scripts/bootstrap to install the test tools",
+            sourceLocation: sourceLocation)
+    }
+}
+
+private func temporaryDirectory() throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "drctl-runner-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory
+}
+
+/// Waits (up to 10 s) for the process to be gone or a zombie nobody has reaped yet.
+private func processEnds(_ pid: pid_t) async -> Bool {
+    for _ in 0..<500 {
+        if !isRunning(pid) { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return !isRunning(pid)
+}
+
+private func isRunning(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return false }
+    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+    return state != "Z" && state != "X"
+}
