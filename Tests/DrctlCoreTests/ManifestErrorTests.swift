@@ -74,6 +74,22 @@ import Testing
         #expect(error.errorDescription?.contains("duplicate key 'daily'") == true)
     }
 
+    /// Yams lets `1` and `"1"` through as different keys (different tags); to a program they are the same name.
+    @Test func keysThatDifferOnlyInQuotingAreDuplicates() throws {
+        let yaml =
+            ManifestFixtures.valid + """
+                provision:
+                  - name: one
+                    command: [true]
+                    env: { "1": a, 1: b }
+
+                """
+        #expect(
+            try message(yaml)
+                == "test.yaml:30:20: duplicate key '1' in provision[0].env (first set at line 30, column 12);"
+                + " keep one of them")
+    }
+
     @Test func aWordWhereANumberBelongsIsAWrongType() throws {
         let yaml = ManifestFixtures.valid(replacing: "  port: 5432", with: "  port: five")
         #expect(try message(yaml) == "test.yaml:6:9: database.port must be a whole number, found 'five'")
@@ -173,6 +189,14 @@ import Testing
             return
         }
         #expect(location.line >= 3)
+    }
+
+    @Test func anUnquotedVariableInAFlowMappingGetsAHint() throws {
+        let yaml = ManifestFixtures.valid(
+            replacing: "  url: https://erp.example/readyz", with: "  url: { a: ${KUBE_URL}/readyz }")
+        let text = try message(yaml, environment: ["KUBE_URL": "http://127.0.0.1:1"])
+        #expect(text.hasPrefix("test.yaml:25:"))
+        #expect(text.contains("quote values that use ${VAR}"))
     }
 
     @Test func anEmptyFileIsRefused() throws {

@@ -83,6 +83,27 @@ import Testing
         #expect(manifest.releases.app.deployment == "valeo-erp", "deployment defaults to the release name")
     }
 
+    @Test func acceptsSeveralValuesFilesInOrder() throws {
+        let sandbox = try ManifestSandbox()
+        let path = try sandbox.writeManifest(
+            ManifestFixtures.valid(
+                replacing: "    values: values/test/postgresql.yaml",
+                with: "    values: [values/common.yaml, values/test/postgresql.yaml]"))
+        let manifest = try ManifestLoader(environment: [:]).load(from: path)
+        #expect(
+            manifest.releases.postgresql.values.map(\.written) == ["values/common.yaml", "values/test/postgresql.yaml"])
+    }
+
+    @Test func emptyVariablesTakeTheDefaultAndUnusedDollarsStay() throws {
+        let sandbox = try ManifestSandbox()
+        let yaml = ManifestFixtures.valid
+            .replacingOccurrences(of: "host: db.example", with: "host: ${PGHOST:-127.0.0.1}")
+            .replacingOccurrences(of: "name: valeo_erp", with: "name: valeo$erp")
+        let manifest = try ManifestLoader(environment: ["PGHOST": ""]).load(from: sandbox.writeManifest(yaml))
+        #expect(manifest.database.host == "127.0.0.1")
+        #expect(manifest.database.name == "valeo$erp")
+    }
+
     @Test func interpolatesVariablesWithDefaults() throws {
         let sandbox = try ManifestSandbox()
         let yaml = ManifestFixtures.valid

@@ -77,7 +77,12 @@ public struct ManifestLoader: Sendable {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
-            let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            var detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            if lines.indices.contains(mark.line - 1), lines[mark.line - 1].contains("${") {
+                // `{` and `}` end a flow mapping, so `{ url: ${URL} }` needs `{ url: "${URL}" }`.
+                detail += " (inside { } or [ ], quote values that use ${VAR}: \"${VAR}\")"
+            }
             return .syntax(ManifestLocation(file: file, line: mark.line, column: mark.column), problem: detail)
         case .reader(let problem, _, _, _):
             return .unreadable(path: file, reason: problem)
