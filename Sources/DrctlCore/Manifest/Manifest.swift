@@ -3,7 +3,9 @@
 /// Loaded and validated by `ManifestLoader`; every value is already interpolated, overridden by the runbook's
 /// environment variables and resolved against the project root. The database password is not part of it, only
 /// where to find the password (`Database.password`); `SecretResolver` reads it. The engine fingerprints the
-/// encoded value, so two runs against the same resolved manifest see the same fingerprint.
+/// encoded value (encode with `.sortedKeys`: some parts are dictionaries), so two runs against the same resolved
+/// manifest see the same fingerprint. A `${VAR}` is stored with its value, so never interpolate a secret into a
+/// manifest; hooks inherit drctl's environment anyway.
 public struct Manifest: Sendable, Hashable, Codable {
     /// The environment's name (`production`); also the scope of the one-run-at-a-time lock.
     public var environment: String
