@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The live runner against real programs. `/bin/sh` appears here only as a test subject (a child that exits,
@@ -66,7 +66,8 @@ struct CommandRunnerTests {
         try requirePrograms("sh")
         let lines = Mutex<[OutputLine]>([])
         let runner = CommandRunner(lineSink: { line in lines.withLock { $0.append(line) } }, stderrTailLines: 3)
-        let script = "echo 'connecting with s3cret' >&2; echo 'out s3cret'; for i in 1 2 3; do echo line $i >&2; done; "
+        let script =
+            "echo 'connecting with s3cret' >&2; echo 'out s3cret'; for i in 1 2 3; do echo line $i >&2; done; "
             + "echo 'password s3cret rejected' >&2; exit 1"
         let result = try await runner.run(CommandInvocation("sh", ["-c", script], secrets: ["s3cret"]))
 
@@ -137,7 +138,7 @@ struct CommandRunnerTests {
 
     @Test func timeoutStopsTheProcessGroupIncludingGrandchildren() async throws {
         try requirePrograms("sh", "sleep")
-        let limit = Duration.milliseconds(300)
+        let limit = Duration.seconds(1)
         let result = try await runner.run(
             CommandInvocation("sh", ["-c", "sleep 30 & echo $!; wait"], timeout: limit))
         #expect(result.status == .timedOut(limit))
@@ -147,7 +148,7 @@ struct CommandRunnerTests {
 
     @Test func timeoutKillsAGroupThatIgnoresSigterm() async throws {
         try requirePrograms("sh", "sleep")
-        let limit = Duration.milliseconds(200)
+        let limit = Duration.seconds(1)
         let result = try await runner.run(
             CommandInvocation("sh", ["-c", "trap '' TERM; sleep 30 & echo $!; wait"], timeout: limit))
         #expect(result.status == .timedOut(limit))
@@ -157,7 +158,7 @@ struct CommandRunnerTests {
 
     @Test func timeoutKillsAGrandchildThatOutlivesItsParent() async throws {
         try requirePrograms("sh", "sleep")
-        let limit = Duration.milliseconds(200)
+        let limit = Duration.seconds(1)
         let result = try await runner.run(
             CommandInvocation("sh", ["-c", "(trap '' TERM; exec sleep 30) & echo $!; wait"], timeout: limit))
         #expect(result.status == .timedOut(limit))
@@ -284,9 +285,19 @@ struct CommandRunnerTests {
         #expect(failure.standardErrorTail == "middle gave up")
     }
 
+    @Test func aStageThatOnlyLostItsReaderIsNotBlamed() async throws {
+        try requirePrograms("yes", "sh")
+        // `yes` dies of SIGPIPE once the second stage exits; the second stage is the one that failed.
+        let pipeline = CommandPipeline([CommandInvocation("yes"), CommandInvocation("sh", ["-c", "exit 5"])])
+        let result = try await runner.run(pipeline)
+        #expect(result.stages.map(\.status) == [.signalled(SIGPIPE), .exited(5)])
+        let failure = try #require(throws: CommandFailure.self) { try result.checked() }
+        #expect(failure.stageIndex == 1)
+    }
+
     @Test func pipelineTimeoutStopsEveryStage() async throws {
         try requirePrograms("sleep", "cat")
-        let limit = Duration.milliseconds(300)
+        let limit = Duration.seconds(1)
         let pipeline = CommandPipeline(
             [CommandInvocation("sleep", ["30"]), CommandInvocation("cat")], timeout: limit)
         let result = try await runner.run(pipeline)

@@ -80,10 +80,15 @@ public struct PipelineResult: Sendable, Hashable {
 
     public var output: String { String(decoding: standardOutput, as: UTF8.self) }
 
-    /// Throws for the first stage that did not exit 0, naming it and the whole pipeline.
+    /// Throws for the first stage that did not exit 0, naming it and the whole pipeline. A stage killed by SIGPIPE
+    /// only lost its reader, so a later stage that failed by itself is named instead (`aws … | gunzip | psql` with
+    /// psql stopping on an error names psql, not aws).
     @discardableResult
     public func checked() throws(CommandFailure) -> PipelineResult {
-        for (index, stage) in stages.enumerated() where !stage.status.isSuccess {
+        let failing = stages.indices.filter { !stages[$0].status.isSuccess }
+        if let first = failing.first {
+            let index = failing.first { stages[$0].status != .signalled(SIGPIPE) } ?? first
+            let stage = stages[index]
             throw CommandFailure(
                 commandLine: stage.invocation.redactedCommandLine,
                 status: stage.status,

@@ -2,9 +2,9 @@ import Foundation
 import Subprocess
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The live `CommandRunning`: starts real programs with swift-subprocess. The only file that imports Subprocess.
@@ -109,7 +109,7 @@ extension CommandRunner {
     ) async throws -> Outcome {
         Self.ignoreBrokenPipeSignal()
         let started = ContinuousClock.now
-        let executables = try invocations.map(Self.resolveExecutable)
+        let configurations = try invocations.map(configuration(for:))
         let descriptors = try Self.openDescriptors(for: invocations, output: output)
         let supervisor = ProcessGroupSupervisor(gracePeriod: terminationGracePeriod)
 
@@ -123,7 +123,7 @@ extension CommandRunner {
                             try await launch(
                                 stage: index,
                                 invocation: invocations[index],
-                                executable: executables[index],
+                                configuration: configurations[index],
                                 input: input,
                                 output: stageOutput,
                                 timeout: timeout,
@@ -182,11 +182,38 @@ extension CommandRunner {
         )
     }
 
+    /// Everything swift-subprocess needs to start one stage, checked before any descriptor is opened.
+    private func configuration(for invocation: CommandInvocation) throws -> Configuration {
+        let executable = try Self.resolveExecutable(invocation)
+        var platformOptions = PlatformOptions()
+        // 0: the child's own pid becomes its process group id.
+        platformOptions.processGroupID = 0
+        // On task cancellation swift-subprocess runs this, then SIGKILL to the group.
+        platformOptions.teardownSequence = [
+            .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: terminationGracePeriod)
+        ]
+        var overrides: [Environment.Key: String?] = [:]
+        for (name, value) in invocation.environment {
+            guard let key = Environment.Key(rawValue: name), !name.isEmpty, !name.contains("=") else {
+                throw CommandLaunchError.spawnFailed(
+                    commandLine: invocation.redactedCommandLine, reason: "invalid environment variable name \(name)")
+            }
+            overrides[key] = value
+        }
+        return Configuration(
+            executable: .path(.init(executable)),
+            arguments: Arguments(invocation.arguments),
+            environment: Environment.inherit.updating(overrides),
+            workingDirectory: invocation.workingDirectory.map { .init($0) },
+            platformOptions: platformOptions
+        )
+    }
+
     /// Starts one stage with the descriptor kinds it needs and waits for it.
     private func launch(
         stage index: Int,
         invocation: CommandInvocation,
-        executable: String,
+        configuration: Configuration,
         input: StageInput,
         output: StageOutput,
         timeout: Duration?,
@@ -195,7 +222,7 @@ extension CommandRunner {
         switch (input, output) {
         case (.descriptor(let inputDescriptor), .capture):
             return try await spawn(
-                stage: index, invocation: invocation, executable: executable, timeout: timeout,
+                stage: index, invocation: invocation, configuration: configuration, timeout: timeout,
                 supervisor: supervisor,
                 input: .fileDescriptor(.init(rawValue: inputDescriptor), closeAfterSpawningProcess: true),
                 output: .sequence,
@@ -204,7 +231,7 @@ extension CommandRunner {
             )
         case (.descriptor(let inputDescriptor), .descriptor(let outputDescriptor)):
             return try await spawn(
-                stage: index, invocation: invocation, executable: executable, timeout: timeout,
+                stage: index, invocation: invocation, configuration: configuration, timeout: timeout,
                 supervisor: supervisor,
                 input: .fileDescriptor(.init(rawValue: inputDescriptor), closeAfterSpawningProcess: true),
                 output: .fileDescriptor(.init(rawValue: outputDescriptor), closeAfterSpawningProcess: true),
@@ -213,7 +240,7 @@ extension CommandRunner {
             )
         case (.bytes(let data), .capture):
             return try await spawn(
-                stage: index, invocation: invocation, executable: executable, timeout: timeout,
+                stage: index, invocation: invocation, configuration: configuration, timeout: timeout,
                 supervisor: supervisor,
                 input: .inputWriter,
                 output: .sequence,
@@ -222,7 +249,7 @@ extension CommandRunner {
             )
         case (.bytes(let data), .descriptor(let outputDescriptor)):
             return try await spawn(
-                stage: index, invocation: invocation, executable: executable, timeout: timeout,
+                stage: index, invocation: invocation, configuration: configuration, timeout: timeout,
                 supervisor: supervisor,
                 input: .inputWriter,
                 output: .fileDescriptor(.init(rawValue: outputDescriptor), closeAfterSpawningProcess: true),
@@ -235,7 +262,7 @@ extension CommandRunner {
     private func spawn<Input: InputProtocol, Output: OutputProtocol>(
         stage index: Int,
         invocation: CommandInvocation,
-        executable: String,
+        configuration: Configuration,
         timeout: Duration?,
         supervisor: ProcessGroupSupervisor,
         input: Input,
@@ -252,29 +279,6 @@ extension CommandRunner {
         let errorCollector = OutputStreamCollector(
             stream: .standardError, command: label, redactor: redactor, sink: lineSink,
             captureLimit: 0, tailLimit: standardErrorTailLines)
-
-        var platformOptions = PlatformOptions()
-        // 0: the child's own pid becomes its process group id.
-        platformOptions.processGroupID = 0
-        // On task cancellation swift-subprocess runs this, then SIGKILL to the group.
-        platformOptions.teardownSequence = [
-            .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: terminationGracePeriod)
-        ]
-        var overrides: [Environment.Key: String?] = [:]
-        for (name, value) in invocation.environment {
-            guard let key = Environment.Key(rawValue: name) else {
-                throw CommandLaunchError.spawnFailed(
-                    commandLine: commandLine, reason: "invalid environment variable name \(name)")
-            }
-            overrides[key] = value
-        }
-        let configuration = Configuration(
-            executable: .path(.init(executable)),
-            arguments: Arguments(invocation.arguments),
-            environment: Environment.inherit.updating(overrides),
-            workingDirectory: invocation.workingDirectory.map { .init($0) },
-            platformOptions: platformOptions
-        )
 
         let started = ContinuousClock.now
         defer { supervisor.finished(stage: index) }
@@ -406,15 +410,17 @@ extension CommandRunner {
             let firstInput: StageInput
             switch first.standardInput {
             case .none:
-                firstInput = .descriptor(try openOrThrow("/dev/null", O_RDONLY, &opened) { reason in
-                    CommandLaunchError.standardInputUnreadable(
-                        path: "/dev/null", commandLine: first.redactedCommandLine, reason: reason)
-                })
+                firstInput = .descriptor(
+                    try openOrThrow("/dev/null", O_RDONLY, &opened) { reason in
+                        CommandLaunchError.standardInputUnreadable(
+                            path: "/dev/null", commandLine: first.redactedCommandLine, reason: reason)
+                    })
             case .file(let path):
-                firstInput = .descriptor(try openOrThrow(path, O_RDONLY, &opened) { reason in
-                    CommandLaunchError.standardInputUnreadable(
-                        path: firstRedactor.redact(path), commandLine: first.redactedCommandLine, reason: reason)
-                })
+                firstInput = .descriptor(
+                    try openOrThrow(path, O_RDONLY, &opened) { reason in
+                        CommandLaunchError.standardInputUnreadable(
+                            path: firstRedactor.redact(path), commandLine: first.redactedCommandLine, reason: reason)
+                    })
             case .bytes(let data):
                 firstInput = .bytes(data)
             }
@@ -425,10 +431,11 @@ extension CommandRunner {
             case .capture:
                 lastOutput = .capture
             case .discard:
-                lastOutput = .descriptor(try openOrThrow("/dev/null", O_WRONLY, &opened) { reason in
-                    CommandLaunchError.outputFileUnwritable(
-                        path: "/dev/null", commandLine: last.redactedCommandLine, reason: reason)
-                })
+                lastOutput = .descriptor(
+                    try openOrThrow("/dev/null", O_WRONLY, &opened) { reason in
+                        CommandLaunchError.outputFileUnwritable(
+                            path: "/dev/null", commandLine: last.redactedCommandLine, reason: reason)
+                    })
             case .file(let path):
                 let descriptor = try openOrThrow(path, O_WRONLY | O_CREAT | O_TRUNC, &opened) { reason in
                     CommandLaunchError.outputFileUnwritable(
