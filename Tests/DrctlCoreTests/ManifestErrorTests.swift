@@ -199,6 +199,10 @@ import Testing
         #expect(text.contains("quote values that use ${VAR}"))
     }
 
+    @Test func aManifestThatIsNotAMappingSaysSo() throws {
+        #expect(try message("- production\n") == "test.yaml:1:1: the manifest must be a mapping, found a list")
+    }
+
     @Test func anEmptyFileIsRefused() throws {
         #expect(
             try message("# nothing yet\n")

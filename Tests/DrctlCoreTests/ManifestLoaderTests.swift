@@ -171,7 +171,7 @@ import Testing
         ] {
             let manifest = try ManifestLoader(environment: environment).load(from: sandbox.writeManifest(yaml))
             let secrets = try SecretResolver(environment: environment).resolve(for: manifest)
-            let encoded = String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self)
+            let encoded = String(decoding: try manifest.canonicalEncoding(), as: UTF8.self)
             #expect(secrets.databasePassword.value == "env-s3cret")
             #expect(!encoded.contains("s3cret"))
             #expect(!"\(manifest)".contains("s3cret"))
@@ -182,10 +182,12 @@ import Testing
     @Test func theEncodedManifestRoundTripsForFingerprints() throws {
         let manifest = try ManifestLoader(environment: [:])
             .load(from: root.appendingPathComponent("manifests/production.yaml").path)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let decoded = try JSONDecoder().decode(Manifest.self, from: encoder.encode(manifest))
+        let decoded = try JSONDecoder().decode(Manifest.self, from: manifest.canonicalEncoding())
         #expect(decoded == manifest)
-        #expect(try encoder.encode(decoded) == encoder.encode(manifest))
+        #expect(try decoded.canonicalEncoding() == manifest.canonicalEncoding())
+
+        var changed = manifest
+        changed.releases.app.replicas = 2
+        #expect(try changed.canonicalEncoding() != manifest.canonicalEncoding())
     }
 }

@@ -57,18 +57,22 @@ public enum ManifestError: Error, Sendable, Hashable, LocalizedError {
         case .missingKey(let location, let key, let keyPath):
             "\(location): missing required key '\(key)' \(Self.place(keyPath))"
         case .wrongType(let location, let keyPath, let expected, let found):
-            "\(location): \(keyPath) must be \(expected), found \(found)"
+            "\(location): \(Self.subject(keyPath)) must be \(expected), found \(found)"
         case .invalidValue(let location, let keyPath, let value, let expected):
-            "\(location): \(keyPath) must be \(expected), found '\(value)'"
+            "\(location): \(Self.subject(keyPath)) must be \(expected), found '\(value)'"
         case .unsetVariable(let location, let keyPath, let name):
-            "\(location): \(keyPath) uses ${\(name)} but \(name) is not set;"
+            "\(location): \(Self.subject(keyPath)) uses ${\(name)} but \(name) is not set;"
                 + " export it or write ${\(name):-default}"
         case .malformedInterpolation(let location, let keyPath, let detail):
-            "\(location): \(keyPath): \(detail); write ${NAME} or ${NAME:-default}"
+            "\(location): \(Self.subject(keyPath)): \(detail); write ${NAME} or ${NAME:-default}"
         case .invalidEnvironmentOverride(let variable, let value, let expected):
             "environment variable \(variable)='\(value)' overrides the manifest but is not \(expected);"
                 + " fix or unset it"
         }
+    }
+
+    private static func subject(_ keyPath: String) -> String {
+        keyPath.isEmpty ? "the manifest" : keyPath
     }
 
     private static func place(_ keyPath: String) -> String {
