@@ -171,6 +171,7 @@ extension CommandRunner {
                 CommandResult(
                     invocation: invocation,
                     status: stage.status,
+                    standardOutput: stage.standardOutput,
                     standardErrorTail: stage.standardErrorTail,
                     duration: stage.duration
                 ))

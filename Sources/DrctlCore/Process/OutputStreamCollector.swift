@@ -49,19 +49,15 @@ struct OutputStreamCollector: Sendable {
         guard splitsLines else { return }
         var start = bytes.startIndex
         while start < bytes.endIndex {
-            if let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                pendingLine.append(contentsOf: bytes[start..<newline])
-                emitPendingLine()
-                start = newline + 1
-            } else {
-                pendingLine.append(contentsOf: bytes[start...])
-                start = bytes.endIndex
-            }
+            let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n"))
+            pendingLine.append(contentsOf: bytes[start..<(newline ?? bytes.endIndex)])
             while pendingLine.count > Self.maximumLineLength {
-                let piece = Array(pendingLine.prefix(Self.maximumLineLength))
+                emit(Array(pendingLine.prefix(Self.maximumLineLength)))
                 pendingLine.removeFirst(Self.maximumLineLength)
-                emit(piece)
             }
+            guard let newline else { break }
+            emitPendingLine()
+            start = newline + 1
         }
     }
 
