@@ -1,0 +1,200 @@
+import Foundation
+
+/// A small graph of named steps that one scenario runs against one environment.
+///
+/// Scenarios build a `Runbook` from a manifest and their flags; the executor runs it, the journal records it,
+/// and `drctl resume` rebuilds it from `parameters` (via `ScenarioRegistry`) to continue an interrupted run.
+public struct Runbook: Sendable {
+    /// The scenario name, e.g. `rebuild`; the key under which `ScenarioRegistry` can rebuild this runbook.
+    public var id: String
+    /// The environment the run acts on; also the scope of the run lock.
+    public var environment: String
+    /// Everything needed to rebuild this runbook on resume (manifest path, flags). Journaled: never a secret.
+    public var parameters: [String: String]
+    /// A fingerprint of the loaded manifest (see `Fingerprint.of(_:)`); a change is drift on resume.
+    public var manifestFingerprint: String
+    /// The recovery time objective from the manifest; tracked with warnings at 50 % and 80 %.
+    public var rtoBudget: Duration?
+    public var steps: [RunbookStep]
+
+    public init(
+        id: String,
+        environment: String,
+        parameters: [String: String] = [:],
+        manifestFingerprint: String,
+        rtoBudget: Duration? = nil,
+        steps: [RunbookStep]
+    ) {
+        self.id = id
+        self.environment = environment
+        self.parameters = parameters
+        self.manifestFingerprint = manifestFingerprint
+        self.rtoBudget = rtoBudget
+        self.steps = steps
+    }
+
+    public func step(_ id: StepID) -> RunbookStep? { steps.first { $0.id == id } }
+}
+
+/// A step's stable name: it is what the journal and `drctl resume` match on, so never derive it from data
+/// that changes between runs.
+public struct StepID: Hashable, Comparable, Sendable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var rawValue: String
+
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+    public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public var description: String { rawValue }
+    public static func < (lhs: StepID, rhs: StepID) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// One step: what it does, what it needs, how to tell from the real world whether it already happened.
+public struct RunbookStep: Sendable {
+    public typealias Action = @Sendable (StepContext) async throws -> StepOutputs
+    public typealias Probe = @Sendable (StepContext) async throws -> ProbeVerdict
+
+    public var id: StepID
+    public var title: String
+    public var dependsOn: [StepID]
+    /// Drops, overwrites or downgrades something. A destructive step that started but never completed is not
+    /// re-run on resume unless its probe says it is safe to.
+    public var destructive: Bool
+    public var retry: RetryPolicy
+    public var timeout: Duration?
+    /// The resolved inputs (backup file, revision, database name). Fingerprinted and journaled: never a secret.
+    public var inputs: [String: String]
+    /// What `plan` prints: the redacted command lines this step will run.
+    public var commands: [String]
+    public var action: Action
+    /// Reads the real state (helm status, does the database exist, alembic current) to decide on resume
+    /// whether a step that started but never completed actually finished.
+    public var probe: Probe?
+
+    public init(
+        id: StepID,
+        title: String,
+        dependsOn: [StepID] = [],
+        destructive: Bool = false,
+        retry: RetryPolicy = .none,
+        timeout: Duration? = nil,
+        inputs: [String: String] = [:],
+        commands: [String] = [],
+        probe: Probe? = nil,
+        action: @escaping Action
+    ) {
+        self.id = id
+        self.title = title
+        self.dependsOn = dependsOn
+        self.destructive = destructive
+        self.retry = retry
+        self.timeout = timeout
+        self.inputs = inputs
+        self.commands = commands
+        self.probe = probe
+        self.action = action
+    }
+
+    /// Convenience for steps whose command lines come from tool wrappers.
+    public init(
+        id: StepID,
+        title: String,
+        dependsOn: [StepID] = [],
+        destructive: Bool = false,
+        retry: RetryPolicy = .none,
+        timeout: Duration? = nil,
+        inputs: [String: String] = [:],
+        invocations: [CommandInvocation],
+        pipelines: [CommandPipeline] = [],
+        probe: Probe? = nil,
+        action: @escaping Action
+    ) {
+        self.init(
+            id: id, title: title, dependsOn: dependsOn, destructive: destructive, retry: retry, timeout: timeout,
+            inputs: inputs,
+            commands: invocations.map(\.redactedCommandLine) + pipelines.map(\.redactedCommandLine),
+            probe: probe, action: action
+        )
+    }
+
+    /// The fingerprint of `inputs`: equal inputs give equal fingerprints, whatever their order.
+    public var inputFingerprint: String { Fingerprint.of(inputs) }
+}
+
+/// How often a failing step is tried again. Only steps that declare a policy are retried.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Total tries, including the first.
+    public var attempts: Int
+    /// Wait before the second try; multiplied by `multiplier` before each further try.
+    public var backoff: Duration
+    public var multiplier: Int
+
+    public init(attempts: Int, backoff: Duration = .seconds(5), multiplier: Int = 2) {
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.multiplier = max(1, multiplier)
+    }
+
+    public static let none = RetryPolicy(attempts: 1, backoff: .zero)
+
+    /// The wait after failed attempt `attempt` (1-based).
+    public func delay(after attempt: Int) -> Duration {
+        var delay = backoff
+        for _ in 1..<max(1, attempt) { delay *= multiplier }
+        return delay
+    }
+}
+
+/// The typed values a step hands to later steps (chosen backup, checksum, helm revision, row counts).
+/// Journaled as strings: never put a secret here.
+public struct StepOutputs: Sendable, Hashable, Codable, ExpressibleByDictionaryLiteral {
+    public var values: [String: String]
+
+    public init(_ values: [String: String] = [:]) { self.values = values }
+    public init(dictionaryLiteral elements: (String, String)...) {
+        values = Dictionary(elements, uniquingKeysWith: { _, last in last })
+    }
+
+    public init(from decoder: any Decoder) throws {
+        values = try decoder.singleValueContainer().decode([String: String].self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(values)
+    }
+
+    public static let empty = StepOutputs()
+
+    public subscript(key: String) -> String? {
+        get { values[key] }
+        set { values[key] = newValue }
+    }
+
+    /// The value, or an error naming the step and key (a scenario bug or a journal from another version).
+    public func require(_ key: String, from step: StepID) throws(RunbookError) -> String {
+        guard let value = values[key] else { throw .missingOutput(step: step, key: key) }
+        return value
+    }
+
+    public func integer(_ key: String, from step: StepID) throws(RunbookError) -> Int {
+        let text = try require(key, from: step)
+        guard let value = Int(text) else { throw .missingOutput(step: step, key: "\(key) (not an integer: \(text))") }
+        return value
+    }
+}
+
+/// What a probe learned from the real world about a step that started but never completed.
+public enum ProbeVerdict: Sendable, Hashable {
+    /// The step's effect is in place; these are its outputs.
+    case done(StepOutputs)
+    /// The effect is not there; running the step again is right.
+    case notDone
+    /// The probe could not tell.
+    case unknown(reason: String)
+}
