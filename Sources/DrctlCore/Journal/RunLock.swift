@@ -63,7 +63,9 @@ public struct ProcessIdentity: Sendable, Hashable {
     public static var current: ProcessIdentity {
         let environment = ProcessInfo.processInfo.environment
         var buffer = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : "unknown-host"
+        let host =
+            gethostname(&buffer, buffer.count) == 0
+            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown-host"
         let user = environment["USER"] ?? environment["LOGNAME"] ?? "uid-\(getuid())"
         return ProcessIdentity(user: user, host: host, pid: getpid())
     }
