@@ -1,0 +1,147 @@
+import Foundation
+
+/// Builds `kubectl` invocations for one cluster target. Pure: nothing here starts a process.
+public struct Kubectl: Sendable, Hashable {
+    public var executable: String
+    public var target: KubeTarget
+
+    public init(executable: String = "kubectl", target: KubeTarget = KubeTarget()) {
+        self.executable = executable
+        self.target = target
+    }
+
+    public init(
+        executable: String = "kubectl", context: String? = nil, namespace: String? = nil, kubeconfig: String? = nil
+    ) {
+        self.init(
+            executable: executable, target: KubeTarget(context: context, namespace: namespace, kubeconfig: kubeconfig))
+    }
+
+    /// `kubectl version -o json`: client and server versions; fails when the cluster is unreachable.
+    public func version() -> CommandInvocation {
+        invocation(["version", "-o", "json"], namespaced: false)
+    }
+
+    /// `kubectl get namespaces -o json`.
+    public func getNamespaces() -> CommandInvocation {
+        invocation(["get", "namespaces", "-o", "json"], namespaced: false)
+    }
+
+    /// `kubectl get namespace NAME -o name`: exits non-zero with `NotFound` when the namespace does not exist.
+    public func getNamespace(_ name: String) -> CommandInvocation {
+        invocation(["get", "namespace", name, "-o", "name"], namespaced: false)
+    }
+
+    /// `kubectl create namespace NAME`. Pair it with `getNamespace(_:)` to make creation idempotent.
+    public func createNamespace(_ name: String) -> CommandInvocation {
+        invocation(["create", "namespace", name], namespaced: false)
+    }
+
+    /// `kubectl get pods -o json`, optionally narrowed by a label selector (`app=valeo-erp`).
+    public func getPods(selector: String? = nil) -> CommandInvocation {
+        var arguments = ["get", "pods", "-o", "json"]
+        if let selector { arguments += ["--selector", selector] }
+        return invocation(arguments)
+    }
+
+    /// `kubectl get deployments -o json`.
+    public func getDeployments(selector: String? = nil) -> CommandInvocation {
+        var arguments = ["get", "deployments", "-o", "json"]
+        if let selector { arguments += ["--selector", selector] }
+        return invocation(arguments)
+    }
+
+    /// `kubectl get deployment NAME -o json`.
+    public func getDeployment(_ name: String) -> CommandInvocation {
+        invocation(["get", "deployment", name, "-o", "json"])
+    }
+
+    /// `kubectl get deployment NAME -o jsonpath={.spec.replicas}`: the desired replica count, read with `parseReplicas`.
+    public func deploymentReplicas(_ name: String) -> CommandInvocation {
+        invocation(["get", "deployment", name, "-o", "jsonpath={.spec.replicas}"])
+    }
+
+    /// `kubectl scale deployment NAME --replicas N`.
+    public func scaleDeployment(_ name: String, replicas: Int) -> CommandInvocation {
+        invocation(["scale", "deployment", name, "--replicas", String(replicas)])
+    }
+
+    /// `kubectl rollout status deployment/NAME --timeout 300s`: waits until the rollout finished or fails.
+    public func rolloutStatus(deployment: String, timeout: Duration) -> CommandInvocation {
+        invocation(["rollout", "status", "deployment/\(deployment)", "--timeout", GoDuration.format(timeout)])
+    }
+
+    /// `kubectl wait --for=condition=Available deployment/NAME --timeout 300s` (or `--for=delete`).
+    public func wait(for condition: KubectlWaitCondition, resource: String, timeout: Duration) -> CommandInvocation {
+        invocation(["wait", "--for=\(condition.flagValue)", resource, "--timeout", GoDuration.format(timeout)])
+    }
+
+    /// `kubectl apply --server-side -f FILE`.
+    public func apply(file: String, serverSide: Bool = true) -> CommandInvocation {
+        invocation(["apply"] + (serverSide ? ["--server-side"] : []) + ["-f", file])
+    }
+
+    private func invocation(_ arguments: [String], namespaced: Bool = true) -> CommandInvocation {
+        CommandInvocation(executable, target.kubectlFlags(namespaced: namespaced) + arguments)
+    }
+}
+
+/// What `kubectl wait` waits for.
+public enum KubectlWaitCondition: Sendable, Hashable {
+    /// `--for=condition=NAME` (`Available`, `Ready`, …).
+    case condition(String)
+    /// `--for=delete`.
+    case delete
+
+    var flagValue: String {
+        switch self {
+        case .condition(let name): return "condition=\(name)"
+        case .delete: return "delete"
+        }
+    }
+}
+
+// MARK: - Parsing
+
+extension Kubectl {
+    /// Reads `kubectl version -o json`. `server` is `nil` when kubectl printed only its own version.
+    public static func parseVersion(_ data: Data) throws(ToolOutputError) -> KubernetesVersionInfo {
+        try ToolOutputError.decodeJSON(KubernetesVersionInfo.self, from: data, tool: "kubectl", what: "version JSON")
+    }
+
+    /// Reads `kubectl get deployment NAME -o json`.
+    public static func parseDeployment(_ data: Data) throws(ToolOutputError) -> KubernetesDeployment {
+        try ToolOutputError.decodeJSON(KubernetesDeployment.self, from: data, tool: "kubectl", what: "deployment JSON")
+    }
+
+    /// Reads `kubectl get deployments -o json`.
+    public static func parseDeployments(_ data: Data) throws(ToolOutputError) -> [KubernetesDeployment] {
+        try ToolOutputError.decodeJSON(
+            KubernetesList<KubernetesDeployment>.self, from: data, tool: "kubectl", what: "deployment list JSON"
+        ).items
+    }
+
+    /// Reads `kubectl get pods -o json`.
+    public static func parsePods(_ data: Data) throws(ToolOutputError) -> [KubernetesPod] {
+        try ToolOutputError.decodeJSON(
+            KubernetesList<KubernetesPod>.self, from: data, tool: "kubectl", what: "pod list JSON"
+        ).items
+    }
+
+    /// Reads `kubectl get namespaces -o json` into namespace names.
+    public static func parseNamespaces(_ data: Data) throws(ToolOutputError) -> [String] {
+        try ToolOutputError.decodeJSON(
+            KubernetesList<KubernetesNamespace>.self, from: data, tool: "kubectl", what: "namespace list JSON"
+        ).items.map(\.name)
+    }
+
+    /// Reads the output of `deploymentReplicas(_:)`; an unset `.spec.replicas` (empty output) means Kubernetes' default, 1.
+    public static func parseReplicas(_ output: String) throws(ToolOutputError) -> Int {
+        let text = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty { return 1 }
+        guard let replicas = Int(text), replicas >= 0 else {
+            throw .unparseable(tool: "kubectl", what: "replica count", detail: "not a whole number", excerpt: text)
+        }
+        return replicas
+    }
+}

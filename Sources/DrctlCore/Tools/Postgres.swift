@@ -1,0 +1,234 @@
+import Foundation
+
+/// Where and as whom to connect. The password travels only in the child's environment (`PGPASSWORD`).
+public struct PostgresConnection: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var database: String
+    public var password: String?
+
+    public init(host: String, port: Int = 5432, user: String, database: String, password: String? = nil) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+        self.password = password
+    }
+
+    /// The same server and role, another database (the admin database, a temporary restore target).
+    public func with(database: String) -> PostgresConnection {
+        var copy = self
+        copy.database = database
+        return copy
+    }
+
+    /// `-h -p -U -d`, and `-w` so a missing password fails at once instead of prompting at 3 a.m.
+    var arguments: [String] {
+        ["-h", host, "-p", String(port), "-U", user, "-d", database, "-w"]
+    }
+
+    var environment: [String: String] {
+        guard let password, !password.isEmpty else { return [:] }
+        return ["PGPASSWORD": password]
+    }
+
+    var secrets: [String] { password.map { [$0] } ?? [] }
+
+    /// Attaches the password to an invocation: in its environment and in its redaction list.
+    func authorize(_ executable: String, _ arguments: [String], standardInput: CommandInvocation.StandardInput = .none)
+        -> CommandInvocation
+    {
+        CommandInvocation(
+            executable, arguments, environment: environment, standardInput: standardInput, secrets: secrets)
+    }
+}
+
+/// The format `pg_dump` writes.
+public enum PostgresDumpFormat: String, Sendable, Hashable, Codable {
+    /// A SQL script, restored with `psql` (what the runbook's `pg_dump | gzip` produces).
+    case plain
+    /// `-Fc`: compressed archive, restored with `pg_restore -j`.
+    case custom
+}
+
+/// Builds `psql`, `pg_dump` and `pg_restore` invocations. Pure: nothing here starts a process.
+public struct Postgres: Sendable, Hashable {
+    public var connection: PostgresConnection
+    /// The database used for CREATE/DROP/ALTER DATABASE and the exists probe.
+    public var adminDatabase: String
+    public var psqlExecutable: String
+    public var pgDumpExecutable: String
+    public var pgRestoreExecutable: String
+
+    public init(
+        connection: PostgresConnection,
+        adminDatabase: String = "postgres",
+        psqlExecutable: String = "psql",
+        pgDumpExecutable: String = "pg_dump",
+        pgRestoreExecutable: String = "pg_restore"
+    ) {
+        self.connection = connection
+        self.adminDatabase = adminDatabase
+        self.psqlExecutable = psqlExecutable
+        self.pgDumpExecutable = pgDumpExecutable
+        self.pgRestoreExecutable = pgRestoreExecutable
+    }
+
+    /// `psql -X -v ON_ERROR_STOP=1 -At … -c SQL` on the connection's database: unaligned, tuples only,
+    /// fields separated by `|`; read the output with `parseRows`/`parseValue`.
+    public func query(_ sql: String) -> CommandInvocation {
+        psql(on: connection, ["-At", "-c", sql])
+    }
+
+    /// The same query on the admin database.
+    public func adminQuery(_ sql: String) -> CommandInvocation {
+        psql(on: connection.with(database: adminDatabase), ["-At", "-c", sql])
+    }
+
+    /// `psql -X -v ON_ERROR_STOP=1 -q …` reading a SQL script on stdin (the last stage of `gunzip -c | psql`);
+    /// with `file`, the script is read from that file instead. Stops at the first error.
+    public func runScript(file: String? = nil, singleTransaction: Bool = false) -> CommandInvocation {
+        var arguments = ["-q"]
+        if singleTransaction { arguments.append("--single-transaction") }
+        if let file { arguments += ["-f", file] }
+        return psql(on: connection, arguments)
+    }
+
+    /// `pg_dump` of the connection's database to stdout (for `| gzip -c > file`) or to `file`.
+    public func dump(format: PostgresDumpFormat = .plain, file: String? = nil) -> CommandInvocation {
+        var arguments = connection.arguments
+        if format == .custom { arguments.append("-Fc") }
+        if let file { arguments += ["-f", file] }
+        return connection.authorize(pgDumpExecutable, arguments)
+    }
+
+    /// `pg_restore -j N --exit-on-error -d DB FILE` for a `-Fc` archive.
+    public func restoreArchive(file: String, jobs: Int = 4, clean: Bool = false, noOwner: Bool = true)
+        -> CommandInvocation
+    {
+        var arguments = connection.arguments + ["--exit-on-error", "-j", String(max(jobs, 1))]
+        if clean { arguments += ["--clean", "--if-exists"] }
+        if noOwner { arguments.append("--no-owner") }
+        arguments.append(file)
+        return connection.authorize(pgRestoreExecutable, arguments)
+    }
+
+    /// Prints `1` when database `name` exists, nothing otherwise; read with `parseExists`.
+    public func databaseExists(_ name: String) -> CommandInvocation {
+        adminQuery("SELECT 1 FROM pg_database WHERE datname = \(PostgresQuoting.literal(name))")
+    }
+
+    /// `CREATE DATABASE "name" [OWNER "owner"]` on the admin database.
+    public func createDatabase(_ name: String, owner: String? = nil) -> CommandInvocation {
+        var sql = "CREATE DATABASE \(PostgresQuoting.identifier(name))"
+        if let owner { sql += " OWNER \(PostgresQuoting.identifier(owner))" }
+        return adminQuery(sql)
+    }
+
+    /// `DROP DATABASE IF EXISTS "name" [WITH (FORCE)]`; FORCE (PostgreSQL 13+) ends open sessions first.
+    public func dropDatabase(_ name: String, force: Bool = false) -> CommandInvocation {
+        adminQuery("DROP DATABASE IF EXISTS \(PostgresQuoting.identifier(name))" + (force ? " WITH (FORCE)" : ""))
+    }
+
+    /// `ALTER DATABASE "from" RENAME TO "to"` (nobody may be connected to `from`).
+    public func renameDatabase(_ name: String, to newName: String) -> CommandInvocation {
+        adminQuery(
+            "ALTER DATABASE \(PostgresQuoting.identifier(name)) RENAME TO \(PostgresQuoting.identifier(newName))")
+    }
+
+    /// `\copy (QUERY) TO STDOUT WITH CSV HEADER`: the rows as CSV on stdout.
+    /// psql reads a `\copy` to the end of its line, so the query must be one line.
+    public func copyOut(query: String) throws(PostgresError) -> CommandInvocation {
+        let query = try Self.singleLine(query)
+        return psql(on: connection, ["-c", "\\copy (\(query)) TO STDOUT WITH CSV HEADER"])
+    }
+
+    /// `\copy TABLE [(columns)] FROM STDIN WITH CSV HEADER`, the CSV coming from `file` (or the previous pipeline stage).
+    public func copyIn(table: String, columns: [String] = [], from file: String? = nil) -> CommandInvocation {
+        var target = PostgresQuoting.qualifiedIdentifier(table)
+        if !columns.isEmpty { target += " (" + columns.map(PostgresQuoting.identifier).joined(separator: ", ") + ")" }
+        return psql(
+            on: connection,
+            ["-c", "\\copy \(target) FROM STDIN WITH CSV HEADER"],
+            standardInput: file.map { .file($0) } ?? .none
+        )
+    }
+
+    private func psql(
+        on connection: PostgresConnection,
+        _ arguments: [String],
+        standardInput: CommandInvocation.StandardInput = .none
+    ) -> CommandInvocation {
+        connection.authorize(
+            psqlExecutable,
+            ["-X", "-v", "ON_ERROR_STOP=1"] + connection.arguments + arguments,
+            standardInput: standardInput
+        )
+    }
+
+    private static func singleLine(_ query: String) throws(PostgresError) -> String {
+        let trimmed = query.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.contains(where: \.isNewline) else { throw .copyQuerySpansLines(trimmed) }
+        if trimmed.hasSuffix(";") { return String(trimmed.dropLast()) }
+        return trimmed
+    }
+}
+
+// MARK: - Parsing `-At` output
+
+extension Postgres {
+    /// Rows of `psql -At` output, fields split at `|`. (A value containing `|` or a newline is ambiguous in this
+    /// format; queries that may return such values should use `copyOut` and CSV.)
+    public static func parseRows(_ output: String) -> [[String]] {
+        output.split(separator: "\n", omittingEmptySubsequences: true).map { line in
+            line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+
+    /// The single value of a one-row, one-column query; `nil` when no row came back.
+    public static func parseValue(_ output: String) -> String? {
+        output.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init)
+    }
+
+    /// Reads the output of `databaseExists`.
+    public static func parseExists(_ output: String) -> Bool {
+        parseValue(output)?.trimmingCharacters(in: .whitespaces) == "1"
+    }
+}
+
+/// Quoting for values and names that come from users or manifests, so they can never end a statement.
+public enum PostgresQuoting {
+    /// A string literal, in the spirit of libpq's `PQescapeLiteral`: `'it''s'`, and `E'a\\b'` when it holds a backslash.
+    public static func literal(_ value: String) -> String {
+        let doubledQuotes = value.replacingOccurrences(of: "'", with: "''")
+        if value.contains("\\") {
+            return "E'" + doubledQuotes.replacingOccurrences(of: "\\", with: "\\\\") + "'"
+        }
+        return "'" + doubledQuotes + "'"
+    }
+
+    /// A quoted identifier: `"Valeo ""ERP"""`. Case is kept as written.
+    public static func identifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `schema.table` → `"schema"."table"`; a name without a dot is one identifier.
+    public static func qualifiedIdentifier(_ name: String) -> String {
+        name.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).map { identifier(String($0)) }
+            .joined(separator: ".")
+    }
+}
+
+/// Problems building a PostgreSQL command from user input.
+public enum PostgresError: Error, Sendable, Hashable, LocalizedError {
+    case copyQuerySpansLines(String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .copyQuerySpansLines(let query):
+            return "the row query must be on one line (psql's \\copy ends at the line break): \(query.prefix(120))"
+                + "\n  Join the query into one line and run again."
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// One HTTP answer: the status code and the body.
+public struct HTTPResponse: Sendable, Hashable {
+    public var statusCode: Int
+    public var body: Data
+
+    public init(statusCode: Int, body: Data = Data()) {
+        self.statusCode = statusCode
+        self.body = body
+    }
+}
+
+/// Fetches a URL with a per-request timeout. The live one is `ReadinessProbe.urlSessionFetch`; tests pass a script.
+public typealias HTTPFetch = @Sendable (_ url: URL, _ timeout: Duration) async throws -> HTTPResponse
+
+/// A native HTTP GET readiness check (`/readyz`): retries with exponential backoff until a 2xx answer or the
+/// overall timeout. Not a process: no curl needed on the operator's machine.
+public struct ReadinessProbe: Sendable {
+    public var url: URL
+    /// How long to keep trying in total.
+    public var timeout: Duration
+    /// The limit for one request.
+    public var requestTimeout: Duration
+    /// The first pause between attempts; doubled after each failure up to `maximumBackoff`.
+    public var initialBackoff: Duration
+    public var maximumBackoff: Duration
+    private let fetch: HTTPFetch
+    private let clock: any RunClock
+
+    public init(
+        url: URL,
+        timeout: Duration = .seconds(300),
+        requestTimeout: Duration = .seconds(10),
+        initialBackoff: Duration = .seconds(1),
+        maximumBackoff: Duration = .seconds(15),
+        clock: any RunClock = SystemRunClock(),
+        fetch: @escaping HTTPFetch = ReadinessProbe.urlSessionFetch
+    ) {
+        self.url = url
+        self.timeout = timeout
+        self.requestTimeout = requestTimeout
+        self.initialBackoff = initialBackoff
+        self.maximumBackoff = maximumBackoff
+        self.clock = clock
+        self.fetch = fetch
+    }
+
+    /// What a successful probe saw.
+    public struct Outcome: Sendable, Hashable {
+        public var attempts: Int
+        public var statusCode: Int
+        public var waited: Duration
+    }
+
+    /// Returns at the first 2xx answer; throws `ReadinessError.notReady` with the last answer when time runs out.
+    public func waitUntilReady() async throws -> Outcome {
+        let start = clock.now()
+        func elapsed() -> Duration { .milliseconds(Int64((clock.now().timeIntervalSince(start) * 1000).rounded())) }
+        let deadline = timeout
+        var attempts = 0
+        var backoff = initialBackoff
+        var lastResponse: HTTPResponse?
+        var lastError: String?
+        while true {
+            try Task.checkCancellation()
+            attempts += 1
+            let remaining = deadline - elapsed()
+            do {
+                let response = try await fetch(url, min(requestTimeout, max(remaining, .milliseconds(100))))
+                if (200..<300).contains(response.statusCode) {
+                    return Outcome(attempts: attempts, statusCode: response.statusCode, waited: elapsed())
+                }
+                lastResponse = response
+                lastError = nil
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                lastError = error.localizedDescription
+            }
+            let left = deadline - elapsed()
+            guard left > .zero else { break }
+            // The last pause ends exactly at the deadline, and one final attempt is made there.
+            try await clock.sleep(for: min(backoff, left))
+            backoff = min(backoff * 2, maximumBackoff)
+        }
+        throw ReadinessError.notReady(
+            url: url.absoluteString,
+            attempts: attempts,
+            waited: elapsed(),
+            lastStatusCode: lastResponse?.statusCode,
+            lastBodyTail: lastResponse.map { Self.tail(of: $0.body) } ?? "",
+            lastError: lastError
+        )
+    }
+
+    /// The last 500 bytes of a body, as text.
+    static func tail(of body: Data, limit: Int = 500) -> String {
+        String(decoding: body.suffix(limit), as: UTF8.self)
+    }
+
+    /// A GET through URLSession (FoundationNetworking on Linux), with no caching and no cookies.
+    public static let urlSessionFetch: HTTPFetch = { url, timeout in
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData)
+        request.httpMethod = "GET"
+        request.timeoutInterval = max(timeout.seconds, 0.1)
+        let session = URLSession(configuration: .ephemeral)
+        defer { session.finishTasksAndInvalidate() }
+        return try await withCheckedThrowingContinuation { continuation in
+            let task = session.dataTask(with: request) { data, response, error in
+                if let error {
+                    continuation.resume(throwing: error)
+                } else if let http = response as? HTTPURLResponse {
+                    continuation.resume(returning: HTTPResponse(statusCode: http.statusCode, body: data ?? Data()))
+                } else {
+                    continuation.resume(throwing: URLError(.badServerResponse))
+                }
+            }
+            task.resume()
+        }
+    }
+}
+
+/// The application did not become ready.
+public enum ReadinessError: Error, Sendable, Hashable, LocalizedError {
+    case notReady(
+        url: String, attempts: Int, waited: Duration, lastStatusCode: Int?, lastBodyTail: String, lastError: String?)
+
+    public var errorDescription: String? {
+        switch self {
+        case .notReady(let url, let attempts, let waited, let status, let body, let error):
+            var text = "\(url) did not answer 2xx within \(waited.formattedSeconds) (\(attempts) attempts)"
+            if let status {
+                text += "; last answer: HTTP \(status)"
+                let shown = body.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !shown.isEmpty { text += "\n  body (last 500 bytes): \(shown)" }
+            }
+            if let error { text += "\n  last error: \(error)" }
+            text +=
+                "\n  Check the pods (`kubectl get pods`, `kubectl logs`) and the app's database connection;"
+                + " run the step again once the app answers."
+            return text
+        }
+    }
+}

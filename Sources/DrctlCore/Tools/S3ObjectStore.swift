@@ -1,0 +1,128 @@
+import Foundation
+
+/// One S3 bucket through the `aws` CLI. The endpoint comes from `AWS_ENDPOINT_URL` (read by aws itself) unless
+/// `endpointURL` is set; credentials come from aws's usual chain, never from argv.
+public struct S3ObjectStore: ObjectStore, Hashable {
+    public var bucket: String
+    public var executable: String
+    /// `--endpoint-url`, for S3-compatible stores when the environment does not name one.
+    public var endpointURL: String?
+
+    public init(bucket: String, executable: String = "aws", endpointURL: String? = nil) {
+        self.bucket = bucket
+        self.executable = executable
+        self.endpointURL = endpointURL
+    }
+
+    public var displayName: String { "s3://\(bucket)" }
+
+    /// `aws s3 cp FILE|- s3://bucket/key --only-show-errors`.
+    public func upload(_ source: LocalData, to key: String) throws(ObjectStoreError) -> CommandInvocation {
+        invocation(["s3", "cp", Self.path(source), url(key), "--only-show-errors"])
+    }
+
+    /// `aws s3 cp s3://bucket/key FILE|- --only-show-errors`.
+    public func download(_ key: String, to destination: LocalData) throws(ObjectStoreError) -> CommandInvocation {
+        invocation(["s3", "cp", url(key), Self.path(destination), "--only-show-errors"])
+    }
+
+    /// `aws s3api list-objects-v2 --bucket B --prefix P --output json` (aws follows the pages itself).
+    public func list(prefix: String) -> CommandInvocation {
+        invocation(["s3api", "list-objects-v2", "--bucket", bucket, "--prefix", prefix, "--output", "json"])
+    }
+
+    public func parseList(_ output: Data) throws(ToolOutputError) -> [StoredObject] {
+        struct Listing: Decodable {
+            struct Object: Decodable {
+                var Key: String
+                var Size: Int64
+                var LastModified: String?
+                var ETag: String?
+            }
+            var Contents: [Object]?
+        }
+        // An empty bucket prints nothing at all with some aws versions.
+        if output.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return [] }
+        let listing = try ToolOutputError.decodeJSON(
+            Listing.self, from: output, tool: "aws", what: "list-objects-v2 JSON")
+        return (listing.Contents ?? []).map {
+            StoredObject(
+                key: $0.Key,
+                size: $0.Size,
+                lastModified: $0.LastModified.flatMap(ToolTimestamp.parse),
+                etag: $0.ETag.map(Self.unquoted)
+            )
+        }
+    }
+
+    /// `aws s3 sync DIR s3://bucket/prefix --only-show-errors`.
+    public func syncUp(directory: String, prefix: String) -> CommandInvocation {
+        invocation(["s3", "sync", directory, url(prefix), "--only-show-errors"])
+    }
+
+    /// `aws s3 sync s3://bucket/prefix DIR --only-show-errors`.
+    public func syncDown(prefix: String, directory: String) -> CommandInvocation {
+        invocation(["s3", "sync", url(prefix), directory, "--only-show-errors"])
+    }
+
+    /// `aws s3 rm s3://bucket/key --only-show-errors`.
+    public func delete(_ key: String) -> CommandInvocation {
+        invocation(["s3", "rm", url(key), "--only-show-errors"])
+    }
+
+    /// `aws s3api head-object --bucket B --key K --output json`.
+    public func head(_ key: String) -> CommandInvocation {
+        invocation(["s3api", "head-object", "--bucket", bucket, "--key", key, "--output", "json"])
+    }
+
+    public func parseHead(_ result: CommandResult) throws(ObjectStoreError) -> StoredObject? {
+        let key = Self.argument(after: "--key", in: result.invocation.arguments) ?? ""
+        guard result.status.isSuccess else {
+            let stderr = result.standardErrorTail
+            if stderr.contains("(404)") || stderr.contains("Not Found") || stderr.contains("NoSuchKey") { return nil }
+            throw .headFailed(
+                store: displayName, key: key,
+                detail: stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                    ? "\(result.status)" : stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        struct Head: Decodable {
+            var ContentLength: Int64
+            var LastModified: String?
+            var ETag: String?
+        }
+        do {
+            let head = try ToolOutputError.decodeJSON(
+                Head.self, from: result.standardOutput, tool: "aws", what: "head-object JSON")
+            return StoredObject(
+                key: key,
+                size: head.ContentLength,
+                lastModified: head.LastModified.flatMap(ToolTimestamp.parse),
+                etag: head.ETag.map(Self.unquoted)
+            )
+        } catch {
+            throw .headFailed(store: displayName, key: key, detail: error.localizedDescription)
+        }
+    }
+
+    private func url(_ key: String) -> String { "s3://\(bucket)/\(key)" }
+
+    private func invocation(_ arguments: [String]) -> CommandInvocation {
+        CommandInvocation(executable, arguments + (endpointURL.map { ["--endpoint-url", $0] } ?? []))
+    }
+
+    private static func path(_ data: LocalData) -> String {
+        switch data {
+        case .file(let path): return path
+        case .stream: return "-"
+        }
+    }
+
+    static func unquoted(_ etag: String) -> String {
+        etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+    }
+
+    static func argument(after flag: String, in arguments: [String]) -> String? {
+        guard let index = arguments.firstIndex(of: flag), arguments.indices.contains(index + 1) else { return nil }
+        return arguments[index + 1]
+    }
+}
