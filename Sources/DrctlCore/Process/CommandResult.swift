@@ -70,8 +70,7 @@ public struct PipelineResult: Sendable, Hashable {
     public var standardOutput: Data
     public var duration: Duration
 
-    public init(pipeline: CommandPipeline, stages: [CommandResult], standardOutput: Data = Data(), duration: Duration)
-    {
+    public init(pipeline: CommandPipeline, stages: [CommandResult], standardOutput: Data = Data(), duration: Duration) {
         self.pipeline = pipeline
         self.stages = stages
         self.standardOutput = standardOutput

@@ -7,7 +7,8 @@ public enum DrctlError: Error, Sendable, LocalizedError {
     public var errorDescription: String? {
         switch self {
         case .notYetImplemented(let feature, let issue):
-            return "\(feature) is not implemented yet (tracked as issue \(issue)). Use `drctl plan` to see what it will do."
+            return
+                "\(feature) is not implemented yet (tracked as issue \(issue)). Use `drctl plan` to see what it will do."
         }
     }
 }
