@@ -104,7 +104,9 @@ import Testing
 
     @Test func stateDirectoryFollowsFlagThenEnvironmentThenXDG() {
         #expect(StateDirectory.resolve(flag: "/flag", environment: ["DRCTL_STATE_DIR": "/env"]) == "/flag")
-        #expect(StateDirectory.resolve(flag: nil, environment: ["DRCTL_STATE_DIR": "/env", "XDG_STATE_HOME": "/x"]) == "/env")
+        #expect(
+            StateDirectory.resolve(flag: nil, environment: ["DRCTL_STATE_DIR": "/env", "XDG_STATE_HOME": "/x"])
+                == "/env")
         #expect(StateDirectory.resolve(flag: nil, environment: ["XDG_STATE_HOME": "/x", "HOME": "/h"]) == "/x/drctl")
         #expect(StateDirectory.resolve(flag: nil, environment: ["HOME": "/h"]) == "/h/.local/state/drctl")
     }
@@ -126,7 +128,8 @@ import Testing
             return holder.runID == "run-1" && !stale
         }
         // Another environment is not affected.
-        try state.backend.acquireLock(RunLock(environment: "staging", runID: "run-3", identity: identity, startedAt: Date()))
+        try state.backend.acquireLock(
+            RunLock(environment: "staging", runID: "run-3", identity: identity, startedAt: Date()))
     }
 
     @Test func aLockOfAGoneProcessIsReportedStaleWithTheUnlockCommand() async throws {
@@ -157,6 +160,8 @@ import Testing
         #expect(try state.backend.currentLock(environment: "production")?.nonce == lock.nonce)
         try state.backend.releaseLock(environment: "production", nonce: lock.nonce)
         #expect(try state.backend.currentLock(environment: "production") == nil)
-        #expect(throws: JournalError.self) { try state.backend.releaseLock(environment: "production", nonce: lock.nonce) }
+        #expect(throws: JournalError.self) {
+            try state.backend.releaseLock(environment: "production", nonce: lock.nonce)
+        }
     }
 }

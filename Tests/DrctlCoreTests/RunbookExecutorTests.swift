@@ -80,10 +80,11 @@ import Testing
         }
         #expect(log.count("flaky") == 3)
         #expect(log.count("fragile") == 1)
-        #expect(events.trace == [
-            "started flaky", "failed flaky #1", "started flaky #2", "failed flaky #2", "started flaky #3",
-            "completed flaky", "started fragile", "failed fragile #1",
-        ])
+        #expect(
+            events.trace == [
+                "started flaky", "failed flaky #1", "started flaky #2", "failed flaky #2", "started flaky #3",
+                "completed flaky", "started fragile", "failed fragile #1",
+            ])
         let history = try state.backend.history(try state.backend.onlyRunID())
         #expect(history.steps.first { $0.id == "flaky" }?.attempts.map(\.outcome) == [.failed, .failed, .completed])
         #expect(history.status == .failed)

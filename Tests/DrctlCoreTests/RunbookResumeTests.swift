@@ -86,7 +86,8 @@ import Testing
         try await RunService(state).start(TestRunbooks.diamond(log: log))
         await #expect(throws: RunbookError.self) {
             try await RunService(state).resume(
-                runID: try state.backend.onlyRunID(), registry: TestRunbooks.registry { _ in TestRunbooks.diamond(log: log) })
+                runID: try state.backend.onlyRunID(),
+                registry: TestRunbooks.registry { _ in TestRunbooks.diamond(log: log) })
         }
     }
 
@@ -111,7 +112,9 @@ import Testing
     // MARK: - started, never completed
 
     /// Runs `runbook` until `doubtful` has started, then cancels the run as SIGINT would.
-    private func interrupt(_ runbook: Runbook, at started: Signal, state: TemporaryStateDirectory) async throws -> String {
+    private func interrupt(_ runbook: Runbook, at started: Signal, state: TemporaryStateDirectory) async throws
+        -> String
+    {
         let task = Task { try await RunService(state).start(runbook) }
         await started.wait()
         task.cancel()
@@ -134,7 +137,9 @@ import Testing
                     try log.record("backup")
                     return ["file": "b.sql.gz"]
                 },
-                RunbookStep(id: "migrate", title: "Migrate", dependsOn: ["backup"], destructive: destructive, probe: probe) {
+                RunbookStep(
+                    id: "migrate", title: "Migrate", dependsOn: ["backup"], destructive: destructive, probe: probe
+                ) {
                     _ in
                     try log.record("migrate")
                     if block {

@@ -53,7 +53,10 @@ enum TestRunbooks {
     /// fetch → (left, right) → join → report; each step's output is built from its dependencies' outputs, so
     /// a resumed run only ends with the right `report` value if outputs were carried forward.
     static func diamond(log: StepLog, input: String = "1", environment: String = "test") -> Runbook {
-        func step(_ id: StepID, after: [StepID], inputs: [String: String] = [:], value: @escaping @Sendable (StepContext) throws -> String)
+        func step(
+            _ id: StepID, after: [StepID], inputs: [String: String] = [:],
+            value: @escaping @Sendable (StepContext) throws -> String
+        )
             -> RunbookStep
         {
             RunbookStep(id: id, title: "Step \(id)", dependsOn: after, inputs: inputs) { context in

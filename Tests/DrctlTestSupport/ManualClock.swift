@@ -26,7 +26,9 @@ public final class ManualClock: RunClock {
                 let resumeNow: Bool = state.withLock { state in
                     if duration <= .zero { return true }
                     state.sleepers.append(
-                        Sleeper(id: id, deadline: state.now.addingTimeInterval(duration.seconds), continuation: continuation))
+                        Sleeper(
+                            id: id, deadline: state.now.addingTimeInterval(duration.seconds), continuation: continuation
+                        ))
                     return false
                 }
                 if resumeNow { continuation.resume() }
@@ -72,7 +74,8 @@ public final class EventRecorder: EventSink {
     public var trace: [String] {
         all.compactMap { event in
             switch event {
-            case .stepStarted(let step, _, _, _, let attempt): return attempt > 1 ? "started \(step) #\(attempt)" : "started \(step)"
+            case .stepStarted(let step, _, _, _, let attempt):
+                return attempt > 1 ? "started \(step) #\(attempt)" : "started \(step)"
             case .stepCompleted(let step, _, _, _): return "completed \(step)"
             case .stepSkipped(let step, _): return "skipped \(step)"
             case .stepFailed(let step, let attempt, _, _): return "failed \(step) #\(attempt)"

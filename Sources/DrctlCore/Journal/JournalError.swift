@@ -37,14 +37,17 @@ public enum JournalError: Error, Sendable, LocalizedError {
         case .emptyJournal(let path):
             return "journal \(path) holds no complete record; the run never started properly."
         case .lockHeld(let lock, let location, let stale):
-            var text = "environment \(lock.environment) is locked by run \(lock.runID) (\(lock.owner)@\(lock.host), "
+            var text =
+                "environment \(lock.environment) is locked by run \(lock.runID) (\(lock.owner)@\(lock.host), "
                 + "pid \(lock.pid), since \(ISO8601DateFormatter().string(from: lock.startedAt))) in \(location)."
             if stale {
-                text += "\nThat process is gone: the lock is stale. If no one else is running drctl against "
+                text +=
+                    "\nThat process is gone: the lock is stale. If no one else is running drctl against "
                     + "\(lock.environment), release it with `drctl unlock \(lock.environment) --nonce \(lock.nonce)`"
                     + " or continue that run with `drctl resume \(lock.runID)`."
             } else {
-                text += "\nOne run at a time per environment: wait for it to finish, or see "
+                text +=
+                    "\nOne run at a time per environment: wait for it to finish, or see "
                     + "`drctl runs show \(lock.runID)`."
             }
             return text

@@ -135,7 +135,8 @@ public struct RunHistory: Sendable {
         attempt.note = record.reason
         switch record.type {
         case .stepCompleted:
-            attempt.outcome = open && record.reason?.hasPrefix("accepted by probe") == true ? .acceptedByProbe : .completed
+            attempt.outcome =
+                open && record.reason?.hasPrefix("accepted by probe") == true ? .acceptedByProbe : .completed
             attempt.outputs = record.outputs
         case .stepSkipped: attempt.outcome = .skipped
         default:

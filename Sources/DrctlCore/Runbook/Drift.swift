@@ -17,7 +17,8 @@ public enum Drift {
             guard let now = new[step.id] else { continue }
             for key in Set(step.inputs.keys).union(now.inputs.keys).sorted() where step.inputs[key] != now.inputs[key] {
                 changes.append(
-                    "step \(step.id): input \(key) changed from \(describe(step.inputs[key])) to \(describe(now.inputs[key]))")
+                    "step \(step.id): input \(key) changed from \(describe(step.inputs[key])) to \(describe(now.inputs[key]))"
+                )
             }
             if step.inputs == now.inputs, step.inputFingerprint != now.inputFingerprint {
                 changes.append("step \(step.id): inputs changed")
@@ -31,7 +32,9 @@ public enum Drift {
             }
         }
         if changes.isEmpty, recorded.planFingerprint != runbook.planFingerprint {
-            changes.append("the plan changed (step order or command lines; drctl \(recorded.drctlVersion) → \(DrctlVersion.current))")
+            changes.append(
+                "the plan changed (step order or command lines; drctl \(recorded.drctlVersion) → \(DrctlVersion.current))"
+            )
         }
         return changes
     }

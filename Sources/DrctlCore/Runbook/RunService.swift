@@ -155,7 +155,9 @@ public struct RunService: Sendable {
                 case .notDone:
                     break
                 case .unknown(let reason):
-                    if step.destructive { throw RunbookError.unsafeToResume(runID: runID, step: step.id, reason: reason) }
+                    if step.destructive {
+                        throw RunbookError.unsafeToResume(runID: runID, step: step.id, reason: reason)
+                    }
                 }
             case .notStarted, .failed:
                 break
@@ -164,8 +166,7 @@ public struct RunService: Sendable {
         return carried
     }
 
-    private func finish(_ outcome: RunbookExecutor.Outcome, journal: Journal, lock: RunLock) async throws -> RunReport
-    {
+    private func finish(_ outcome: RunbookExecutor.Outcome, journal: Journal, lock: RunLock) async throws -> RunReport {
         let report = outcome.report
         var record: JournalRecord
         if report.status == .interrupted {

@@ -59,7 +59,8 @@ public struct RunbookExecutor: Sendable {
             checkBudget(budget, startedAt: startedAt, warned: warned)
         }
         let run: () async throws -> Outcome = {
-            try await runSteps(runbook, journal: journal, runID: runID, startedAt: startedAt, carried: carried,
+            try await runSteps(
+                runbook, journal: journal, runID: runID, startedAt: startedAt, carried: carried,
                 warned: warned)
         }
         guard let budget = runbook.rtoBudget else { return try await run() }
@@ -150,8 +151,10 @@ public struct RunbookExecutor: Sendable {
         }
         if let journalError { throw journalError }
         let status: RunStatus =
-            failure != nil ? .failed : (!interrupted.isEmpty || Task.isCancelled || !pending.isEmpty)
-            ? .interrupted : .succeeded
+            failure != nil
+            ? .failed
+            : (!interrupted.isEmpty || Task.isCancelled || !pending.isEmpty)
+                ? .interrupted : .succeeded
         let report = RunReport(
             runID: runID, runbook: runbook.id, environment: runbook.environment, status: status,
             steps: runbook.steps.compactMap { reports[$0.id] }, elapsed: clock.now().duration(since: startedAt),

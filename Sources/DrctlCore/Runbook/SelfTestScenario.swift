@@ -48,7 +48,9 @@ public struct SelfTestScenario: Sendable {
                     probe: { context in try Self.probeFile(context, dir + "/out/a.txt", expected: "alpha") }
                 ) { context in
                     try Self.logged(context, dir) {
-                        try Self.write("alpha", to: try context.outputs(of: "prepare").require("folder", from: "prepare") + "/a.txt")
+                        try Self.write(
+                            "alpha",
+                            to: try context.outputs(of: "prepare").require("folder", from: "prepare") + "/a.txt")
                     }
                 },
                 RunbookStep(
@@ -72,8 +74,12 @@ public struct SelfTestScenario: Sendable {
                     probe: { context in try Self.probeFile(context, dir + "/out/ab.txt", expected: "alpha+bravo") }
                 ) { context in
                     try Self.logged(context, dir) {
-                        let a = try String(contentsOfFile: try context.outputs(of: "write-a").require("file", from: "write-a"), encoding: .utf8)
-                        let b = try String(contentsOfFile: try context.outputs(of: "write-b").require("file", from: "write-b"), encoding: .utf8)
+                        let a = try String(
+                            contentsOfFile: try context.outputs(of: "write-a").require("file", from: "write-a"),
+                            encoding: .utf8)
+                        let b = try String(
+                            contentsOfFile: try context.outputs(of: "write-b").require("file", from: "write-b"),
+                            encoding: .utf8)
                         return try Self.write(a + "+" + b, to: dir + "/out/ab.txt")
                     }
                 },
