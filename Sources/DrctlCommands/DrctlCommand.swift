@@ -36,6 +36,7 @@ public struct DrctlCommand: AsyncParsableCommand {
             RunsCommand.self,
             ResumeCommand.self,
             UnlockCommand.self,
+            SelfTestCommand.self,
         ]
     )
 

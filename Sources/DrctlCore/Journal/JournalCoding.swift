@@ -2,7 +2,7 @@ import Foundation
 
 /// The one JSON encoding of journal lines, locks and events: sorted keys (stable hashes), ISO 8601 times with
 /// milliseconds.
-enum JournalCoding {
+public enum JournalCoding {
     static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -34,5 +34,18 @@ enum JournalCoding {
     static func parseTimestamp(_ text: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
         return try? Date.ISO8601FormatStyle().parse(text)
+    }
+}
+
+extension JournalCoding {
+    static var prettyEncoder: JSONEncoder {
+        let encoder = JournalCoding.encoder
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// JSON text of any encodable value, in the journal's encoding (for `-o json` output).
+    public static func jsonText(_ value: some Encodable, pretty: Bool = true) throws -> String {
+        String(decoding: try (pretty ? prettyEncoder : encoder).encode(value), as: UTF8.self)
     }
 }

@@ -12,8 +12,8 @@ public struct RunHistory: Sendable {
     public var tornTail: String?
 
     /// One start or resume of the run, and how it ended (nil: the process died without saying).
-    public struct Segment: Sendable, Hashable {
-        public enum Kind: String, Sendable, Hashable { case started, resumed }
+    public struct Segment: Sendable, Hashable, Encodable {
+        public enum Kind: String, Sendable, Hashable, Encodable { case started, resumed }
         public var kind: Kind
         public var time: Date
         public var user: String
@@ -22,7 +22,7 @@ public struct RunHistory: Sendable {
         public var note: String?
         public var end: End?
 
-        public struct End: Sendable, Hashable {
+        public struct End: Sendable, Hashable, Encodable {
             public var status: RunStatus
             public var time: Date
             public var inFlight: [StepID]
@@ -61,8 +61,8 @@ public struct RunHistory: Sendable {
         case failed(String)
     }
 
-    public struct Attempt: Sendable, Hashable {
-        public enum Outcome: String, Sendable, Hashable {
+    public struct Attempt: Sendable, Hashable, Encodable {
+        public enum Outcome: String, Sendable, Hashable, Encodable {
             case completed, skipped, failed
             /// Started and never completed.
             case inDoubt = "never-completed"

@@ -172,7 +172,7 @@ public struct RunService: Sendable {
         if report.status == .interrupted {
             record = JournalRecord(type: .runInterrupted, time: clock.now())
             record.inFlight = outcome.inFlight
-            record.reason = "cancelled (SIGINT/SIGTERM)"
+            record.reason = "SIGINT or SIGTERM"
         } else {
             record = JournalRecord(type: .runFinished, time: clock.now())
             if let failure = outcome.failure { record.reason = "step \(failure.step) failed" }

@@ -1,0 +1,30 @@
+import ArgumentParser
+import DrctlCore
+
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Resume an interrupted or failed run where it stopped.",
+        discussion: """
+            Completed steps are skipped and their outputs carried forward. A step that started but never \
+            completed is first checked against the real world by its probe: found done, it is accepted; found \
+            not done, it runs again. A destructive step that cannot be checked stops the resume.
+
+            The run is rebuilt from the manifest and flags journaled when it started; if the manifest or the \
+            plan changed since, resume refuses and lists what changed, unless --accept-drift is given.
+
+            Examples:
+              drctl resume 20251009-020000-3fa2
+              drctl resume 20251009-020000-3fa2 --accept-drift
+            """
+    )
+    @Argument(help: "The run to resume, from `drctl runs list`.") var runID: String
+    @Flag(help: "Continue even though the manifest or the plan changed since the run started.")
+    var acceptDrift = false
+    @OptionGroup var state: StateOptions
+
+    func run() async throws {
+        try await RunLauncher(stateDir: state.stateDir, output: state.output)
+            .resume(runID: runID, registry: .builtIn, acceptDrift: acceptDrift)
+    }
+}

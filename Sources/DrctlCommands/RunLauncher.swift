@@ -1,0 +1,54 @@
+import DrctlCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Starts or resumes a run with the live dependencies: the local state directory, the real process runner,
+/// progress on stdout (text or JSON lines), and SIGINT/SIGTERM cancelling the run. Scenario commands build a
+/// `Runbook` and call `start`.
+struct RunLauncher {
+    var stateDirectory: String
+    var output: OutputFormat
+    var runner: any CommandRunning = CommandRunner()
+
+    init(stateDir: String?, output: OutputFormat) {
+        self.stateDirectory = StateDirectory.resolve(flag: stateDir)
+        self.output = output
+    }
+
+    var backend: LocalStateBackend { LocalStateBackend(root: stateDirectory) }
+
+    func start(_ runbook: Runbook) async throws {
+        let service = try await makeService(runbook: runbook.id)
+        _ = try await SignalCancellation.run(notice: Self.notice) { try await service.start(runbook) }
+    }
+
+    func resume(runID: String, registry: ScenarioRegistry, acceptDrift: Bool) async throws {
+        let runbook = try await RunCatalog(backend: backend).history(runID: runID).header.runbook
+        let service = try await makeService(runbook: runbook)
+        _ = try await SignalCancellation.run(notice: Self.notice) {
+            try await service.resume(runID: runID, registry: registry, acceptDrift: acceptDrift)
+        }
+    }
+
+    private func makeService(runbook: String) async throws -> RunService {
+        let events: any EventSink
+        switch output {
+        case .json:
+            events = JSONLinesEventSink { StandardStreams.out($0) }
+        case .text:
+            let typical = await RunCatalog(backend: backend).typicalDurations(runbook: runbook)
+            events = TextProgressRenderer(expectedDurations: typical) { StandardStreams.out($0) }
+        }
+        return RunService(backend: backend, runner: runner, events: events)
+    }
+
+    @Sendable private static func notice(_ signal: Int32) {
+        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
+        StandardStreams.err("\(name): stopping the running steps and recording where the run stopped (send it again to quit at once)…")
+    }
+}
