@@ -49,6 +49,7 @@ struct RunLauncher {
 
     @Sendable private static func notice(_ signal: Int32) {
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
-        StandardStreams.err("\(name): stopping the running steps and recording where the run stopped (send it again to quit at once)…")
+        StandardStreams.err(
+            "\(name): stopping the running steps and recording where the run stopped (send it again to quit at once)…")
     }
 }

@@ -6,7 +6,10 @@ struct StateOptions: ParsableArguments {
     @Option(name: [.customShort("o"), .long], help: "Output format: text or json.")
     var output: OutputFormat = .text
 
-    @Option(help: "Where runs are journaled (default: $DRCTL_STATE_DIR, else $XDG_STATE_HOME/drctl, else ~/.local/state/drctl).")
+    @Option(
+        help:
+            "Where runs are journaled (default: $DRCTL_STATE_DIR, else $XDG_STATE_HOME/drctl, else ~/.local/state/drctl)."
+    )
     var stateDir: String?
 
     var stateDirectory: String { StateDirectory.resolve(flag: stateDir) }

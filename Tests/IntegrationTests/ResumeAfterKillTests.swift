@@ -14,7 +14,8 @@ import Testing
         let root = try TemporaryFolder()
 
         // The reference: an uninterrupted run.
-        let reference = try await DrctlBinary.run(drctl, ["selftest", "--dir", root.path + "/reference", "--state-dir", root.path + "/state-ref"])
+        let reference = try await DrctlBinary.run(
+            drctl, ["selftest", "--dir", root.path + "/reference", "--state-dir", root.path + "/state-ref"])
         #expect(reference.status == 0, "reference run failed: \(reference.output)")
 
         // The same run, killed while write-b sleeps.
@@ -97,7 +98,8 @@ import Testing
         let root = try TemporaryFolder()
         let state = root.path + "/state"
         let failing = try await DrctlBinary.run(
-            drctl, ["selftest", "--dir", root.path + "/w", "--state-dir", state], environment: ["DRCTL_SELFTEST_FAIL": "combine"])
+            drctl, ["selftest", "--dir", root.path + "/w", "--state-dir", state],
+            environment: ["DRCTL_SELFTEST_FAIL": "combine"])
         #expect(failing.status == 1)
         #expect(failing.errors.contains("drctl resume"))
         let unknown = try await DrctlBinary.run(drctl, ["resume", "no-such-run", "--state-dir", state])
@@ -122,7 +124,9 @@ private enum DrctlBinary {
 
     struct BinaryMissing: Error, CustomStringConvertible {
         var path: String
-        var description: String { "\(path) is missing: run `swift build` (or set DRCTL_BINARY) before the integration tests" }
+        var description: String {
+            "\(path) is missing: run `swift build` (or set DRCTL_BINARY) before the integration tests"
+        }
     }
 
     struct Result {
@@ -131,7 +135,10 @@ private enum DrctlBinary {
         var errors: String
     }
 
-    static func start(_ path: String, _ arguments: [String], environment: [String: String] = [:], output: FileHandle? = nil, errors: FileHandle? = nil) throws -> Process {
+    static func start(
+        _ path: String, _ arguments: [String], environment: [String: String] = [:], output: FileHandle? = nil,
+        errors: FileHandle? = nil
+    ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

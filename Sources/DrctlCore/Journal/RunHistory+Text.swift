@@ -12,14 +12,16 @@ extension RunHistory {
             let elapsed = endedAt.duration(since: startedAt)
             summary += ", took \(TextProgressRenderer.format(elapsed))"
             if let budget = header.rtoBudgetSeconds, budget > 0 {
-                summary += " of an RTO budget of \(TextProgressRenderer.format(.seconds(budget))) "
+                summary +=
+                    " of an RTO budget of \(TextProgressRenderer.format(.seconds(budget))) "
                     + "(\(Int((elapsed.seconds / budget * 100).rounded())) % used)"
             }
         }
         lines.append(summary)
         if !header.parameters.isEmpty {
             lines.append(
-                "Parameters: " + header.parameters.keys.sorted().map { "\($0)=\(header.parameters[$0] ?? "")" }
+                "Parameters: "
+                    + header.parameters.keys.sorted().map { "\($0)=\(header.parameters[$0] ?? "")" }
                     .joined(separator: ", "))
         }
         lines.append(
@@ -56,7 +58,8 @@ extension RunHistory {
             }
         }
         if let tornTail {
-            lines.append("  !  the journal ends in a torn line (\(tornTail.utf8.count) bytes, written when the process died)")
+            lines.append(
+                "  !  the journal ends in a torn line (\(tornTail.utf8.count) bytes, written when the process died)")
         }
 
         lines.append("")
@@ -75,7 +78,8 @@ extension RunHistory {
             if case .completed(let outputs) = step.state, !outputs.values.isEmpty {
                 lines.append(
                     "       outputs: "
-                        + outputs.values.keys.sorted().map { "\($0)=\(outputs.values[$0] ?? "")" }.joined(separator: ", "))
+                        + outputs.values.keys.sorted().map { "\($0)=\(outputs.values[$0] ?? "")" }.joined(
+                            separator: ", "))
             }
         }
         return lines.joined(separator: "\n")

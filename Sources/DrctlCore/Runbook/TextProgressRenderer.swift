@@ -50,7 +50,8 @@ public final class TextProgressRenderer: EventSink {
                 let retry = retryIn.map { "; retrying in \(Self.format($0))" } ?? ""
                 return "      \(step) FAILED (attempt \(attempt))\(retry):\n" + Self.indent(error, by: 8)
             case .budgetWarning(let elapsed, let budget, let percent):
-                return "WARNING: \(percent) % of the RTO budget used (\(Self.format(elapsed)) of \(Self.format(budget)))"
+                return
+                    "WARNING: \(percent) % of the RTO budget used (\(Self.format(elapsed)) of \(Self.format(budget)))"
             case .runFinished(let report):
                 return Self.table(report)
             }
@@ -74,7 +75,8 @@ public final class TextProgressRenderer: EventSink {
     public static func table(_ report: RunReport) -> String {
         let width = max(4, report.steps.map(\.step.rawValue.count).max() ?? 4)
         var lines = ["", "Run \(report.runID) \(report.status.rawValue)."]
-        lines.append("  " + "step".padding(toLength: width, withPad: " ", startingAt: 0) + "  outcome      attempts  duration")
+        lines.append(
+            "  " + "step".padding(toLength: width, withPad: " ", startingAt: 0) + "  outcome      attempts  duration")
         for step in report.steps {
             let outcome = step.note == nil ? step.outcome.rawValue : step.outcome.rawValue + "*"
             lines.append(
