@@ -65,6 +65,7 @@ import Testing
             helm(.v4).status(release: "valeo-erp").arguments == ["status", "valeo-erp", "--output", "json"] + target)
         #expect(helm(.v3).list().arguments == ["list", "--output", "json"] + target)
         #expect(helm(.v3).list(all: true).arguments == ["list", "--output", "json", "--all"] + target)
+        #expect(helm(.v4).list(all: true).arguments == ["list", "--output", "json"] + target)
         #expect(helm(.v3).uninstall(release: "x").arguments == ["uninstall", "x"] + target)
         #expect(
             helm(.v4).uninstall(release: "x", wait: true, timeout: .seconds(60)).arguments

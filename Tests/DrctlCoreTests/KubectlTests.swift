@@ -57,6 +57,9 @@ import Testing
                 == target + ["wait", "--for=delete", "pod/x", "--timeout", "2s"])
         #expect(kubectl.apply(file: "ns.yaml").arguments == target + ["apply", "--server-side", "-f", "ns.yaml"])
         #expect(kubectl.apply(file: "ns.yaml", serverSide: false).arguments == target + ["apply", "-f", "ns.yaml"])
+        #expect(
+            kubectl.apply(file: "ns.yaml", validate: false).arguments
+                == target + ["apply", "--server-side", "--validate=false", "-f", "ns.yaml"])
     }
 
     // Captured from kubectl 1.32 against an unreachable server: it prints the client part and exits 1.

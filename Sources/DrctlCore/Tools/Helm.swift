@@ -148,9 +148,10 @@ public struct Helm: Sendable, Hashable {
         return invocation(arguments)
     }
 
-    /// `helm list -o json` in the target namespace (`--all` includes failed and pending releases).
+    /// `helm list -o json` in the target namespace. `all` includes failed and pending releases: helm 3 needs
+    /// `--all` for that; helm 4 lists every status by default and no longer knows the flag.
     public func list(all: Bool = false) -> CommandInvocation {
-        invocation(["list", "--output", "json"] + (all ? ["--all"] : []))
+        invocation(["list", "--output", "json"] + (all && majorVersion == .v3 ? ["--all"] : []))
     }
 
     /// `helm uninstall RELEASE [--wait] [--timeout]`.

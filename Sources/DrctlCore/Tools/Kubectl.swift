@@ -76,9 +76,13 @@ public struct Kubectl: Sendable, Hashable {
         invocation(["wait", "--for=\(condition.flagValue)", resource, "--timeout", GoDuration.format(timeout)])
     }
 
-    /// `kubectl apply --server-side -f FILE`.
-    public func apply(file: String, serverSide: Bool = true) -> CommandInvocation {
-        invocation(["apply"] + (serverSide ? ["--server-side"] : []) + ["-f", file])
+    /// `kubectl apply --server-side -f FILE`. `validate: false` adds `--validate=false`, for API servers that
+    /// serve no OpenAPI document (client-side validation downloads it first).
+    public func apply(file: String, serverSide: Bool = true, validate: Bool = true) -> CommandInvocation {
+        var arguments = ["apply"]
+        if serverSide { arguments.append("--server-side") }
+        if !validate { arguments.append("--validate=false") }
+        return invocation(arguments + ["-f", file])
     }
 
     private func invocation(_ arguments: [String], namespaced: Bool = true) -> CommandInvocation {
