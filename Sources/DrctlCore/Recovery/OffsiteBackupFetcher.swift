@@ -1,0 +1,130 @@
+import Foundation
+
+/// Finds the newest usable backup of the manifest's database in the off-site store, downloads it into the run's
+/// scratch folder and verifies it (gzip integrity, size floor, recorded SHA-256) before anything is restored.
+/// A newer backup that fails verification is reported and skipped in favour of the next older one, unless a
+/// specific backup was asked for.
+public struct OffsiteBackupFetcher: Sendable {
+    public var toolbox: ScenarioToolbox
+    public var workRoot: String
+    /// How many candidates to try, newest first, before giving up.
+    public var maximumCandidates = 5
+
+    public init(toolbox: ScenarioToolbox, workRoot: String) {
+        self.toolbox = toolbox
+        self.workRoot = workRoot
+    }
+
+    /// The off-site store and key prefix backups live under (S3 first, then Azure).
+    func location() throws -> (store: any ObjectStore, prefix: String) {
+        let backups = toolbox.manifest.backups
+        if let s3 = backups.s3, let store = toolbox.objectStores.first(where: { $0 is S3ObjectStore }) {
+            return (store, s3.prefix)
+        }
+        if let azure = backups.azure, let store = toolbox.objectStores.first(where: { $0 is AzureBlobObjectStore }) {
+            return (store, azure.prefix)
+        }
+        throw ScenarioError.noOffsiteStore(environment: toolbox.manifest.environment)
+    }
+
+    public func plannedCommands(backup: String?) -> [String] {
+        guard let (store, prefix) = try? location() else { return ["(no off-site store in the manifest)"] }
+        let name = backup ?? "<newest \(toolbox.manifest.database.name)_backup_*.sql.gz>"
+        var lines = [store.list(prefix: prefix).redactedCommandLine]
+        if let download = try? store.download(prefix + name, to: .file("$RUN_DIR/backup/" + name)) {
+            lines.append(download.redactedCommandLine)
+        }
+        lines.append(toolbox.gzip.test(file: "$RUN_DIR/backup/" + name).redactedCommandLine)
+        lines.append("sha256($RUN_DIR/backup/\(name)) compared with \(prefix + name).sha256")
+        return lines
+    }
+
+    /// What the fetch chose, as step outputs.
+    public struct Fetched: Sendable {
+        public var name: String
+        public var key: String
+        public var path: String
+        public var size: Int64
+        public var sha256: String
+        public var checksumVerified: Bool
+        public var skipped: [String]
+
+        public var outputs: StepOutputs {
+            [
+                "name": name, "key": key, "path": path, "size": String(size), "sha256": sha256,
+                "checksumVerified": checksumVerified ? "yes" : "no (no .sha256 recorded off-site)",
+                "skipped": skipped.joined(separator: "; "),
+            ]
+        }
+    }
+
+    public func fetch(backup: String?, context: StepContext) async throws -> Fetched {
+        let (store, prefix) = try location()
+        let listing = try await context.runner.runChecked(store.list(prefix: prefix))
+        let objects = try store.parseList(listing.standardOutput)
+        let database = toolbox.manifest.database.name
+        var candidates = objects.filter { object in
+            let name = Self.fileName(object.key)
+            return name.hasPrefix(database + "_backup_") && name.hasSuffix(".sql.gz")
+        }
+        .sorted { Self.fileName($0.key) > Self.fileName($1.key) }
+        if let backup {
+            candidates = candidates.filter { Self.fileName($0.key) == backup || $0.key == backup }
+            guard !candidates.isEmpty else {
+                throw ScenarioError.backupNotFound(name: backup, location: "\(store.displayName)/\(prefix)")
+            }
+        }
+        guard !candidates.isEmpty else {
+            throw ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: database)
+        }
+        let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup")
+        var skipped: [String] = []
+        var lastError: (any Error)?
+        for object in candidates.prefix(backup == nil ? maximumCandidates : 1) {
+            let name = Self.fileName(object.key)
+            let path = folder + "/" + name
+            do {
+                try await context.runner.runChecked(try store.download(object.key, to: .file(path)))
+                let fetched = try await verify(path: path, object: object, store: store, context: context)
+                return Fetched(
+                    name: name, key: object.key, path: path, size: fetched.size, sha256: fetched.sha256,
+                    checksumVerified: fetched.recorded, skipped: skipped)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                try? FileManager.default.removeItem(atPath: path)
+                context.log("refused \(name): \(error.localizedDescription)")
+                skipped.append("\(name): \(error.localizedDescription)")
+                lastError = error
+            }
+        }
+        throw lastError ?? ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: database)
+    }
+
+    private func verify(path: String, object: StoredObject, store: any ObjectStore, context: StepContext) async throws
+        -> (size: Int64, sha256: String, recorded: Bool)
+    {
+        let integrity = try await context.runner.run(toolbox.gzip.test(file: path))
+        try Gzip.classifyIntegrity(integrity, file: path).get()
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+        let floor = toolbox.manifest.backups.sizeFloor
+        guard size >= floor.bytes else {
+            throw ScenarioError.backupTooSmall(file: Self.fileName(object.key), size: size, floor: floor)
+        }
+        let actual = try FileDigest.sha256(ofFile: path)
+        let sidecar = try await context.runner.run(try store.download(object.key + ".sha256", to: .stream))
+        guard sidecar.status.isSuccess, let expected = FileDigest.parseSHA256Line(sidecar.output) else {
+            context.log("no recorded checksum for \(Self.fileName(object.key)) off-site; verified by gzip -t and size")
+            return (size, actual, false)
+        }
+        guard expected == actual else {
+            throw ScenarioError.checksumMismatch(file: Self.fileName(object.key), expected: expected, actual: actual)
+        }
+        return (size, actual, true)
+    }
+
+    static func fileName(_ key: String) -> String {
+        key.split(separator: "/").last.map(String.init) ?? key
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+
+/// Runbook Szenario 2, complete cluster loss: provision hooks → wait for the API → PostgreSQL release →
+/// fetch and verify the newest off-site backup → restore it → app release → rollout → archive sync (beside the
+/// restore) → /readyz. Every step is idempotent or probed, so `drctl resume` can continue an interrupted rebuild.
+public struct RebuildScenario: Sendable {
+    public static let runbookID = "rebuild"
+
+    public struct Options: Sendable, Hashable {
+        /// A backup file name to restore instead of the newest one.
+        public var backup: String?
+        /// How long helm and `kubectl rollout status` may wait for a release to become ready.
+        public var releaseTimeout: Duration
+        /// How long to wait for the Kubernetes API after the provision hooks.
+        public var apiWaitAttempts: Int
+
+        public init(backup: String? = nil, releaseTimeout: Duration = .seconds(600), apiWaitAttempts: Int = 20) {
+            self.backup = backup
+            self.releaseTimeout = releaseTimeout
+            self.apiWaitAttempts = apiWaitAttempts
+        }
+
+        /// What `drctl resume` needs to rebuild the same runbook; journaled, so never a secret.
+        public var parameters: [String: String] {
+            var parameters = ["releaseTimeout": releaseTimeout.manifestText]
+            if let backup { parameters["backup"] = backup }
+            return parameters
+        }
+
+        public init(parameters: [String: String]) {
+            self.init(
+                backup: parameters["backup"],
+                releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600)
+            )
+        }
+    }
+
+    public var toolbox: ScenarioToolbox
+    public var options: Options
+    /// Per-run scratch space (downloaded backup, 0600 values files) lives in `<workRoot>/<runID>/`.
+    public var workRoot: String
+
+    public init(toolbox: ScenarioToolbox, options: Options = Options(), workRoot: String) {
+        self.toolbox = toolbox
+        self.options = options
+        self.workRoot = workRoot
+    }
+
+    private var manifest: Manifest { toolbox.manifest }
+
+    /// The runbook; the same value drives `drctl plan rebuild` and `drctl rebuild`.
+    public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+        var steps: [RunbookStep] = []
+        var previous: [StepID] = []
+        for hook in manifest.provision {
+            let step = provisionStep(hook, after: previous)
+            steps.append(step)
+            previous = [step.id]
+        }
+        steps.append(waitForAPIStep(after: previous))
+        var postgresDependencies: [StepID] = ["cluster.api"]
+        if let repository = manifest.releases.postgresql.repository {
+            steps.append(repositoryStep(repository))
+            postgresDependencies.append("postgresql.repository")
+        }
+        steps.append(releaseStep(id: "postgresql.install", release: manifest.releases.postgresql,
+                                 after: postgresDependencies, secretValues: postgresSecretValues))
+        steps.append(databaseReadyStep())
+        steps.append(fetchBackupStep())
+        steps.append(restoreStep())
+        steps.append(releaseStep(id: "app.install", release: manifest.releases.app.release,
+                                 after: ["database.restore"], secretValues: appSecretValues))
+        steps.append(rolloutStep())
+        if let archive = manifest.archive { steps.append(try archiveStep(archive, after: previous)) }
+        steps.append(readinessStep(after: ["app.rollout"] + (manifest.archive == nil ? [] : ["archive.sync"])))
+        return Runbook(
+            id: Self.runbookID,
+            environment: manifest.environment,
+            parameters: parameters.merging(options.parameters) { _, new in new },
+            manifestFingerprint: Fingerprint.of(manifest.canonicalEncoding()),
+            rtoBudget: manifest.objectives.rto,
+            steps: steps
+        )
+    }
+
+    // MARK: - Steps
+
+    private func provisionStep(_ hook: Manifest.ProvisionHook, after previous: [StepID]) -> RunbookStep {
+        let command = CommandInvocation(
+            hook.command[0], Array(hook.command.dropFirst()), environment: hook.environment,
+            secrets: toolbox.secrets, timeout: hook.timeout)
+        let check = hook.check.map {
+            CommandInvocation($0[0], Array($0.dropFirst()), environment: hook.environment, secrets: toolbox.secrets)
+        }
+        return RunbookStep(
+            id: StepID("provision.\(hook.name)"),
+            title: "Provision hook \(hook.name)" + (check == nil ? "" : " (skipped when its check succeeds)"),
+            dependsOn: previous,
+            timeout: hook.timeout,
+            inputs: ["command": command.redactedCommandLine, "check": check?.redactedCommandLine ?? ""],
+            invocations: (check.map { [$0] } ?? []) + [command],
+            probe: check.map { check in
+                { context in
+                    try await context.runner.run(check).status.isSuccess ? .done(["skipped": "check succeeded"]) : .notDone
+                }
+            }
+        ) { context in
+            if let check, try await context.runner.run(check).status.isSuccess {
+                context.log("check succeeded: \(check.redactedCommandLine) — the hook is not needed")
+                return ["skipped": "check succeeded"]
+            }
+            try await context.runner.runChecked(command)
+            return ["ran": command.redactedCommandLine]
+        }
+    }
+
+    private func waitForAPIStep(after previous: [StepID]) -> RunbookStep {
+        let version = toolbox.kubectl.version()
+        return RunbookStep(
+            id: "cluster.api",
+            title: "Wait until the Kubernetes API answers",
+            dependsOn: previous,
+            retry: RetryPolicy(attempts: options.apiWaitAttempts, backoff: .seconds(3), multiplier: 1),
+            inputs: ["context": manifest.kube.context ?? "", "namespace": manifest.kube.namespace],
+            invocations: [version]
+        ) { context in
+            let result = try await context.runner.runChecked(version)
+            let info = try? Kubectl.parseVersion(result.standardOutput)
+            return ["serverVersion": info?.server ?? "unknown"]
+        }
+    }
+
+    private func repositoryStep(_ repository: Manifest.ChartRepository) -> RunbookStep {
+        let add = toolbox.helm.repoAdd(name: repository.name, url: repository.url)
+        let update = toolbox.helm.repoUpdate([repository.name])
+        return RunbookStep(
+            id: "postgresql.repository",
+            title: "Add and update the helm repository \(repository.name)",
+            retry: RetryPolicy(attempts: 3, backoff: .seconds(5)),
+            inputs: ["name": repository.name, "url": repository.url],
+            invocations: [add, update]
+        ) { context in
+            try await context.runner.runChecked(add)
+            try await context.runner.runChecked(update)
+            return [:]
+        }
+    }
+
+    /// `helm upgrade --install` with the manifest's values files plus a 0600 values file of secrets, written in
+    /// the run's scratch folder and removed when helm is done: the password never reaches helm's argv.
+    private func releaseStep(
+        id: StepID, release: Manifest.HelmRelease, after dependencies: [StepID],
+        secretValues: @escaping @Sendable () -> [String: Any]
+    ) -> RunbookStep {
+        let helm = toolbox.helm
+        let options = self.options
+        let workRoot = self.workRoot
+        let secretFileName = "\(release.name)-secret-values.yaml"
+        func install(secretFile: String) -> CommandInvocation {
+            helm.upgradeInstall(
+                release: release.name, chart: release.chart.argument,
+                options: HelmUpgradeOptions(
+                    valuesFiles: release.values.map(\.absolute) + [secretFile],
+                    chartVersion: release.version,
+                    createNamespace: true,
+                    wait: true,
+                    timeout: options.releaseTimeout
+                )
+            )
+        }
+        let status = helm.status(release: release.name)
+        let planned = install(secretFile: "$RUN_DIR/\(secretFileName)")
+        return RunbookStep(
+            id: id,
+            title: "helm upgrade --install \(release.name) (\(release.chart.description))",
+            dependsOn: dependencies,
+            timeout: options.releaseTimeout + .seconds(60),
+            inputs: [
+                "release": release.name, "chart": release.chart.description,
+                "values": release.values.map(\.written).joined(separator: ","), "version": release.version ?? "",
+            ],
+            commands: [planned.redactedCommandLine],
+            probe: { context in
+                let result = try await context.runner.run(status)
+                guard result.status.isSuccess, let parsed = try? Helm.parseStatus(result.standardOutput) else {
+                    return .notDone
+                }
+                return parsed.status == "deployed" ? .done(["revision": String(parsed.revision)]) : .notDone
+            }
+        ) { context in
+            let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID)
+            let secretFile = folder + "/" + secretFileName
+            try RunScratch.writePrivate(YAMLValues.render(secretValues()), to: secretFile)
+            defer { try? FileManager.default.removeItem(atPath: secretFile) }
+            try await context.runner.runChecked(install(secretFile: secretFile).adding(secrets: toolbox.secrets))
+            let result = try await context.runner.runChecked(status)
+            let parsed = try Helm.parseStatus(result.standardOutput)
+            return ["revision": String(parsed.revision), "status": parsed.status]
+        }
+    }
+
+    /// bitnami/postgresql's keys; the password travels in the 0600 values file only.
+    private var postgresSecretValues: @Sendable () -> [String: Any] {
+        let database = manifest.database
+        let password = toolbox.databasePassword
+        return {
+            ["auth": ["username": database.user, "password": password.value, "database": database.name]]
+        }
+    }
+
+    /// The runbook's `--set env[0].name=DATABASE_URL --set env[0].value=postgresql://…`, as a values file.
+    private var appSecretValues: @Sendable () -> [String: Any] {
+        let database = manifest.database
+        let password = toolbox.databasePassword
+        let replicas = manifest.releases.app.replicas
+        return {
+            [
+                "replicaCount": replicas,
+                "env": [["name": "DATABASE_URL", "value": DatabaseURL.make(database, password: password.value)]],
+            ]
+        }
+    }
+
+    private func databaseReadyStep() -> RunbookStep {
+        let ping = toolbox.postgres.adminQuery("SELECT 1")
+        return RunbookStep(
+            id: "database.ready",
+            title: "Wait until PostgreSQL accepts connections",
+            dependsOn: ["postgresql.install"],
+            retry: RetryPolicy(attempts: 20, backoff: .seconds(3), multiplier: 1),
+            inputs: ["host": manifest.database.host, "port": String(manifest.database.port)],
+            invocations: [ping]
+        ) { context in
+            try await context.runner.runChecked(ping)
+            return [:]
+        }
+    }
+
+    private func fetchBackupStep() -> RunbookStep {
+        let fetcher = OffsiteBackupFetcher(toolbox: toolbox, workRoot: workRoot)
+        return RunbookStep(
+            id: "backup.fetch",
+            title: "Fetch the \(options.backup.map { "backup \($0)" } ?? "newest backup") and verify it",
+            retry: RetryPolicy(attempts: 3, backoff: .seconds(5)),
+            inputs: ["backup": options.backup ?? "latest", "sizeFloor": String(manifest.backups.sizeFloor.bytes)],
+            commands: fetcher.plannedCommands(backup: options.backup)
+        ) { [options] context in
+            try await fetcher.fetch(backup: options.backup, context: context).outputs
+        }
+    }
+
+    private func restoreStep() -> RunbookStep {
+        let restorer = DatabaseRestorer(toolbox: toolbox)
+        return RunbookStep(
+            id: "database.restore",
+            title: "Restore the backup into \(manifest.database.name) (new database, then swapped in)",
+            dependsOn: ["database.ready", "backup.fetch"],
+            destructive: true,
+            inputs: ["database": manifest.database.name],
+            commands: restorer.plannedCommands(),
+            probe: { context in
+                let fetched = try context.outputs(of: "backup.fetch")
+                return try await restorer.probe(runID: context.runID, sha256: fetched["sha256"] ?? "", context: context)
+            }
+        ) { context in
+            let fetched = try context.outputs(of: "backup.fetch")
+            let file = try fetched.require("path", from: "backup.fetch")
+            let sha = try fetched.require("sha256", from: "backup.fetch")
+            return try await restorer.restore(file: file, sha256: sha, context: context)
+        }
+    }
+
+    private func rolloutStep() -> RunbookStep {
+        let rollout = toolbox.kubectl.rolloutStatus(
+            deployment: manifest.releases.app.deployment, timeout: options.releaseTimeout)
+        return RunbookStep(
+            id: "app.rollout",
+            title: "Wait for the rollout of deployment \(manifest.releases.app.deployment)",
+            dependsOn: ["app.install"],
+            inputs: ["deployment": manifest.releases.app.deployment],
+            invocations: [rollout]
+        ) { context in
+            try await context.runner.runChecked(rollout)
+            return [:]
+        }
+    }
+
+    private func archiveStep(_ archive: Manifest.Archive, after previous: [StepID]) throws -> RunbookStep {
+        let sync = try ArchiveSync(archive: archive, executables: toolbox.executables)
+        return RunbookStep(
+            id: "archive.sync",
+            title: "Restore the archive files from \(archive.source) (beside the database restore)",
+            dependsOn: previous,
+            retry: RetryPolicy(attempts: 3, backoff: .seconds(5)),
+            inputs: ["source": archive.source, "destination": archive.destination.written],
+            invocations: sync.plannedInvocations
+        ) { context in
+            try await sync.run(context: context)
+        }
+    }
+
+    private func readinessStep(after dependencies: [StepID]) -> RunbookStep {
+        let readiness = manifest.readiness
+        return RunbookStep(
+            id: "readiness",
+            title: "Check \(readiness.url)",
+            dependsOn: dependencies,
+            inputs: ["url": readiness.url],
+            commands: ["GET \(readiness.url) (retried until 2xx, at most \(readiness.timeout.manifestText))"]
+        ) { context in
+            guard let url = URL(string: readiness.url) else { throw ScenarioError.invalidReadinessURL(readiness.url) }
+            let outcome = try await ReadinessProbe(url: url, timeout: readiness.timeout).waitUntilReady()
+            return ["status": String(outcome.statusCode), "attempts": String(outcome.attempts)]
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// A run's private scratch folder (`<workRoot>/<runID>`, mode 0700) for downloaded backups and 0600 values files.
+enum RunScratch {
+    static func folder(workRoot: String, runID: String, sub: String? = nil) throws -> String {
+        var path = workRoot + "/" + runID
+        if let sub { path += "/" + sub }
+        try FileManager.default.createDirectory(
+            atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return path
+    }
+
+    /// Writes `text` to `path` readable by the owner only; the file is created 0600 before any byte is written.
+    static func writePrivate(_ text: String, to path: String) throws {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: path) { try manager.removeItem(atPath: path) }
+        guard manager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.write(contentsOf: Data(text.utf8))
+    }
+}

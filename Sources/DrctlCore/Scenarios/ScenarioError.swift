@@ -1,0 +1,39 @@
+import Foundation
+
+/// Why a scenario stopped before or between its steps, with what to do next.
+public enum ScenarioError: Error, Sendable, LocalizedError {
+    case invalidReadinessURL(String)
+    case noBackupFound(location: String, database: String)
+    case backupNotFound(name: String, location: String)
+    case backupTooSmall(file: String, size: Int64, floor: ByteSize)
+    case checksumMismatch(file: String, expected: String, actual: String)
+    case targetDatabaseNotEmpty(database: String, keptAs: String)
+    case archiveIncomplete(source: String, destination: String, expected: Int, found: Int)
+    case noOffsiteStore(environment: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .invalidReadinessURL(let url):
+            return "readiness.url '\(url)' is not a URL; fix it in the manifest."
+        case .noBackupFound(let location, let database):
+            return "no backup of \(database) found in \(location); check backups.s3/backups.azure in the manifest"
+                + " and `drctl backup list`. Nothing was restored."
+        case .backupNotFound(let name, let location):
+            return "backup \(name) is not in \(location); `drctl backup list` shows what exists. Nothing was restored."
+        case .backupTooSmall(let file, let size, let floor):
+            return "backup \(file) is \(size) bytes, under the size floor \(floor) (backups.sizeFloor): refused before"
+                + " the database was touched. Pick an older backup with --backup, or lower the floor if it is wrong."
+        case .checksumMismatch(let file, let expected, let actual):
+            return "backup \(file) has SHA-256 \(actual), but its recorded checksum is \(expected): refused before the"
+                + " database was touched. Fetch it again or pick another backup with --backup."
+        case .targetDatabaseNotEmpty(let database, let keptAs):
+            return "database \(database) already held data; it was kept as \(keptAs) and the restored copy swapped in."
+                + " Drop \(keptAs) once you no longer need it."
+        case .archiveIncomplete(let source, let destination, let expected, let found):
+            return "archive sync from \(source) to \(destination) is incomplete: \(expected) objects off-site, \(found)"
+                + " files present. Run `drctl resume` to sync again."
+        case .noOffsiteStore(let environment):
+            return "manifest for \(environment) names no off-site backup store; add backups.s3 or backups.azure."
+        }
+    }
+}
