@@ -77,7 +77,7 @@ public struct RebuildScenario: Sendable {
             id: Self.runbookID,
             environment: manifest.environment,
             parameters: parameters.merging(options.parameters) { _, new in new },
-            manifestFingerprint: Fingerprint.of(manifest.canonicalEncoding()),
+            manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: steps
         )
@@ -92,6 +92,12 @@ public struct RebuildScenario: Sendable {
         let check = hook.check.map {
             CommandInvocation($0[0], Array($0.dropFirst()), environment: hook.environment, secrets: toolbox.secrets)
         }
+        var probe: RunbookStep.Probe?
+        if let check {
+            probe = { context in
+                try await context.runner.run(check).status.isSuccess ? .done(["skipped": "check succeeded"]) : .notDone
+            }
+        }
         return RunbookStep(
             id: StepID("provision.\(hook.name)"),
             title: "Provision hook \(hook.name)" + (check == nil ? "" : " (skipped when its check succeeds)"),
@@ -99,11 +105,7 @@ public struct RebuildScenario: Sendable {
             timeout: hook.timeout,
             inputs: ["command": command.redactedCommandLine, "check": check?.redactedCommandLine ?? ""],
             invocations: (check.map { [$0] } ?? []) + [command],
-            probe: check.map { check in
-                { context in
-                    try await context.runner.run(check).status.isSuccess ? .done(["skipped": "check succeeded"]) : .notDone
-                }
-            }
+            probe: probe
         ) { context in
             if let check, try await context.runner.run(check).status.isSuccess {
                 context.log("check succeeded: \(check.redactedCommandLine) — the hook is not needed")
@@ -156,7 +158,7 @@ public struct RebuildScenario: Sendable {
         let options = self.options
         let workRoot = self.workRoot
         let secretFileName = "\(release.name)-secret-values.yaml"
-        func install(secretFile: String) -> CommandInvocation {
+        @Sendable func install(secretFile: String) -> CommandInvocation {
             helm.upgradeInstall(
                 release: release.name, chart: release.chart.argument,
                 options: HelmUpgradeOptions(

@@ -57,7 +57,13 @@ public struct ScenarioToolbox: Sendable {
     }
 
     /// Every secret a rendering of this environment's commands must mask.
-    public var secrets: [String] { [databasePassword.value].filter { !$0.isEmpty } }
+    /// The password as written and percent-encoded (as it appears inside the app's DATABASE_URL).
+    public var secrets: [String] {
+        let password = databasePassword.value
+        guard !password.isEmpty else { return [] }
+        let encoded = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? password
+        return Array(Set([password, encoded]))
+    }
 }
 
 /// Where drctl finds the programs it drives: a name on `PATH` unless the environment names a path.

@@ -1,0 +1,67 @@
+import Foundation
+
+/// Loads what every scenario needs from a manifest path: the manifest, the password, the helm flavour, the tool
+/// wrappers. Used alike by `plan`, by the scenario commands and by `drctl resume` (through `ScenarioRegistry`).
+public struct ScenarioLoader: Sendable {
+    public var environment: [String: String]
+    public var runner: any CommandRunning
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, runner: any CommandRunning) {
+        self.environment = environment
+        self.runner = runner
+    }
+
+    /// `planning` tolerates an unset password (the plan shows `***` either way) and an absent helm binary
+    /// (assumed helm 3), so a plan can be read on any laptop.
+    public func toolbox(manifestPath: String, planning: Bool = false) async throws -> ScenarioToolbox {
+        let manifest = try ManifestLoader(environment: environment).load(from: manifestPath)
+        let password: SecretValue
+        do {
+            password = try SecretResolver(environment: environment).resolve(for: manifest).databasePassword
+        } catch where planning {
+            password = SecretValue("")
+        }
+        let executables = ToolExecutables(environment: environment)
+        let helmVersion = await detectHelmVersion(executable: executables.helm, planning: planning)
+        return ScenarioToolbox(
+            manifest: manifest, databasePassword: password, helmMajorVersion: helmVersion, executables: executables)
+    }
+
+    /// `helm version`: helm 3 and 4 spell `--wait` and `--atomic` differently. `DRCTL_HELM_MAJOR=3|4` skips the
+    /// question (and makes plans reproducible).
+    func detectHelmVersion(executable: String, planning: Bool) async -> HelmMajorVersion {
+        if let forced = environment["DRCTL_HELM_MAJOR"].flatMap(Int.init).flatMap(HelmMajorVersion.init(rawValue:)) {
+            return forced
+        }
+        let invocation = Helm(executable: executable).version()
+        guard let result = try? await runner.run(invocation), result.status.isSuccess,
+            let version = try? HelmMajorVersion.parse(versionOutput: result.output)
+        else { return .v3 }
+        return version
+    }
+
+    /// Where scenarios keep per-run scratch files (downloaded backups, 0600 values files).
+    public static func workRoot(stateDirectory: String) -> String { stateDirectory + "/work" }
+}
+
+extension ScenarioRegistry {
+    /// Registers the scenarios that are built from a manifest; `parameters["manifest"]` is its path and
+    /// `parameters["workRoot"]` the scratch root, both journaled when the run started.
+    public mutating func registerManifestScenarios(loader: ScenarioLoader) {
+        register(RebuildScenario.runbookID) { parameters in
+            let manifestPath = try Self.require("manifest", in: parameters)
+            let workRoot = try Self.require("workRoot", in: parameters)
+            let toolbox = try await loader.toolbox(manifestPath: manifestPath)
+            return try RebuildScenario(
+                toolbox: toolbox, options: RebuildScenario.Options(parameters: parameters), workRoot: workRoot
+            ).runbook(parameters: parameters)
+        }
+    }
+
+    static func require(_ key: String, in parameters: [String: String]) throws -> String {
+        guard let value = parameters[key], !value.isEmpty else {
+            throw RunbookError.missingOutput(step: "run-started", key: "parameter \(key)")
+        }
+        return value
+    }
+}
