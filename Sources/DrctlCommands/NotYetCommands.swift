@@ -3,19 +3,6 @@ import DrctlCore
 
 // Scenarios that are not built yet. Each one says so plainly and exits 6 instead of pretending.
 
-struct RebuildCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "rebuild",
-        abstract: "Rebuild after complete cluster loss (runbook Szenario 2). Not implemented yet.",
-        discussion: """
-            Example:
-              drctl rebuild -f manifests/sandbox.yaml
-            """
-    )
-    @OptionGroup var options: ManifestOptions
-    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl rebuild", issue: 6) }
-}
-
 struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",

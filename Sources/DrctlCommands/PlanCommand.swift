@@ -1,16 +1,40 @@
 import ArgumentParser
 import DrctlCore
+import Foundation
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Print every step of a scenario and its exact command lines, touching nothing.",
         discussion: """
-            Not implemented yet.
+            The plan is built by the same code that runs the scenario, so what it shows is what runs. Secrets \
+            are shown as ***; the password need not be set to read a plan. `$RUN_DIR` stands for the run's \
+            private scratch folder and <…> for what is chosen at run time (the newest backup). The plan \
+            fingerprint is recorded by a run and compared on resume.
+
+            Scenarios: \(ScenarioCatalog.Name.allCases.map(\.rawValue).joined(separator: ", ")).
+
+            Examples:
+              drctl plan rebuild -f manifests/production.yaml
+              drctl plan rebuild -f manifests/production.yaml --backup valeo_erp_backup_20251009_020000.sql.gz
+              drctl plan rebuild -f manifests/staging.yaml -o json
             """
     )
-    @Argument(help: "The scenario: rebuild, restore, recover-rows, rollback-app, rollback-migration, backup.")
-    var scenario: String
+
+    @Argument(help: "The scenario to plan.") var scenario: ScenarioCatalog.Name
     @OptionGroup var options: ManifestOptions
-    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl plan", issue: 2) }
+    @OptionGroup var rebuild: RebuildOptions
+
+    func run() async throws {
+        let stateDirectory = StateDirectory.resolve(flag: options.stateDir)
+        let runbook = try await ScenarioCatalog.runbook(
+            scenario, manifest: options.file, stateDirectory: stateDirectory, flags: rebuild.parameters,
+            runner: CommandRunner(), planning: true)
+        let manifest = try ManifestLoader().load(from: options.file)
+        let plan = RunbookPlan(runbook, manifest: options.file, rpo: manifest.objectives.rpo)
+        switch options.output {
+        case .text: StandardStreams.out(plan.text)
+        case .json: StandardStreams.out(try plan.json())
+        }
+    }
 }

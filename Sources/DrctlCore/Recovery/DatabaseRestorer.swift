@@ -37,10 +37,12 @@ public struct DatabaseRestorer: Sendable {
         if let smoke = toolbox.manifest.database.smokeQuery { lines.append(on(scratch).query(smoke).redactedCommandLine) }
         lines += [
             admin.databaseExists(database).redactedCommandLine,
+            "(if \(database) holds tables) " + terminateSessions(database).redactedCommandLine,
             "(if \(database) holds tables) " + admin.renameDatabase(database, to: "\(database)_before_<run>")
                 .redactedCommandLine,
             "(if \(database) is empty) " + admin.dropDatabase(database, force: true).redactedCommandLine,
             admin.renameDatabase(scratch, to: database).redactedCommandLine,
+            markerCommand(runID: "<run>", sha256: "<sha256>").redactedCommandLine,
         ]
         return lines
     }
@@ -72,9 +74,7 @@ public struct DatabaseRestorer: Sendable {
             }
         }
         try await runner.runChecked(admin.renameDatabase(scratch, to: database))
-        try await runner.runChecked(admin.adminQuery(
-            "COMMENT ON DATABASE \(PostgresQuoting.identifier(database)) IS "
-                + PostgresQuoting.literal(marker(runID: context.runID, sha256: sha256))))
+        try await runner.runChecked(markerCommand(runID: context.runID, sha256: sha256))
         return outputs
     }
 
@@ -93,6 +93,13 @@ public struct DatabaseRestorer: Sendable {
             outputs["smokeResult"] = Postgres.parseValue(smokeResult.output) ?? ""
         }
         return .done(outputs)
+    }
+
+    /// Marks the restored database, so a resumed run can tell that this restore finished.
+    private func markerCommand(runID: String, sha256: String) -> CommandInvocation {
+        admin.adminQuery(
+            "COMMENT ON DATABASE \(PostgresQuoting.identifier(database)) IS "
+                + PostgresQuoting.literal(marker(runID: runID, sha256: sha256)))
     }
 
     func marker(runID: String, sha256: String) -> String { "restored by drctl run \(runID) from sha256 \(sha256)" }

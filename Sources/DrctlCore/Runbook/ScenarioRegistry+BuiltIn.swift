@@ -5,6 +5,7 @@ extension ScenarioRegistry {
     public static var builtIn: ScenarioRegistry {
         var registry = ScenarioRegistry()
         registry.register(SelfTestScenario.runbookID) { try SelfTestScenario(parameters: $0).runbook() }
+        registry.registerManifestScenarios(loader: ScenarioLoader(runner: CommandRunner()))
         return registry
     }
 }

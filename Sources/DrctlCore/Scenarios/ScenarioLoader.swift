@@ -47,11 +47,12 @@ public struct ScenarioLoader: Sendable {
 extension ScenarioRegistry {
     /// Registers the scenarios that are built from a manifest; `parameters["manifest"]` is its path and
     /// `parameters["workRoot"]` the scratch root, both journaled when the run started.
-    public mutating func registerManifestScenarios(loader: ScenarioLoader) {
+    /// `planning` lets a plan be built without the password or a helm binary (see `ScenarioLoader.toolbox`).
+    public mutating func registerManifestScenarios(loader: ScenarioLoader, planning: Bool = false) {
         register(RebuildScenario.runbookID) { parameters in
             let manifestPath = try Self.require("manifest", in: parameters)
             let workRoot = try Self.require("workRoot", in: parameters)
-            let toolbox = try await loader.toolbox(manifestPath: manifestPath)
+            let toolbox = try await loader.toolbox(manifestPath: manifestPath, planning: planning)
             return try RebuildScenario(
                 toolbox: toolbox, options: RebuildScenario.Options(parameters: parameters), workRoot: workRoot
             ).runbook(parameters: parameters)

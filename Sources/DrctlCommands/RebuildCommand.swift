@@ -1,0 +1,60 @@
+import ArgumentParser
+import DrctlCore
+import Foundation
+
+struct RebuildCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild",
+        abstract: "Rebuild everything after complete cluster loss (runbook Szenario 2).",
+        discussion: """
+            Runs the manifest's provision hooks, waits for the Kubernetes API, installs the PostgreSQL release, \
+            fetches the newest off-site backup and verifies it (gzip integrity, size floor, recorded SHA-256), \
+            restores it into a new database that is then swapped in, installs the app release, waits for its \
+            rollout, syncs the archive files (beside the restore) and checks the readiness URL.
+
+            The password reaches helm through a 0600 values file and psql through PGPASSWORD, never argv. \
+            Every step is journaled: if the run is interrupted, `drctl resume RUN_ID` continues it. \
+            `drctl plan rebuild -f MANIFEST` prints the same steps and command lines without running anything.
+
+            Examples:
+              DB_PASSWORD=… drctl rebuild -f manifests/production.yaml
+              drctl rebuild -f manifests/sandbox.yaml --backup valeo_erp_backup_20251009_020000.sql.gz
+              drctl rebuild -f manifests/sandbox.yaml -o json      # one JSON event per line
+            """
+    )
+
+    @OptionGroup var options: ManifestOptions
+    @OptionGroup var rebuild: RebuildOptions
+
+    func run() async throws {
+        let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
+        let runbook = try await ScenarioCatalog.runbook(
+            .rebuild, manifest: options.file, stateDirectory: launcher.stateDirectory, flags: rebuild.parameters,
+            runner: launcher.runner)
+        try await launcher.start(runbook)
+    }
+}
+
+/// The flags of `rebuild`, shared with `plan rebuild`.
+struct RebuildOptions: ParsableArguments {
+    @Option(help: "Restore this backup file (its name, e.g. valeo_erp_backup_20251009_020000.sql.gz) instead of the newest.")
+    var backup: String?
+
+    @Option(help: "How long helm and the rollout may wait for a release to become ready (e.g. 10m).")
+    var releaseTimeout: String = "10m"
+
+    func validate() throws {
+        guard Duration(manifestText: releaseTimeout) != nil else {
+            throw ValidationError("--release-timeout '\(releaseTimeout)' is not a duration; write e.g. 90s, 10m or 1h.")
+        }
+        if let backup, backup.contains("/") {
+            throw ValidationError("--backup takes a file name such as valeo_erp_backup_20251009_020000.sql.gz, not a path.")
+        }
+    }
+
+    var parameters: [String: String] {
+        var parameters = ["releaseTimeout": releaseTimeout]
+        if let backup { parameters["backup"] = backup }
+        return parameters
+    }
+}
