@@ -37,7 +37,9 @@ struct RebuildCommand: AsyncParsableCommand {
 
 /// The flags of `rebuild`, shared with `plan rebuild`.
 struct RebuildOptions: ParsableArguments {
-    @Option(help: "Restore this backup file (its name, e.g. valeo_erp_backup_20251009_020000.sql.gz) instead of the newest.")
+    @Option(
+        help: "Restore this backup file (its name, e.g. valeo_erp_backup_20251009_020000.sql.gz) instead of the newest."
+    )
     var backup: String?
 
     @Option(help: "How long helm and the rollout may wait for a release to become ready (e.g. 10m).")
@@ -48,7 +50,8 @@ struct RebuildOptions: ParsableArguments {
             throw ValidationError("--release-timeout '\(releaseTimeout)' is not a duration; write e.g. 90s, 10m or 1h.")
         }
         if let backup, backup.contains("/") {
-            throw ValidationError("--backup takes a file name such as valeo_erp_backup_20251009_020000.sql.gz, not a path.")
+            throw ValidationError(
+                "--backup takes a file name such as valeo_erp_backup_20251009_020000.sql.gz, not a path.")
         }
     }
 

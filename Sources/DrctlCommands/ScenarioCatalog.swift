@@ -19,7 +19,8 @@ enum ScenarioCatalog {
         _ name: Name, manifest: String, stateDirectory: String, flags: [String: String],
         runner: any CommandRunning, planning: Bool = false
     ) async throws -> Runbook {
-        let manifestPath = manifest.hasPrefix("/") ? manifest : FileManager.default.currentDirectoryPath + "/" + manifest
+        let manifestPath =
+            manifest.hasPrefix("/") ? manifest : FileManager.default.currentDirectoryPath + "/" + manifest
         var parameters = flags
         parameters["manifest"] = manifestPath
         parameters["workRoot"] = ScenarioLoader.workRoot(stateDirectory: stateDirectory)

@@ -27,18 +27,23 @@ public struct DatabaseRestorer: Sendable {
 
     public func plannedCommands() -> [String] {
         let scratch = "\(database)_restore_<run>"
-        let restore = CommandPipeline([toolbox.gzip.decompress(file: "$RUN_DIR/backup/<backup>"),
-                                       on(scratch).runScript(singleTransaction: true)])
+        let restore = CommandPipeline([
+            toolbox.gzip.decompress(file: "$RUN_DIR/backup/<backup>"),
+            on(scratch).runScript(singleTransaction: true),
+        ])
         var lines = [
             admin.dropDatabase(scratch, force: true).redactedCommandLine,
             admin.createDatabase(scratch).redactedCommandLine,
             restore.redactedCommandLine,
         ]
-        if let smoke = toolbox.manifest.database.smokeQuery { lines.append(on(scratch).query(smoke).redactedCommandLine) }
+        if let smoke = toolbox.manifest.database.smokeQuery {
+            lines.append(on(scratch).query(smoke).redactedCommandLine)
+        }
         lines += [
             admin.databaseExists(database).redactedCommandLine,
             "(if \(database) holds tables) " + terminateSessions(database).redactedCommandLine,
-            "(if \(database) holds tables) " + admin.renameDatabase(database, to: "\(database)_before_<run>")
+            "(if \(database) holds tables) "
+                + admin.renameDatabase(database, to: "\(database)_before_<run>")
                 .redactedCommandLine,
             "(if \(database) is empty) " + admin.dropDatabase(database, force: true).redactedCommandLine,
             admin.renameDatabase(scratch, to: database).redactedCommandLine,
@@ -109,8 +114,10 @@ public struct DatabaseRestorer: Sendable {
     }
 
     private func userTableCount(in name: String, runner: any CommandRunning) async throws -> Int {
-        let result = try await runner.runChecked(on(name).query(
-            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"))
+        let result = try await runner.runChecked(
+            on(name).query(
+                "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+            ))
         return Int(Postgres.parseValue(result.output) ?? "") ?? 0
     }
 

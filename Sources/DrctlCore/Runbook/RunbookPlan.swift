@@ -52,7 +52,8 @@ public struct RunbookPlan: Sendable, Encodable {
             if step.retries > 0 { notes.append("retried up to \(step.retries)×") }
             if let timeout = step.timeout { notes.append("timeout \(timeout)") }
             let number = String(step.number).leftPadded(to: 2)
-            lines.append("\(number). \(step.id) — \(step.title)" + (notes.isEmpty ? "" : "  [\(notes.joined(separator: "; "))]"))
+            lines.append(
+                "\(number). \(step.id) — \(step.title)" + (notes.isEmpty ? "" : "  [\(notes.joined(separator: "; "))]"))
             for command in step.commands { lines.append("      $ \(command)") }
         }
         lines.append("")

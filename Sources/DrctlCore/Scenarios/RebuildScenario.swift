@@ -63,13 +63,17 @@ public struct RebuildScenario: Sendable {
             steps.append(repositoryStep(repository))
             postgresDependencies.append("postgresql.repository")
         }
-        steps.append(releaseStep(id: "postgresql.install", release: manifest.releases.postgresql,
-                                 after: postgresDependencies, secretValues: postgresSecretValues))
+        steps.append(
+            releaseStep(
+                id: "postgresql.install", release: manifest.releases.postgresql,
+                after: postgresDependencies, secretValues: postgresSecretValues))
         steps.append(databaseReadyStep())
         steps.append(fetchBackupStep())
         steps.append(restoreStep())
-        steps.append(releaseStep(id: "app.install", release: manifest.releases.app.release,
-                                 after: ["database.restore"], secretValues: appSecretValues))
+        steps.append(
+            releaseStep(
+                id: "app.install", release: manifest.releases.app.release,
+                after: ["database.restore"], secretValues: appSecretValues))
         steps.append(rolloutStep())
         if let archive = manifest.archive { steps.append(try archiveStep(archive, after: previous)) }
         steps.append(readinessStep(after: ["app.rollout"] + (manifest.archive == nil ? [] : ["archive.sync"])))

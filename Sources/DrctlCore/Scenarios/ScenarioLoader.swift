@@ -18,7 +18,7 @@ public struct ScenarioLoader: Sendable {
         let password: SecretValue
         do {
             password = try SecretResolver(environment: environment).resolve(for: manifest).databasePassword
-        } catch where planning {
+        } catch  where planning {
             password = SecretValue("")
         }
         let executables = ToolExecutables(environment: environment)
