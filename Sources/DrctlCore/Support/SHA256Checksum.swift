@@ -1,0 +1,63 @@
+import Crypto
+import Foundation
+
+/// SHA-256 as lowercase hex, fed in chunks so a multi-gigabyte backup is never held in memory.
+/// The one checksum helper: backups, off-site copies and streamed restores all use it.
+public struct SHA256Checksum {
+    private var hasher = SHA256()
+
+    public init() {}
+
+    public mutating func update(_ data: Data) {
+        hasher.update(data: data)
+    }
+
+    /// The hex digest of everything fed so far.
+    public func finalize() -> String {
+        Self.hex(hasher.finalize())
+    }
+
+    /// The hex SHA-256 of `data`.
+    public static func of(_ data: Data) -> String {
+        hex(SHA256.hash(data: data))
+    }
+
+    /// The hex SHA-256 of the file at `path`, read in chunks of `chunkSize` bytes.
+    public static func ofFile(atPath path: String, chunkSize: Int = 1 << 20) throws(ChecksumError) -> String {
+        let handle: FileHandle
+        do {
+            handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        } catch {
+            throw ChecksumError(path: path, reason: error.localizedDescription)
+        }
+        defer { try? handle.close() }
+        var checksum = SHA256Checksum()
+        do {
+            while let chunk = try handle.read(upToCount: chunkSize), !chunk.isEmpty {
+                checksum.update(chunk)
+            }
+        } catch {
+            throw ChecksumError(path: path, reason: error.localizedDescription)
+        }
+        return checksum.finalize()
+    }
+
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// A file whose checksum could not be computed because it could not be read.
+public struct ChecksumError: Error, Sendable, Hashable, LocalizedError {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var errorDescription: String? {
+        "could not read \(path) to compute its SHA-256: \(reason). Check that it exists and is readable by this user."
+    }
+}
