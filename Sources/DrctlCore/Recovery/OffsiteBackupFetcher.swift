@@ -112,9 +112,9 @@ public struct OffsiteBackupFetcher: Sendable {
         guard size >= floor.bytes else {
             throw ScenarioError.backupTooSmall(file: Self.fileName(object.key), size: size, floor: floor)
         }
-        let actual = try FileDigest.sha256(ofFile: path)
+        let actual = try SHA256Checksum.ofFile(atPath: path)
         let sidecar = try await context.runner.run(try store.download(object.key + ".sha256", to: .stream))
-        guard sidecar.status.isSuccess, let expected = FileDigest.parseSHA256Line(sidecar.output) else {
+        guard sidecar.status.isSuccess, let expected = SHA256Checksum.parseSidecar(sidecar.output) else {
             context.log("no recorded checksum for \(Self.fileName(object.key)) off-site; verified by gzip -t and size")
             return (size, actual, false)
         }

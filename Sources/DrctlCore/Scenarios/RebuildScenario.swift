@@ -77,6 +77,7 @@ public struct RebuildScenario: Sendable {
         steps.append(rolloutStep())
         if let archive = manifest.archive { steps.append(try archiveStep(archive, after: previous)) }
         steps.append(readinessStep(after: ["app.rollout"] + (manifest.archive == nil ? [] : ["archive.sync"])))
+        steps.append(RunScratch.cleanupStep(workRoot: workRoot, after: ["readiness"]))
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,

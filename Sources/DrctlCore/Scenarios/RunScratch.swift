@@ -21,4 +21,19 @@ enum RunScratch {
         defer { try? handle.close() }
         try handle.write(contentsOf: Data(text.utf8))
     }
+
+    /// The last step of a successful run: removes the downloaded backup and any values files. A failed or
+    /// interrupted run keeps its scratch folder, since `drctl resume` needs it.
+    static func cleanupStep(workRoot: String, after dependencies: [StepID]) -> RunbookStep {
+        RunbookStep(
+            id: "scratch.cleanup",
+            title: "Remove the run's scratch folder (downloaded backup, values files)",
+            dependsOn: dependencies,
+            commands: ["rm -r $RUN_DIR"]
+        ) { context in
+            let path = workRoot + "/" + context.runID
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+            return ["removed": path]
+        }
+    }
 }

@@ -61,3 +61,14 @@ public struct ChecksumError: Error, Sendable, Hashable, LocalizedError {
         "could not read \(path) to compute its SHA-256: \(reason). Check that it exists and is readable by this user."
     }
 }
+
+extension SHA256Checksum {
+    /// The hex digest in a `.sha256` sidecar (`<hex>  <name>` as `sha256sum` writes it, or a bare digest);
+    /// nil when the text holds no 64-digit hex word first.
+    public static func parseSidecar(_ text: String) -> String? {
+        guard let word = text.split(whereSeparator: \.isWhitespace).first else { return nil }
+        let hex = word.lowercased()
+        guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else { return nil }
+        return hex
+    }
+}
