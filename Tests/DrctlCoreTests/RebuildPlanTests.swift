@@ -1,0 +1,93 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// `drctl plan rebuild` is built from the same runbook `drctl rebuild` runs; its text is compared as golden text.
+@Suite("Rebuild plan")
+struct RebuildPlanTests {
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Golden/plan-rebuild-production.txt").path
+
+    /// The runbook for manifests/production.yaml with the runbook's password variable set, helm 3, no tool
+    /// on PATH consulted (the recording runner answers everything).
+    static func plan(environment extra: [String: String] = [:]) async throws -> RunbookPlan {
+        var environment = ["DB_PASSWORD": "s3cret", "DRCTL_HELM_MAJOR": "3", "HOME": "/home/operator"]
+        environment.merge(extra) { _, new in new }
+        let loader = ScenarioLoader(environment: environment, runner: RecordingCommandRunner())
+        let manifestPath = projectRoot + "/manifests/production.yaml"
+        let toolbox = try await loader.toolbox(manifestPath: manifestPath, planning: true)
+        let runbook = try RebuildScenario(toolbox: toolbox, workRoot: "/state/work").runbook()
+        return RunbookPlan(runbook, manifest: "manifests/production.yaml", rpo: toolbox.manifest.objectives.rpo)
+    }
+
+    @Test("the plan prints the runbook's whole cluster-loss sequence, as in the golden file")
+    func matchesGoldenText() async throws {
+        // The checkout's folder appears in absolute paths and so in the fingerprint: both are normalised.
+        let plan = try await Self.plan()
+        let text = plan.text.replacingOccurrences(of: Self.projectRoot, with: "<root>")
+            .replacingOccurrences(of: String(plan.fingerprint.prefix(12)), with: "<fingerprint>")
+        if ProcessInfo.processInfo.environment["DRCTL_UPDATE_GOLDEN"] == "1" {
+            try text.write(toFile: Self.golden, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOfFile: Self.golden, encoding: .utf8)
+        #expect(text == expected, "plan text changed; if intended, run with DRCTL_UPDATE_GOLDEN=1 and review the diff")
+    }
+
+    @Test("every runbook section of Szenario 2 appears, in order")
+    func coversSzenario2() async throws {
+        let ids = try await Self.plan().steps.map(\.id)
+        let order = [
+            "provision.create-cluster", "cluster.api", "postgresql.install", "backup.fetch", "database.restore",
+            "app.install", "app.rollout", "readiness",
+        ]
+        let positions = order.compactMap { ids.firstIndex(of: $0) }
+        #expect(positions.count == order.count, "missing steps: \(order.filter { !ids.contains($0) })")
+        #expect(positions == positions.sorted())
+        #expect(ids.contains("archive.sync"))
+    }
+
+    @Test("the password appears nowhere in the text or JSON plan")
+    func passwordNeverShown() async throws {
+        let plan = try await Self.plan()
+        #expect(!plan.text.contains("s3cret"))
+        #expect(!(try plan.json()).contains("s3cret"))
+        #expect(plan.text.contains("PGPASSWORD='***'"))
+    }
+
+    @Test("the destructive restore comes after the backup is fetched and verified")
+    func restoreAfterVerification() async throws {
+        let plan = try await Self.plan()
+        let restore = try #require(plan.steps.first { $0.id == "database.restore" })
+        #expect(restore.destructive)
+        #expect(restore.dependsOn.contains("backup.fetch"))
+        let fetch = try #require(plan.steps.first { $0.id == "backup.fetch" })
+        #expect(fetch.commands.contains { $0.hasPrefix("gzip -t") })
+    }
+
+    @Test("a plan can be read without the password set")
+    func planWithoutPassword() async throws {
+        let loader = ScenarioLoader(environment: ["DRCTL_HELM_MAJOR": "3"], runner: RecordingCommandRunner())
+        let toolbox = try await loader.toolbox(
+            manifestPath: Self.projectRoot + "/manifests/production.yaml", planning: true)
+        #expect(try RebuildScenario(toolbox: toolbox, workRoot: "/w").runbook().steps.count > 5)
+        await #expect(throws: SecretError.self) {
+            _ = try await loader.toolbox(manifestPath: Self.projectRoot + "/manifests/production.yaml")
+        }
+    }
+
+    @Test("the same manifest and flags give the same plan fingerprint; another backup changes it")
+    func fingerprintIsStable() async throws {
+        let first = try await Self.plan().fingerprint
+        #expect(first == (try await Self.plan().fingerprint))
+        let loader = ScenarioLoader(
+            environment: ["DB_PASSWORD": "x", "DRCTL_HELM_MAJOR": "3"], runner: RecordingCommandRunner())
+        let toolbox = try await loader.toolbox(manifestPath: Self.projectRoot + "/manifests/production.yaml")
+        let other = try RebuildScenario(
+            toolbox: toolbox, options: .init(backup: "valeo_erp_backup_20251009_020000.sql.gz"), workRoot: "/state/work"
+        ).runbook()
+        #expect(other.planFingerprint != first)
+    }
+}
