@@ -132,5 +132,57 @@ import Testing
         #expect(error?.localizedDescription.contains("helm") == true)
     }
 
+    // Captured from helm v3.18.0 and v4.1.4 (install, upgrade, rollback to 1) against the kube stand-in.
+    static let capturedHistory3 =
+        #"[{"revision":1,"updated":"2026-11-25T14:41:38.050932568Z","status":"superseded","chart":"sample-app-0.1.0","app_version":"1.0.0","description":"Install complete"},{"revision":2,"updated":"2026-11-25T14:41:41.143184645Z","status":"superseded","chart":"sample-app-0.1.0","app_version":"1.0.0","description":"Upgrade complete"},{"revision":3,"updated":"2026-11-25T14:41:42.321197287Z","status":"deployed","chart":"sample-app-0.1.0","app_version":"1.0.0","description":"Rollback to 1"}]"#
+    static let capturedHistory4 =
+        #"[{"revision":1,"updated":"2026-11-25T14:41:44.004795711Z","status":"superseded","chart":"sample-app-0.1.0","app_version":"1.0.0","description":"Install complete"},{"revision":2,"updated":"2026-11-25T14:41:45.26638739Z","status":"superseded","chart":"sample-app-0.1.0","app_version":"1.0.0","description":"Upgrade complete"},{"revision":3,"updated":"2026-11-25T14:41:46.433004647Z","status":"deployed","chart":"sample-app-0.1.0","app_version":"1.0.0","description":"Rollback to 1"}]"#
+    static let capturedStatus3 =
+        #"{"name": "app3", "info": {"first_deployed": "2026-11-25T14:41:38.050932568Z", "last_deployed": "2026-11-25T14:41:42.321197287Z", "deleted": "", "description": "Rollback to 1", "status": "deployed"}, "version": 3, "namespace": "cap"}"#
+    static let capturedStatus4 =
+        #"{"name": "app4", "info": {"first_deployed": "2026-11-25T14:41:44.004795711Z", "last_deployed": "2026-11-25T14:41:46.433004647Z", "description": "Rollback to 1", "status": "deployed", "resources": {"v1/ConfigMap": [{"apiVersion": "v1", "data": {"settings.json": "{\"greeting\":\"hello\"}"}, "kind": "ConfigMap", "metadata": {"annotations": {"meta.helm.sh/release-name": "app4", "meta.helm.sh/release-namespace": "cap"}, "creationTimestamp": "2026-11-25T14:41:44Z", "labels": {"app.kubernetes.io/instance": "app4", "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/name": "sample-app", "app.kubernetes.io/version": "1.27", "helm.sh/chart": "sample-app-0.1.0"}, "name": "app4-config", "namespace": "cap", "resourceVersion": "1035", "uid": "b7a27972-2fce-45dc-be8b-f73c0c736e1e"}}]}}, "version": 3, "namespace": "cap", "apply_method": "ssa"}"#
+    static let capturedList4 =
+        #"[{"name":"app3","namespace":"cap","revision":"3","updated":"2026-11-25 14:41:42.321197287 +0000 UTC","status":"deployed","chart":"sample-app-0.1.0","app_version":"1.0.0"},{"name":"app4","namespace":"cap","revision":"3","updated":"2026-11-25 14:41:46.433004647 +0000 UTC","status":"deployed","chart":"sample-app-0.1.0","app_version":"1.0.0"}]"#
+
+    @Test(arguments: [capturedHistory3, capturedHistory4])
+    func parsesCapturedHistory(_ json: String) throws {
+        let history = try Helm.parseHistory(Data(json.utf8))
+        #expect(history.map(\.revision) == [1, 2, 3])
+        #expect(history.map(\.status) == ["superseded", "superseded", "deployed"])
+        #expect(history.last?.description == "Rollback to 1")
+        #expect(history.allSatisfy { $0.updated != nil && $0.chart == "sample-app-0.1.0" && $0.appVersion == "1.0.0" })
+        #expect(history[0].updated.map { $0 < (history[2].updated ?? $0) } == true)
+    }
+
+    @Test(arguments: [capturedStatus3, capturedStatus4])
+    func parsesCapturedStatus(_ json: String) throws {
+        let status = try Helm.parseStatus(Data(json.utf8))
+        #expect(status.revision == 3)
+        #expect(status.status == "deployed")
+        #expect(status.namespace == "cap")
+        #expect(status.description == "Rollback to 1")
+        #expect(status.lastDeployed != nil)
+    }
+
+    @Test func parsesCapturedList() throws {
+        let releases = try Helm.parseList(Data(Self.capturedList4.utf8))
+        #expect(releases.map(\.name) == ["app3", "app4"])
+        #expect(releases.map(\.revision) == [3, 3])
+        #expect(releases.allSatisfy { $0.updated != nil })
+    }
+
+    @Test func releaseNotFound() {
+        let invocation = Helm().status(release: "nope")
+        #expect(
+            Helm.isReleaseNotFound(
+                CommandResult(
+                    invocation: invocation, status: .exited(1), standardErrorTail: "Error: release: not found")))
+        #expect(
+            !Helm.isReleaseNotFound(
+                CommandResult(
+                    invocation: invocation, status: .exited(1),
+                    standardErrorTail: "Error: Kubernetes cluster unreachable")))
+    }
+
     private func date(_ text: String) -> Date? { ISO8601DateFormatter().date(from: text) }
 }

@@ -136,4 +136,22 @@ import Testing
         let error = #expect(throws: ToolOutputError.self) { try Kubectl.parseDeployment(Data("{\"spec\":{}}".utf8)) }
         #expect(error?.localizedDescription.contains("missing key metadata") == true)
     }
+
+    // Captured from kubectl 1.32 against the kube stand-in.
+    @Test func notFoundIsToldApartFromOtherFailures() {
+        let probe = Kubectl().getNamespace("nope")
+        #expect(
+            Kubectl.isNotFound(
+                CommandResult(
+                    invocation: probe, status: .exited(1),
+                    standardErrorTail: #"Error from server (NotFound): namespaces "nope" not found"#)))
+        #expect(
+            !Kubectl.isNotFound(
+                CommandResult(
+                    invocation: probe, status: .exited(1),
+                    standardErrorTail:
+                        "The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?"
+                )))
+        #expect(!Kubectl.isNotFound(CommandResult(invocation: probe, status: .exited(0))))
+    }
 }

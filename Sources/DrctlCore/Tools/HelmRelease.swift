@@ -186,6 +186,12 @@ extension Helm {
         try ToolOutputError.decodeJSON(HelmReleaseStatus.self, from: data, tool: "helm", what: "status JSON")
     }
 
+    /// `helm status` / `helm history` failed because the release does not exist (`Error: release: not found`),
+    /// as opposed to an unreachable cluster: on resume, "not installed yet" rather than "cannot tell".
+    public static func isReleaseNotFound(_ result: CommandResult) -> Bool {
+        !result.status.isSuccess && result.standardErrorTail.contains("release: not found")
+    }
+
     /// Reads `helm list -o json`.
     public static func parseList(_ data: Data) throws(ToolOutputError) -> [HelmListedRelease] {
         try ToolOutputError.decodeJSON([HelmListedRelease].self, from: data, tool: "helm", what: "release list JSON")

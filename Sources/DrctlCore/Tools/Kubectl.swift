@@ -139,6 +139,12 @@ extension Kubectl {
         ).items.map(\.name)
     }
 
+    /// The object asked for does not exist (`Error from server (NotFound): namespaces "x" not found`), as opposed
+    /// to any other failure such as an unreachable cluster. The probe half of "create the namespace if missing".
+    public static func isNotFound(_ result: CommandResult) -> Bool {
+        !result.status.isSuccess && result.standardErrorTail.contains("(NotFound)")
+    }
+
     /// Reads the output of `deploymentReplicas(_:)`; an unset `.spec.replicas` (empty output) means Kubernetes' default, 1.
     public static func parseReplicas(_ output: String) throws(ToolOutputError) -> Int {
         let text = output.trimmingCharacters(in: .whitespacesAndNewlines)
