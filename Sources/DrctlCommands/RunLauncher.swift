@@ -11,16 +11,15 @@ import Foundation
 /// progress on stdout (text or JSON lines), and SIGINT/SIGTERM cancelling the run. Scenario commands build a
 /// `Runbook` and call `start`.
 struct RunLauncher {
-    var stateDirectory: String
+    var backend: any StateBackend
     var output: OutputFormat
-    var runner: any CommandRunning = CommandRunner()
+    var runner: any CommandRunning
 
-    init(stateDir: String?, output: OutputFormat) {
-        self.stateDirectory = StateDirectory.resolve(flag: stateDir)
+    init(stateDir: String?, output: OutputFormat, runner: any CommandRunning = CommandRunner()) throws {
+        self.backend = try StateBackends.make(location: StateDirectory.resolve(flag: stateDir), runner: runner)
         self.output = output
+        self.runner = runner
     }
-
-    var backend: LocalStateBackend { LocalStateBackend(root: stateDirectory) }
 
     func start(_ runbook: Runbook) async throws {
         let service = try await makeService(runbook: runbook.id)

@@ -30,7 +30,7 @@ struct RunsListCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
 
     func run() async throws {
-        let summaries = try await RunCatalog(backend: state.backend).list()
+        let summaries = try await RunCatalog(backend: try state.backend()).list()
         switch state.output {
         case .text: StandardStreams.out(RunCatalog.table(summaries))
         case .json: StandardStreams.out(try JournalCoding.jsonText(summaries))
@@ -51,7 +51,7 @@ struct RunsShowCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
 
     func run() async throws {
-        let catalog = RunCatalog(backend: state.backend)
+        let catalog = RunCatalog(backend: try state.backend())
         let history = try await catalog.history(runID: runID)
         let status = catalog.displayStatus(history)
         switch state.output {

@@ -7,11 +7,16 @@ struct StateOptions: ParsableArguments {
     var output: OutputFormat = .text
 
     @Option(
-        help:
-            "Where runs are journaled (default: $DRCTL_STATE_DIR, else $XDG_STATE_HOME/drctl, else ~/.local/state/drctl)."
-    )
+        help: """
+            Where runs are journaled: a folder, or s3://BUCKET/PREFIX to share runs and locks with a team \
+            (default: $DRCTL_STATE_DIR, else $XDG_STATE_HOME/drctl, else ~/.local/state/drctl).
+            """)
     var stateDir: String?
 
-    var stateDirectory: String { StateDirectory.resolve(flag: stateDir) }
-    var backend: LocalStateBackend { LocalStateBackend(root: stateDirectory) }
+    /// A folder, or `s3://bucket/prefix` for state shared by a team.
+    var stateLocation: String { StateDirectory.resolve(flag: stateDir) }
+
+    func backend() throws -> any StateBackend {
+        try StateBackends.make(location: stateLocation, runner: CommandRunner())
+    }
 }

@@ -18,9 +18,9 @@ struct UnlockCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
 
     func run() async throws {
-        let backend = state.backend
-        let lock = try backend.currentLock(environment: environment)
-        try backend.releaseLock(environment: environment, nonce: nonce)
+        let backend = try state.backend()
+        let lock = try await backend.currentLock(environment: environment)
+        try await backend.releaseLock(environment: environment, nonce: nonce)
         StandardStreams.out(
             "Released the lock of \(environment)" + (lock.map { " (run \($0.runID) by \($0.owner)@\($0.host))" } ?? "")
                 + ".")

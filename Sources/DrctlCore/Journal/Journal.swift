@@ -6,6 +6,7 @@ public actor Journal {
     public nonisolated let runID: String
     public nonisolated let backend: any StateBackend
     private var lastLineHash: String?
+    private var pendingWrite: Task<Void, any Error>?
 
     private init(runID: String, backend: any StateBackend, lastLineHash: String?) {
         self.runID = runID
@@ -37,6 +38,10 @@ public actor Journal {
     }
 
     /// Appends one record, setting its `prev`. Durable when it returns.
+    ///
+    /// Steps append concurrently and a backend may suspend (the S3 backend uploads), so each record's place in
+    /// the chain is fixed before the first suspension and the backend writes are queued one after the other.
+    /// After a failed write the journal refuses further records: a gap would break the chain.
     public func append(_ record: JournalRecord) async throws {
         var record = record
         record.prev = lastLineHash
@@ -44,7 +49,16 @@ public actor Journal {
         do { line = try JournalCoding.encoder.encode(record) } catch {
             throw JournalError.unwritable(path: backend.location, detail: "cannot encode record: \(error)")
         }
-        try await backend.append(line + Data("\n".utf8), runID: runID)
         lastLineHash = Fingerprint.of(line)
+        let previous = pendingWrite
+        let backend = self.backend
+        let runID = self.runID
+        // A new task, so that a cancelled run can still record its interruption.
+        let write = Task {
+            if let previous { try await previous.value }
+            try await backend.append(line + Data("\n".utf8), runID: runID)
+        }
+        pendingWrite = write
+        try await write.value
     }
 }

@@ -34,8 +34,8 @@ enum StateName {
     }
 }
 
-/// Where the local state lives: `--state-dir`, else `DRCTL_STATE_DIR`, else `$XDG_STATE_HOME/drctl`,
-/// else `~/.local/state/drctl`.
+/// Where the state lives: `--state-dir`, else `DRCTL_STATE_DIR`, else `$XDG_STATE_HOME/drctl`,
+/// else `~/.local/state/drctl`. An `s3://bucket/prefix` location selects the S3 backend (`StateBackends.make`).
 public enum StateDirectory {
     public static func resolve(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
         -> String
@@ -48,7 +48,7 @@ public enum StateDirectory {
     }
 
     static func absolute(_ path: String, environment: [String: String]) -> String {
-        if path.hasPrefix("/") { return path }
+        if path.hasPrefix("/") || path.hasPrefix("s3://") { return path }
         if path == "~" || path.hasPrefix("~/") {
             return (environment["HOME"] ?? NSHomeDirectory()) + path.dropFirst()
         }
