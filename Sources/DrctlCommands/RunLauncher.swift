@@ -11,14 +11,25 @@ import Foundation
 /// progress on stdout (text or JSON lines), and SIGINT/SIGTERM cancelling the run. Scenario commands build a
 /// `Runbook` and call `start`.
 struct RunLauncher {
-    var backend: any StateBackend
+    /// A folder, or `s3://bucket/prefix`.
+    var stateLocation: String
     var output: OutputFormat
     var runner: any CommandRunning
 
-    init(stateDir: String?, output: OutputFormat, runner: any CommandRunning = CommandRunner()) throws {
-        self.backend = try StateBackends.make(location: StateDirectory.resolve(flag: stateDir), runner: runner)
+    init(stateDir: String?, output: OutputFormat, runner: any CommandRunning = CommandRunner()) {
+        self.stateLocation = StateDirectory.resolve(flag: stateDir)
         self.output = output
         self.runner = runner
+    }
+
+    /// A local folder for scenario work files: the state folder, or the user's local state folder when the
+    /// state is on S3.
+    var stateDirectory: String {
+        stateLocation.hasPrefix("s3://") ? StateDirectory.localDefault() : stateLocation
+    }
+
+    func backend() throws -> any StateBackend {
+        try StateBackends.make(location: stateLocation, runner: runner)
     }
 
     func start(_ runbook: Runbook) async throws {
@@ -27,7 +38,7 @@ struct RunLauncher {
     }
 
     func resume(runID: String, registry: ScenarioRegistry, acceptDrift: Bool) async throws {
-        let runbook = try await RunCatalog(backend: backend).history(runID: runID).header.runbook
+        let runbook = try await RunCatalog(backend: try backend()).history(runID: runID).header.runbook
         let service = try await makeService(runbook: runbook)
         _ = try await SignalCancellation.run(notice: Self.notice) {
             try await service.resume(runID: runID, registry: registry, acceptDrift: acceptDrift)
@@ -35,6 +46,7 @@ struct RunLauncher {
     }
 
     private func makeService(runbook: String) async throws -> RunService {
+        let backend = try backend()
         let events: any EventSink
         switch output {
         case .json:

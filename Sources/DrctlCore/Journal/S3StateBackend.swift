@@ -237,8 +237,9 @@ public enum StateBackends {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> any StateBackend {
         guard location.hasPrefix("s3://") else { return LocalStateBackend(root: location) }
-        var local = StateDirectory.resolve(flag: nil, environment: environment.filter { $0.key != "DRCTL_STATE_DIR" })
-        local += "/s3-mirror/" + location.dropFirst("s3://".count).replacingOccurrences(of: "/", with: "_")
+        let local =
+            StateDirectory.localDefault(environment: environment) + "/s3-mirror/"
+            + location.dropFirst("s3://".count).replacingOccurrences(of: "/", with: "_")
         return try S3StateBackend(url: location, mirrorDirectory: local, runner: runner)
     }
 }

@@ -47,6 +47,12 @@ public enum StateDirectory {
         return home + "/.local/state/drctl"
     }
 
+    /// The user's local state folder, ignoring `DRCTL_STATE_DIR` (which may name an S3 location): the mirror of
+    /// S3 state and scenario work files live here.
+    public static func localDefault(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        resolve(flag: nil, environment: environment.filter { $0.key != "DRCTL_STATE_DIR" })
+    }
+
     static func absolute(_ path: String, environment: [String: String]) -> String {
         if path.hasPrefix("/") || path.hasPrefix("s3://") { return path }
         if path == "~" || path.hasPrefix("~/") {
