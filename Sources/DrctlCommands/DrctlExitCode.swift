@@ -19,7 +19,7 @@ enum DrctlExitCode: Int32 {
         case let error as RunbookError:
             switch error {
             case .interrupted: return .interrupted
-            case .drift, .unsafeToResume, .nothingToResume: return .refused
+            case .drift, .unsafeToResume, .nothingToResume, .changedWhileResuming: return .refused
             case .unknownScenario: return .usage
             case .stepFailed, .stepTimedOut, .duplicateStep, .unknownDependency, .dependencyCycle, .missingOutput,
                 .outputsUnavailable:

@@ -79,7 +79,14 @@ public struct RunService: Sendable {
         let lock = RunLock(environment: runbook.environment, runID: runID, identity: identity, startedAt: now)
         if let note = try await acquireLock(lock) { notes.append(note) }
         do {
+            // Read again under the lock: another resume may have appended since the first read.
+            let again = try await Journal.read(runID: runID, backend: backend)
+            guard again.records.count == read.records.count, again.lastLineHash == read.lastLineHash else {
+                throw RunbookError.changedWhileResuming(runID: runID)
+            }
             let carried = try await decide(runbook: runbook, history: history, runID: runID)
+            // Interrupted while probing: nothing was written yet.
+            try Task.checkCancellation()
             let journal = try await Journal.reopen(runID: runID, backend: backend, after: read)
             var record = JournalRecord(type: .runResumed, time: now)
             record.run = header(for: runbook, runID: runID)

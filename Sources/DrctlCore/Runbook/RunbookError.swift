@@ -18,6 +18,8 @@ public enum RunbookError: Error, Sendable, LocalizedError {
     case drift(runID: String, changes: [String])
     /// A destructive step started but never completed and its probe could not tell whether it finished.
     case unsafeToResume(runID: String, step: StepID, reason: String)
+    /// Someone else appended to the journal while this resume was preparing.
+    case changedWhileResuming(runID: String)
 
     public var errorDescription: String? {
         switch self {
@@ -49,6 +51,9 @@ public enum RunbookError: Error, Sendable, LocalizedError {
             return "refusing to resume run \(runID): what it would do changed since it started:\n"
                 + changes.map { "  - " + $0 }.joined(separator: "\n")
                 + "\nRestore the original manifest and flags, or pass --accept-drift to continue with the new ones."
+        case .changedWhileResuming(let runID):
+            return "run \(runID) was changed by another drctl while this resume was preparing; nothing was done. "
+                + "See `drctl runs show \(runID)`, then try again."
         case .unsafeToResume(let runID, let step, let reason):
             return "refusing to resume run \(runID): destructive step \(step) started but never completed, and "
                 + "\(reason). Check by hand whether it finished, then start a new run."
