@@ -148,6 +148,33 @@ import Testing
         #expect(report.steps.map(\.duration) == [.seconds(150 * 60), .seconds(60 * 60)])
     }
 
+    @Test func aStepSeesTheOutputsOfItsDependenciesOnly() async throws {
+        let state = try TemporaryStateDirectory()
+        let runbook = Runbook(
+            id: "scope", environment: "test", manifestFingerprint: "m",
+            steps: [
+                RunbookStep(id: "backup", title: "Backup") { _ in ["file": "b.sql.gz"] },
+                RunbookStep(id: "archive", title: "Archive") { _ in ["files": "12"] },
+                RunbookStep(id: "restore", title: "Restore", dependsOn: ["backup"]) { _ in [:] },
+                RunbookStep(id: "verify", title: "Verify", dependsOn: ["restore", "archive"]) { context in
+                    // "backup" is a dependency of a dependency: visible.
+                    ["file": try context.outputs(of: "backup").require("file", from: "backup")]
+                },
+                RunbookStep(id: "peek", title: "Peek", dependsOn: ["restore"]) { context in
+                    _ = try context.outputs(of: "archive")
+                    return [:]
+                },
+            ])
+        await #expect {
+            try await RunService(state).start(runbook)
+        } throws: { error in
+            guard case RunbookError.stepFailed(_, let step, let message) = error else { return false }
+            return step == "peek" && message.contains("declare archive in its dependsOn")
+        }
+        let history = try state.backend.history(try state.backend.onlyRunID())
+        #expect(history.steps.first { $0.id == "verify" }?.state == .completed(["file": "b.sql.gz"]))
+    }
+
     @Test func malformedRunbooksAreRejectedBeforeAnythingRuns() throws {
         let noop: RunbookStep.Action = { _ in [:] }
         let cycle = Runbook(

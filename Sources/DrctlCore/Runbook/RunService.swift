@@ -145,7 +145,8 @@ public struct RunService: Sendable {
                 if let probe = step.probe {
                     let context = StepContext(
                         runID: runID, step: step.id, runner: runner, clock: clock,
-                        completed: carried.all.mapValues(\.outputs),
+                        completed: carried.all.filter { runbook.ancestors(of: step.id).contains($0.key) }
+                            .mapValues(\.outputs),
                         log: { [events] in events.emit(.stepMessage(step: step.id, message: $0)) })
                     do { verdict = try await probe(context) } catch {
                         verdict = .unknown(reason: "its probe failed: " + RunbookExecutor.describe(error))

@@ -111,7 +111,10 @@ public struct RunbookExecutor: Sendable {
                     started += 1
                     inFlight.append(step.id)
                     let number = started
-                    let completed = done
+                    // Only what the step depends on (directly or not): reading any other step's outputs would
+                    // work or fail depending on timing.
+                    let ancestors = runbook.ancestors(of: step.id)
+                    let completed = done.filter { ancestors.contains($0.key) }
                     group.addTask {
                         let result = await runStep(
                             step, number: number, of: runbook.steps.count, journal: journal, runID: runID,
@@ -284,6 +287,17 @@ public enum RTOBudget {
 }
 
 extension Runbook {
+    /// Every step `step` depends on, directly or through other steps.
+    public func ancestors(of step: StepID) -> Set<StepID> {
+        var found = Set<StepID>()
+        var queue = self.step(step)?.dependsOn ?? []
+        while let next = queue.popLast() {
+            guard found.insert(next).inserted else { continue }
+            queue += self.step(next)?.dependsOn ?? []
+        }
+        return found
+    }
+
     /// Checks that step ids are unique, dependencies exist and there is no cycle.
     public func validate() throws(RunbookError) {
         var ids = Set<StepID>()
