@@ -66,7 +66,8 @@ public struct ProcessIdentity: Sendable, Hashable {
         let host =
             gethostname(&buffer, buffer.count) == 0
             ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown-host"
-        let user = environment["USER"] ?? environment["LOGNAME"] ?? "uid-\(getuid())"
+        let account = getpwuid(getuid()).flatMap { $0.pointee.pw_name }.map { String(cString: $0) }
+        let user = environment["USER"] ?? environment["LOGNAME"] ?? account ?? "uid-\(getuid())"
         return ProcessIdentity(user: user, host: host, pid: getpid())
     }
 
