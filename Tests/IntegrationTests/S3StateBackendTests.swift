@@ -75,9 +75,16 @@ import Testing
 
 /// A fresh bucket on the stack's S3 endpoint, and backends with separate local mirrors (as if on separate
 /// machines).
-private struct S3Sandbox {
-    var bucket: String
-    var scratch: String
+private final class S3Sandbox: Sendable {
+    let bucket: String
+    let scratch: String
+
+    init(bucket: String, scratch: String) {
+        self.bucket = bucket
+        self.scratch = scratch
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: scratch) }
 
     static func make() async throws -> S3Sandbox {
         let environment = ProcessInfo.processInfo.environment
