@@ -38,7 +38,7 @@ struct ToolContractTests {
     func kubectlReachesTheConnection(_ invocation: CommandInvocation) async throws {
         try await ContractFixture.prepared()
         var invocation = invocation
-        invocation.executable = try ContractFixture.kubectl()
+        invocation.executable = try TestPrograms.kubectl()
         let result = try await ContractFixture.run(invocation)
         #expect(!result.status.isSuccess)
         expectConnectionFailure(result, markers: ["connection refused", "127.0.0.1:1 was refused"])
@@ -80,7 +80,7 @@ struct ToolContractTests {
     func helmReportsTheVersionItIsBuiltFor(_ version: HelmMajorVersion) async throws {
         try await ContractFixture.prepared()
         var invocation = Helm().version()
-        invocation.executable = try ContractFixture.helm(version)
+        invocation.executable = try TestPrograms.helm(version)
         let result = try await ContractFixture.run(invocation)
         try result.checked()
         #expect(try HelmMajorVersion.parse(versionOutput: result.output) == version)
@@ -90,7 +90,7 @@ struct ToolContractTests {
     func helmReachesTheConnection(_ version: HelmMajorVersion, _ invocation: CommandInvocation) async throws {
         try await ContractFixture.prepared()
         var invocation = invocation
-        invocation.executable = try ContractFixture.helm(version)
+        invocation.executable = try TestPrograms.helm(version)
         let result = try await ContractFixture.run(invocation)
         // helm 3 `repo update` only warns about an unreachable repository and exits 0; everything else fails.
         expectConnectionFailure(result, markers: ["connection refused"])
@@ -132,7 +132,7 @@ struct ToolContractTests {
     @Test(arguments: postgresCases)
     func postgresClientsReachTheConnection(_ invocation: CommandInvocation, marker: String) async throws {
         try await ContractFixture.prepared()
-        try ContractFixture.requireOnPath(invocation.executable, install: "apt-get install postgresql-client")
+        try TestPrograms.requireOnPath(invocation.executable, install: "apt-get install postgresql-client")
         let result = try await ContractFixture.run(invocation)
         #expect(!result.status.isSuccess)
         expectConnectionFailure(result, markers: [marker])
@@ -155,7 +155,7 @@ struct ToolContractTests {
     func alembicReachesTheDatabase(_ invocation: CommandInvocation) async throws {
         try await ContractFixture.prepared()
         var invocation = invocation
-        invocation.executable = try ContractFixture.alembicExecutable()
+        invocation.executable = try TestPrograms.alembic()
         let result = try await ContractFixture.run(invocation)
         #expect(result.status == .exited(1))
         guard case .databaseError(_, let message) = Alembic.classifyFailure(result) else {
@@ -168,7 +168,7 @@ struct ToolContractTests {
     @Test func alembicReadsScriptsWithoutADatabase() async throws {
         try await ContractFixture.prepared()
         var heads = ContractFixture.alembic.heads()
-        heads.executable = try ContractFixture.alembicExecutable()
+        heads.executable = try TestPrograms.alembic()
         let headsResult = try await ContractFixture.run(heads).checked()
         #expect(try Alembic.parseRevisions(headsResult.output) == [AlembicRevision(id: "0001", markers: ["head"])])
 
@@ -182,7 +182,7 @@ struct ToolContractTests {
 
     @Test func alembicOwnErrorsAndUsageErrorsAreTold() async throws {
         try await ContractFixture.prepared()
-        let executable = try ContractFixture.alembicExecutable()
+        let executable = try TestPrograms.alembic()
         var missingConfig = Alembic(executable: executable, configPath: ContractFixture.root + "/missing.ini").heads()
         missingConfig.workingDirectory = ContractFixture.alembicProject
         let failed = try await ContractFixture.run(missingConfig)
@@ -225,7 +225,7 @@ struct ToolContractTests {
     func awsReachesTheEndpoint(_ invocation: CommandInvocation) async throws {
         try await ContractFixture.prepared()
         var invocation = invocation
-        invocation.executable = try ContractFixture.aws()
+        invocation.executable = try TestPrograms.aws()
         let result = try await ContractFixture.run(invocation)
         #expect(!result.status.isSuccess)
         expectConnectionFailure(result, markers: ["could not connect to the endpoint url"])
@@ -244,7 +244,7 @@ struct ToolContractTests {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["DRCTL_WITH_AZURE"] == "1"))
     func azReachesTheEndpoint() async throws {
         try await ContractFixture.prepared()
-        let executable = try ContractFixture.az()
+        let executable = try TestPrograms.az()
         let connection =
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Y29udHJhY3Q=;"
             + "BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"
@@ -276,7 +276,7 @@ struct ToolContractTests {
 
     @Test func gzipIntegrityClassifiesRealFiles() async throws {
         try await ContractFixture.prepared()
-        try ContractFixture.requireOnPath("gzip", install: "apt-get install gzip")
+        try TestPrograms.requireOnPath("gzip", install: "apt-get install gzip")
         let gzip = Gzip()
         for (file, expected) in [
             (ContractFixture.goodGzip, nil), (ContractFixture.truncatedGzip, "corrupt"),
@@ -296,7 +296,7 @@ struct ToolContractTests {
 
     @Test func gzipStreamsRoundTripThroughAPipeline() async throws {
         try await ContractFixture.prepared()
-        try ContractFixture.requireOnPath("gzip", install: "apt-get install gzip")
+        try TestPrograms.requireOnPath("gzip", install: "apt-get install gzip")
         var compress = Gzip().compress(level: 6)
         compress.standardInput = .bytes(Data("COPY documents_header FROM stdin;\n1\tinvoice\n\\.\n".utf8))
         let pipeline = CommandPipeline([compress, Gzip().decompress()])
@@ -351,10 +351,6 @@ enum ContractFixture {
     static let trailingGzip = root + "/trailing.sql.gz"
     static let kubeTarget = KubeTarget(context: "dead", namespace: "drctl-contract", kubeconfig: kubeconfig)
 
-    /// The project root (this file is Tests/IntegrationTests/ToolContractTests.swift).
-    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
     static var alembic: Alembic {
         Alembic(configPath: "alembic.ini", extraArguments: ["contract=1"], workingDirectory: alembicProject)
     }
@@ -375,53 +371,6 @@ enum ContractFixture {
         var invocation = invocation.with(environment: environment)
         if invocation.timeout == nil { invocation.timeout = .seconds(90) }
         return try await CommandRunner(terminationGracePeriod: .seconds(1)).run(invocation)
-    }
-
-    // MARK: Programs
-
-    static func kubectl() throws -> String {
-        if FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") { return "/usr/bin/kubectl" }
-        return try requireOnPath("kubectl", install: "scripts/bootstrap (or apt-get install kubernetes-client)")
-    }
-
-    static func helm(_ version: HelmMajorVersion) throws -> String {
-        let path = projectRoot + "/.tools/bin/" + (version == .v3 ? "helm" : "helm4")
-        try #require(
-            FileManager.default.isExecutableFile(atPath: path),
-            "helm not found: run scripts/bootstrap (looked for \(path))")
-        return path
-    }
-
-    static func alembicExecutable() throws -> String {
-        let path = projectRoot + "/.tools/venv/bin/alembic"
-        try #require(
-            FileManager.default.isExecutableFile(atPath: path),
-            "alembic not found: run scripts/bootstrap (looked for \(path))")
-        return path
-    }
-
-    static func aws() throws -> String {
-        let venv = projectRoot + "/.tools/venv/bin/aws"
-        if FileManager.default.isExecutableFile(atPath: venv) { return venv }
-        return try requireOnPath("aws", install: "scripts/bootstrap")
-    }
-
-    static func az() throws -> String {
-        let path = projectRoot + "/.tools/azvenv/bin/az"
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-        return try requireOnPath("az", install: "DRCTL_WITH_AZURE=1 scripts/bootstrap")
-    }
-
-    @discardableResult
-    static func requireOnPath(_ name: String, install: String) throws -> String {
-        if name.hasPrefix("/") {
-            try #require(FileManager.default.isExecutableFile(atPath: name), "\(name) not found: run \(install)")
-            return name
-        }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        let found = path.split(separator: ":").map { "\($0)/\(name)" }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
-        return try #require(found, "\(name) not found on PATH: run \(install)")
     }
 
     // MARK: Files
@@ -492,7 +441,7 @@ enum ContractFixture {
 
     /// `alembic init` plus one revision, with the database URL pointing at port 1.
     private static func prepareAlembicProject() async throws {
-        guard let executable = try? alembicExecutable() else { return }  // the alembic tests report the absence
+        guard let executable = try? TestPrograms.alembic() else { return }  // the alembic tests report the absence
         try FileManager.default.createDirectory(atPath: alembicProject, withIntermediateDirectories: true)
         let initialize = CommandInvocation(executable, ["init", "migrations"], workingDirectory: alembicProject)
         try await run(initialize).checked()
