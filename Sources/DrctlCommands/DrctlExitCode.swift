@@ -36,6 +36,16 @@ enum DrctlExitCode: Int32 {
             switch error {
             case .notYetImplemented: return .notImplemented
             }
+        case let error as BackupError:
+            switch error {
+            case .backupCorrupt, .backupEmpty, .backupUnderSizeFloor, .checksumMismatch, .backupNotInCatalog,
+                .verificationFailed, .recoveryPointObjectiveMissed, .backupExists:
+                return .refused
+            case .databaseNameUnusableInFileName, .noOffsiteStore, .backupNotFound: return .usage
+            case .localFolderUnusable, .catalogUnreadable, .catalogNotWritten, .dumpFailed, .fileNotWritten,
+                .fileUnreadable, .offsiteOperationFailed, .offsiteCopiesOutOfSync:
+                return .stepFailed
+            }
         case is ManifestError, is SecretError: return .usage
         case is CommandFailure: return .stepFailed
         case is CancellationError: return .interrupted

@@ -43,19 +43,6 @@ struct RollbackCommand: AsyncParsableCommand {
     func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl rollback", issue: 7) }
 }
 
-struct BackupCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "backup",
-        abstract: "Create, verify, prune, list and sync database backups. Not implemented yet.",
-        discussion: """
-            Example:
-              drctl backup create -f manifests/production.yaml
-            """
-    )
-    @OptionGroup var options: ManifestOptions
-    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl backup", issue: 5) }
-}
-
 struct GamedayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gameday",

@@ -1,0 +1,54 @@
+import ArgumentParser
+import DrctlCore
+import Foundation
+
+/// `drctl backup create|verify|prune|list|sync` (runbook "Backup-Strategie").
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Create, verify, prune, list and sync database backups (runbook Backup-Strategie).",
+        discussion: """
+            Backups live in the manifest's backups.local folder: daily/<db>_backup_YYYYMMDD_HHMMSS.sql.gz (UTC), \
+            the first backup of each month also under monthly/, and catalog.json beside them with every file's \
+            size, SHA-256, last verification and off-site copies. Off-site copies mirror that layout under the \
+            S3/Azure prefix, each with a <file>.sha256 sidecar object (sha256sum format).
+
+            Examples:
+              drctl backup create -f manifests/production.yaml
+              drctl backup verify -f manifests/production.yaml          # incremental; --full reads every file
+              drctl backup prune -f manifests/production.yaml --dry-run
+              drctl backup list -f manifests/production.yaml -o json
+              drctl backup sync -f manifests/production.yaml
+            """,
+        subcommands: [
+            BackupCreateCommand.self,
+            BackupVerifyCommand.self,
+            BackupPruneCommand.self,
+            BackupListCommand.self,
+            BackupSyncCommand.self,
+        ]
+    )
+}
+
+/// Loads the manifest (and, when asked, the password) and builds the tool wrappers the backup services use.
+enum BackupSetup {
+    static func toolbox(manifestPath: String, needsPassword: Bool) throws -> ScenarioToolbox {
+        let environment = ProcessInfo.processInfo.environment
+        let manifest = try ManifestLoader(environment: environment).load(from: manifestPath)
+        var password = SecretValue("")
+        if needsPassword {
+            let secrets = try SecretResolver(environment: environment).resolve(for: manifest)
+            for warning in secrets.warnings { StandardStreams.err("warning: \(warning)") }
+            password = secrets.databasePassword
+        }
+        return ScenarioToolbox(
+            manifest: manifest, databasePassword: password, executables: ToolExecutables(environment: environment))
+    }
+
+    static func print(_ value: some Encodable, text: String, format: OutputFormat) throws {
+        switch format {
+        case .text: StandardStreams.out(text)
+        case .json: StandardStreams.out(try BackupJSON.encode(value))
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import DrctlCore
+
+struct BackupCreateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Dump the database with pg_dump | gzip into daily/ and record its checksum in the catalog.",
+        discussion: """
+            Runs pg_dump | gzip -c into daily/<name>.partial (mode 0600) and checks every stage's exit status, \
+            so a failing pg_dump never leaves a backup behind. The new file must pass gzip -t and the size floor; \
+            then it is renamed to its final name (never replacing one) and its SHA-256 goes into catalog.json. \
+            The first backup of a UTC month is also kept under monthly/. The password reaches pg_dump through \
+            PGPASSWORD only.
+
+            Examples:
+              DB_PASSWORD=… drctl backup create -f manifests/production.yaml
+              drctl backup create -f manifests/production.yaml --dry-run     # print the pipeline, run nothing
+            """
+    )
+
+    @OptionGroup var options: ManifestOptions
+
+    @Flag(help: "Print the pipeline that would run (password redacted) and touch nothing.")
+    var dryRun = false
+
+    func run() async throws {
+        let toolbox = try BackupSetup.toolbox(manifestPath: options.file, needsPassword: !dryRun)
+        let creator = BackupCreator(toolbox: toolbox)
+        if dryRun {
+            let partial = BackupFolder(manifest: toolbox.manifest).path(
+                .daily, fileName: "\(toolbox.manifest.database.name)_backup_<YYYYMMDD_HHMMSS>.sql.gz.partial")
+            StandardStreams.out(creator.pipeline(partialPath: partial).redactedCommandLine)
+            return
+        }
+        let creation = try await creator.create()
+        var text =
+            "created \(creation.path) (\(BackupText.size(creation.daily.size)), sha256 \(creation.daily.sha256))"
+        if let monthly = creation.monthly { text += "\nkept as the monthly backup for \(monthly.name.month)" }
+        try BackupSetup.print(creation, text: text, format: options.output)
+    }
+}

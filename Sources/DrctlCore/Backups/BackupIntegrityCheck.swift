@@ -1,0 +1,71 @@
+import Foundation
+
+/// The checks a backup file must pass before anyone restores from it, cheapest first: not empty, not under the
+/// size floor, `gzip -t` (truncated, corrupt or trailing garbage all refuse the file), and the SHA-256 against
+/// the one recorded when it was written. Used by `backup create` on the new file, `backup verify`, and restores.
+public struct BackupIntegrityCheck: Sendable {
+    public var gzip: Gzip
+    public var sizeFloor: ByteSize
+    public var runner: any CommandRunning
+
+    public init(gzip: Gzip, sizeFloor: ByteSize, runner: any CommandRunning) {
+        self.gzip = gzip
+        self.sizeFloor = sizeFloor
+        self.runner = runner
+    }
+
+    /// What a passed check measured.
+    public struct Measurement: Sendable, Hashable {
+        public var size: Int64
+        public var sha256: String
+    }
+
+    /// Checks the file at `path` (named `file` in messages); with `expectedSHA256`, the checksum must match it.
+    /// Throws the `BackupError` of the first check that fails.
+    public func check(path: String, file: String? = nil, expectedSHA256: String? = nil) async throws -> Measurement {
+        let file = file ?? path
+        let size = try Self.size(of: path)
+        guard size > 0 else { throw BackupError.backupEmpty(file: file) }
+        guard size >= sizeFloor.bytes else {
+            throw BackupError.backupUnderSizeFloor(file: file, size: size, floor: sizeFloor)
+        }
+        try await testIntegrity(path: path, file: file)
+        let sha256: String
+        do {
+            sha256 = try SHA256Checksum.ofFile(atPath: path)
+        } catch {
+            throw BackupError.fileUnreadable(path: path, reason: error.reason)
+        }
+        if let expectedSHA256, expectedSHA256.lowercased() != sha256 {
+            throw BackupError.checksumMismatch(file: file, expected: expectedSHA256.lowercased(), actual: sha256)
+        }
+        return Measurement(size: size, sha256: sha256)
+    }
+
+    /// `gzip -t`; exit 1 (truncated, corrupt) and exit 2 (trailing garbage) both make the backup corrupt.
+    public func testIntegrity(path: String, file: String? = nil) async throws {
+        let result = try await runner.run(gzip.test(file: path))
+        switch Gzip.classifyIntegrity(result, file: path) {
+        case .success:
+            return
+        case .failure(.trailingGarbage(_, let detail)):
+            throw BackupError.backupCorrupt(
+                file: file ?? path, detail: "bytes after the end of the gzip data (gzip -t: \(detail))")
+        case .failure(.corrupt(_, let detail)):
+            throw BackupError.backupCorrupt(file: file ?? path, detail: "gzip -t: \(detail)")
+        case .failure(.missing):
+            throw BackupError.fileUnreadable(path: path, reason: "it does not exist")
+        case .failure(let other):
+            throw BackupError.backupCorrupt(file: file ?? path, detail: other.localizedDescription)
+        }
+    }
+
+    static func size(of path: String) throws(BackupError) -> Int64 {
+        do {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            return (attributes[.size] as? NSNumber)?.int64Value ?? 0
+        } catch {
+            throw .fileUnreadable(path: path, reason: error.localizedDescription)
+        }
+    }
+}

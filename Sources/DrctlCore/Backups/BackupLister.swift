@@ -1,0 +1,61 @@
+import Foundation
+
+/// `drctl backup list`: every backup of the local folder with its age, size, last verification and off-site
+/// copies (as the last `drctl backup sync` confirmed them), and the files drctl cannot account for.
+public struct BackupLister: Sendable {
+    public var folder: BackupFolder
+    public var clock: any RunClock
+
+    public init(manifest: Manifest, clock: any RunClock = .system) {
+        self.folder = BackupFolder(manifest: manifest)
+        self.clock = clock
+    }
+
+    public func list() throws -> BackupListing {
+        let files = try folder.files()
+        let catalog = try folder.catalogStore.load()
+        let now = clock.now()
+        let entries = catalog.records.map { record in
+            let file = files.first { $0.tier == record.tier && $0.fileName == record.fileName }
+            return BackupListing.Entry(
+                file: record.fileName,
+                tier: record.tier,
+                takenAt: record.name.timestamp,
+                ageSeconds: Int64(now.timeIntervalSince(record.name.timestamp).rounded(.down)),
+                size: file?.size ?? record.size,
+                sha256: record.sha256,
+                present: file != nil,
+                verification: record.verification?.result,
+                verifiedAt: record.verification?.verifiedAt,
+                failure: record.verification?.failure,
+                copies: record.copies
+            )
+        }
+        let unaccounted = files.filter { $0.name == nil || catalog.record(fileName: $0.fileName, tier: $0.tier) == nil }
+        return BackupListing(
+            folder: folder.root, entries: entries.sorted { ($0.takenAt, $0.tier) > ($1.takenAt, $1.tier) },
+            unaccounted: unaccounted.map(\.relativePath))
+    }
+}
+
+/// What `drctl backup list` shows; newest first.
+public struct BackupListing: Sendable, Codable {
+    public var folder: String
+    public var entries: [Entry]
+    public var unaccounted: [String]
+
+    public struct Entry: Sendable, Codable {
+        public var file: String
+        public var tier: BackupTier
+        public var takenAt: Date
+        public var ageSeconds: Int64
+        public var size: Int64
+        public var sha256: String
+        /// False when the catalog knows the backup but its file is gone from the folder.
+        public var present: Bool
+        public var verification: BackupVerification.Result?
+        public var verifiedAt: Date?
+        public var failure: String?
+        public var copies: [OffsiteCopy]
+    }
+}
