@@ -140,9 +140,4 @@ enum BackupDates {
         }
         return try? Date.ISO8601FormatStyle(timeZone: .gmt).parse(text)
     }
-
-    /// Whole milliseconds, as the catalog stores them: two times are "the same" when these are equal.
-    static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-    }
 }

@@ -51,7 +51,9 @@ public struct BackupCreator: Sendable {
         let startedAt = clock.now()
         let name = try BackupName(database: database, timestamp: startedAt)
         let finalPath = folder.path(.daily, fileName: name.fileName)
-        guard !FileManager.default.fileExists(atPath: finalPath) else { throw BackupError.backupExists(path: finalPath) }
+        guard !FileManager.default.fileExists(atPath: finalPath) else {
+            throw BackupError.backupExists(path: finalPath)
+        }
         let partialPath = finalPath + ".partial"
 
         let measurement: BackupIntegrityCheck.Measurement
@@ -117,7 +119,9 @@ public struct BackupCreator: Sendable {
         }
         var monthly = daily
         monthly.tier = .monthly
-        if let file = try folder.file(.monthly, fileName: daily.fileName), file.modifiedAt != daily.verification?.fileModifiedAt {
+        if let file = try folder.file(.monthly, fileName: daily.fileName),
+            file.modifiedAt != daily.verification?.fileModifiedAt
+        {
             let sha256: String
             do {
                 sha256 = try SHA256Checksum.ofFile(atPath: monthlyPath)

@@ -75,7 +75,8 @@ extension BackupVerificationReport {
             let result: String =
                 switch file.outcome {
                 case .passed: "passed"
-                case .unchanged: "passed (unchanged since \(file.verifiedAt.map(BackupDates.format) ?? "?"), not re-read)"
+                case .unchanged:
+                    "passed (unchanged since \(file.verifiedAt.map(BackupDates.format) ?? "?"), not re-read)"
                 case .failed: "FAILED: " + (file.detail ?? "")
                 case .missing: "MISSING: the catalog lists it, the folder does not have it"
                 }

@@ -44,8 +44,8 @@ public struct OffsiteTarget: Sendable {
 /// records the copies in the catalog, and reports copies missing, different, and objects off-site the catalog
 /// does not know (extra: left alone, never deleted).
 ///
-/// A copy already confirmed for the same checksum, with the same size and ETag in the listing, is not looked at
-/// again; otherwise its sidecar is read. A local file that failed verification, or whose bytes no longer match
+/// A copy confirmed before is trusted while its size and ETag in the listing are unchanged (a new ETag means it was
+/// replaced: different); a copy not confirmed before is checked against its sidecar. A local file that failed verification, or whose bytes no longer match
 /// the catalog, is not uploaded.
 public struct BackupSync: Sendable {
     public var folder: BackupFolder
@@ -122,12 +122,14 @@ public struct BackupSync: Sendable {
                 continue
             }
             if dryRun {
-                state == .missing ? report.missing.append(record.relativePath) : report.different.append(record.relativePath)
+                state == .missing
+                    ? report.missing.append(record.relativePath) : report.different.append(record.relativePath)
                 continue
             }
             if let reason = try uploadRefusal(record: record, file: file) {
                 report.notUploaded.append(.init(file: record.relativePath, reason: reason))
-                state == .missing ? report.missing.append(record.relativePath) : report.different.append(record.relativePath)
+                state == .missing
+                    ? report.missing.append(record.relativePath) : report.different.append(record.relativePath)
                 continue
             }
             let object = try await upload(record: record, file: file, key: key, target: target, scratch: scratch)
@@ -161,7 +163,8 @@ public struct BackupSync: Sendable {
             throw BackupError.offsiteOperationFailed(
                 store: target.store.displayName, detail: "listing failed: \(failure.localizedDescription)")
         } catch let error as ToolOutputError {
-            throw BackupError.offsiteOperationFailed(store: target.store.displayName, detail: error.localizedDescription)
+            throw BackupError.offsiteOperationFailed(
+                store: target.store.displayName, detail: error.localizedDescription)
         }
     }
 
@@ -171,10 +174,11 @@ public struct BackupSync: Sendable {
         async throws -> Bool
     {
         guard object.size == record.size else { return false }
-        if let previous = record.copy(in: target.kind), previous.sha256 == record.sha256, previous.size == object.size,
-            previous.etag != nil, previous.etag == object.etag
+        if let previous = record.copy(in: target.kind), previous.sha256 == record.sha256, let etag = previous.etag,
+            let current = object.etag
         {
-            return true
+            // Confirmed before: a new ETag means the object was replaced since, whatever its sidecar says.
+            return etag == current
         }
         return try await sidecarChecksum(key: object.key, target: target, scratch: scratch) == record.sha256
     }
@@ -186,7 +190,7 @@ public struct BackupSync: Sendable {
         let invocation = try target.store.download(OffsiteTarget.sidecarKey(for: key), to: .file(path))
         let result = try await runner.run(invocation)
         guard result.status.isSuccess, let data = FileManager.default.contents(atPath: path) else { return nil }
-        return FileDigest.parseSHA256Line(String(decoding: data, as: UTF8.self))
+        return SHA256Checksum.parseSidecar(String(decoding: data, as: UTF8.self))
     }
 
     /// Why this local file must not be copied off-site, nil when it may.
@@ -207,7 +211,9 @@ public struct BackupSync: Sendable {
             ? nil : "its SHA-256 no longer matches the catalog; run drctl backup verify"
     }
 
-    private func upload(record: BackupRecord, file: LocalBackupFile, key: String, target: OffsiteTarget, scratch: String)
+    private func upload(
+        record: BackupRecord, file: LocalBackupFile, key: String, target: OffsiteTarget, scratch: String
+    )
         async throws -> StoredObject
     {
         let store = target.store
@@ -233,7 +239,8 @@ public struct BackupSync: Sendable {
             return StoredObject(key: key, size: object.size, lastModified: object.lastModified, etag: object.etag)
         } catch let failure as CommandFailure {
             throw BackupError.offsiteOperationFailed(
-                store: store.displayName, detail: "upload of \(record.relativePath) failed: \(failure.localizedDescription)")
+                store: store.displayName,
+                detail: "upload of \(record.relativePath) failed: \(failure.localizedDescription)")
         } catch let error as ObjectStoreError {
             throw BackupError.offsiteOperationFailed(store: store.displayName, detail: error.localizedDescription)
         }

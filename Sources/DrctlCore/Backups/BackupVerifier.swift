@@ -11,8 +11,9 @@ public struct BackupVerifier: Sendable {
     public var recoveryPointObjective: Duration
     public var clock: any RunClock
 
-    public init(manifest: Manifest, gzip: Gzip, runner: any CommandRunning = CommandRunner(), clock: any RunClock = .system)
-    {
+    public init(
+        manifest: Manifest, gzip: Gzip, runner: any CommandRunning = CommandRunner(), clock: any RunClock = .system
+    ) {
         self.folder = BackupFolder(manifest: manifest)
         self.check = BackupIntegrityCheck(gzip: gzip, sizeFloor: manifest.backups.sizeFloor, runner: runner)
         self.recoveryPointObjective = manifest.objectives.rpo
@@ -25,7 +26,9 @@ public struct BackupVerifier: Sendable {
         let files = try folder.files()
         let catalog = try folder.catalogStore.load()
         if let fileName, !catalog.records.contains(where: { $0.fileName == fileName }) {
-            if files.contains(where: { $0.fileName == fileName }) { throw BackupError.backupNotInCatalog(file: fileName) }
+            if files.contains(where: { $0.fileName == fileName }) {
+                throw BackupError.backupNotInCatalog(file: fileName)
+            }
             throw BackupError.backupNotFound(name: fileName, folder: folder.root)
         }
         var results: [BackupVerificationReport.FileResult] = []
@@ -78,10 +81,11 @@ public struct BackupVerifier: Sendable {
         )
     }
 
-    /// Same size and modification time (to the millisecond the catalog keeps) as when the file last passed.
+    /// Same size and modification time as when the file last passed. The catalog keeps times to the millisecond
+    /// (rounded when written), so times within 2 ms count as the same.
     static func isUnchanged(_ file: LocalBackupFile, since verification: BackupVerification) -> Bool {
         verification.result == .passed && verification.fileSize == file.size
-            && BackupDates.milliseconds(verification.fileModifiedAt) == BackupDates.milliseconds(file.modifiedAt)
+            && abs(verification.fileModifiedAt.timeIntervalSince(file.modifiedAt)) < 0.002
     }
 
     /// The part of an error that describes the file, for the catalog and the report table.

@@ -1,0 +1,65 @@
+import DrctlCore
+import Foundation
+
+/// The local stack's exports (`scripts/stack env`), read from the test process's environment; `scripts/test`
+/// loads them. Integration tests call `StackEnvironment.current()` first: without the stack they fail with the
+/// step to take, they never skip.
+public struct StackEnvironment: Sendable {
+    public let variables: [String: String]
+
+    public static let requiredVariables = [
+        "DRCTL_STACK_DIR", "PGHOST", "PGPORT", "DRCTL_PG_SUPERUSER", "DRCTL_PG_USER", "DRCTL_PG_PASSWORD",
+        "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+    ]
+
+    /// The stack's variables; throws naming `scripts/stack up` when any is missing, and `scripts/bootstrap` when
+    /// one of `programs` is not on `PATH`.
+    public static func current(
+        requiring programs: [String] = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> StackEnvironment {
+        let missing = requiredVariables.filter { (environment[$0] ?? "").isEmpty }
+        guard missing.isEmpty else { throw StackEnvironmentError.variablesMissing(missing) }
+        let stack = StackEnvironment(variables: environment)
+        for program in programs where !stack.isOnPath(program) {
+            throw StackEnvironmentError.programMissing(program)
+        }
+        return stack
+    }
+
+    public var stackDirectory: String { variables["DRCTL_STACK_DIR"] ?? "" }
+    public var postgresHost: String { variables["PGHOST"] ?? "127.0.0.1" }
+    public var postgresPort: Int { Int(variables["PGPORT"] ?? "") ?? 5432 }
+    /// The password role (`valeo`, CREATEDB).
+    public var postgresUser: String { variables["DRCTL_PG_USER"] ?? "" }
+    public var postgresPassword: String { variables["DRCTL_PG_PASSWORD"] ?? "" }
+    public var postgresSuperuser: String { variables["DRCTL_PG_SUPERUSER"] ?? "postgres" }
+
+    /// A connection as the password role to `database`.
+    public func connection(database: String) -> PostgresConnection {
+        PostgresConnection(
+            host: postgresHost, port: postgresPort, user: postgresUser, database: database,
+            password: postgresPassword)
+    }
+
+    public func isOnPath(_ program: String) -> Bool {
+        (variables["PATH"] ?? "/usr/bin:/bin").split(separator: ":").contains { directory in
+            FileManager.default.isExecutableFile(atPath: "\(directory)/\(program)")
+        }
+    }
+}
+
+public enum StackEnvironmentError: Error, LocalizedError {
+    case variablesMissing([String])
+    case programMissing(String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .variablesMissing(let names):
+            return "the local stack's environment is missing (\(names.joined(separator: ", "))): run scripts/stack up"
+                + " (after scripts/bootstrap), then eval \"$(scripts/stack env)\"; scripts/test does both"
+        case .programMissing(let program):
+            return "\(program) is not on PATH: run scripts/bootstrap and eval \"$(scripts/stack env)\""
+        }
+    }
+}
