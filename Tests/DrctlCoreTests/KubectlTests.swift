@@ -55,6 +55,8 @@ import Testing
         #expect(
             kubectl.wait(for: .delete, resource: "pod/x", timeout: .milliseconds(1500)).arguments
                 == target + ["wait", "--for=delete", "pod/x", "--timeout", "2s"])
+        #expect(GoDuration.format(.zero) == "1s")
+        #expect(GoDuration.format(.seconds(3600)) == "3600s")
         #expect(kubectl.apply(file: "ns.yaml").arguments == target + ["apply", "--server-side", "-f", "ns.yaml"])
         #expect(kubectl.apply(file: "ns.yaml", serverSide: false).arguments == target + ["apply", "-f", "ns.yaml"])
         #expect(

@@ -89,6 +89,14 @@ import Testing
         #expect(postgres.copyIn(table: "t").standardInput == .none)
     }
 
+    @Test func databaseNamesStayNames() {
+        let hostile = PostgresConnection(host: "h", user: "u", database: "x host=evil.example.com")
+        #expect(Postgres(connection: hostile).dump().arguments[7] == "dbname='x host=evil.example.com'")
+        let quoted = PostgresConnection(host: "h", user: "u", database: "a='b\\")
+        #expect(Postgres(connection: quoted).dump().arguments[7] == "dbname='a=\\'b\\\\'")
+        #expect(Postgres(connection: connection).dump().arguments[7] == "valeo_erp")
+    }
+
     @Test func quoting() {
         #expect(PostgresQuoting.literal("valeo_erp") == "'valeo_erp'")
         #expect(PostgresQuoting.literal("x'; DROP DATABASE valeo_erp; --") == "'x''; DROP DATABASE valeo_erp; --'")

@@ -18,7 +18,8 @@ struct ToolLiveTests {
         let source = "drctl_tools_\(suffix)"
         let plainCopy = source + "_plain"
         let archiveCopy = source + "_archive"
-        let renamed = source + "_renamed"
+        // A name libpq would otherwise read as a connection string ("=").
+        let renamed = source + "_re=named"
         let work = try LiveStack.temporaryDirectory()
         defer {
             for name in [source, plainCopy, archiveCopy, renamed] {
@@ -79,6 +80,9 @@ struct ToolLiveTests {
                 == "2")
         try await run(postgres.renameDatabase(archiveCopy, to: renamed))
         #expect(Postgres.parseExists(try await run(postgres.databaseExists(renamed)).output))
+        let renamedDatabase = Postgres(connection: postgres.connection.with(database: renamed))
+        #expect(
+            Postgres.parseValue(try await run(renamedDatabase.query("SELECT current_database()")).output) == renamed)
         #expect(!Postgres.parseExists(try await run(postgres.databaseExists(archiveCopy)).output))
 
         for name in [source, plainCopy, renamed] {

@@ -25,7 +25,17 @@ public struct PostgresConnection: Sendable, Hashable {
 
     /// `-h -p -U -d`, and `-w` so a missing password fails at once instead of prompting at 3 a.m.
     var arguments: [String] {
-        ["-h", host, "-p", String(port), "-U", user, "-d", database, "-w"]
+        ["-h", host, "-p", String(port), "-U", user, "-d", Self.databaseArgument(database), "-w"]
+    }
+
+    /// libpq reads a `-d` value holding `=` or starting with `postgres://` as a whole connection string
+    /// (`-d "dbname=x host=elsewhere"`); such a name is passed as a quoted `dbname='…'` so it stays a name.
+    static func databaseArgument(_ name: String) -> String {
+        let looksLikeConnectionString =
+            name.contains("=") || name.hasPrefix("postgresql://") || name.hasPrefix("postgres://")
+        guard looksLikeConnectionString else { return name }
+        let escaped = name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+        return "dbname='\(escaped)'"
     }
 
     var environment: [String: String] {
