@@ -11,14 +11,19 @@ struct BackupListCommand: AsyncParsableCommand {
             Examples:
               drctl backup list -f manifests/production.yaml
               drctl backup list -f manifests/production.yaml -o json
+              drctl backup list -f manifests/production.yaml --offsite
             """
     )
 
     @OptionGroup var options: ManifestOptions
 
+    @Flag(help: "Also list what the off-site stores (backups.s3, backups.azure) hold now.")
+    var offsite = false
+
     func run() async throws {
         let toolbox = try BackupSetup.toolbox(manifestPath: options.file, needsPassword: false)
-        let listing = try BackupLister(manifest: toolbox.manifest).list()
+        let sync = offsite ? BackupSync(manifest: toolbox.manifest, targets: OffsiteTarget.targets(of: toolbox)) : nil
+        let listing = try await BackupLister(manifest: toolbox.manifest).list(offsite: sync)
         try BackupSetup.print(listing, text: listing.text, format: options.output)
     }
 }

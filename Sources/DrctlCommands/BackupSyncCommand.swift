@@ -28,12 +28,6 @@ struct BackupSyncCommand: AsyncParsableCommand {
         guard !targets.isEmpty else { throw BackupError.noOffsiteStore(manifest: options.file) }
         let report = try await BackupSync(manifest: toolbox.manifest, targets: targets).sync(dryRun: dryRun)
         try BackupSetup.print(report, text: report.text, format: options.output)
-        if !report.inSync {
-            let stores = report.stores
-            throw BackupError.offsiteCopiesOutOfSync(
-                missing: stores.map(\.missing.count).reduce(0, +),
-                mismatched: stores.map(\.different.count).reduce(0, +),
-                extra: stores.map(\.extra.count).reduce(0, +))
-        }
+        if let error = report.outOfSyncError { throw error }
     }
 }

@@ -14,7 +14,9 @@ struct BackupVerifyCommand: AsyncParsableCommand {
             Examples:
               drctl backup verify -f manifests/production.yaml
               drctl backup verify -f manifests/production.yaml --full -o json
-              drctl backup verify -f manifests/production.yaml --backup valeo_erp_backup_20251009_020000.sql.gz
+              drctl backup verify -f manifests/production.yaml --offsite
+              drctl backup verify -f manifests/production.yaml \\
+                --backup valeo_erp_backup_20251009_020000.sql.gz
             """
     )
 
@@ -22,6 +24,9 @@ struct BackupVerifyCommand: AsyncParsableCommand {
 
     @Flag(help: "Read every backup again, even those unchanged since they passed.")
     var full = false
+
+    @Flag(help: "Also compare the off-site copies (size, .sha256 sidecar, ETag) with the catalog.")
+    var offsite = false
 
     @Option(help: "Verify only this backup file (its name, not a path).")
     var backup: String?
@@ -34,12 +39,19 @@ struct BackupVerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let toolbox = try BackupSetup.toolbox(manifestPath: options.file, needsPassword: false)
+        var sync: BackupSync?
+        if offsite {
+            let targets = OffsiteTarget.targets(of: toolbox)
+            guard !targets.isEmpty else { throw BackupError.noOffsiteStore(manifest: options.file) }
+            sync = BackupSync(manifest: toolbox.manifest, targets: targets)
+        }
         let report = try await BackupVerifier(manifest: toolbox.manifest, gzip: toolbox.gzip).verify(
-            full: full, fileName: backup)
+            full: full, fileName: backup, offsite: sync)
         try BackupSetup.print(report, text: report.text, format: options.output)
         if !report.failed.isEmpty {
             throw BackupError.verificationFailed(failed: report.failed.map { "\($0.tier)/\($0.file)" })
         }
         if backup == nil, let error = report.recoveryPoint.error { throw error }
+        if let error = report.offsite?.outOfSyncError { throw error }
     }
 }

@@ -223,6 +223,10 @@ struct BackupTests {
         #expect(entry.copies.map(\.store) == [.s3])
         #expect(entry.copies.first?.sha256 == creation.daily.sha256)
         #expect(listing.text.contains("s3"))
+        let withOffsite = try await BackupLister(manifest: fixture.manifest, clock: fixture.clock).list(offsite: sync)
+        #expect(
+            withOffsite.offsite?.first?.objects.map(\.key)
+                == ["postgresql/daily/\(creation.daily.fileName)", "postgresql/monthly/\(creation.daily.fileName)"])
 
         // Nothing to do the second time; a replaced object and a stray one are reported, not hidden.
         let second = try await sync.sync(dryRun: false)
@@ -235,6 +239,10 @@ struct BackupTests {
         let check = try await sync.sync(dryRun: true)
         #expect(check.stores.first?.different == ["daily/\(creation.daily.fileName)"])
         #expect(check.stores.first?.extra == ["postgresql/daily/stray.sql.gz"])
+        let offsiteCheck = try await fixture.verifier.verify(offsite: sync)
+        #expect(offsiteCheck.files.allSatisfy { $0.outcome != .failed })
+        #expect(offsiteCheck.offsite?.stores.first?.different == ["daily/\(creation.daily.fileName)"])
+        #expect(!offsiteCheck.passed)
         let repaired = try await sync.sync(dryRun: false)
         #expect(repaired.stores.first?.uploaded == ["daily/\(creation.daily.fileName)"])
         #expect(repaired.inSync)

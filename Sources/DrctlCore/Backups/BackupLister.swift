@@ -11,6 +11,13 @@ public struct BackupLister: Sendable {
         self.clock = clock
     }
 
+    /// The local backups; with `offsite`, also what the off-site stores hold right now.
+    public func list(offsite: BackupSync?) async throws -> BackupListing {
+        var listing = try list()
+        listing.offsite = try await offsite?.offsiteListings()
+        return listing
+    }
+
     public func list() throws -> BackupListing {
         let files = try folder.files()
         let catalog = try folder.catalogStore.load()
@@ -43,6 +50,8 @@ public struct BackupListing: Sendable, Codable {
     public var folder: String
     public var entries: [Entry]
     public var unaccounted: [String]
+    /// What the off-site stores hold, when asked for (`--offsite`).
+    public var offsite: [OffsiteListing]? = nil
 
     public struct Entry: Sendable, Codable {
         public var file: String

@@ -64,7 +64,14 @@ extension BackupListing {
                 entry.copies.isEmpty ? "-" : entry.copies.map(\.store.rawValue).joined(separator: ","),
             ])
         }
-        return (BackupText.table(rows) + BackupText.unaccountedLines(unaccounted)).joined(separator: "\n")
+        var lines = BackupText.table(rows) + BackupText.unaccountedLines(unaccounted)
+        for store in offsite ?? [] {
+            lines += ["", "\(store.location) (\(store.objects.count) object(s), .sha256 sidecars not shown):"]
+            lines += BackupText.table(
+                store.objects.map { [$0.key, BackupText.size($0.size), $0.lastModified.map(BackupDates.format) ?? ""] }
+            ).map { "  " + $0 }
+        }
+        return lines.joined(separator: "\n")
     }
 }
 
@@ -92,6 +99,9 @@ extension BackupVerificationReport {
                     + (recoveryPoint.met ? " (objective \(objective): met)" : " — OBJECTIVE \(objective) MISSED"))
         } else {
             lines.append("Recovery point: no verified backup — objective missed")
+        }
+        if let offsite {
+            lines += ["", "Off-site copies:", offsite.text]
         }
         return lines.joined(separator: "\n")
     }

@@ -155,6 +155,19 @@ public struct BackupSync: Sendable {
         return report
     }
 
+    /// What each store holds under its prefix, sidecars left out: the off-site side of `drctl backup list`.
+    public func offsiteListings() async throws -> [OffsiteListing] {
+        var listings: [OffsiteListing] = []
+        for target in targets {
+            let objects = try await listing(of: target).filter { !$0.key.hasSuffix(".sha256") }
+            listings.append(
+                OffsiteListing(
+                    store: target.kind, location: target.store.displayName + "/" + target.prefix,
+                    objects: objects.sorted { $0.key < $1.key }))
+        }
+        return listings
+    }
+
     private func listing(of target: OffsiteTarget) async throws -> [StoredObject] {
         do {
             let result = try await runner.runChecked(target.store.list(prefix: target.prefix))
@@ -258,6 +271,13 @@ public struct BackupSync: Sendable {
     }
 }
 
+/// The objects of one off-site store under its prefix.
+public struct OffsiteListing: Sendable, Codable {
+    public var store: OffsiteStoreKind
+    public var location: String
+    public var objects: [StoredObject]
+}
+
 /// What `drctl backup sync` found and did, per store.
 public struct BackupSyncReport: Sendable, Codable {
     public var dryRun: Bool
@@ -265,6 +285,15 @@ public struct BackupSyncReport: Sendable, Codable {
 
     /// Every local backup has a confirmed copy in every store.
     public var inSync: Bool { stores.allSatisfy { $0.missing.isEmpty && $0.different.isEmpty } }
+
+    /// The error for a report that is not in sync; nil when it is. Extra objects alone are not an error.
+    public var outOfSyncError: BackupError? {
+        guard !inSync else { return nil }
+        return .offsiteCopiesOutOfSync(
+            missing: stores.map(\.missing.count).reduce(0, +),
+            mismatched: stores.map(\.different.count).reduce(0, +),
+            extra: stores.map(\.extra.count).reduce(0, +))
+    }
 
     enum CopyState { case inSync, missing, different }
 

@@ -22,7 +22,11 @@ public struct BackupVerifier: Sendable {
 
     /// Verifies the catalog's backups (only `fileName` when given). Never throws for a bad backup: the report
     /// says which failed (`BackupVerificationReport.passed`); throws only when the folder or catalog is unusable.
-    public func verify(full: Bool = false, fileName: String? = nil) async throws -> BackupVerificationReport {
+    /// With `offsite`, the off-site copies are compared too (`BackupSync` in dry-run mode: size, checksum
+    /// sidecar, ETag), and missing or different copies fail the report.
+    public func verify(full: Bool = false, fileName: String? = nil, offsite: BackupSync? = nil) async throws
+        -> BackupVerificationReport
+    {
         let files = try folder.files()
         let catalog = try folder.catalogStore.load()
         if let fileName, !catalog.records.contains(where: { $0.fileName == fileName }) {
@@ -77,7 +81,8 @@ public struct BackupVerifier: Sendable {
                 newestVerified: newest?.fileName,
                 takenAt: newest?.name.timestamp,
                 objective: recoveryPointObjective,
-                now: now)
+                now: now),
+            offsite: try await offsite?.sync(dryRun: true)
         )
     }
 
@@ -109,9 +114,12 @@ public struct BackupVerificationReport: Sendable, Codable {
     /// Files in `daily/`/`monthly/` that are not backups drctl wrote (`daily/notes.txt`); left alone.
     public var unaccounted: [String]
     public var recoveryPoint: RecoveryPointStatus
+    /// The comparison of the off-site copies, when asked for (`--offsite`).
+    public var offsite: BackupSyncReport?
 
-    /// Every catalog file passed (or is unchanged since it passed) and the RPO is met.
-    public var passed: Bool { failed.isEmpty && recoveryPoint.met }
+    /// Every catalog file passed (or is unchanged since it passed), the RPO is met, and the off-site copies (when
+    /// compared) are all there and equal.
+    public var passed: Bool { failed.isEmpty && recoveryPoint.met && offsite?.inSync != false }
     public var failed: [FileResult] { files.filter { $0.outcome == .failed || $0.outcome == .missing } }
 
     public enum Outcome: String, Sendable, Codable {
