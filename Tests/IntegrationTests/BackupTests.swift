@@ -136,6 +136,15 @@ struct BackupTests {
         #expect(reread.files.first { $0.file == name && $0.tier == .daily }?.outcome == .passed)
         #expect(
             try fixture.catalog().record(fileName: name, tier: .daily)?.verification?.verifiedAt == fixture.clock.now())
+
+        // A catalog whose checksum was changed is not trusted by an incremental verify either.
+        try fixture.folder.catalogStore.update { catalog throws(BackupError) in
+            guard var record = catalog.record(fileName: name, tier: .daily) else { return }
+            record.sha256 = String(repeating: "0", count: 64)
+            catalog.upsert(record)
+        }
+        let edited = try await fixture.verifier.verify()
+        #expect(edited.files.first { $0.file == name && $0.tier == .daily }?.outcome == .failed)
     }
 
     @Test func verifyMeasuresTheNewestVerifiedBackupAgainstTheRPO() async throws {

@@ -69,7 +69,8 @@ public struct BackupCreator: Sendable {
 
         let modifiedAt = try folder.file(.daily, fileName: name.fileName)?.modifiedAt ?? startedAt
         let verification = BackupVerification(
-            result: .passed, verifiedAt: clock.now(), fileSize: measurement.size, fileModifiedAt: modifiedAt)
+            result: .passed, verifiedAt: clock.now(), fileSize: measurement.size, fileModifiedAt: modifiedAt,
+            sha256: measurement.sha256)
         let daily = BackupRecord(
             name: name, tier: .daily, size: measurement.size, sha256: measurement.sha256, createdAt: startedAt,
             verification: verification)

@@ -71,6 +71,9 @@ public struct BackupVerification: Sendable, Hashable, Codable {
     /// result only while both are unchanged.
     public var fileSize: Int64
     public var fileModifiedAt: Date
+    /// The checksum the bytes had when they passed; an incremental verify trusts the result only while the
+    /// catalog still records this checksum.
+    public var sha256: String?
 
     public init(
         result: Result,
@@ -78,7 +81,8 @@ public struct BackupVerification: Sendable, Hashable, Codable {
         verifiedAt: Date,
         checkedAt: Date? = nil,
         fileSize: Int64,
-        fileModifiedAt: Date
+        fileModifiedAt: Date,
+        sha256: String? = nil
     ) {
         self.result = result
         self.failure = failure
@@ -86,6 +90,7 @@ public struct BackupVerification: Sendable, Hashable, Codable {
         self.checkedAt = checkedAt ?? verifiedAt
         self.fileSize = fileSize
         self.fileModifiedAt = fileModifiedAt
+        self.sha256 = sha256
     }
 }
 

@@ -212,7 +212,7 @@ public struct BackupSync: Sendable {
             if verification.result == .failed {
                 return "it failed verification (\(verification.failure ?? "see drctl backup verify"))"
             }
-            if BackupVerifier.isUnchanged(file, since: verification) { return nil }
+            if BackupVerifier.isUnchanged(file, record: record) { return nil }
         }
         let sha256: String
         do {

@@ -45,14 +45,16 @@ public struct BackupVerifier: Sendable {
             }
             let now = clock.now()
             var record = record
-            if !full, let previous = record.verification, Self.isUnchanged(file, since: previous) {
+            if !full, Self.isUnchanged(file, record: record) {
                 record.verification?.checkedAt = now
                 results.append(.init(record: record, outcome: .unchanged, detail: nil))
             } else {
                 do {
-                    _ = try await check.check(path: file.path, file: record.relativePath, expectedSHA256: record.sha256)
+                    let measured = try await check.check(
+                        path: file.path, file: record.relativePath, expectedSHA256: record.sha256)
                     record.verification = BackupVerification(
-                        result: .passed, verifiedAt: now, fileSize: file.size, fileModifiedAt: file.modifiedAt)
+                        result: .passed, verifiedAt: now, fileSize: file.size, fileModifiedAt: file.modifiedAt,
+                        sha256: measured.sha256)
                     results.append(.init(record: record, outcome: .passed, detail: nil))
                 } catch let error as BackupError {
                     let detail = Self.shortDetail(error)
@@ -86,11 +88,13 @@ public struct BackupVerifier: Sendable {
         )
     }
 
-    /// Same size and modification time as when the file last passed. The catalog keeps times to the millisecond
-    /// (rounded when written), so times within 2 ms count as the same.
-    static func isUnchanged(_ file: LocalBackupFile, since verification: BackupVerification) -> Bool {
-        verification.result == .passed && verification.fileSize == file.size
+    /// The file passed before and has the same size and modification time since, and the catalog still records
+    /// the checksum it passed with. The catalog keeps times to the millisecond, so times within 2 ms are the same.
+    static func isUnchanged(_ file: LocalBackupFile, record: BackupRecord) -> Bool {
+        guard let verification = record.verification, verification.result == .passed else { return false }
+        return verification.fileSize == file.size
             && abs(verification.fileModifiedAt.timeIntervalSince(file.modifiedAt)) < 0.002
+            && (verification.sha256 ?? record.sha256) == record.sha256
     }
 
     /// The part of an error that describes the file, for the catalog and the report table.
