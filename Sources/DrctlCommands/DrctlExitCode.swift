@@ -39,7 +39,7 @@ enum DrctlExitCode: Int32 {
         case let error as BackupError:
             switch error {
             case .backupCorrupt, .backupEmpty, .backupUnderSizeFloor, .checksumMismatch, .backupNotInCatalog,
-                .verificationFailed, .recoveryPointObjectiveMissed, .backupExists:
+                .verificationFailed, .recoveryPointObjectiveMissed, .backupExists, .dumpUnderSizeFloor:
                 return .refused
             case .databaseNameUnusableInFileName, .noOffsiteStore, .backupNotFound: return .usage
             case .localFolderUnusable, .catalogUnreadable, .catalogNotWritten, .dumpFailed, .fileNotWritten,

@@ -256,4 +256,29 @@ struct BackupTests {
         #expect(repaired.stores.first?.uploaded == ["daily/\(creation.daily.fileName)"])
         #expect(repaired.inSync)
     }
+
+    @Test func aBackupThatFailedVerificationIsNotCopiedOffsite() async throws {
+        let bucket = "drctl-backup-it-\(UUID().uuidString.prefix(8).lowercased())"
+        let fixture = try BackupFixture(bucket: bucket)
+        try await fixture.seed()
+        defer { Task { [fixture] in await fixture.dropDatabase() } }
+        try await fixture.runner.runChecked(CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
+        let creation = try await fixture.createBackup(advance: .seconds(60))
+        try Damage.append(creation.path, "garbage")
+        #expect(try await !fixture.verifier.verify().passed)
+
+        let sync = BackupSync(
+            manifest: fixture.manifest, targets: OffsiteTarget.targets(of: fixture.toolbox), runner: fixture.runner,
+            clock: fixture.clock, scratchDirectory: fixture.root)
+        let report = try await sync.sync(dryRun: false)
+        let store = try #require(report.stores.first)
+        #expect(store.uploaded.isEmpty)
+        #expect(
+            Set(store.notUploaded.map(\.file)) == [
+                "daily/\(creation.daily.fileName)", "monthly/\(creation.daily.fileName)",
+            ])
+        #expect(store.notUploaded.allSatisfy { $0.reason.contains("failed verification") })
+        #expect(!report.inSync)
+        #expect(report.outOfSyncError != nil)
+    }
 }

@@ -93,7 +93,7 @@ public struct BackupCreator: Sendable {
         let check = BackupIntegrityCheck(gzip: gzip, sizeFloor: ByteSize(bytes: 1), runner: runner)
         let measurement = try await check.check(path: partialPath, file: name.fileName)
         guard measurement.size >= sizeFloor.bytes else {
-            throw BackupError.backupUnderSizeFloor(file: name.fileName, size: measurement.size, floor: sizeFloor)
+            throw BackupError.dumpUnderSizeFloor(database: database, size: measurement.size, floor: sizeFloor)
         }
         return measurement
     }

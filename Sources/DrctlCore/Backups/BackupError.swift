@@ -9,6 +9,8 @@ public enum BackupError: Error, Sendable, Hashable, LocalizedError {
     case catalogNotWritten(path: String, reason: String)
     /// `pg_dump | gzip` failed; `detail` is the failing stage's redacted command, status and stderr.
     case dumpFailed(database: String, detail: String)
+    /// The new dump is smaller than the size floor; it was not kept.
+    case dumpUnderSizeFloor(database: String, size: Int64, floor: ByteSize)
     /// A backup with the same name exists already (two backups in the same second).
     case backupExists(path: String)
     case fileNotWritten(path: String, reason: String)
@@ -46,6 +48,10 @@ public enum BackupError: Error, Sendable, Hashable, LocalizedError {
         case .dumpFailed(let database, let detail):
             return "pg_dump of database '\(database)' failed; no backup was written.\n  \(detail)\n  Check that the"
                 + " database exists and that database.host/port/user and the password are right."
+        case .dumpUnderSizeFloor(let database, let size, let floor):
+            return "pg_dump of database '\(database)' gave only \(size) bytes compressed, under the size floor of"
+                + " \(floor) (backups.sizeFloor); it was not kept as a backup. Check that database.name is the"
+                + " application's database and that it holds its data; lower backups.sizeFloor if it really shrank."
         case .backupExists(let path):
             return "backup \(path) exists already; wait a second and run again (names have one-second resolution)."
         case .fileNotWritten(let path, let reason):
