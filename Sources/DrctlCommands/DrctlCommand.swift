@@ -19,9 +19,9 @@ public struct DrctlCommand: AsyncParsableCommand {
               drctl runs list                                      # the journal of past and interrupted runs
               drctl resume RUN_ID                                  # continue an interrupted run
 
-            Exit codes: 0 success, 1 a step failed, 2 bad usage or manifest, 3 refused by a safety check,
-            4 interrupted (resumable with `drctl resume`), 5 another run holds the environment's lock,
-            6 not implemented yet.
+            Exit codes: 0 success, 1 a step or a status check failed, 2 bad usage or manifest, 3 refused by a
+            safety check, 4 interrupted (resumable with `drctl resume`), 5 another run holds the environment's
+            lock, 6 not implemented yet.
             """,
         version: DrctlVersion.current,
         subcommands: [

@@ -46,6 +46,12 @@ enum DrctlExitCode: Int32 {
                 .fileUnreadable, .offsiteOperationFailed, .offsiteCopiesOutOfSync:
                 return .stepFailed
             }
+        case let error as StatusError:
+            switch error {
+            // A failed checklist check is a failure like a failed step: 1, so `drctl status || page` works.
+            case .checksFailed: return .stepFailed
+            case .metricsNotWritten: return .stepFailed
+            }
         case is ManifestError, is SecretError: return .usage
         case is CommandFailure: return .stepFailed
         case is CancellationError: return .interrupted

@@ -55,16 +55,3 @@ struct GamedayCommand: AsyncParsableCommand {
     @OptionGroup var options: ManifestOptions
     func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl gameday", issue: 8) }
 }
-
-struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "status",
-        abstract: "The runbook checklist as checks: backup age, verification, off-site copies. Not implemented yet.",
-        discussion: """
-            Example:
-              drctl status -f manifests/production.yaml
-            """
-    )
-    @OptionGroup var options: ManifestOptions
-    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl status", issue: 8) }
-}

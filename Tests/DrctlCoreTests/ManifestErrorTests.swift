@@ -34,7 +34,7 @@ import Testing
         #expect(
             try message(yaml)
                 == "test.yaml:26:1: unknown key 'colour' at the top level; allowed: environment, kube, database,"
-                + " backups, releases, readiness, archive, provision, migrations, objectives")
+                + " backups, releases, readiness, archive, provision, migrations, objectives, review")
     }
 
     @Test func snakeCaseKeysAreSuggestedInCamelCase() throws {

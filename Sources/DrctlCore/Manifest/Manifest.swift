@@ -1,3 +1,5 @@
+import Foundation
+
 /// One environment as drctl sees it: where its cluster, database, backups, releases and objectives are.
 ///
 /// Loaded and validated by `ManifestLoader`; every value is already interpolated, overridden by the runbook's
@@ -19,6 +21,9 @@ public struct Manifest: Sendable, Hashable, Codable {
     public var provision: [ProvisionHook]
     public var migrations: Migrations?
     public var objectives: Objectives
+    /// When the runbook was last reviewed and how often it must be (the checklist's "Runbook reviewed
+    /// quarterly"); `drctl status` checks it. nil: the manifest does not say, and that check fails.
+    public var review: Review?
     /// Where the manifest came from and what its relative paths are resolved against.
     public var source: Source
     /// Manifest keys replaced by the runbook's environment variables, as `database.host` → `DB_HOST`.
@@ -35,6 +40,7 @@ public struct Manifest: Sendable, Hashable, Codable {
         provision: [ProvisionHook] = [],
         migrations: Migrations? = nil,
         objectives: Objectives,
+        review: Review? = nil,
         source: Source,
         environmentOverrides: [String: String] = [:]
     ) {
@@ -48,6 +54,7 @@ public struct Manifest: Sendable, Hashable, Codable {
         self.provision = provision
         self.migrations = migrations
         self.objectives = objectives
+        self.review = review
         self.source = source
         self.environmentOverrides = environmentOverrides
     }
@@ -353,5 +360,21 @@ public struct Manifest: Sendable, Hashable, Codable {
             self.rpo = rpo
             self.rto = rto
         }
+    }
+
+    /// The runbook review schedule: `review: { lastReviewed: 2026-10-01, every: 90d }`.
+    public struct Review: Sendable, Hashable, Codable {
+        /// The day of the last review, midnight UTC.
+        public var lastReviewed: Date
+        /// How long a review stays current (the runbook: quarterly, 90d).
+        public var every: Duration
+
+        public init(lastReviewed: Date, every: Duration = .seconds(90 * 86_400)) {
+            self.lastReviewed = lastReviewed
+            self.every = every
+        }
+
+        /// When the next review is due.
+        public var due: Date { lastReviewed.addingTimeInterval(Double(every.components.seconds)) }
     }
 }

@@ -9,7 +9,7 @@ struct ManifestParser {
     func manifest() throws(ManifestError) -> Manifest {
         let top = try root.mapping(allowing: [
             "environment", "kube", "database", "backups", "releases", "readiness", "archive", "provision",
-            "migrations", "objectives",
+            "migrations", "objectives", "review",
         ])
         var hooks: [Manifest.ProvisionHook] = []
         if let provision = top.optional("provision") {
@@ -28,6 +28,7 @@ struct ManifestParser {
             provision: hooks,
             migrations: try top.optional("migrations").map(migrations),
             objectives: try objectives(top.required("objectives")),
+            review: try top.optional("review").map(review),
             source: source
         )
     }
@@ -249,5 +250,32 @@ struct ManifestParser {
             rpo: try objectives.required("rpo").duration(),
             rto: try objectives.required("rto").duration()
         )
+    }
+
+    private func review(_ node: ManifestNode) throws(ManifestError) -> Manifest.Review {
+        let review = try node.mapping(allowing: ["lastReviewed", "every"])
+        let dayNode = try review.required("lastReviewed")
+        let text = try dayNode.nonEmptyString()
+        guard let day = Self.day(text) else {
+            throw dayNode.invalid(text, expected: "a date written YYYY-MM-DD, like 2026-10-01")
+        }
+        return Manifest.Review(
+            lastReviewed: day,
+            every: try review.optional("every")?.duration() ?? .seconds(90 * 86_400)
+        )
+    }
+
+    /// `2026-10-01` as midnight UTC; nil for anything else (also for impossible days like 2026-02-30).
+    static func day(_ text: String) -> Date? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
+        else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        guard let utc = TimeZone(identifier: "UTC") else { return nil }
+        calendar.timeZone = utc
+        let components = DateComponents(year: year, month: month, day: day)
+        guard components.isValidDate(in: calendar), let date = calendar.date(from: components) else { return nil }
+        return date
     }
 }

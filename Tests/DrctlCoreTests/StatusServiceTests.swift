@@ -1,0 +1,65 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// `drctl status` on catalogs written by the backup code; no off-site store, an empty journal.
+@Suite struct StatusServiceTests {
+    private func service(folder: TemporaryFolder, clock: ManualClock, review: Manifest.Review?) throws
+        -> StatusService
+    {
+        let sandbox = try ManifestSandbox()
+        var manifest = try ManifestLoader(environment: [:]).load(
+            from: try sandbox.writeManifest(ManifestFixtures.valid))
+        manifest.backups.local = ManifestPath(written: folder.path, absolute: folder.path)
+        manifest.review = review
+        return StatusService(
+            toolbox: ScenarioToolbox(manifest: manifest, databasePassword: SecretValue("")),
+            runs: RunCatalog(backend: LocalStateBackend(root: folder.path + "/state")),
+            runner: RecordingCommandRunner(), clock: clock, scratchDirectory: folder.path)
+    }
+
+    @Test func aFreshVerifiedBackupPassesAndEverythingMissingFailsWithARemedy() async throws {
+        let folder = try TemporaryFolder()
+        let record = try catalogRecord(day: 9, verification: .passed)
+        try BackupFolder(root: folder.path).catalogStore.update { catalog throws(BackupError) in catalog.upsert(record)
+        }
+        let clock = ManualClock(now: utc(2025, 10, 9, 14))
+        let report = try await service(
+            folder: folder, clock: clock, review: Manifest.Review(lastReviewed: utc(2025, 9, 1))
+        ).check()
+        let byID = Dictionary(uniqueKeysWithValues: report.checks.map { ($0.id, $0) })
+        #expect(byID["backups.daily"]?.result == .pass)
+        #expect(
+            byID["backups.daily"]?.evidence
+                == "newest backup daily/valeo_erp_backup_20251009_020000.sql.gz taken 2025-10-09T02:00:00Z, 12h 0m old (RPO 1d)"
+        )
+        #expect(byID["backups.verified"]?.result == .pass)
+        #expect(byID["runbook.reviewed"]?.result == .pass)
+        #expect(byID["runbook.reviewed"]?.evidence == "last reviewed 2025-09-01, next review due 2025-11-30")
+        #expect(byID["offsite"]?.result == .fail)
+        #expect(byID["restore.tested"]?.result == .fail)
+        #expect(byID["restore.tested"]?.remedy?.contains("drctl gameday") == true)
+        #expect(report.metrics.newestBackupAgeSeconds == 43_200.0)
+        #expect(!report.passed)
+        #expect(report.text.contains("[FAIL] Restore tested quarterly (restore.tested)"))
+    }
+
+    @Test func aStaleOrUnverifiedBackupAndAnOverdueReviewFail() async throws {
+        let folder = try TemporaryFolder()
+        let record = try catalogRecord(day: 9, verification: nil)
+        try BackupFolder(root: folder.path).catalogStore.update { catalog throws(BackupError) in catalog.upsert(record)
+        }
+        let clock = ManualClock(now: utc(2025, 10, 11, 2))
+        let report = try await service(
+            folder: folder, clock: clock, review: Manifest.Review(lastReviewed: utc(2025, 6, 1))
+        ).check()
+        let byID = Dictionary(uniqueKeysWithValues: report.checks.map { ($0.id, $0) })
+        #expect(byID["backups.daily"]?.result == .fail)
+        #expect(byID["backups.verified"]?.evidence.contains("never verified") == true)
+        #expect(byID["runbook.reviewed"]?.result == .fail)
+        #expect(
+            report.prometheusText.contains("drctl_status_check_passed{environment=\"test\",check=\"backups.daily\"} 0"))
+        #expect(!report.prometheusText.contains("drctl_backup_last_verified_timestamp_seconds{"))
+    }
+}
