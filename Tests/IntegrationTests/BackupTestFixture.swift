@@ -81,6 +81,18 @@ final class BackupFixture: Sendable {
         try await runner.runChecked(toolbox.postgres.query(sql))
     }
 
+    /// Seeds the database, runs `body`, and drops the database afterwards, also when `body` throws.
+    func seeded(_ body: () async throws -> Void) async throws {
+        try await seed()
+        do {
+            try await body()
+        } catch {
+            await dropDatabase()
+            throw error
+        }
+        await dropDatabase()
+    }
+
     func dropDatabase() async {
         _ = try? await runner.run(toolbox.postgres.dropDatabase(database, force: true))
     }
