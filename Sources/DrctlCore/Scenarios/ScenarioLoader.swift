@@ -57,6 +57,21 @@ extension ScenarioRegistry {
                 toolbox: toolbox, options: RebuildScenario.Options(parameters: parameters), workRoot: workRoot
             ).runbook(parameters: parameters)
         }
+        register(AppRollbackScenario.runbookID) { parameters in
+            let options = AppRollbackScenario.Options(parameters: parameters)
+            // Without --with-migrations the app rollback never touches the database: no password needed.
+            let toolbox = try await loader.toolbox(
+                manifestPath: try Self.require("manifest", in: parameters),
+                planning: planning || !options.withMigrations)
+            return try AppRollbackScenario(toolbox: toolbox, options: options)
+                .runbook(parameters: parameters)
+        }
+        register(MigrationRollbackScenario.runbookID) { parameters in
+            let toolbox = try await loader.toolbox(
+                manifestPath: try Self.require("manifest", in: parameters), planning: planning)
+            return try MigrationRollbackScenario(toolbox: toolbox, options: .init(parameters: parameters))
+                .runbook(parameters: parameters)
+        }
     }
 
     static func require(_ key: String, in parameters: [String: String]) throws -> String {
