@@ -52,6 +52,7 @@ enum DrctlExitCode: Int32 {
             case .checksFailed: return .stepFailed
             case .metricsNotWritten: return .stepFailed
             }
+        case let error as RollbackError: return error.isRefusal ? .refused : .stepFailed
         case is ManifestError, is SecretError: return .usage
         case is CommandFailure: return .stepFailed
         case is CancellationError: return .interrupted

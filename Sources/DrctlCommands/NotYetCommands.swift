@@ -29,20 +29,6 @@ struct RecoverRowsCommand: AsyncParsableCommand {
     func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl recover-rows", issue: 5) }
 }
 
-struct RollbackCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "rollback",
-        abstract: "Roll back the application (helm) or the schema (alembic). Not implemented yet.",
-        discussion: """
-            Examples:
-              drctl rollback app -f manifests/production.yaml --revision 4
-              drctl rollback migration -f manifests/production.yaml --steps 1
-            """
-    )
-    @OptionGroup var options: ManifestOptions
-    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl rollback", issue: 7) }
-}
-
 struct GamedayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gameday",

@@ -18,17 +18,30 @@ struct PlanCommand: AsyncParsableCommand {
               drctl plan rebuild -f manifests/production.yaml
               drctl plan rebuild -f manifests/production.yaml --backup valeo_erp_backup_20251009_020000.sql.gz
               drctl plan rebuild -f manifests/staging.yaml -o json
+              drctl plan rollback-app -f manifests/production.yaml --revision 4 --with-migrations
+              drctl plan rollback-migration -f manifests/production.yaml --to 0002
             """
     )
 
     @Argument(help: "The scenario to plan.") var scenario: ScenarioCatalog.Name
     @OptionGroup var options: ManifestOptions
-    @OptionGroup var rebuild: RebuildOptions
+    @OptionGroup(title: "rebuild") var rebuild: RebuildOptions
+    @OptionGroup(title: "rollback-app") var rollbackApp: RollbackAppOptions
+    @OptionGroup(title: "rollback-migration") var rollbackMigration: RollbackMigrationOptions
+
+    /// The flags of the planned scenario, as its command passes them.
+    var flags: [String: String] {
+        switch scenario {
+        case .rollbackApp: rollbackApp.parameters
+        case .rollbackMigration: rollbackMigration.parameters(noBackup: rollbackApp.noBackup)
+        default: rebuild.parameters
+        }
+    }
 
     func run() async throws {
         let stateDirectory = StateDirectory.resolve(flag: options.stateDir)
         let runbook = try await ScenarioCatalog.runbook(
-            scenario, manifest: options.file, stateDirectory: stateDirectory, flags: rebuild.parameters,
+            scenario, manifest: options.file, stateDirectory: stateDirectory, flags: flags,
             runner: CommandRunner(), planning: true)
         let manifest = try ManifestLoader().load(from: options.file)
         let plan = RunbookPlan(runbook, manifest: options.file, rpo: manifest.objectives.rpo)

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Testing
+
+@testable import DrctlCommands
+
+@Suite("rollback app / rollback migration flags")
+struct RollbackCommandTests {
+    func parseError(_ arguments: [String]) -> String? {
+        do {
+            _ = try DrctlCommand.parseAsRoot(arguments)
+            return nil
+        } catch {
+            return DrctlCommand.message(for: error)
+        }
+    }
+
+    @Test("valid invocations parse into the scenario's options")
+    func valid() throws {
+        let app = try #require(
+            try DrctlCommand.parseAsRoot([
+                "rollback", "app", "-f", "m.yaml", "--revision", "4", "--with-migrations", "--migration-revision",
+                "0003", "--timeout", "90s",
+            ]) as? RollbackAppCommand)
+        #expect(
+            app.rollback.parameters == [
+                "revision": "4", "withMigrations": "true", "migrationRevision": "0003", "timeout": "1m30s",
+            ])
+        let migration = try #require(
+            try DrctlCommand.parseAsRoot(["rollback", "migration", "-f", "m.yaml", "--to", "0002", "--no-backup"])
+                as? RollbackMigrationCommand)
+        #expect(
+            migration.migration.parameters(noBackup: migration.noBackup) == ["target": "to:0002", "noBackup": "true"])
+    }
+
+    @Test("bad flag combinations are refused in validate() with what to do")
+    func invalid() {
+        #expect(
+            parseError(["rollback", "migration", "-f", "m.yaml", "--steps", "1", "--to", "0002"])?.contains(
+                "either --steps or --to") == true)
+        #expect(parseError(["rollback", "migration", "-f", "m.yaml", "--steps", "0"])?.contains("1 or more") == true)
+        #expect(parseError(["rollback", "migration", "-f", "m.yaml", "--to=-1"])?.contains("use --steps N") == true)
+        #expect(parseError(["rollback", "app", "-f", "m.yaml", "--revision", "0"])?.contains("1 or more") == true)
+        #expect(parseError(["rollback", "app", "-f", "m.yaml", "--no-backup"])?.contains("--with-migrations") == true)
+        #expect(
+            parseError(["rollback", "app", "-f", "m.yaml", "--migration-revision", "0003"])?.contains(
+                "only applies with --with-migrations") == true)
+        #expect(parseError(["rollback", "app", "-f", "m.yaml", "--timeout", "soon"])?.contains("soon") == true)
+    }
+}
