@@ -1,0 +1,199 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// `drctl rollback app` with the REAL helm 3 and helm 4 and kubectl against a private kube stand-in: three
+/// revisions of charts/sample-app, the third never becoming ready (a broken image), rolled back to the second.
+@Suite("Rollback app (real helm 3/4, kube stand-in)", .serialized)
+struct RollbackAppTests {
+    static let namespace = "production"
+    static let release = "sample"
+
+    /// A private cluster with the release at revision 3 (failed), revisions 1 and 2 good.
+    final class Fixture: @unchecked Sendable {
+        let stack: StackEnvironment
+        let kube: KubeStandIn
+        let helm: String
+        let major: HelmMajorVersion
+        let project: String
+        let manifestPath: String
+        let state: String
+        let runner = CommandRunner()
+
+        init(major: HelmMajorVersion) async throws {
+            stack = try StackEnvironment.current()
+            self.major = major
+            helm = try TestPrograms.helm(major)
+            _ = try TestPrograms.kubectl()
+            kube = try KubeStandIn(projectRoot: TestPrograms.projectRoot)
+            project = NSTemporaryDirectory() + "drctl-rollback-app-" + UUID().uuidString
+            state = project + "/state"
+            try FileManager.default.createDirectory(atPath: project + "/manifests", withIntermediateDirectories: true)
+            manifestPath = project + "/manifests/sandbox.yaml"
+            try """
+            environment: rollback-app-\(major.rawValue)
+            kube:
+              namespace: \(RollbackAppTests.namespace)
+              kubeconfig: \(kube.kubeconfig)
+            database:
+              host: 127.0.0.1
+              user: valeo
+              name: unused
+              password: { env: DRCTL_PG_PASSWORD }
+            backups:
+              local: backups
+              sizeFloor: 1KB
+              retention: { daily: 30, monthly: 12 }
+            releases:
+              postgresql:
+                name: postgresql
+                chart: bitnami/postgresql
+              app:
+                name: \(RollbackAppTests.release)
+                chart: \(TestPrograms.projectRoot)/charts/sample-app
+                deployment: \(RollbackAppTests.release)
+                replicas: 2
+            readiness:
+              url: \(kube.readyzURL(namespace: RollbackAppTests.namespace, deployment: RollbackAppTests.release))
+              timeout: 60s
+            objectives: { rpo: 24h, rto: 4h }
+            """.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: project) }
+
+        var helmTool: Helm {
+            Helm(
+                executable: helm, kubeContext: nil, namespace: RollbackAppTests.namespace, kubeconfig: kube.kubeconfig,
+                majorVersion: major)
+        }
+
+        func toolbox() throws -> ScenarioToolbox {
+            let manifest = try ManifestLoader().load(from: manifestPath)
+            var executables = ToolExecutables()
+            executables.helm = helm
+            return ScenarioToolbox(
+                manifest: manifest, databasePassword: SecretValue(""), helmMajorVersion: major, executables: executables
+            )
+        }
+
+        func runbook(_ options: AppRollbackScenario.Options = .init(timeout: .seconds(60))) throws -> Runbook {
+            try AppRollbackScenario(toolbox: try toolbox(), options: options)
+                .runbook(parameters: ["manifest": manifestPath])
+        }
+
+        func service() -> RunService {
+            RunService(backend: LocalStateBackend(root: state), runner: runner, events: ClosureEventSink { _ in })
+        }
+
+        /// Revisions 1 (nginx:1.27) and 2 (nginx:1.28) good; 3 (nginx:broken) never ready, so `--wait` fails.
+        func deployThreeRevisions() async throws {
+            let kubectl = Kubectl(namespace: nil, kubeconfig: kube.kubeconfig)
+            try await runner.runChecked(kubectl.createNamespace(RollbackAppTests.namespace))
+            let chart = TestPrograms.projectRoot + "/charts/sample-app"
+            for tag in ["1.27", "1.28"] {
+                var install = helmTool.upgradeInstall(
+                    release: RollbackAppTests.release, chart: chart, options: .init(wait: true, timeout: .seconds(60)))
+                install.arguments += ["--set", "image.tag=\(tag)"]
+                try await runner.runChecked(install)
+            }
+            try await kube.setFaults(#"{"neverReadyImages": ["nginx:broken"]}"#)
+            var broken = helmTool.upgradeInstall(
+                release: RollbackAppTests.release, chart: chart, options: .init(wait: true, timeout: .seconds(5)))
+            broken.arguments += ["--set", "image.tag=broken"]
+            let result = try await runner.run(broken)
+            #expect(!result.status.isSuccess, "the upgrade to nginx:broken must fail to become ready")
+            let history = try await history()
+            #expect(history.map(\.revision) == [1, 2, 3])
+            #expect(history.last?.status == "failed")
+        }
+
+        func history() async throws -> [HelmRevision] {
+            let result = try await runner.runChecked(helmTool.history(release: RollbackAppTests.release))
+            return try Helm.parseHistory(result.standardOutput)
+        }
+
+        func image() async throws -> String {
+            let kubectl = Kubectl(namespace: RollbackAppTests.namespace, kubeconfig: kube.kubeconfig)
+            let result = try await runner.runChecked(kubectl.getDeployment(RollbackAppTests.release))
+            let object = try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any]
+            let spec = (object?["spec"] as? [String: Any])?["template"] as? [String: Any]
+            let containers = (spec?["spec"] as? [String: Any])?["containers"] as? [[String: Any]]
+            return containers?.first?["image"] as? String ?? ""
+        }
+    }
+
+    @Test("rolls back to the last good revision", arguments: [HelmMajorVersion.v3, .v4])
+    func rollsBackToLastGood(major: HelmMajorVersion) async throws {
+        let fixture = try await Fixture(major: major)
+        try await fixture.deployThreeRevisions()
+
+        let report = try await fixture.service().start(try fixture.runbook())
+
+        #expect(report.status == .succeeded)
+        #expect(report.steps.first { $0.step == "helm.history" }?.outputs["target"] == "2")
+        let history = try await fixture.history()
+        #expect(history.count == 4)
+        #expect(history.last?.status == "deployed")
+        #expect(history.last?.description == "Rollback to 2")
+        #expect(try await fixture.image() == "nginx:1.28")
+        #expect(try await fixture.kube.readyz(namespace: Self.namespace, deployment: Self.release) == 200)
+    }
+
+    @Test("--revision 1 and a refused pruned/unknown revision with the history table", arguments: [HelmMajorVersion.v3])
+    func explicitRevisionAndRefusal(major: HelmMajorVersion) async throws {
+        let fixture = try await Fixture(major: major)
+        try await fixture.deployThreeRevisions()
+
+        await #expect {
+            try await fixture.service().start(try fixture.runbook(.init(revision: 7, timeout: .seconds(60))))
+        } throws: { error in
+            let text = (error as? LocalizedError)?.errorDescription ?? ""
+            return text.contains("revision 7 of sample does not exist") && text.contains("REVISION")
+                && text.contains("Pick one of the revisions above")
+        }
+        #expect(try await fixture.history().count == 3, "a refusal changes nothing")
+
+        let report = try await fixture.service().start(try fixture.runbook(.init(revision: 1, timeout: .seconds(60))))
+        #expect(report.status == .succeeded)
+        #expect(try await fixture.history().last?.description == "Rollback to 1")
+        #expect(try await fixture.image() == "nginx:1.27")
+    }
+
+    @Test("killed right after helm rollback, resumed: the probe accepts the rollback, no second rollback")
+    func killedAndResumed() async throws {
+        let fixture = try await Fixture(major: .v3)
+        try await fixture.deployThreeRevisions()
+
+        var killed = try fixture.runbook()
+        let index = try #require(killed.steps.firstIndex { $0.id == "helm.rollback" })
+        let action = killed.steps[index].action
+        killed.steps[index].action = { context in
+            _ = try await action(context)
+            throw CancellationError()  // the process "dies" after helm finished, before the journal says so
+        }
+        var runID = ""
+        await #expect {
+            try await fixture.service().start(killed)
+        } throws: { error in
+            guard case .interrupted(let id, let inFlight)? = error as? RunbookError else { return false }
+            runID = id
+            return inFlight == ["helm.rollback"]
+        }
+        #expect(try await fixture.history().count == 4)
+
+        var registry = ScenarioRegistry()
+        registry.register(AppRollbackScenario.runbookID) { _ in try fixture.runbook() }
+        let report = try await fixture.service().resume(runID: runID, registry: registry)
+
+        #expect(report.status == .succeeded)
+        let rollback = report.steps.first { $0.step == "helm.rollback" }
+        #expect(rollback?.note?.contains("accepted by probe") == true)
+        #expect(rollback?.outputs["rolledBackTo"] == "2")
+        let history = try await fixture.history()
+        #expect(history.count == 4, "the resume must not roll back a second time")
+        #expect(history.last?.description == "Rollback to 2")
+        #expect(try await fixture.kube.readyz(namespace: Self.namespace, deployment: Self.release) == 200)
+    }
+}
