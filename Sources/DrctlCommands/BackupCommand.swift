@@ -19,6 +19,7 @@ struct BackupCommand: AsyncParsableCommand {
               drctl backup prune -f manifests/production.yaml --dry-run
               drctl backup list -f manifests/production.yaml -o json
               drctl backup sync -f manifests/production.yaml
+              drctl backup schedule -f manifests/production.yaml --emit cronjob --apply
             """,
         subcommands: [
             BackupCreateCommand.self,
@@ -26,6 +27,8 @@ struct BackupCommand: AsyncParsableCommand {
             BackupPruneCommand.self,
             BackupListCommand.self,
             BackupSyncCommand.self,
+            BackupNightlyCommand.self,
+            BackupScheduleCommand.self,
         ]
     )
 }

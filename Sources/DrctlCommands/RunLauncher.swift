@@ -33,19 +33,25 @@ struct RunLauncher {
     }
 
     func start(_ runbook: Runbook) async throws {
-        let service = try await makeService(runbook: runbook.id)
-        _ = try await SignalCancellation.run(notice: Self.notice) { try await service.start(runbook) }
-    }
-
-    func resume(runID: String, registry: ScenarioRegistry, acceptDrift: Bool) async throws {
-        let runbook = try await RunCatalog(backend: try backend()).history(runID: runID).header.runbook
-        let service = try await makeService(runbook: runbook)
-        _ = try await SignalCancellation.run(notice: Self.notice) {
-            try await service.resume(runID: runID, registry: registry, acceptDrift: acceptDrift)
+        let notifier = NotificationSetup.notifier(manifestPath: runbook.parameters["manifest"]).map(RunNotifier.init)
+        let service = try await makeService(runbook: runbook.id, notifier: notifier)
+        try await Self.deliveringNotifications(notifier) {
+            _ = try await SignalCancellation.run(notice: Self.notice) { try await service.start(runbook) }
         }
     }
 
-    private func makeService(runbook: String) async throws -> RunService {
+    func resume(runID: String, registry: ScenarioRegistry, acceptDrift: Bool) async throws {
+        let header = try await RunCatalog(backend: try backend()).history(runID: runID).header
+        let notifier = NotificationSetup.notifier(manifestPath: header.parameters["manifest"]).map(RunNotifier.init)
+        let service = try await makeService(runbook: header.runbook, notifier: notifier)
+        try await Self.deliveringNotifications(notifier) {
+            _ = try await SignalCancellation.run(notice: Self.notice) {
+                try await service.resume(runID: runID, registry: registry, acceptDrift: acceptDrift)
+            }
+        }
+    }
+
+    private func makeService(runbook: String, notifier: RunNotifier?) async throws -> RunService {
         let backend = try backend()
         let events: any EventSink
         switch output {
@@ -55,7 +61,21 @@ struct RunLauncher {
             let typical = await RunCatalog(backend: backend).typicalDurations(runbook: runbook)
             events = TextProgressRenderer(expectedDurations: typical) { StandardStreams.out($0) }
         }
-        return RunService(backend: backend, runner: runner, events: events)
+        return RunService(
+            backend: backend, runner: runner, events: notifier.map { FanOutEventSink([events, $0]) } ?? events)
+    }
+
+    /// Runs `body`, then waits for the notifications it caused (failed or not) before the process exits.
+    private static func deliveringNotifications(
+        _ notifier: RunNotifier?, _ body: () async throws -> Void
+    ) async throws {
+        do {
+            try await body()
+        } catch {
+            await notifier?.flush()
+            throw error
+        }
+        await notifier?.flush()
     }
 
     @Sendable private static func notice(_ signal: Int32) {

@@ -34,7 +34,8 @@ import Testing
         #expect(
             try message(yaml)
                 == "test.yaml:26:1: unknown key 'colour' at the top level; allowed: environment, kube, database,"
-                + " backups, releases, readiness, archive, provision, migrations, objectives, review")
+                + " backups, releases, readiness, archive, provision, migrations, objectives, review, schedule, notifications"
+        )
     }
 
     @Test func snakeCaseKeysAreSuggestedInCamelCase() throws {

@@ -24,6 +24,10 @@ public struct Manifest: Sendable, Hashable, Codable {
     /// When the runbook was last reviewed and how often it must be (the checklist's "Runbook reviewed
     /// quarterly"); `drctl status` checks it. nil: the manifest does not say, and that check fails.
     public var review: Review?
+    /// When backups run unattended (`drctl backup schedule`); nil when the manifest names no schedule.
+    public var schedule: Schedule? = nil
+    /// Who is told about runs and backups (webhook, PagerDuty, Slack); empty when nobody is.
+    public var notifications: [NotificationTarget] = []
     /// Where the manifest came from and what its relative paths are resolved against.
     public var source: Source
     /// Manifest keys replaced by the runbook's environment variables, as `database.host` → `DB_HOST`.
@@ -41,6 +45,8 @@ public struct Manifest: Sendable, Hashable, Codable {
         migrations: Migrations? = nil,
         objectives: Objectives,
         review: Review? = nil,
+        schedule: Schedule? = nil,
+        notifications: [NotificationTarget] = [],
         source: Source,
         environmentOverrides: [String: String] = [:]
     ) {
@@ -55,8 +61,18 @@ public struct Manifest: Sendable, Hashable, Codable {
         self.migrations = migrations
         self.objectives = objectives
         self.review = review
+        self.schedule = schedule
+        self.notifications = notifications
         self.source = source
         self.environmentOverrides = environmentOverrides
+    }
+
+    /// `schedule` and `notifications` are left out of the encoding, so the manifest's fingerprint: when backups
+    /// run and who is paged do not change what a run does, and changing them must not make `resume` refuse.
+    enum CodingKeys: String, CodingKey {
+        case environment, kube, database, backups, releases, readiness, archive, provision, migrations, objectives
+        case review
+        case source, environmentOverrides
     }
 
     /// The manifest file and the project root its relative paths are resolved against.

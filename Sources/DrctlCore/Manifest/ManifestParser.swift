@@ -9,7 +9,7 @@ struct ManifestParser {
     func manifest() throws(ManifestError) -> Manifest {
         let top = try root.mapping(allowing: [
             "environment", "kube", "database", "backups", "releases", "readiness", "archive", "provision",
-            "migrations", "objectives", "review",
+            "migrations", "objectives", "review", "schedule", "notifications",
         ])
         var hooks: [Manifest.ProvisionHook] = []
         if let provision = top.optional("provision") {
@@ -29,6 +29,8 @@ struct ManifestParser {
             migrations: try top.optional("migrations").map(migrations),
             objectives: try objectives(top.required("objectives")),
             review: try top.optional("review").map(review),
+            schedule: try top.optional("schedule").map(schedule),
+            notifications: try top.optional("notifications").map(notifications) ?? [],
             source: source
         )
     }
@@ -76,12 +78,17 @@ struct ManifestParser {
     }
 
     private func passwordSource(_ node: ManifestNode) throws(ManifestError) -> Manifest.PasswordSource {
+        try secretReference(node, secret: "the password")
+    }
+
+    /// `{ env: VARIABLE }` or `{ file: PATH }`; a plain value is refused without being quoted: it may be the secret.
+    func secretReference(_ node: ManifestNode, secret: String) throws(ManifestError) -> Manifest.SecretReference {
         guard case .mapping = node.node else {
-            // Not `node.wrongType`: that would quote the value, and a string here may be the password itself.
+            // Not `node.wrongType`: that would quote the value, and a string here may be the secret itself.
             throw .wrongType(
                 node.location, keyPath: node.keyPath,
-                expected: "{ env: VARIABLE } or { file: PATH }, never the password itself",
-                found: "a value (not shown: it may be the password)")
+                expected: "{ env: VARIABLE } or { file: PATH }, never \(secret) itself",
+                found: "a value (not shown: it may be \(secret))")
         }
         let password = try node.mapping(allowing: ["env", "file"])
         switch (password.optional("env"), password.optional("file")) {

@@ -103,25 +103,9 @@ public struct ReadinessProbe: Sendable {
         String(decoding: body.suffix(limit), as: UTF8.self)
     }
 
-    /// A GET through URLSession (FoundationNetworking on Linux), with no caching and no cookies.
+    /// A GET through the shared `HTTPClient`.
     public static let urlSessionFetch: HTTPFetch = { url, timeout in
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalAndRemoteCacheData)
-        request.httpMethod = "GET"
-        request.timeoutInterval = max(timeout.seconds, 0.1)
-        let session = URLSession(configuration: .ephemeral)
-        defer { session.finishTasksAndInvalidate() }
-        return try await withCheckedThrowingContinuation { continuation in
-            let task = session.dataTask(with: request) { data, response, error in
-                if let error {
-                    continuation.resume(throwing: error)
-                } else if let http = response as? HTTPURLResponse {
-                    continuation.resume(returning: HTTPResponse(statusCode: http.statusCode, body: data ?? Data()))
-                } else {
-                    continuation.resume(throwing: URLError(.badServerResponse))
-                }
-            }
-            task.resume()
-        }
+        try await HTTPClient.urlSession(HTTPRequest(method: "GET", url: url, timeout: timeout))
     }
 }
 

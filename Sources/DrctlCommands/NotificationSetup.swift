@@ -1,0 +1,26 @@
+import DrctlCore
+import Foundation
+
+/// Builds the notifier for a manifest's `notifications`: problems (a secret that cannot be read) and failed
+/// deliveries go to stderr, never into the run's outcome.
+enum NotificationSetup {
+    /// nil when the manifest names no targets (or none could be set up).
+    static func notifier(for manifest: Manifest) -> Notifier? {
+        guard !manifest.notifications.isEmpty else { return nil }
+        let (channels, problems) = NotificationChannels().channels(for: manifest)
+        for problem in problems { StandardStreams.err(problem) }
+        guard !channels.isEmpty else { return nil }
+        return Notifier(channels: channels, report: { StandardStreams.err($0) })
+    }
+
+    /// The notifier for the manifest a runbook was built from (its `manifest` parameter), if it names targets.
+    static func notifier(manifestPath: String?) -> Notifier? {
+        guard let manifestPath else { return nil }
+        do {
+            return notifier(for: try ManifestLoader().load(from: manifestPath))
+        } catch {
+            StandardStreams.err("warning: notifications are off for this run: \(error.localizedDescription)")
+            return nil
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Delivers notifications to every channel, retrying with backoff. A delivery that still fails is reported (a
+/// redacted line to `report`) and returned, never thrown: telling on-call must not fail the run it tells about.
+public struct Notifier: Sendable {
+    public var channels: [NotificationChannel]
+    /// Tries per channel and notification (default 4: the first and three retries).
+    public var attempts: Int
+    /// The first pause between tries, doubled after each.
+    public var initialBackoff: Duration
+    public var requestTimeout: Duration
+    private let send: HTTPSend
+    private let clock: any RunClock
+    private let report: @Sendable (String) -> Void
+
+    public init(
+        channels: [NotificationChannel],
+        attempts: Int = 4,
+        initialBackoff: Duration = .seconds(1),
+        requestTimeout: Duration = .seconds(10),
+        clock: any RunClock = SystemRunClock(),
+        send: @escaping HTTPSend = HTTPClient.urlSession,
+        report: @escaping @Sendable (String) -> Void
+    ) {
+        self.channels = channels
+        self.attempts = max(attempts, 1)
+        self.initialBackoff = initialBackoff
+        self.requestTimeout = requestTimeout
+        self.clock = clock
+        self.send = send
+        self.report = report
+    }
+
+    /// A channel that could not be told.
+    public struct Failure: Sendable, Hashable {
+        public var channel: String
+        public var attempts: Int
+        /// Redacted.
+        public var detail: String
+    }
+
+    /// Sends `notification` to every channel (one after the other); returns the deliveries that failed.
+    @discardableResult
+    public func notify(_ notification: Notification) async -> [Failure] {
+        var failures: [Failure] = []
+        for channel in channels {
+            if let failure = await deliver(notification, to: channel) {
+                failures.append(failure)
+                report(
+                    "warning: could not notify \(failure.channel) of \(notification.kind.rawValue) after"
+                        + " \(failure.attempts) attempts: \(failure.detail)")
+            }
+        }
+        return failures
+    }
+
+    private func deliver(_ notification: Notification, to channel: NotificationChannel) async -> Failure? {
+        let redactor = Redactor(secrets: channel.secrets)
+        var request = channel.request(for: notification)
+        request.timeout = requestTimeout
+        var backoff = initialBackoff
+        var detail = ""
+        for attempt in 1...attempts {
+            if Task.isCancelled && attempt > 1 {
+                return Failure(channel: channel.label, attempts: attempt - 1, detail: "cancelled")
+            }
+            do {
+                let response = try await send(request)
+                if (200..<300).contains(response.statusCode) { return nil }
+                let body = String(decoding: response.body.prefix(300), as: UTF8.self)
+                detail = "HTTP \(response.statusCode) \(body)".trimmingCharacters(in: .whitespacesAndNewlines)
+                // A 4xx other than 408/429 will not get better by asking again (a wrong routing key, a bad URL).
+                if (400..<500).contains(response.statusCode), ![408, 429].contains(response.statusCode) {
+                    return Failure(channel: channel.label, attempts: attempt, detail: redactor.redact(detail))
+                }
+            } catch {
+                detail = error.localizedDescription
+            }
+            if attempt < attempts {
+                do {
+                    try await clock.sleep(for: backoff)
+                } catch {
+                    return Failure(channel: channel.label, attempts: attempt, detail: redactor.redact(detail))
+                }
+                backoff = backoff * 2
+            }
+        }
+        return Failure(channel: channel.label, attempts: attempts, detail: redactor.redact(detail))
+    }
+}

@@ -1,0 +1,185 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+import Yams
+
+@Suite struct BackupScheduleEmitterTests {
+    static let goldenFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Golden")
+
+    static func emitter(
+        schedule: String = "0 2 * * *", environment: String = "test", extra: String = "", in sandbox: ManifestSandbox
+    ) throws -> BackupScheduleEmitter {
+        let yaml =
+            ManifestFixtures.valid.replacingOccurrences(of: "environment: test", with: "environment: \(environment)")
+                + """
+                schedule:
+                  backups: "\(schedule)"
+                  image: ghcr.io/valeo/drctl:1.4.0
+                  passwordSecret: { name: valeo-db, key: password }
+                \(extra)
+                """
+        let path = try sandbox.writeManifest(yaml)
+        let manifest = try ManifestLoader(environment: [:]).load(from: path)
+        return try BackupScheduleEmitter(manifest: manifest, manifestText: yaml)
+    }
+
+    /// Compares with `Golden/<name>`, the sandbox's folder written as `<root>`; DRCTL_UPDATE_GOLDEN=1 rewrites it.
+    static func expectGolden(_ text: String, _ name: String, root: URL) throws {
+        let normalised = text.replacingOccurrences(of: root.path, with: "<root>")
+        let file = goldenFolder.appendingPathComponent(name)
+        if ProcessInfo.processInfo.environment["DRCTL_UPDATE_GOLDEN"] == "1" {
+            try normalised.write(to: file, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: file, encoding: .utf8)
+        #expect(normalised == expected, "\(name) changed; if intended, run with DRCTL_UPDATE_GOLDEN=1 and review")
+    }
+
+    @Test func systemdUnitsMatchTheGoldenFiles() throws {
+        let sandbox = try ManifestSandbox()
+        let files = try Self.emitter(in: sandbox).emit(.systemd)
+        #expect(files.map(\.name) == ["drctl-backup-test.service", "drctl-backup-test.timer"])
+        try Self.expectGolden(files[0].contents, "drctl-backup-test.service", root: sandbox.root)
+        try Self.expectGolden(files[1].contents, "drctl-backup-test.timer", root: sandbox.root)
+        #expect(files[1].contents.contains("OnCalendar=*-*-* 02:00:00 UTC\nPersistent=true\nRandomizedDelaySec=0\n"))
+    }
+
+    @Test func systemdAnalyzeVerifyAcceptsTheUnits() async throws {
+        let analyze = "/usr/bin/systemd-analyze"
+        guard FileManager.default.isExecutableFile(atPath: analyze) else {
+            Issue.record("systemd-analyze is not installed: apt-get install systemd (scripts/bootstrap)")
+            return
+        }
+        let sandbox = try ManifestSandbox()
+        let files = try Self.emitter(in: sandbox).emit(.systemd)
+        let folder = sandbox.root.appendingPathComponent("units")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for file in files {
+            // ExecStart must name an existing executable for verify; point it at /bin/true.
+            let contents = file.contents.replacingOccurrences(of: "/usr/local/bin/drctl", with: "/bin/true")
+            try contents.write(to: folder.appendingPathComponent(file.name), atomically: true, encoding: .utf8)
+        }
+        let result = try await CommandRunner().run(
+            CommandInvocation(
+                analyze,
+                [
+                    "verify", "--man=no", folder.appendingPathComponent("drctl-backup-test.timer").path,
+                    folder.appendingPathComponent("drctl-backup-test.service").path,
+                ],
+                environment: ["SYSTEMD_LOG_LEVEL": "warning"]))
+        let errors = result.standardErrorTail
+        #expect(result.status == .exited(0), "systemd-analyze verify: \(errors)")
+        #expect(!errors.contains("drctl-backup-test"), "systemd-analyze complained: \(errors)")
+    }
+
+    @Test func theCrontabLineRunsNightlyInUTC() throws {
+        let sandbox = try ManifestSandbox()
+        let emitter = try Self.emitter(in: sandbox)
+        try Self.expectGolden(emitter.crontab(), "drctl-backup-test.crontab", root: sandbox.root)
+        #expect(emitter.crontab().contains("CRON_TZ=UTC\n0 2 * * * /usr/local/bin/drctl backup nightly -f "))
+    }
+
+    @Test func theCronJobHasTheScheduleThePasswordReferenceAndForbid() throws {
+        let sandbox = try ManifestSandbox()
+        let yaml = try Self.emitter(in: sandbox).cronJobYAML()
+        let documents = try Array(Yams.load_all(yaml: yaml))
+        #expect(documents.count == 2)
+        let configMap = try #require(documents[0] as? [String: Any])
+        #expect(configMap["kind"] as? String == "ConfigMap")
+        let data = try #require(configMap["data"] as? [String: String])
+        #expect(data["test.yaml"]?.contains("passwordSecret: { name: valeo-db, key: password }") == true)
+
+        let cronJob = try #require(documents[1] as? [String: Any])
+        #expect(cronJob["kind"] as? String == "CronJob")
+        let metadata = try #require(cronJob["metadata"] as? [String: Any])
+        #expect(metadata["name"] as? String == "drctl-backup-test")
+        #expect(metadata["namespace"] as? String == "test")
+        let spec = try #require(cronJob["spec"] as? [String: Any])
+        #expect(spec["schedule"] as? String == "0 2 * * *")
+        #expect(spec["timeZone"] as? String == "Etc/UTC")
+        #expect(spec["concurrencyPolicy"] as? String == "Forbid")
+        #expect(spec["successfulJobsHistoryLimit"] as? Int == 3)
+        #expect(spec["failedJobsHistoryLimit"] as? Int == 5)
+        let jobSpec = try #require((spec["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any])
+        let podSpec = try #require((jobSpec["template"] as? [String: Any])?["spec"] as? [String: Any])
+        let container = try #require((podSpec["containers"] as? [[String: Any]])?.first)
+        #expect(container["image"] as? String == "ghcr.io/valeo/drctl:1.4.0")
+        #expect(
+            container["command"] as? [String]
+                == ["drctl", "backup", "nightly", "-f", "/etc/drctl/manifests/test.yaml"])
+        let env = try #require((container["env"] as? [[String: Any]])?.first)
+        #expect(env["name"] as? String == "DB_PASSWORD")
+        let reference = (env["valueFrom"] as? [String: Any])?["secretKeyRef"] as? [String: String]
+        #expect(reference == ["name": "valeo-db", "key": "password"])
+    }
+
+    @Test func aVolumeClaimIsMountedAtTheBackupFolder() throws {
+        let sandbox = try ManifestSandbox()
+        let yaml = try Self.emitter(extra: "  volumeClaim: drctl-backups\n", in: sandbox).cronJobYAML()
+        #expect(yaml.contains("claimName: \"drctl-backups\""))
+        #expect(yaml.contains("mountPath: \"\(sandbox.root.appendingPathComponent("backups").path)\""))
+    }
+
+    @Test(
+        arguments: [
+            ("0 2 * * *", "*-*-* 02:00:00 UTC"),
+            ("30 1 * * 1-5", "Mon,Tue,Wed,Thu,Fri *-*-* 01:30:00 UTC"),
+            ("*/15 * * * *", "*-*-* *:00,15,30,45:00 UTC"),
+            ("0 3 1 */3 0", nil),
+            ("0 4 1 1,7 *", "*-01,07-01 04:00:00 UTC"),
+            ("0 0 * * 7", "Sun *-*-* 00:00:00 UTC"),
+        ] as [(String, String?)])
+    func cronBecomesOnCalendar(cron: String, expected: String?) throws {
+        let schedule = try CronSchedule.parse(cron).get()
+        if let expected {
+            #expect(try SystemdCalendar.onCalendar(for: schedule) == expected)
+        } else {
+            #expect(throws: ScheduleError.self) { try SystemdCalendar.onCalendar(for: schedule) }
+        }
+    }
+
+    @Test func noScheduleSectionSaysWhatToAdd() throws {
+        let sandbox = try ManifestSandbox()
+        let manifest = try ManifestLoader(environment: [:]).load(from: sandbox.writeManifest(ManifestFixtures.valid))
+        #expect {
+            try BackupScheduleEmitter(manifest: manifest, manifestText: "")
+        } throws: { error in
+            (error as? ScheduleError)?.localizedDescription.contains("has no `schedule` section") ?? false
+        }
+    }
+
+    @Test func theCronJobStatusGivesTheLastSuccess() async throws {
+        let sandbox = try ManifestSandbox()
+        let manifest = try Self.emitter(in: sandbox).manifest
+        let json = """
+            {"kind":"CronJob","spec":{"schedule":"0 2 * * *","suspend":false},
+             "status":{"lastScheduleTime":"2026-11-25T02:00:00Z","lastSuccessfulTime":"2026-11-25T02:00:41Z"}}
+            """
+        let runner = RecordingCommandRunner { invocation in
+            CommandResult(invocation: invocation, status: .exited(0), standardOutput: Data(json.utf8))
+        }
+        let state = try await BackupScheduleStatus(runner: runner).cronJob(
+            manifest: manifest, kubectl: Kubectl(namespace: "test"))
+        #expect(state.exists && state.active)
+        #expect(state.lastSucceeded == ISO8601DateFormatter().date(from: "2026-11-25T02:00:41Z"))
+        #expect(state.text == "cronjob test/drctl-backup-test: active, last succeeded 2026-11-25T02:00:41Z")
+        #expect(
+            runner.invocations.map(\.arguments) == [
+                ["--namespace", "test", "get", "cronjob", "drctl-backup-test", "-o", "json"]
+            ])
+    }
+
+    @Test func theSystemdStatusReadsSystemctlShow() {
+        let state = BackupScheduleStatus.parseSystemd(
+            timer: "LoadState=loaded\nActiveState=active\n",
+            service: "Result=success\nExecMainStatus=0\nExecMainExitTimestamp=Wed 2026-11-25 02:00:41 UTC\n",
+            source: "systemd drctl-backup-test.timer")
+        #expect(state.exists && state.active)
+        #expect(state.lastSucceeded == ISO8601DateFormatter().date(from: "2026-11-25T02:00:41Z"))
+        let missing = BackupScheduleStatus.parseSystemd(
+            timer: "LoadState=not-found\nActiveState=inactive\n", service: "",
+            source: "systemd drctl-backup-test.timer")
+        #expect(!missing.exists)
+    }
+}
