@@ -21,7 +21,10 @@ struct RollbackAppTests {
         let state: String
         let runner = CommandRunner()
 
-        init(major: HelmMajorVersion) async throws {
+        /// The database of `--with-migrations` tests: a fresh one, migrated to head by the sample project.
+        let database: String?
+
+        init(major: HelmMajorVersion, withDatabase: Bool = false) async throws {
             stack = try StackEnvironment.current()
             self.major = major
             helm = try TestPrograms.helm(major)
@@ -31,15 +34,21 @@ struct RollbackAppTests {
             state = project + "/state"
             try FileManager.default.createDirectory(atPath: project + "/manifests", withIntermediateDirectories: true)
             manifestPath = project + "/manifests/sandbox.yaml"
+            database =
+                withDatabase
+                ? "rollback_app_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+                : nil
+            let migrations = TestPrograms.projectRoot + "/samples/migrations"
             try """
             environment: rollback-app-\(major.rawValue)
             kube:
               namespace: \(RollbackAppTests.namespace)
               kubeconfig: \(kube.kubeconfig)
             database:
-              host: 127.0.0.1
-              user: valeo
-              name: unused
+              host: \(stack.postgresHost)
+              port: \(stack.postgresPort)
+              user: \(stack.postgresUser)
+              name: \(database ?? "unused")
               password: { env: DRCTL_PG_PASSWORD }
             backups:
               local: backups
@@ -57,11 +66,30 @@ struct RollbackAppTests {
             readiness:
               url: \(kube.readyzURL(namespace: RollbackAppTests.namespace, deployment: RollbackAppTests.release))
               timeout: 60s
+            migrations: { directory: \(migrations), config: \(migrations)/alembic.ini }
             objectives: { rpo: 24h, rto: 4h }
             """.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+            if let database {
+                let admin = Postgres(
+                    connection: PostgresConnection(
+                        host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresSuperuser,
+                        database: "postgres"))
+                try await runner.runChecked(admin.adminQuery("CREATE DATABASE \(database) OWNER \(stack.postgresUser)"))
+                try await runner.runChecked(try #require(try toolbox().alembic).upgrade(to: "head"))
+            }
         }
 
-        deinit { try? FileManager.default.removeItem(atPath: project) }
+        deinit {
+            try? FileManager.default.removeItem(atPath: project)
+            if let database {
+                let drop = Postgres(
+                    connection: PostgresConnection(
+                        host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresSuperuser,
+                        database: "postgres")
+                ).adminQuery("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+                Task { _ = try? await CommandRunner().run(drop) }
+            }
+        }
 
         var helmTool: Helm {
             Helm(
@@ -73,8 +101,10 @@ struct RollbackAppTests {
             let manifest = try ManifestLoader().load(from: manifestPath)
             var executables = ToolExecutables()
             executables.helm = helm
+            executables.alembic = try TestPrograms.alembic()
             return ScenarioToolbox(
-                manifest: manifest, databasePassword: SecretValue(""), helmMajorVersion: major, executables: executables
+                manifest: manifest, databasePassword: SecretValue(stack.postgresPassword), helmMajorVersion: major,
+                executables: executables
             )
         }
 
@@ -88,6 +118,7 @@ struct RollbackAppTests {
         }
 
         /// Revisions 1 (nginx:1.27) and 2 (nginx:1.28) good; 3 (nginx:broken) never ready, so `--wait` fails.
+        /// Revision 2 records `migration-revision=0003` in its helm description, as drctl does when it deploys.
         func deployThreeRevisions() async throws {
             let kubectl = Kubectl(namespace: nil, kubeconfig: kube.kubeconfig)
             try await runner.runChecked(kubectl.createNamespace(RollbackAppTests.namespace))
@@ -96,6 +127,7 @@ struct RollbackAppTests {
                 var install = helmTool.upgradeInstall(
                     release: RollbackAppTests.release, chart: chart, options: .init(wait: true, timeout: .seconds(60)))
                 install.arguments += ["--set", "image.tag=\(tag)"]
+                if tag == "1.28" { install.arguments += ["--description", "drctl migration-revision=0003"] }
                 try await runner.runChecked(install)
             }
             try await kube.setFaults(#"{"neverReadyImages": ["nginx:broken"]}"#)
@@ -195,5 +227,28 @@ struct RollbackAppTests {
         #expect(history.count == 4, "the resume must not roll back a second time")
         #expect(history.last?.description == "Rollback to 2")
         #expect(try await fixture.kube.readyz(namespace: Self.namespace, deployment: Self.release) == 200)
+    }
+
+    @Test("--with-migrations: app rollback, then the schema to the revision the target recorded, in one journal")
+    func withMigrations() async throws {
+        let fixture = try await Fixture(major: .v3, withDatabase: true)
+        try await fixture.deployThreeRevisions()
+        let alembic = try #require(try fixture.toolbox().alembic)
+
+        let report = try await fixture.service().start(
+            try fixture.runbook(.init(timeout: .seconds(60), withMigrations: true)))
+
+        #expect(report.status == .succeeded)
+        #expect(
+            report.steps.map(\.step) == [
+                "helm.history", "helm.rollback", "app.rollout", "alembic.inspect", "alembic.downgrade",
+                "alembic.verify", "app.readiness",
+            ])
+        #expect(report.steps.first { $0.step == "helm.history" }?.outputs["migrationRevision"] == "0003")
+        #expect(try await fixture.history().last?.description == "Rollback to 2")
+        let current = try await fixture.runner.runChecked(alembic.current()).output
+        #expect(try Alembic.parseCurrent(current).map(\.id) == ["0003"])
+        let runs = try LocalStateBackend(root: fixture.state).runIDs()
+        #expect(runs == [report.runID], "app and schema share one journaled run")
     }
 }
