@@ -42,6 +42,29 @@ public struct StackEnvironment: Sendable {
             password: postgresPassword)
     }
 
+    /// `Tests/DrctlTestSupport/StackEnvironment.swift` → the repository root (scripts/, charts/, .tools/).
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    public var projectRoot: String { Self.repositoryRoot }
+
+    /// A program installed by `scripts/bootstrap` (`bin/helm` → `.tools/bin/helm`), else found on `PATH`.
+    public func tool(_ relativePath: String) throws -> String {
+        let local = projectRoot + "/.tools/" + relativePath
+        if FileManager.default.isExecutableFile(atPath: local) { return local }
+        let name = (relativePath as NSString).lastPathComponent
+        for directory in (variables["PATH"] ?? "").split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw StackEnvironmentError.programMissing(name)
+    }
+
+    /// A fresh, lowercase database name for one test.
+    public static func uniqueDatabaseName(_ prefix: String) -> String {
+        prefix + "_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+    }
+
     public func isOnPath(_ program: String) -> Bool {
         (variables["PATH"] ?? "/usr/bin:/bin").split(separator: ":").contains { directory in
             FileManager.default.isExecutableFile(atPath: "\(directory)/\(program)")

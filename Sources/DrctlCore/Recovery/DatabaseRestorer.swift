@@ -55,8 +55,7 @@ public struct DatabaseRestorer: Sendable {
     public func restore(file: String, sha256: String, context: StepContext) async throws -> StepOutputs {
         let runner = context.runner
         let scratch = scratchName(runID: context.runID)
-        try await runner.runChecked(admin.dropDatabase(scratch, force: true))
-        try await runner.runChecked(admin.createDatabase(scratch))
+        try await recreate(scratch, context: context)
         context.log("restoring into \(scratch)")
         try await runner.runChecked(
             CommandPipeline([toolbox.gzip.decompress(file: file), on(scratch).runScript(singleTransaction: true)]))
@@ -81,6 +80,22 @@ public struct DatabaseRestorer: Sendable {
         try await runner.runChecked(admin.renameDatabase(scratch, to: database))
         try await runner.runChecked(markerCommand(runID: context.runID, sha256: sha256))
         return outputs
+    }
+
+    /// Drops and creates the scratch database. After a SIGKILL, a psql of the killed run can still be finishing
+    /// its `CREATE DATABASE` (children outlive their parent): that shows as "already exists" and is retried.
+    private func recreate(_ scratch: String, context: StepContext) async throws {
+        for attempt in 1... {
+            try await context.runner.runChecked(admin.dropDatabase(scratch, force: true))
+            let create = try await context.runner.run(admin.createDatabase(scratch))
+            if create.status.isSuccess { return }
+            guard attempt < 5, create.standardErrorTail.contains("already exists") else {
+                try create.checked()
+                return
+            }
+            context.log("\(scratch) reappeared (a process of the interrupted run was still creating it); retrying")
+            try await context.clock.sleep(for: .seconds(1))
+        }
     }
 
     /// On resume: the restore finished when the target carries this run's marker.

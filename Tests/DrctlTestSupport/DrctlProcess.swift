@@ -1,0 +1,113 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Starts the real `drctl` binary built by `swift build`, for tests that drive it as a user would.
+public enum DrctlProcess {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var output: String
+        public var errors: String
+    }
+
+    public struct Killed: Sendable {
+        /// False when the run ended before the trigger was seen.
+        public var killed: Bool
+        public var output: String
+        /// From the first `run-started` JSON event.
+        public var runID: String?
+    }
+
+    public struct BinaryMissing: Error, CustomStringConvertible {
+        public var path: String
+        public var description: String {
+            "\(path) is missing: run `swift build` (or set DRCTL_BINARY) before the integration tests"
+        }
+    }
+
+    /// `.build/debug/drctl`, or `DRCTL_BINARY`.
+    public static func binary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["DRCTL_BINARY"] { return path }
+        let path = StackEnvironment.repositoryRoot + "/.build/debug/drctl"
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw BinaryMissing(path: path) }
+        return path
+    }
+
+    /// Runs to the end with exactly `environment` (not merged with the test's own).
+    public static func run(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> Result
+    {
+        let (process, out, err) = try start(path, arguments, environment: environment)
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        return Result(status: process.terminationStatus, output: read(out), errors: read(err))
+    }
+
+    /// Runs with `-o json` output and sends SIGKILL as soon as stdout contains `trigger`.
+    public static func runKilled(
+        _ path: String, _ arguments: [String], environment: [String: String], whenOutputContains trigger: String,
+        delay: Duration = .milliseconds(150)
+    ) async throws -> Killed {
+        let (process, out, _) = try start(path, arguments, environment: environment)
+        var killed = false
+        while process.isRunning {
+            if read(out).contains(trigger) {
+                try await Task.sleep(for: delay)
+                kill(process.processIdentifier, SIGKILL)
+                killed = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // Not waitUntilExit(): it can spin forever on Linux once swift-subprocess has run children here.
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        let output = read(out)
+        return Killed(
+            killed: killed && process.terminationReason == .uncaughtSignal, output: output, runID: runID(in: output))
+    }
+
+    /// The run id of the first `run-started` event in JSON-lines output.
+    public static func runID(in output: String) -> String? {
+        for line in output.split(separator: "\n") where line.contains("\"run-started\"") {
+            if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let id = object["runID"] as? String
+            {
+                return id
+            }
+        }
+        return nil
+    }
+
+    /// The step ids of the JSON events named `event` (e.g. `step-started`).
+    public static func steps(withEvent event: String, in output: String) -> [String] {
+        output.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["event"] as? String == event
+            else { return nil }
+            return object["step"] as? String
+        }
+    }
+
+    private static func start(_ path: String, _ arguments: [String], environment: [String: String]) throws
+        -> (Process, String, String)
+    {
+        let folder = NSTemporaryDirectory() + "drctl-process-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let out = folder + "/out"
+        let err = folder + "/err"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        try process.run()
+        return (process, out, err)
+    }
+
+    private static func read(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+}

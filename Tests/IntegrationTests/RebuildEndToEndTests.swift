@@ -1,0 +1,319 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Szenario 2 on the local stack with the real binaries: a production-like database backed up off-site, the
+/// cluster and the database lost, `drctl rebuild` (the real binary) brings everything back.
+@Suite("Rebuild end to end", .serialized)
+struct RebuildEndToEndTests {
+    @Test("a lost cluster and database come back: same table checksums, both releases, archive, /readyz")
+    func rebuildRestoresEverything() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            try await world.loseEverything()
+
+            let run = try await DrctlProcess.run(
+                world.drctl, ["rebuild", "-f", world.manifest], environment: world.environment)
+            #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
+            #expect(try await world.tableDigests() == before)
+            for release in ["postgresql", "valeo-erp"] {
+                #expect(try await world.helmStatus(release) == "deployed", "\(release) is not deployed")
+            }
+            #expect(try world.archiveFiles() == world.archiveSource)
+            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+            #expect(!run.output.contains(world.stack.postgresPassword))
+            let journal = try String(contentsOfFile: try world.journalPath(), encoding: .utf8)
+            #expect(!journal.contains(world.stack.postgresPassword), "the password reached the journal")
+            #expect(journal.contains(world.backupSHA256), "the journal does not record the restored backup's checksum")
+        }
+    }
+
+    @Test("a corrupt newest backup is refused and the older good one restored; nothing touched before that")
+    func corruptNewestBackupIsSkipped() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            try await world.uploadCorruptNewerBackup()
+            try await world.loseEverything()
+
+            let run = try await DrctlProcess.run(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment)
+            #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
+            #expect(try await world.tableDigests() == before)
+            #expect(run.output.contains("refused \(world.corruptName)"))
+        }
+    }
+
+    @Test("a rebuild killed with SIGKILL during the restore resumes to the same end state; done steps are not redone")
+    func killedDuringRestoreResumes() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            try await world.loseEverything()
+
+            let killed = try await DrctlProcess.runKilled(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
+                whenOutputContains: "\"step\":\"database.restore\"")
+            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+            let completedBefore = try world.completedSteps(runID: runID)
+
+            let resumed = try await DrctlProcess.run(
+                world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
+            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+            #expect(try await world.tableDigests() == before)
+            #expect(try world.archiveFiles() == world.archiveSource)
+            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+            let restarted = Set(DrctlProcess.steps(withEvent: "step-started", in: resumed.output))
+            #expect(
+                restarted.isDisjoint(with: completedBefore), "completed before the kill, started again: \(restarted)")
+            #expect(!completedBefore.contains("database.restore") || !restarted.contains("database.restore"))
+            let show = try await DrctlProcess.run(
+                world.drctl, ["runs", "show", runID], environment: world.environment)
+            #expect(show.output.contains("resumed 1×"), "\(show.output)")
+        }
+    }
+}
+
+/// One isolated world per test: its own database, bucket, Kubernetes stand-in, archive folder and state dir.
+struct RebuildWorld: Sendable {
+    let stack: StackEnvironment
+    let kube: KubeStandIn
+    let folder: String
+    let manifest: String
+    let database: String
+    let bucket: String
+    let namespace = "sandbox"
+    let drctl: String
+    let environment: [String: String]
+    let archiveSource: [String: Int]
+    let backupSHA256: String
+    var corruptName: String { "\(database)_backup_29991231_235959.sql.gz" }
+
+    /// Builds a world, runs `body`, and always removes the world's databases and files afterwards.
+    static func with(_ body: (RebuildWorld) async throws -> Void) async throws {
+        let world = try await make()
+        do {
+            try await body(world)
+        } catch {
+            await world.tearDown()
+            throw error
+        }
+        await world.tearDown()
+    }
+
+    static func make() async throws -> RebuildWorld {
+        let stack = try StackEnvironment.current(requiring: ["kubectl", "aws", "psql", "pg_dump", "gzip"])
+        let kube = try KubeStandIn(projectRoot: stack.projectRoot)
+        let folder = NSTemporaryDirectory() + "drctl-rebuild-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: folder + "/manifests", withIntermediateDirectories: true)
+        let database = StackEnvironment.uniqueDatabaseName("rebuild")
+        let bucket = "rebuild-" + UUID().uuidString.prefix(8).lowercased()
+        let root = stack.projectRoot
+        let manifest = folder + "/manifests/test.yaml"
+        try """
+        environment: rebuild-test-\(bucket)
+        kube: { context: drctl-sandbox, namespace: sandbox, kubeconfig: \(kube.kubeconfig) }
+        database:
+          host: \(stack.postgresHost)
+          port: \(stack.postgresPort)
+          user: \(stack.postgresUser)
+          name: \(database)
+          password: { env: DRCTL_PG_PASSWORD }
+          smokeQuery: SELECT COUNT(*) FROM documents_header
+        backups:
+          local: \(folder)/backups
+          sizeFloor: 1KiB
+          retention: { daily: 7, monthly: 3 }
+          s3: { bucket: \(bucket), prefix: postgresql/ }
+        releases:
+          postgresql: { name: postgresql, chart: \(root)/charts/sandbox-postgresql, values: \(root)/values/sandbox/postgresql.yaml }
+          app:
+            name: valeo-erp
+            chart: \(root)/charts/sample-app
+            values: \(root)/values/sandbox/valeo-erp.yaml
+            deployment: valeo-erp
+            replicas: 2
+        readiness: { url: "\(kube.readyzURL(namespace: "sandbox", deployment: "valeo-erp"))", timeout: 1m }
+        archive: { source: "s3://\(bucket)/archives/", destination: "\(folder)/archive/" }
+        provision:
+          - name: create-namespace
+            command: [kubectl, create, namespace, sandbox]
+            check: [kubectl, get, namespace, sandbox]
+            timeout: 1m
+        objectives: { rpo: 24h, rto: 15m }
+        """.write(toFile: manifest, atomically: true, encoding: .utf8)
+
+        var environment = stack.variables
+        environment["KUBECONFIG"] = kube.kubeconfig
+        environment["DRCTL_STATE_DIR"] = folder + "/state"
+        environment["HOME"] = folder + "/home"
+        environment["DRCTL_HELM"] = try stack.tool("bin/helm")
+        for name in ["DB_HOST", "DB_PORT", "DB_USER", "DB_NAME", "DB_PASSWORD"] { environment[name] = nil }
+
+        let world = RebuildWorld(
+            stack: stack, kube: kube, folder: folder, manifest: manifest, database: database, bucket: bucket,
+            drctl: try DrctlProcess.binary(), environment: environment,
+            archiveSource: try Self.makeArchive(in: folder + "/archive-source"),
+            backupSHA256: try await Self.seedAndBackUp(
+                stack: stack, database: database, bucket: bucket, folder: folder, environment: environment))
+        try await world.aws([
+            "s3", "sync", folder + "/archive-source", "s3://\(bucket)/archives/", "--only-show-errors",
+        ])
+        return world
+    }
+
+    /// A database with several tables, unicode, NULLs and large text, dumped with the real pg_dump | gzip and
+    /// uploaded with a `.sha256` sidecar, as `drctl backup sync` does.
+    static func seedAndBackUp(
+        stack: StackEnvironment, database: String, bucket: String, folder: String, environment: [String: String]
+    ) async throws -> String {
+        let runner = CommandRunner()
+        let admin = Postgres(
+            connection: PostgresConnection(
+                host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresUser, database: "postgres",
+                password: stack.postgresPassword))
+        try await runner.runChecked(admin.createDatabase(database))
+        var postgres = admin
+        postgres.connection = admin.connection.with(database: database)
+        try await runner.runChecked(
+            postgres.query(
+                """
+                CREATE TABLE documents_header (id text PRIMARY KEY, title text NOT NULL, customer text, amount numeric(12,2),
+                  notes text, created_at timestamptz NOT NULL DEFAULT '2026-01-01 00:00:00+00');
+                CREATE TABLE documents_line (document_id text REFERENCES documents_header(id), line int, item text,
+                  PRIMARY KEY (document_id, line));
+                INSERT INTO documents_header (id, title, customer, amount, notes)
+                  SELECT 'DOC-' || i, 'Rechnung Nr. ' || i || ' für Müller & Söhne — ✓',
+                         CASE WHEN i % 5 = 0 THEN NULL ELSE 'CUST-' || (i % 17) END, (i * 13.37)::numeric(12,2),
+                         repeat('Lieferung frei Haus gemäß Rahmenvertrag. ', 1 + i % 40)
+                  FROM generate_series(1, 3000) AS i;
+                INSERT INTO documents_line SELECT 'DOC-' || i, l, 'Artikel ' || l FROM generate_series(1, 3000) i,
+                  generate_series(1, 3) l;
+                """))
+        let backups = folder + "/upload"
+        try FileManager.default.createDirectory(atPath: backups, withIntermediateDirectories: true)
+        let name = "\(database)_backup_20261124_020000.sql.gz"
+        let file = backups + "/" + name
+        try await runner.runChecked(CommandPipeline([postgres.dump(), Gzip().compress()], output: .file(file)))
+        let sha = try SHA256Checksum.ofFile(atPath: file)
+        try "\(sha)  \(name)\n".write(toFile: file + ".sha256", atomically: true, encoding: .utf8)
+        try await runner.runChecked(
+            CommandInvocation("aws", ["s3", "mb", "s3://\(bucket)"], environment: environment))
+        for path in [file, file + ".sha256"] {
+            let key = "postgresql/" + (path as NSString).lastPathComponent
+            try await runner.runChecked(
+                CommandInvocation(
+                    "aws", ["s3", "cp", path, "s3://\(bucket)/\(key)", "--only-show-errors"],
+                    environment: environment))
+        }
+        return sha
+    }
+
+    static func makeArchive(in folder: String) throws -> [String: Int] {
+        var files: [String: Int] = [:]
+        for index in 1...40 {
+            let relative = "2026/\(String(format: "%02d", index % 12 + 1))/doc-\(index).txt"
+            let path = folder + "/" + relative
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let text = String(repeating: "Archiv \(index) ", count: index * 10)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            files[relative] = text.utf8.count
+        }
+        return files
+    }
+
+    func aws(_ arguments: [String]) async throws {
+        try await CommandRunner().runChecked(CommandInvocation("aws", arguments, environment: environment))
+    }
+
+    /// A newer backup that is truncated: `gzip -t` fails on it.
+    func uploadCorruptNewerBackup() async throws {
+        let path = folder + "/upload/" + corruptName
+        let good = try Data(
+            contentsOf: URL(fileURLWithPath: folder + "/upload/\(database)_backup_20261124_020000.sql.gz"))
+        try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: path))
+        try await aws(["s3", "cp", path, "s3://\(bucket)/postgresql/\(corruptName)", "--only-show-errors"])
+    }
+
+    /// The lost cluster is this test's own stand-in, which starts empty: the new cluster. The database and the
+    /// archive destination are gone too.
+    func loseEverything() async throws {
+        let admin = Postgres(
+            connection: PostgresConnection(
+                host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresUser, database: "postgres",
+                password: stack.postgresPassword))
+        try await CommandRunner().runChecked(admin.dropDatabase(database, force: true))
+        try? FileManager.default.removeItem(atPath: folder + "/archive")
+    }
+
+    /// Each table's row count and md5 over its rows in key order.
+    func tableDigests() async throws -> [String] {
+        let postgres = Postgres(
+            connection: PostgresConnection(
+                host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresUser, database: database,
+                password: stack.postgresPassword))
+        var digests: [String] = []
+        for table in ["documents_header", "documents_line"] {
+            let result = try await CommandRunner().runChecked(
+                postgres.query(
+                    "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY t::text)) FROM \(table) t"))
+            digests.append(table + "=" + result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return digests
+    }
+
+    func helmStatus(_ release: String) async throws -> String {
+        let helm = Helm(
+            executable: environment["DRCTL_HELM"] ?? "helm", namespace: namespace, kubeconfig: kube.kubeconfig)
+        let result = try await CommandRunner().runChecked(helm.status(release: release).with(environment: environment))
+        return try Helm.parseStatus(result.standardOutput).status
+    }
+
+    func archiveFiles() throws -> [String: Int] {
+        let root = folder + "/archive"
+        var files: [String: Int] = [:]
+        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return files }
+        for case let relative as String in enumerator {
+            let attributes = try FileManager.default.attributesOfItem(atPath: root + "/" + relative)
+            if (attributes[.type] as? FileAttributeType) == FileAttributeType.typeRegular {
+                files[relative] = (attributes[.size] as? NSNumber)?.intValue ?? -1
+            }
+        }
+        return files
+    }
+
+    func journalPath() throws -> String {
+        let runs = folder + "/state/runs"
+        let id = try #require(try FileManager.default.contentsOfDirectory(atPath: runs).sorted().last)
+        return runs + "/" + id + "/journal.jsonl"
+    }
+
+    func completedSteps(runID: String) throws -> [String] {
+        let journal = try String(contentsOfFile: folder + "/state/runs/\(runID)/journal.jsonl", encoding: .utf8)
+        return journal.split(separator: "\n").compactMap { line -> String? in
+            guard line.contains("\"step-completed\""),
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            else { return nil }
+            return object["step"] as? String
+        }
+    }
+
+    func tearDown() async {
+        let admin = Postgres(
+            connection: PostgresConnection(
+                host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresUser, database: "postgres",
+                password: stack.postgresPassword))
+        let pattern = PostgresQuoting.literal(database + "%")
+        let list = try? await CommandRunner().run(
+            admin.adminQuery("SELECT datname FROM pg_database WHERE datname LIKE \(pattern)"))
+        for name in Postgres.parseRows(list?.output ?? "").compactMap(\.first) {
+            _ = try? await CommandRunner().run(admin.dropDatabase(name, force: true))
+        }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
