@@ -251,4 +251,39 @@ struct RollbackAppTests {
         let runs = try LocalStateBackend(root: fixture.state).runIDs()
         #expect(runs == [report.runID], "app and schema share one journaled run")
     }
+
+    @Test(
+        "a release wedged in pending-upgrade: refused, then --recover-pending clears only that revision and rolls back",
+        arguments: [HelmMajorVersion.v3, .v4])
+    func pendingRecovery(major: HelmMajorVersion) async throws {
+        let fixture = try await Fixture(major: major)
+        try await fixture.deployThreeRevisions()
+        // A fourth upgrade whose helm is SIGKILLed while it waits: the release stays pending-upgrade.
+        var upgrade = fixture.helmTool.upgradeInstall(
+            release: Self.release, chart: TestPrograms.projectRoot + "/charts/sample-app",
+            options: .init(wait: true, timeout: .seconds(60)))
+        upgrade.arguments += ["--set", "image.tag=broken", "--set", "replicaCount=3"]
+        let killed = CommandInvocation("timeout", ["-s", "KILL", "4", upgrade.executable] + upgrade.arguments)
+        _ = try await fixture.runner.run(killed)
+        #expect(try await fixture.history().last?.status == "pending-upgrade")
+
+        await #expect {
+            try await fixture.service().start(try fixture.runbook())
+        } throws: { error in
+            let text = (error as? LocalizedError)?.errorDescription ?? ""
+            return text.contains("wedged in pending-upgrade at revision 4") && text.contains("pass --recover-pending")
+        }
+
+        let report = try await fixture.service().start(
+            try fixture.runbook(.init(recoverPending: true, timeout: .seconds(60))))
+
+        #expect(report.status == .succeeded)
+        #expect(report.steps.first { $0.step == "helm.recover-pending" }?.outputs["cleared"] == "4")
+        let history = try await fixture.history()
+        #expect(history.map(\.revision) == [1, 2, 3, 4])
+        #expect(history[2].status == "failed", "the failed revision 3 is untouched")
+        #expect(history.last?.status == "deployed")
+        #expect(history.last?.description == "Rollback to 2")
+        #expect(try await fixture.image() == "nginx:1.28")
+    }
 }
