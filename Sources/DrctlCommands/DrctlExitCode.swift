@@ -53,6 +53,14 @@ enum DrctlExitCode: Int32 {
             case .metricsNotWritten: return .stepFailed
             }
         case let error as RollbackError: return error.isRefusal ? .refused : .stepFailed
+        case let error as RecoveryError:
+            switch error {
+            case .notABackupName, .invalidTime, .unknownTable, .unknownColumns: return .usage
+            case .backupOfAnotherDatabase, .dumpReconnects, .notADatabaseDump, .noBackupBefore, .confirmationRequired,
+                .notEnoughDisk, .rowsNotInBackup:
+                return .refused
+            case .rowsMissingAfterImport: return .stepFailed
+            }
         case is ManifestError, is SecretError: return .usage
         case is CommandFailure: return .stepFailed
         case is CancellationError: return .interrupted

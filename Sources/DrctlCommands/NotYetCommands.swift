@@ -3,19 +3,6 @@ import DrctlCore
 
 // Scenarios that are not built yet. Each one says so plainly and exits 6 instead of pretending.
 
-struct RestoreCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "restore",
-        abstract: "Restore the database after corruption (runbook Szenario 1). Not implemented yet.",
-        discussion: """
-            Example:
-              drctl restore -f manifests/production.yaml --backup valeo_erp_backup_20251009_020000.sql.gz
-            """
-    )
-    @OptionGroup var options: ManifestOptions
-    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl restore", issue: 5) }
-}
-
 struct RecoverRowsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recover-rows",

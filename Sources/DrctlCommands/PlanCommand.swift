@@ -20,21 +20,27 @@ struct PlanCommand: AsyncParsableCommand {
               drctl plan rebuild -f manifests/staging.yaml -o json
               drctl plan rollback-app -f manifests/production.yaml --revision 4 --with-migrations
               drctl plan rollback-migration -f manifests/production.yaml --to 0002
+              drctl plan restore -f manifests/production.yaml --before '2025-10-09 08:00' --drop-old
             """
     )
 
     @Argument(help: "The scenario to plan.") var scenario: ScenarioCatalog.Name
     @OptionGroup var options: ManifestOptions
+    @OptionGroup(title: "Picking the backup (rebuild, restore, recover-rows)") var backupChoice: BackupChoiceOptions
     @OptionGroup(title: "rebuild") var rebuild: RebuildOptions
+    @OptionGroup(title: "restore") var restore: RestoreOptions
     @OptionGroup(title: "rollback-app") var rollbackApp: RollbackAppOptions
     @OptionGroup(title: "rollback-migration") var rollbackMigration: RollbackMigrationOptions
 
-    /// The flags of the planned scenario, as its command passes them.
+    /// The flags of the planned scenario, as its command passes them (a flag means the same in every scenario
+    /// that has it, so the groups never clash).
     var flags: [String: String] {
         switch scenario {
+        case .rebuild: backupChoice.parameters.merging(rebuild.parameters) { $1 }
+        case .restore: backupChoice.parameters.merging(restore.parameters) { $1 }
         case .rollbackApp: rollbackApp.parameters
         case .rollbackMigration: rollbackMigration.parameters(noBackup: rollbackApp.noBackup)
-        default: rebuild.parameters
+        default: backupChoice.parameters
         }
     }
 

@@ -24,24 +24,20 @@ struct RebuildCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: ManifestOptions
+    @OptionGroup var backupChoice: BackupChoiceOptions
     @OptionGroup var rebuild: RebuildOptions
 
     func run() async throws {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let runbook = try await ScenarioCatalog.runbook(
-            .rebuild, manifest: options.file, stateDirectory: launcher.stateDirectory, flags: rebuild.parameters,
+            .rebuild, manifest: options.file, stateDirectory: launcher.stateDirectory, flags: rebuild.parameters.merging(backupChoice.parameters) { $1 },
             runner: launcher.runner)
         try await launcher.start(runbook)
     }
 }
 
-/// The flags of `rebuild`, shared with `plan rebuild`.
+/// The flags of `rebuild`, shared with `plan rebuild` (the backup is picked by `BackupChoiceOptions`).
 struct RebuildOptions: ParsableArguments {
-    @Option(
-        help: "Restore this backup file (its name, e.g. valeo_erp_backup_20251009_020000.sql.gz) instead of the newest."
-    )
-    var backup: String?
-
     @Option(help: "How long helm and the rollout may wait for a release to become ready (e.g. 10m).")
     var releaseTimeout: String = "10m"
 
@@ -49,15 +45,9 @@ struct RebuildOptions: ParsableArguments {
         guard Duration(manifestText: releaseTimeout) != nil else {
             throw ValidationError("--release-timeout '\(releaseTimeout)' is not a duration; write e.g. 90s, 10m or 1h.")
         }
-        if let backup, backup.contains("/") {
-            throw ValidationError(
-                "--backup takes a file name such as valeo_erp_backup_20251009_020000.sql.gz, not a path.")
-        }
     }
 
     var parameters: [String: String] {
-        var parameters = ["releaseTimeout": releaseTimeout]
-        if let backup { parameters["backup"] = backup }
-        return parameters
+        ["releaseTimeout": releaseTimeout]
     }
 }

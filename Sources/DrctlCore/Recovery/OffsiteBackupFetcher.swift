@@ -27,9 +27,10 @@ public struct OffsiteBackupFetcher: Sendable {
         throw ScenarioError.noOffsiteStore(environment: toolbox.manifest.environment)
     }
 
-    public func plannedCommands(backup: String?) -> [String] {
+    public func plannedCommands(backup: String?, before: Date? = nil) -> [String] {
         guard let (store, prefix) = try? location() else { return ["(no off-site store in the manifest)"] }
-        let name = backup ?? "<newest \(toolbox.manifest.database.name)_backup_*.sql.gz>"
+        let newest = before.map { "newest before \(Self.utc($0))" } ?? "newest"
+        let name = backup ?? "<\(newest) \(toolbox.manifest.database.name)_backup_*.sql.gz>"
         var lines = [store.list(prefix: prefix).redactedCommandLine]
         if let download = try? store.download(prefix + name, to: .file("$RUN_DIR/backup/" + name)) {
             lines.append(download.redactedCommandLine)
@@ -58,7 +59,8 @@ public struct OffsiteBackupFetcher: Sendable {
         }
     }
 
-    public func fetch(backup: String?, context: StepContext) async throws -> Fetched {
+    /// Downloads and verifies `backup`, or the newest backup (taken strictly before `before`, when given).
+    public func fetch(backup: String?, before: Date? = nil, context: StepContext) async throws -> Fetched {
         let (store, prefix) = try location()
         let listing = try await context.runner.runChecked(store.list(prefix: prefix))
         let objects = try store.parseList(listing.standardOutput)
@@ -76,6 +78,15 @@ public struct OffsiteBackupFetcher: Sendable {
         }
         guard !candidates.isEmpty else {
             throw ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: database)
+        }
+        if let before {
+            let earliest = candidates.last.map { Self.fileName($0.key) }
+            candidates = candidates.filter { object in
+                BackupName(fileName: Self.fileName(object.key)).map { $0.timestamp < before } ?? false
+            }
+            guard !candidates.isEmpty else {
+                throw RecoveryError.noBackupBefore(date: before, database: database, earliest: earliest)
+            }
         }
         let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup")
         var skipped: [String] = []
@@ -123,6 +134,8 @@ public struct OffsiteBackupFetcher: Sendable {
         }
         return (size, actual, true)
     }
+
+    static func utc(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
     static func fileName(_ key: String) -> String {
         key.split(separator: "/").last.map(String.init) ?? key

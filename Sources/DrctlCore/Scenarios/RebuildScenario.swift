@@ -9,13 +9,19 @@ public struct RebuildScenario: Sendable {
     public struct Options: Sendable, Hashable {
         /// A backup file name to restore instead of the newest one.
         public var backup: String?
+        /// Restore the newest backup taken before this time instead of the newest one.
+        public var before: Date?
         /// How long helm and `kubectl rollout status` may wait for a release to become ready.
         public var releaseTimeout: Duration
         /// How long to wait for the Kubernetes API after the provision hooks.
         public var apiWaitAttempts: Int
 
-        public init(backup: String? = nil, releaseTimeout: Duration = .seconds(600), apiWaitAttempts: Int = 20) {
+        public init(
+            backup: String? = nil, before: Date? = nil, releaseTimeout: Duration = .seconds(600),
+            apiWaitAttempts: Int = 20
+        ) {
             self.backup = backup
+            self.before = before
             self.releaseTimeout = releaseTimeout
             self.apiWaitAttempts = apiWaitAttempts
         }
@@ -24,12 +30,14 @@ public struct RebuildScenario: Sendable {
         public var parameters: [String: String] {
             var parameters = ["releaseTimeout": releaseTimeout.manifestText]
             if let backup { parameters["backup"] = backup }
+            if let before { parameters["before"] = BackupChoice.format(before) }
             return parameters
         }
 
         public init(parameters: [String: String]) {
             self.init(
                 backup: parameters["backup"],
+                before: parameters["before"].flatMap(BackupChoice.parseTime),
                 releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600)
             )
         }
@@ -249,10 +257,11 @@ public struct RebuildScenario: Sendable {
             id: "backup.fetch",
             title: "Fetch the \(options.backup.map { "backup \($0)" } ?? "newest backup") and verify it",
             retry: RetryPolicy(attempts: 3, backoff: .seconds(5)),
-            inputs: ["backup": options.backup ?? "latest", "sizeFloor": String(manifest.backups.sizeFloor.bytes)],
-            commands: fetcher.plannedCommands(backup: options.backup)
+            inputs: ["backup": options.backup ?? "latest", "sizeFloor": String(manifest.backups.sizeFloor.bytes)]
+                .merging(options.before.map { ["before": BackupChoice.format($0)] } ?? [:]) { $1 },
+            commands: fetcher.plannedCommands(backup: options.backup, before: options.before)
         ) { [options] context in
-            try await fetcher.fetch(backup: options.backup, context: context).outputs
+            try await fetcher.fetch(backup: options.backup, before: options.before, context: context).outputs
         }
     }
 

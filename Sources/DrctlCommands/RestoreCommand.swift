@@ -1,0 +1,86 @@
+import ArgumentParser
+import DrctlCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore the database after corruption (runbook Szenario 1).",
+        discussion: """
+            Picks the backup (the newest verified one in the local backup folder, else the newest good one \
+            off-site; or --backup NAME; or --before TIME) and verifies it before anything is touched: gzip \
+            integrity, the size floor, the SHA-256 recorded in the catalog or the .sha256 sidecar, and that it \
+            is a dump of the manifest's database. Then it checks there is room for a new database, scales the app \
+            deployment to 0 (recording its replica count), restores into a new database and swaps it in by \
+            rename — the old database is kept as <db>_before_<run> unless --drop-old —, runs the manifest's smoke \
+            query, scales the app back to the recorded count and checks the readiness URL.
+
+            In an environment named production the run needs --yes, or a "yes" typed on the terminal after \
+            drctl says what will happen. Every step is journaled; `drctl resume RUN_ID` continues an interrupted \
+            restore. `drctl plan restore -f MANIFEST` prints the same steps without running anything.
+
+            Examples:
+              DB_PASSWORD=… drctl restore -f manifests/production.yaml --yes
+              drctl restore -f manifests/production.yaml --backup valeo_erp_backup_20251009_020000.sql.gz --yes
+              drctl restore -f manifests/staging.yaml --before '2025-10-09 08:00' --drop-old
+              drctl plan restore -f manifests/production.yaml
+            """
+    )
+
+    @OptionGroup var options: ManifestOptions
+    @OptionGroup var backupChoice: BackupChoiceOptions
+    @OptionGroup var restore: RestoreOptions
+
+    func run() async throws {
+        var flags = backupChoice.parameters.merging(restore.parameters) { $1 }
+        let manifest = try ManifestLoader().load(from: options.file)
+        if RestoreScenario.needsConfirmation(environment: manifest.environment), !restore.yes {
+            let scenarioOptions = try RestoreScenario.Options(parameters: flags)
+            let summary = RestoreScenario.destructiveSummary(manifest: manifest, options: scenarioOptions)
+            guard Confirmation.ask(environment: manifest.environment, action: summary) else {
+                throw RecoveryError.confirmationRequired(environment: manifest.environment, action: summary)
+            }
+            flags["confirmed"] = "yes"
+        }
+        let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
+        let runbook = try await ScenarioCatalog.runbook(
+            .restore, manifest: options.file, stateDirectory: launcher.stateDirectory, flags: flags,
+            runner: launcher.runner)
+        try await launcher.start(runbook)
+    }
+}
+
+/// The flags of `restore`, shared with `plan restore`.
+struct RestoreOptions: ParsableArguments {
+    @Flag(
+        name: .customLong("drop-old"),
+        help: "Drop the replaced database once the smoke query passed, instead of keeping it as <db>_before_<run>.")
+    var dropOld: Bool = false
+
+    @Flag(name: .customLong("yes"), help: "Confirm the destructive steps (needed for an environment named production).")
+    var yes: Bool = false
+
+    var parameters: [String: String] {
+        var parameters: [String: String] = [:]
+        if dropOld { parameters["dropOld"] = "yes" }
+        if yes { parameters["confirmed"] = "yes" }
+        return parameters
+    }
+}
+
+/// Asks on the terminal; never when standard input is not a terminal (cron, CI), where the answer is no.
+enum Confirmation {
+    static func ask(environment: String, action: String) -> Bool {
+        guard isatty(STDIN_FILENO) == 1 else { return false }
+        StandardStreams.err("Environment \(environment): this will \(action).")
+        StandardStreams.err("Type yes to go on: ")
+        guard let answer = readLine() else { return false }
+        return answer.trimmingCharacters(in: .whitespaces).lowercased() == "yes"
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Reads the statements of a gzip SQL dump that say which database it belongs to, without keeping the dump:
+/// `gzip -dc FILE | grep -a -E '^(-- PostgreSQL database dump$|\\connect |CREATE DATABASE )'`.
+///
+/// A plain `pg_dump` names no database, so the header only proves it is a dump; a `pg_dump -C` dump names its
+/// database in `CREATE DATABASE` and `\connect`, and restoring it would reconnect to that database, so such a
+/// dump is refused whichever database it names.
+public struct DumpOriginCheck: Sendable {
+    public var gzip: Gzip
+    public var grepExecutable: String
+
+    public init(gzip: Gzip, grepExecutable: String = "grep") {
+        self.gzip = gzip
+        self.grepExecutable = grepExecutable
+    }
+
+    static let pattern = #"^(-- PostgreSQL database dump$|\\connect |CREATE DATABASE )"#
+
+    public func pipeline(file: String) -> CommandPipeline {
+        CommandPipeline([gzip.decompress(file: file), CommandInvocation(grepExecutable, ["-a", "-E", Self.pattern])])
+    }
+
+    /// Throws `RecoveryError` unless `file` (shown as `name`) is a plain dump fit to restore into `database`.
+    public func check(file: String, name: String, database: String, runner: any CommandRunning) async throws {
+        let result = try await runner.run(pipeline(file: file))
+        guard let decompress = result.stages.first, decompress.status.isSuccess else {
+            throw BackupError.backupCorrupt(
+                file: name, detail: "gzip -dc: " + (result.stages.first?.standardErrorTail ?? "did not run"))
+        }
+        // grep exits 1 when nothing matched (then the header is missing); 2 is a real error.
+        if let grep = result.stages.last, grep.status != .exited(0), grep.status != .exited(1) {
+            _ = try grep.checked()
+        }
+        try Self.judge(lines: result.output, name: name, database: database)
+    }
+
+    static func judge(lines output: String, name: String, database: String) throws(RecoveryError) {
+        let lines = output.split(separator: "\n").map(String.init)
+        for line in lines where line.hasPrefix("CREATE DATABASE ") || line.hasPrefix("\\connect ") {
+            let named = databaseName(in: line)
+            if let named, named != database {
+                throw .backupOfAnotherDatabase(file: name, database: named, expected: database)
+            }
+            throw .dumpReconnects(file: name, database: named ?? database)
+        }
+        guard lines.contains("-- PostgreSQL database dump") else { throw .notADatabaseDump(file: name) }
+    }
+
+    /// The database named by `CREATE DATABASE name …`, `\connect name` or `\connect -reuse-previous=on "dbname='x'"`.
+    static func databaseName(in line: String) -> String? {
+        var rest: Substring
+        if line.hasPrefix("CREATE DATABASE ") {
+            rest = line.dropFirst("CREATE DATABASE ".count)
+        } else {
+            rest = line.dropFirst("\\connect ".count)
+            if rest.hasPrefix("-reuse-previous=on ") { rest = rest.dropFirst("-reuse-previous=on ".count) }
+        }
+        if rest.hasPrefix("\"dbname='") {
+            let body = rest.dropFirst("\"dbname='".count)
+            guard let end = body.range(of: "'\"") else { return nil }
+            return String(body[..<end.lowerBound]).replacingOccurrences(of: "\\'", with: "'")
+        }
+        if rest.hasPrefix("\"") {
+            var name = ""
+            var index = rest.index(after: rest.startIndex)
+            while index < rest.endIndex {
+                let character = rest[index]
+                index = rest.index(after: index)
+                if character == "\"" {
+                    guard index < rest.endIndex, rest[index] == "\"" else { return name }
+                    index = rest.index(after: index)
+                }
+                name.append(character)
+            }
+            return nil
+        }
+        let word = rest.prefix { !$0.isWhitespace && $0 != ";" }
+        return word.isEmpty ? nil : String(word)
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+
+/// Which backup a database recovery restores from.
+public enum BackupChoice: Sendable, Hashable {
+    /// The newest verified local backup, else the newest good off-site one.
+    case latest
+    /// This file name (`valeo_erp_backup_20251009_020000.sql.gz`), local first, then off-site.
+    case named(String)
+    /// The newest backup taken strictly before this time (rows deleted at that time are still in it).
+    case before(Date)
+
+    /// Journaled as step inputs and run parameters.
+    public var parameters: [String: String] {
+        switch self {
+        case .latest: return [:]
+        case .named(let name): return ["backup": name]
+        case .before(let date): return ["before": BackupChoice.format(date)]
+        }
+    }
+
+    /// From `parameters`: `backup` wins over `before`; an unreadable `before` is an error, never "latest".
+    public init(parameters: [String: String]) throws(RecoveryError) {
+        if let name = parameters["backup"], !name.isEmpty {
+            self = .named(name)
+        } else if let text = parameters["before"], !text.isEmpty {
+            guard let date = BackupChoice.parseTime(text) else { throw .invalidTime(text) }
+            self = .before(date)
+        } else {
+            self = .latest
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .latest: return "the newest verified backup"
+        case .named(let name): return "backup \(name)"
+        case .before(let date): return "the newest backup before \(BackupChoice.format(date))"
+        }
+    }
+
+    /// `2025-10-08T14:30:00Z`.
+    public static func format(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+    /// `2025-10-08T14:30:00Z`, `2025-10-08T16:30:00+02:00`, `2025-10-08 14:30` or `2025-10-08` (both UTC).
+    public static func parseTime(_ text: String) -> Date? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let date = ISO8601DateFormatter().date(from: trimmed) { return date }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(secondsFromGMT: 0)
+        for format in ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd"] {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: trimmed) { return date }
+        }
+        return nil
+    }
+}
+
+/// A backup picked and verified for a restore.
+public struct SelectedBackup: Sendable, Hashable {
+    public var name: String
+    /// The file to restore from: in the local backup folder, or downloaded into the run's scratch folder.
+    public var path: String
+    public var size: Int64
+    public var sha256: String
+    /// `local daily/…` or `s3://bucket/key`.
+    public var origin: String
+
+    public var outputs: StepOutputs {
+        ["name": name, "path": path, "size": String(size), "sha256": sha256, "origin": origin]
+    }
+}
+
+/// Picks the backup for `drctl restore` and `drctl recover-rows` and verifies it before anything is touched:
+/// the local backup folder's catalog first (`BackupIntegrityCheck`: not empty, size floor, `gzip -t`, SHA-256
+/// against the catalog), else the off-site store (`OffsiteBackupFetcher`: the same checks against the `.sha256`
+/// sidecar); then that the dump is one of the manifest's database (`DumpOriginCheck`).
+public struct RecoveryBackupSource: Sendable {
+    public var toolbox: ScenarioToolbox
+    public var workRoot: String
+
+    public init(toolbox: ScenarioToolbox, workRoot: String) {
+        self.toolbox = toolbox
+        self.workRoot = workRoot
+    }
+
+    private var database: String { toolbox.manifest.database.name }
+    private var folder: BackupFolder { BackupFolder(manifest: toolbox.manifest) }
+    private var fetcher: OffsiteBackupFetcher { OffsiteBackupFetcher(toolbox: toolbox, workRoot: workRoot) }
+    private var origin: DumpOriginCheck { DumpOriginCheck(gzip: toolbox.gzip) }
+
+    public func plannedCommands(_ choice: BackupChoice) -> [String] {
+        let local = "\(folder.root)/{daily,monthly}/"
+        let file: String
+        switch choice {
+        case .latest: file = "<newest verified \(database)_backup_*.sql.gz>"
+        case .named(let name): file = name
+        case .before(let date): file = "<newest \(database)_backup_*.sql.gz before \(BackupChoice.format(date))>"
+        }
+        var lines = [
+            "pick \(file) from \(folder.catalogStore.path)",
+            toolbox.gzip.test(file: local + file).redactedCommandLine,
+            "size of \(local + file) ≥ \(toolbox.manifest.backups.sizeFloor); sha256 compared with the catalog",
+            origin.pipeline(file: local + file).redactedCommandLine,
+        ]
+        if toolbox.manifest.backups.s3 != nil || toolbox.manifest.backups.azure != nil {
+            lines.append("(when no local backup qualifies, from off-site:)")
+            switch choice {
+            case .latest: lines += fetcher.plannedCommands(backup: nil)
+            case .named(let name): lines += fetcher.plannedCommands(backup: name)
+            case .before(let date): lines += fetcher.plannedCommands(backup: nil, before: date)
+            }
+        }
+        return lines
+    }
+
+    public func select(_ choice: BackupChoice, context: StepContext) async throws -> SelectedBackup {
+        if case .named(let name) = choice {
+            guard let parsed = BackupName(fileName: name) else { throw RecoveryError.notABackupName(name) }
+            guard parsed.database == database else {
+                throw RecoveryError.backupOfAnotherDatabase(file: name, database: parsed.database, expected: database)
+            }
+        }
+        let selected: SelectedBackup
+        if let record = try localRecord(choice, context: context) {
+            let path = folder.path(record.tier, fileName: record.fileName)
+            context.log("verifying local backup \(record.relativePath)")
+            let check = BackupIntegrityCheck(
+                gzip: toolbox.gzip, sizeFloor: toolbox.manifest.backups.sizeFloor, runner: context.runner)
+            let measured = try await check.check(path: path, file: record.relativePath, expectedSHA256: record.sha256)
+            selected = SelectedBackup(
+                name: record.fileName, path: path, size: measured.size, sha256: measured.sha256,
+                origin: "local " + record.relativePath)
+        } else {
+            let fetched: OffsiteBackupFetcher.Fetched
+            do {
+                switch choice {
+                case .latest: fetched = try await fetcher.fetch(backup: nil, context: context)
+                case .named(let name): fetched = try await fetcher.fetch(backup: name, context: context)
+                case .before(let date): fetched = try await fetcher.fetch(backup: nil, before: date, context: context)
+                }
+            } catch ScenarioError.noOffsiteStore {
+                throw noLocalBackup(choice)
+            }
+            selected = SelectedBackup(
+                name: fetched.name, path: fetched.path, size: fetched.size, sha256: fetched.sha256,
+                origin: (try? fetcher.location()).map { "\($0.store.displayName)/\(fetched.key)" } ?? fetched.key)
+        }
+        try await origin.check(file: selected.path, name: selected.name, database: database, runner: context.runner)
+        context.log("backup \(selected.name) verified (\(selected.origin), sha256 \(selected.sha256.prefix(12))…)")
+        return selected
+    }
+
+    /// The catalog record to use, nil when the off-site store should be asked.
+    private func localRecord(_ choice: BackupChoice, context: StepContext) throws -> BackupRecord? {
+        let catalog: BackupCatalog
+        do {
+            catalog = try folder.catalogStore.load()
+        } catch {
+            context.log("local backup catalog unusable (\(error.localizedDescription)); trying off-site")
+            return nil
+        }
+        let ours = BackupCatalog(records: catalog.records.filter { $0.name.database == database })
+        switch choice {
+        case .latest:
+            return ours.latest(verified: true)
+        case .named(let name):
+            if let record = ours.record(fileName: name, tier: .daily) ?? ours.record(fileName: name, tier: .monthly) {
+                return record
+            }
+            let onDisk = (try? folder.file(.daily, fileName: name)) ?? (try? folder.file(.monthly, fileName: name))
+            if onDisk.flatMap({ $0 }) != nil { throw BackupError.backupNotInCatalog(file: name) }
+            return nil
+        case .before(let date):
+            if let record = ours.latest(before: date, verified: true) { return record }
+            let hasOffsite = toolbox.manifest.backups.s3 != nil || toolbox.manifest.backups.azure != nil
+            if !hasOffsite {
+                let earliest = ours.records.min { $0.name < $1.name }?.fileName
+                throw RecoveryError.noBackupBefore(date: date, database: database, earliest: earliest)
+            }
+            return nil
+        }
+    }
+
+    private func noLocalBackup(_ choice: BackupChoice) -> any Error {
+        switch choice {
+        case .named(let name): return BackupError.backupNotFound(name: name, folder: folder.root)
+        case .before(let date): return RecoveryError.noBackupBefore(date: date, database: database, earliest: nil)
+        case .latest: return ScenarioError.noBackupFound(location: folder.root, database: database)
+        }
+    }
+}

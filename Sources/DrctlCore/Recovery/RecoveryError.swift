@@ -1,0 +1,75 @@
+import Foundation
+
+/// Why a database restore or row recovery refused to go on; every case says what, where and what to do, and
+/// every refusal happens before the database is touched.
+public enum RecoveryError: Error, Sendable, LocalizedError {
+    /// The backup was taken of another database (its name, or the `CREATE DATABASE`/`\connect` lines in it).
+    case backupOfAnotherDatabase(file: String, database: String, expected: String)
+    /// A dump made with `pg_dump -C`: restoring it would reconnect to the live database instead of the new one.
+    case dumpReconnects(file: String, database: String)
+    /// The file decompresses but is not a `pg_dump` SQL script.
+    case notADatabaseDump(file: String)
+    /// `--backup` is not a backup file name.
+    case notABackupName(String)
+    /// `--before` is not a time drctl can read.
+    case invalidTime(String)
+    /// No backup of the database was taken before the given time.
+    case noBackupBefore(date: Date, database: String, earliest: String?)
+    /// The environment is production and nobody confirmed the destructive step.
+    case confirmationRequired(environment: String, action: String)
+    /// The temporary or new database would not fit.
+    case notEnoughDisk(needed: Int64, available: Int64, location: String)
+    case unknownTable(table: String, database: String, tables: [String])
+    case unknownColumns(table: String, unknown: [String], columns: [String])
+    /// Rows recovered but not found in production afterwards.
+    case rowsMissingAfterImport(table: String, keys: [String])
+    /// Rows asked for that the backup does not hold either.
+    case rowsNotInBackup(table: String, keys: [String], backup: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .backupOfAnotherDatabase(let file, let database, let expected):
+            return "backup \(file) is a dump of database \(database), not of \(expected) (database.name in the"
+                + " manifest) — restore stopped before touching anything. Pick a backup of \(expected)"
+                + " (drctl backup list) or check that the manifest names the right database."
+        case .dumpReconnects(let file, let database):
+            return "backup \(file) was made with pg_dump -C: it creates and \\connects to \(database) itself, so it"
+                + " would be restored over the live database instead of a new one — refused before touching"
+                + " anything. Use a backup made without -C (drctl backup create)."
+        case .notADatabaseDump(let file):
+            return "backup \(file) decompresses, but it is not a pg_dump SQL script (no '-- PostgreSQL database"
+                + " dump' header) — refused before touching the database. Pick another backup (drctl backup list)."
+        case .notABackupName(let name):
+            return "'\(name)' is not a backup file name; write it as <database>_backup_YYYYMMDD_HHMMSS.sql.gz"
+                + " (see drctl backup list)."
+        case .invalidTime(let text):
+            return "'\(text)' is not a time; write it in UTC as 2025-10-08T14:30:00Z or 2025-10-08 14:30."
+        case .noBackupBefore(let date, let database, let earliest):
+            let when = ISO8601DateFormatter().string(from: date)
+            return "no backup of \(database) was taken before \(when)"
+                + (earliest.map { "; the earliest one is \($0)" } ?? "; there is no backup at all")
+                + ". Nothing was touched. Check --before (UTC) against drctl backup list."
+        case .confirmationRequired(let environment, let action):
+            return "environment \(environment) needs confirmation: \(action). Run again with --yes once you are"
+                + " sure (or answer the question on a terminal). Nothing was touched."
+        case .notEnoughDisk(let needed, let available, let location):
+            return "not enough free space for the new database: about \(ByteSize(bytes: needed)) needed, only"
+                + " \(ByteSize(bytes: available)) free on \(location). Nothing was touched; free space there"
+                + " (or drop an old <db>_before_* database) and run again."
+        case .unknownTable(let table, let database, let tables):
+            return "table \(table) does not exist in the backup of \(database). Tables: "
+                + (tables.isEmpty ? "(none)" : tables.joined(separator: ", ")) + ". Fix --table."
+        case .unknownColumns(let table, let unknown, let columns):
+            return "table \(table) has no column \(unknown.joined(separator: ", ")). Its columns: "
+                + columns.joined(separator: ", ") + ". Fix --key or --where."
+        case .rowsMissingAfterImport(let table, let keys):
+            return "after the import, \(keys.count) row(s) of \(table) are still missing: "
+                + keys.prefix(20).joined(separator: ", ")
+                + ". The transaction was rolled back or conflicted; look at the run log and run again."
+        case .rowsNotInBackup(let table, let keys, let backup):
+            return "\(keys.count) key(s) are not in \(table) of backup \(backup) either: "
+                + keys.prefix(20).joined(separator: ", ")
+                + ". Nothing was imported. Check the ids, or pick a backup from before they were deleted (--before)."
+        }
+    }
+}

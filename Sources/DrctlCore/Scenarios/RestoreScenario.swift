@@ -1,0 +1,257 @@
+import Foundation
+
+/// Runbook Szenario 1, database corruption: pick the backup and verify it (nothing is touched before that) →
+/// check free space → scale the app to 0 (remembering its replica count) → restore into a new database and swap
+/// it in (the old one kept as `<db>_before_<run>` unless `--drop-old`) → smoke query → scale the app back →
+/// /readyz.
+public struct RestoreScenario: Sendable {
+    public static let runbookID = "restore"
+
+    public struct Options: Sendable, Hashable {
+        public var backup: BackupChoice
+        /// Drop the replaced database after the smoke query passed, instead of keeping it as `<db>_before_<run>`.
+        public var dropOld: Bool
+        /// The operator confirmed (`--yes` or on the terminal); required in an environment named production.
+        public var confirmed: Bool
+        public var rolloutTimeout: Duration
+
+        public init(
+            backup: BackupChoice = .latest, dropOld: Bool = false, confirmed: Bool = false,
+            rolloutTimeout: Duration = .seconds(600)
+        ) {
+            self.backup = backup
+            self.dropOld = dropOld
+            self.confirmed = confirmed
+            self.rolloutTimeout = rolloutTimeout
+        }
+
+        /// Journaled, so `drctl resume` rebuilds the same runbook.
+        public var parameters: [String: String] {
+            var parameters = backup.parameters
+            if dropOld { parameters["dropOld"] = "yes" }
+            if confirmed { parameters["confirmed"] = "yes" }
+            parameters["rolloutTimeout"] = rolloutTimeout.manifestText
+            return parameters
+        }
+
+        public init(parameters: [String: String]) throws {
+            self.init(
+                backup: try BackupChoice(parameters: parameters),
+                dropOld: parameters["dropOld"] == "yes",
+                confirmed: parameters["confirmed"] == "yes",
+                rolloutTimeout: parameters["rolloutTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600)
+            )
+        }
+    }
+
+    public var toolbox: ScenarioToolbox
+    public var options: Options
+    public var workRoot: String
+    public var spaceCheck: DatabaseSpaceCheck
+
+    public init(
+        toolbox: ScenarioToolbox, options: Options = Options(), workRoot: String,
+        spaceCheck: DatabaseSpaceCheck? = nil
+    ) {
+        self.toolbox = toolbox
+        self.options = options
+        self.workRoot = workRoot
+        self.spaceCheck = spaceCheck ?? DatabaseSpaceCheck(freeSpace: DatabaseSpaceCheck.live(postgres: toolbox.postgres))
+    }
+
+    private var manifest: Manifest { toolbox.manifest }
+    private var deployment: String { manifest.releases.app.deployment }
+
+    /// The environment whose destructive steps need a confirmation.
+    public static func needsConfirmation(environment: String) -> Bool {
+        environment.lowercased() == "production"
+    }
+
+    /// What the destructive part does, for the confirmation question and the refusal.
+    public var destructiveSummary: String { Self.destructiveSummary(manifest: manifest, options: options) }
+
+    public static func destructiveSummary(manifest: Manifest, options: Options) -> String {
+        let database = manifest.database.name
+        let old =
+            options.dropOld
+            ? "the current \(database) is DROPPED" : "the current \(database) is kept as \(database)_before_<run>"
+        return "stop deployment \(manifest.releases.app.deployment) in namespace \(manifest.kube.namespace) (scale"
+            + " to 0), restore \(options.backup.description) into a new database and swap it in for \(database)"
+            + " (\(old)), then scale the app back"
+    }
+
+    public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+        var steps = [selectStep(), spaceStep(), scaleDownStep(), restoreStep()]
+        var last: StepID = "database.restore"
+        if options.dropOld {
+            steps.append(dropOldStep())
+            last = "database.drop-old"
+        }
+        steps += [smokeStep(after: last), scaleUpStep(), readinessStep()]
+        steps.append(RunScratch.cleanupStep(workRoot: workRoot, after: ["readiness"]))
+        return Runbook(
+            id: Self.runbookID,
+            environment: manifest.environment,
+            parameters: parameters.merging(options.parameters) { _, new in new },
+            manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
+            rtoBudget: manifest.objectives.rto,
+            steps: steps
+        )
+    }
+
+    // MARK: - Steps
+
+    private func selectStep() -> RunbookStep {
+        let source = RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot)
+        let choice = options.backup
+        return RunbookStep(
+            id: "backup.verify",
+            title: "Pick \(choice.description) and verify it (gzip -t, size floor, SHA-256, database) before anything is touched",
+            inputs: choice.parameters.merging(["database": manifest.database.name]) { $1 },
+            commands: source.plannedCommands(choice)
+        ) { context in
+            try await source.select(choice, context: context).outputs
+        }
+    }
+
+    private func spaceStep() -> RunbookStep {
+        let check = spaceCheck
+        return RunbookStep(
+            id: "database.space",
+            title: "Check there is room for the new database",
+            dependsOn: ["backup.verify"],
+            commands: [check.plannedLine]
+        ) { context in
+            let backup = try context.outputs(of: "backup.verify")
+            return try await check.check(backupSize: Int64(backup["size"] ?? "") ?? 0, context: context)
+        }
+    }
+
+    private func scaleDownStep() -> RunbookStep {
+        let kubectl = toolbox.kubectl
+        let deployment = deployment
+        let read = kubectl.deploymentReplicas(deployment)
+        let scale = kubectl.scaleDeployment(deployment, replicas: 0)
+        let manifestReplicas = manifest.releases.app.replicas
+        let environment = manifest.environment
+        let confirmed = options.confirmed
+        let summary = destructiveSummary
+        return RunbookStep(
+            id: "app.scale-down",
+            title: "Stop the application: scale deployment \(deployment) to 0 (its replica count is recorded)",
+            dependsOn: ["database.space"],
+            inputs: ["deployment": deployment],
+            invocations: [read, scale]
+        ) { context in
+            if Self.needsConfirmation(environment: environment), !confirmed {
+                throw RecoveryError.confirmationRequired(environment: environment, action: summary)
+            }
+            let current = try Kubectl.parseReplicas(try await context.runner.runChecked(read).output)
+            // A resumed run finds the app already at 0: scale it back to the manifest's count later.
+            let previous = current > 0 ? current : manifestReplicas
+            try await context.runner.runChecked(scale)
+            context.log("deployment \(deployment) scaled from \(current) to 0")
+            return ["previousReplicas": String(previous)]
+        }
+    }
+
+    private func restoreStep() -> RunbookStep {
+        let restorer = DatabaseRestorer(toolbox: toolbox)
+        return RunbookStep(
+            id: "database.restore",
+            title: "Restore the backup into a new database and swap it in for \(manifest.database.name)",
+            dependsOn: ["app.scale-down", "backup.verify"],
+            destructive: true,
+            inputs: ["database": manifest.database.name],
+            commands: restorer.plannedCommands(),
+            probe: { context in
+                let backup = try context.outputs(of: "backup.verify")
+                return try await restorer.probe(runID: context.runID, sha256: backup["sha256"] ?? "", context: context)
+            }
+        ) { context in
+            let backup = try context.outputs(of: "backup.verify")
+            let file = try backup.require("path", from: "backup.verify")
+            let sha = try backup.require("sha256", from: "backup.verify")
+            return try await restorer.restore(file: file, sha256: sha, context: context)
+        }
+    }
+
+    private func dropOldStep() -> RunbookStep {
+        let postgres = toolbox.postgres
+        let planned = postgres.dropDatabase("\(manifest.database.name)_before_<run>", force: true)
+        return RunbookStep(
+            id: "database.drop-old",
+            title: "Drop the replaced database (--drop-old)",
+            dependsOn: ["database.restore"],
+            destructive: true,
+            commands: ["(if the old database was kept) " + planned.redactedCommandLine]
+        ) { context in
+            let restored = try context.outputs(of: "database.restore")
+            guard let kept = restored["keptPrevious"], !kept.isEmpty else { return ["dropped": ""] }
+            try await context.runner.runChecked(postgres.dropDatabase(kept, force: true))
+            return ["dropped": kept]
+        }
+    }
+
+    private var smokeQuery: String {
+        manifest.database.smokeQuery
+            ?? "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+    }
+
+    private func smokeStep(after previous: StepID) -> RunbookStep {
+        let query = toolbox.postgres.query(smokeQuery)
+        let sql = smokeQuery
+        return RunbookStep(
+            id: "database.smoke",
+            title: "Smoke query on \(manifest.database.name): \(sql)",
+            dependsOn: [previous],
+            inputs: ["query": sql],
+            invocations: [query]
+        ) { context in
+            let result = try await context.runner.runChecked(query)
+            let value = Postgres.parseValue(result.output) ?? ""
+            context.log("\(sql) → \(value)")
+            return ["query": sql, "result": value]
+        }
+    }
+
+    private func scaleUpStep() -> RunbookStep {
+        let kubectl = toolbox.kubectl
+        let deployment = deployment
+        let rollout = kubectl.rolloutStatus(deployment: deployment, timeout: options.rolloutTimeout)
+        let planned = kubectl.scaleDeployment(deployment, replicas: manifest.releases.app.replicas)
+        return RunbookStep(
+            id: "app.scale-up",
+            title: "Start the application again: scale \(deployment) back to its recorded replica count",
+            dependsOn: ["database.smoke", "app.scale-down"],
+            timeout: options.rolloutTimeout + .seconds(60),
+            inputs: ["deployment": deployment],
+            commands: [
+                planned.redactedCommandLine.replacingOccurrences(
+                    of: "--replicas \(manifest.releases.app.replicas)", with: "--replicas <recorded count>"),
+                rollout.redactedCommandLine,
+            ]
+        ) { context in
+            let recorded = try context.outputs(of: "app.scale-down")
+            let replicas = Int(try recorded.require("previousReplicas", from: "app.scale-down")) ?? 1
+            try await context.runner.runChecked(kubectl.scaleDeployment(deployment, replicas: replicas))
+            try await context.runner.runChecked(rollout)
+            return ["replicas": String(replicas)]
+        }
+    }
+
+    private func readinessStep() -> RunbookStep {
+        let readiness = manifest.readiness
+        return RunbookStep(
+            id: "readiness",
+            title: "Check \(readiness.url)",
+            dependsOn: ["app.scale-up"],
+            inputs: ["url": readiness.url],
+            commands: ["GET \(readiness.url) (retried until 2xx, at most \(readiness.timeout.manifestText))"]
+        ) { context in
+            guard let url = URL(string: readiness.url) else { throw ScenarioError.invalidReadinessURL(readiness.url) }
+            let outcome = try await ReadinessProbe(url: url, timeout: readiness.timeout).waitUntilReady()
+            return ["status": String(outcome.statusCode), "attempts": String(outcome.attempts)]
+        }
+    }
+}
