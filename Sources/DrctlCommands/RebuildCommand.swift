@@ -30,7 +30,8 @@ struct RebuildCommand: AsyncParsableCommand {
     func run() async throws {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let runbook = try await ScenarioCatalog.runbook(
-            .rebuild, manifest: options.file, stateDirectory: launcher.stateDirectory, flags: rebuild.parameters.merging(backupChoice.parameters) { $1 },
+            .rebuild, manifest: options.file, stateDirectory: launcher.stateDirectory,
+            flags: rebuild.parameters.merging(backupChoice.parameters) { $1 },
             runner: launcher.runner)
         try await launcher.start(runbook)
     }

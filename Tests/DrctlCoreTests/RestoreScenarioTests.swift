@@ -118,7 +118,8 @@ struct RestoreScenarioTests {
         let order = [
             "gzip -t", "gzip -dc", "-a -E", "jsonpath={.spec.replicas}", "scale deployment valeo-erp --replicas 0",
             "CREATE DATABASE \"valeo_erp_restore_", "RENAME TO \"valeo_erp_before_", "RENAME TO \"valeo_erp\"",
-            "-d valeo_erp -w -At -c SELECT COUNT(*) FROM documents_header", "scale deployment valeo-erp --replicas 3", "rollout status",
+            "-d valeo_erp -w -At -c SELECT COUNT(*) FROM documents_header", "scale deployment valeo-erp --replicas 3",
+            "rollout status",
         ]
         let positions = order.map { fixture.index(of: $0) }
         #expect(!positions.contains(nil), "missing: \(zip(order, positions).filter { $0.1 == nil }.map(\.0))")

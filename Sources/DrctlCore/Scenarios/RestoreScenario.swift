@@ -56,7 +56,8 @@ public struct RestoreScenario: Sendable {
         self.toolbox = toolbox
         self.options = options
         self.workRoot = workRoot
-        self.spaceCheck = spaceCheck ?? DatabaseSpaceCheck(freeSpace: DatabaseSpaceCheck.live(postgres: toolbox.postgres))
+        self.spaceCheck =
+            spaceCheck ?? DatabaseSpaceCheck(freeSpace: DatabaseSpaceCheck.live(postgres: toolbox.postgres))
     }
 
     private var manifest: Manifest { toolbox.manifest }
@@ -106,7 +107,8 @@ public struct RestoreScenario: Sendable {
         let choice = options.backup
         return RunbookStep(
             id: "backup.verify",
-            title: "Pick \(choice.description) and verify it (gzip -t, size floor, SHA-256, database) before anything is touched",
+            title:
+                "Pick \(choice.description) and verify it (gzip -t, size floor, SHA-256, database) before anything is touched",
             inputs: choice.parameters.merging(["database": manifest.database.name]) { $1 },
             commands: source.plannedCommands(choice)
         ) { context in
