@@ -118,12 +118,15 @@ public struct RestoreScenario: Sendable {
 
     private func spaceStep() -> RunbookStep {
         let check = spaceCheck
+        let ping = toolbox.postgres.adminQuery("SELECT 1")
         return RunbookStep(
             id: "database.space",
-            title: "Check there is room for the new database",
+            title: "Check that PostgreSQL answers and has room for the new database",
             dependsOn: ["backup.verify"],
-            commands: [check.plannedLine]
+            commands: [ping.redactedCommandLine, check.plannedLine]
         ) { context in
+            // An unreachable server stops the run here, before the app is scaled down.
+            try await context.runner.runChecked(ping)
             let backup = try context.outputs(of: "backup.verify")
             return try await check.check(backupSize: Int64(backup["size"] ?? "") ?? 0, context: context)
         }

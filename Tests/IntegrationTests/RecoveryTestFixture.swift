@@ -1,0 +1,180 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// A seeded, production-like database on the local stack (several tables, unicode, NULLs, large text), its own
+/// backup folder, an app deployment in its own namespace of the stack's kube stand-in, and a manifest pointing at
+/// all of them; the real psql, pg_dump, gzip, aws and kubectl do the work.
+final class RecoveryFixture: Sendable {
+    let stack: StackEnvironment
+    let suffix: String
+    let root: String
+    let database: String
+    let namespace: String
+    let manifest: Manifest
+    let toolbox: ScenarioToolbox
+    let runner = CommandRunner()
+    let clock: ManualClock
+    let replicas = 2
+
+    init(
+        sizeFloor: String = "16KiB", bucket: String? = nil, environment: String = "restore-tests",
+        databasePort: Int? = nil, sharing other: RecoveryFixture? = nil
+    ) throws {
+        stack = try StackEnvironment.current(requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"])
+        guard let kubeURL = stack.variables["DRCTL_KUBE_URL"], let kubeconfig = stack.variables["KUBECONFIG"] else {
+            throw StackEnvironmentError.variablesMissing(["DRCTL_KUBE_URL", "KUBECONFIG"])
+        }
+        // `sharing`: the same database, namespace and folder seen through a manifest that differs in one value.
+        let suffix = other?.suffix ?? UUID().uuidString.prefix(8).lowercased()
+        self.suffix = suffix
+        database = "drctl_rs_\(suffix)"
+        namespace = "rs-\(suffix)"
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-restore-it-\(suffix)").path
+        try FileManager.default.createDirectory(atPath: root + "/manifests", withIntermediateDirectories: true)
+        let s3Line = bucket.map { "  s3: { bucket: \($0), prefix: postgresql/ }\n" } ?? ""
+        let yaml = """
+            environment: \(environment)
+            kube:
+              namespace: \(namespace)
+              kubeconfig: \(kubeconfig)
+            database:
+              host: \(stack.postgresHost)
+              port: \(databasePort ?? stack.postgresPort)
+              user: \(stack.postgresUser)
+              name: \(database)
+              password: { env: DRCTL_PG_PASSWORD }
+              smokeQuery: SELECT COUNT(*) FROM documents_header
+            backups:
+              local: backups
+              sizeFloor: \(sizeFloor)
+              retention: { daily: 30, monthly: 12 }
+            \(s3Line)releases:
+              postgresql: { name: postgresql, chart: bitnami/postgresql }
+              app: { name: app, chart: ./chart, deployment: app, replicas: \(replicas) }
+            readiness: { url: "\(kubeURL)/_standin/apps/\(namespace)/app/readyz", timeout: 60s }
+            objectives: { rpo: 24h, rto: 4h }
+
+            """
+        let source = Manifest.Source(
+            file: ManifestPath(written: "manifests/test.yaml", absolute: root + "/manifests/test.yaml"),
+            projectRoot: root)
+        if other == nil { try yaml.write(toFile: root + "/manifests/test.yaml", atomically: true, encoding: .utf8) }
+        // Without the runbook's DB_* variables (the stack exports them), which would override the manifest.
+        let environment = stack.variables.filter { !$0.key.hasPrefix("DB_") }
+        manifest = try ManifestLoader(environment: environment).load(yaml: yaml, source: source)
+        toolbox = ScenarioToolbox(manifest: manifest, databasePassword: SecretValue(stack.postgresPassword))
+        clock = ManualClock(now: Date(timeIntervalSince1970: 1_759_975_200))  // 2025-10-09 02:00:00 UTC
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    var folder: BackupFolder { BackupFolder(manifest: manifest) }
+    var manifestPath: String { root + "/manifests/test.yaml" }
+    var workRoot: String { root + "/state/work" }
+    var stateDirectory: String { root + "/state" }
+
+    /// The database, its tables and rows, and the app deployment at `replicas`.
+    func seed() async throws {
+        try await runner.runChecked(toolbox.postgres.createDatabase(database))
+        let sql = """
+            CREATE TABLE documents_header (id text PRIMARY KEY, title text, note text, amount numeric, created date);
+            INSERT INTO documents_header
+              SELECT 'DOC-' || g, 'Rechnung ' || g || ' — Größe ✓ 日本語 «ä»', CASE WHEN g % 7 = 0 THEN NULL
+              ELSE md5(g::text) || md5((g * 31)::text) END, CASE WHEN g % 11 = 0 THEN NULL ELSE g * 1.25 END,
+              DATE '2025-01-01' + g % 300 FROM generate_series(1, 3000) g;
+            INSERT INTO documents_header VALUES ('O''Brien; DROP TABLE x; --', 'quote test', 'tab\there', 1, NULL);
+            CREATE TABLE documents_line (id serial PRIMARY KEY, header_id text REFERENCES documents_header(id),
+              body text, payload bytea);
+            INSERT INTO documents_line (header_id, body, payload)
+              SELECT 'DOC-' || (g % 50 + 1), repeat('Zeile ' || g || E' mit Umlaut ü\\n', 40), decode(md5(g::text), 'hex')
+              FROM generate_series(1, 2000) g;
+            INSERT INTO documents_line (header_id, body)
+              SELECT 'DOC-1', string_agg(md5(g::text), '') FROM generate_series(1, 40000) g;
+            CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, tags text[]);
+            INSERT INTO customers SELECT g, 'Kunde ' || g || ' 😀', CASE WHEN g % 3 = 0 THEN NULL ELSE 'k' || g || '@example.com' END,
+              ARRAY['a', 'b' || g] FROM generate_series(1, 500) g;
+            """
+        try await runner.runChecked(toolbox.postgres.query(sql))
+        try await kubectl(["create", "namespace", namespace], namespaced: false)
+        try await kubectl(["create", "deployment", "app", "--image=nginx:1", "--replicas=\(replicas)"])
+    }
+
+    func cleanUp() async {
+        _ = try? await runner.run(toolbox.postgres.dropDatabase(database, force: true))
+        for name in (try? await databases(like: database + "_%")) ?? [] {
+            _ = try? await runner.run(toolbox.postgres.dropDatabase(name, force: true))
+        }
+        _ = try? await runner.run(
+            CommandInvocation(
+                "kubectl", ["--kubeconfig", toolbox.manifest.kube.kubeconfig?.absolute ?? "", "delete", "namespace", namespace, "--wait=false"]))
+    }
+
+    @discardableResult
+    func kubectl(_ arguments: [String], namespaced: Bool = true) async throws -> String {
+        var full = ["--kubeconfig", manifest.kube.kubeconfig?.absolute ?? ""]
+        if namespaced { full += ["--namespace", namespace] }
+        return try await runner.runChecked(CommandInvocation("kubectl", full + arguments)).output
+    }
+
+    func deploymentReplicas() async throws -> Int {
+        try Kubectl.parseReplicas(try await kubectl(["get", "deployment", "app", "-o", "jsonpath={.spec.replicas}"]))
+    }
+
+    /// A backup taken at the clock's time; the clock then moves on a day.
+    @discardableResult
+    func createBackup() async throws -> BackupRecord {
+        let creation = try await BackupCreator(toolbox: toolbox, runner: runner, clock: clock).create()
+        clock.advance(by: .seconds(86_400))
+        return creation.daily
+    }
+
+    func backupPath(_ record: BackupRecord) -> String { folder.path(record.tier, fileName: record.fileName) }
+
+    func query(_ sql: String, in name: String? = nil) async throws -> String {
+        var postgres = toolbox.postgres
+        if let name { postgres.connection = postgres.connection.with(database: name) }
+        return try await runner.runChecked(postgres.query(sql)).output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// One md5 per table over every row's text, ordered: equal when the contents are equal.
+    func tableChecksums(in name: String? = nil) async throws -> [String: String] {
+        var sums: [String: String] = [:]
+        for table in ["documents_header", "documents_line", "customers"] {
+            let exists = try await query("SELECT to_regclass('public.\(table)') IS NOT NULL", in: name)
+            guard exists == "t" else { sums[table] = "(missing)"; continue }
+            sums[table] = try await query(
+                "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM \(table) t",
+                in: name)
+        }
+        return sums
+    }
+
+    func databases(like pattern: String) async throws -> [String] {
+        let output = try await runner.runChecked(
+            toolbox.postgres.adminQuery(
+                "SELECT datname FROM pg_database WHERE datname LIKE \(PostgresQuoting.literal(pattern)) ORDER BY 1")
+        ).output
+        return output.split(separator: "\n").map(String.init)
+    }
+
+    /// Runs the restore scenario in-process on the live runner; the error when it stopped.
+    func restore(
+        _ options: RestoreScenario.Options = .init(), free: Int64? = nil
+    ) async -> (any Error)? {
+        do {
+            let spaceCheck = free.map { bytes in DatabaseSpaceCheck { _ in (bytes, "injected") } }
+            let scenario = RestoreScenario(
+                toolbox: toolbox, options: options, workRoot: workRoot, spaceCheck: spaceCheck)
+            let service = RunService(
+                backend: LocalStateBackend(root: stateDirectory), runner: runner, events: EventRecorder())
+            try await service.start(try scenario.runbook(parameters: ["manifest": manifestPath, "workRoot": workRoot]))
+            return nil
+        } catch {
+            return error
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// `drctl restore` on the local stack: every damaged backup is refused with the database, the app and the
+/// server's database list untouched; a good backup (local or off-site) restores the exact table contents and
+/// scales the app back to its replica count.
+@Suite("Restore on the local stack")
+struct RestoreTests {
+    /// What "untouched" means: same table contents, same replicas, no new databases.
+    struct Snapshot: Equatable {
+        var checksums: [String: String]
+        var replicas: Int
+        var databases: [String]
+
+        init(_ fixture: RecoveryFixture) async throws {
+            checksums = try await fixture.tableChecksums()
+            replicas = try await fixture.deploymentReplicas()
+            databases = try await fixture.databases(like: fixture.database + "%")
+        }
+    }
+
+    enum Harm: String, CaseIterable {
+        case truncated, corrupt, zeroBytes, trailingGarbage, checksumMismatch, otherDatabase
+    }
+
+    @Test("a damaged backup is refused before anything is touched", arguments: Harm.allCases)
+    func damagedBackupRefused(_ damage: Harm) async throws {
+        let fixture = try RecoveryFixture()
+        try await fixture.seed()
+        let record = try await fixture.createBackup()
+        let path = fixture.backupPath(record)
+        let size = try Damage.size(path)
+        switch damage {
+        case .truncated: try Damage.truncate(path, to: size / 2)
+        case .corrupt: try Damage.overwrite(path, at: size / 2, with: Array(repeating: 0x5A, count: 64))
+        case .zeroBytes: try Damage.truncate(path, to: 0)
+        case .trailingGarbage: try Damage.append(path, "not gzip at all")
+        case .checksumMismatch:
+            // A valid gzip of a valid dump, but not the bytes the catalog recorded.
+            let sql = try await fixture.runner.runChecked(
+                CommandPipeline([fixture.toolbox.gzip.decompress(file: path)])
+            ).standardOutput
+            let tampered = fixture.root + "/tampered.sql"
+            try (sql + Data("-- tampered\n".utf8)).write(to: URL(fileURLWithPath: tampered))
+            try await fixture.runner.runChecked(
+                CommandPipeline([CommandInvocation("gzip", ["-c", tampered])], output: .file(path)))
+        case .otherDatabase:
+            // A `pg_dump -C` of another database under this database's backup name, catalogued with its own
+            // checksum: only the dump's own CREATE DATABASE / \connect lines give it away.
+            let other = fixture.database + "_other"
+            try await fixture.runner.runChecked(fixture.toolbox.postgres.createDatabase(other))
+            var postgres = fixture.toolbox.postgres
+            postgres.connection = postgres.connection.with(database: other)
+            try await fixture.runner.runChecked(
+                postgres.query("CREATE TABLE t AS SELECT md5(g::text) AS v FROM generate_series(1, 5000) g"))
+            var dump = postgres.dump()
+            dump.arguments.append("-C")
+            try await fixture.runner.runChecked(
+                CommandPipeline([dump, fixture.toolbox.gzip.compress()], output: .file(path)))
+            let sha = try SHA256Checksum.ofFile(atPath: path)
+            try fixture.folder.catalogStore.update { catalog throws(BackupError) in
+                var changed = record
+                changed.sha256 = sha
+                changed.size = Int64((try? Damage.size(path)) ?? 0)
+                catalog.upsert(changed)
+            }
+        }
+        let before = try await Snapshot(fixture)
+
+        let error = await fixture.restore(.init(backup: .named(record.fileName)))
+
+        let message = try #require(error, "the damaged backup was restored").localizedDescription
+        let expected: [Harm: String] = [
+            .truncated: "corrupt", .corrupt: "corrupt", .zeroBytes: "empty (0 bytes)",
+            .trailingGarbage: "bytes after the end of the gzip data", .checksumMismatch: "SHA-256",
+            .otherDatabase: "is a dump of database \(fixture.database)_other, not of \(fixture.database)",
+        ]
+        #expect(message.contains(expected[damage] ?? "?"), "\(message)")
+        #expect(message.contains("before touching"), "\(message)")
+        #expect(try await Snapshot(fixture) == before)
+        await fixture.cleanUp()
+    }
+
+    @Test("a backup under the size floor is refused, the database untouched")
+    func underSizeFloor() async throws {
+        let fixture = try RecoveryFixture(sizeFloor: "16KiB")
+        try await fixture.seed()
+        let record = try await fixture.createBackup()
+        let strict = try RecoveryFixture(sizeFloor: "100MB", sharing: fixture)
+        let before = try await Snapshot(fixture)
+        let error = await strict.restore(.init(backup: .named(record.fileName)))
+        let message = try #require(error).localizedDescription
+        #expect(message.contains("under the size floor"), "\(message)")
+        #expect(try await Snapshot(fixture) == before)
+        await fixture.cleanUp()
+    }
+
+    @Test("--before earlier than every backup, another database's file, no room: refused, untouched")
+    func otherRefusals() async throws {
+        let fixture = try RecoveryFixture()
+        try await fixture.seed()
+        let record = try await fixture.createBackup()
+        let before = try await Snapshot(fixture)
+
+        let early = await fixture.restore(.init(backup: .before(Date(timeIntervalSince1970: 1_700_000_000))))
+        #expect(early?.localizedDescription.contains("no backup of \(fixture.database) was taken before") == true)
+        #expect(early?.localizedDescription.contains(record.fileName) == true)
+
+        let other = await fixture.restore(.init(backup: .named("shop_backup_20251009_020000.sql.gz")))
+        #expect(other?.localizedDescription.contains("is a dump of database shop") == true)
+
+        let noRoom = await fixture.restore(.init(), free: 1024)
+        #expect(noRoom?.localizedDescription.contains("not enough free space") == true)
+
+        #expect(try await Snapshot(fixture) == before)
+        await fixture.cleanUp()
+    }
+
+    @Test("an unreachable database stops the run before the app is scaled down")
+    func databaseUnreachable() async throws {
+        let fixture = try RecoveryFixture()
+        try await fixture.seed()
+        try await fixture.createBackup()
+        let dead = try RecoveryFixture(databasePort: 1, sharing: fixture)
+        let error = await dead.restore()
+        let message = try #require(error).localizedDescription
+        #expect(message.contains("database.space"), "\(message)")
+        #expect(try await fixture.deploymentReplicas() == fixture.replicas)
+        await fixture.cleanUp()
+    }
+
+    @Test("a good restore gives the source's table contents, keeps the old database and scales the app back")
+    func goodRestore() async throws {
+        let fixture = try RecoveryFixture()
+        try await fixture.seed()
+        let source = try await fixture.tableChecksums()
+        try await fixture.createBackup()
+        // The "corruption": rows gone, a table dropped, one changed.
+        _ = try await fixture.query(
+            "DELETE FROM documents_line; DROP TABLE customers; UPDATE documents_header SET title = 'kaputt'")
+        let damaged = try await fixture.tableChecksums()
+        #expect(damaged != source)
+
+        let error = await fixture.restore()
+        #expect(error == nil, "\(String(describing: error))")
+
+        #expect(try await fixture.tableChecksums() == source)
+        let kept = try await fixture.databases(like: fixture.database + "_before_%")
+        #expect(kept.count == 1)
+        if let kept = kept.first { #expect(try await fixture.tableChecksums(in: kept) == damaged) }
+        #expect(try await fixture.databases(like: fixture.database + "_restore_%").isEmpty)
+        #expect(try await fixture.deploymentReplicas() == fixture.replicas)
+        await fixture.cleanUp()
+    }
+
+    @Test("--drop-old drops the replaced database; the restore from an off-site copy gives the same contents")
+    func offsiteRestoreDropOld() async throws {
+        let bucket = "drctl-restore-it-\(UUID().uuidString.prefix(8).lowercased())"
+        let fixture = try RecoveryFixture(bucket: bucket)
+        try await fixture.seed()
+        let source = try await fixture.tableChecksums()
+        try await fixture.runner.runChecked(CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
+        try await fixture.createBackup()
+        let sync = BackupSync(
+            manifest: fixture.manifest, targets: OffsiteTarget.targets(of: fixture.toolbox), runner: fixture.runner,
+            clock: fixture.clock, scratchDirectory: fixture.root)
+        #expect(try await sync.sync(dryRun: false).inSync)
+        try FileManager.default.removeItem(atPath: fixture.folder.root)
+        _ = try await fixture.query("TRUNCATE documents_line; DELETE FROM customers WHERE id > 10")
+
+        let error = await fixture.restore(.init(dropOld: true))
+        #expect(error == nil, "\(String(describing: error))")
+
+        #expect(try await fixture.tableChecksums() == source)
+        #expect(try await fixture.databases(like: fixture.database + "_%").isEmpty)
+        #expect(try await fixture.deploymentReplicas() == fixture.replicas)
+        await fixture.cleanUp()
+    }
+
+    @Test("an off-site store without the bucket is a clear error, nothing touched")
+    func missingBucket() async throws {
+        let fixture = try RecoveryFixture(bucket: "drctl-no-such-bucket-\(UUID().uuidString.prefix(8).lowercased())")
+        try await fixture.seed()
+        let before = try await Snapshot(fixture)
+        let error = await fixture.restore()
+        let message = try #require(error).localizedDescription
+        #expect(message.contains("backup.verify"), "\(message)")
+        #expect(message.contains("NoSuchBucket") || message.contains("does not exist"), "\(message)")
+        #expect(try await Snapshot(fixture) == before)
+        await fixture.cleanUp()
+    }
+}
+
