@@ -110,7 +110,11 @@ final class RecoveryFixture: Sendable {
         }
         _ = try? await runner.run(
             CommandInvocation(
-                "kubectl", ["--kubeconfig", toolbox.manifest.kube.kubeconfig?.absolute ?? "", "delete", "namespace", namespace, "--wait=false"]))
+                "kubectl",
+                [
+                    "--kubeconfig", toolbox.manifest.kube.kubeconfig?.absolute ?? "", "delete", "namespace", namespace,
+                    "--wait=false",
+                ]))
     }
 
     @discardableResult

@@ -192,4 +192,3 @@ struct RestoreTests {
         await fixture.cleanUp()
     }
 }
-
