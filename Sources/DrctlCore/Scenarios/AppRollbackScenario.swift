@@ -85,7 +85,7 @@ public struct AppRollbackScenario: Sendable {
             // the schema goes back. Downgrading first would break the release that is still running.
             steps += try MigrationRollbackScenario.steps(
                 toolbox: toolbox, target: .output(step: "helm.history", key: "migrationRevision"),
-                noBackup: options.noBackup, after: ["app.rollout"])
+                noBackup: options.noBackup, after: ["app.rollout"], plannedTarget: options.migrationRevision)
             readinessAfter = ["alembic.verify"]
         }
         steps.append(readinessStep(after: readinessAfter))

@@ -68,8 +68,10 @@ public struct MigrationRollbackScenario: Sendable {
     }
 
     /// The schema steps, also used by `rollback app --with-migrations` after the application rollback.
+    /// - Parameter plannedTarget: what `plan` shows for a target another step records at run time, when known.
     static func steps(
-        toolbox: ScenarioToolbox, target: TargetSource, noBackup: Bool, after dependencies: [StepID]
+        toolbox: ScenarioToolbox, target: TargetSource, noBackup: Bool, after dependencies: [StepID],
+        plannedTarget: String? = nil
     ) throws -> [RunbookStep] {
         let manifest = toolbox.manifest
         guard let alembic = toolbox.alembic else {
@@ -85,7 +87,7 @@ public struct MigrationRollbackScenario: Sendable {
         switch target {
         case .request(.revision(let id)): shownTarget = id
         case .request(.steps(let count)): shownTarget = "<\(count) below current>"
-        case .output(let step, let key): shownTarget = "<\(key) from \(step)>"
+        case .output(let step, let key): shownTarget = plannedTarget ?? "<\(key) from \(step)>"
         }
         steps.append(downgradeStep(alembic, shownTarget: shownTarget, after: downgradeAfter))
         steps.append(verifyStep(alembic))
