@@ -24,6 +24,7 @@ struct StatusCommand: AsyncParsableCommand {
               drctl status -f manifests/production.yaml
               drctl status -f manifests/production.yaml -o json
               drctl status -f manifests/production.yaml --prometheus /var/lib/node_exporter/textfile/drctl.prom
+              drctl status -f manifests/production.yaml --notify   # page when the newest backup is older than the RPO
             """
     )
 
@@ -31,6 +32,9 @@ struct StatusCommand: AsyncParsableCommand {
 
     @Option(help: "Also write the checks as Prometheus gauges to this file (textfile-collector format).")
     var prometheus: String?
+
+    @Flag(help: "Tell the manifest's notification targets when the newest backup is older than the RPO.")
+    var notify = false
 
     func run() async throws {
         let toolbox = try BackupSetup.toolbox(manifestPath: options.file, needsPassword: false)
@@ -41,6 +45,15 @@ struct StatusCommand: AsyncParsableCommand {
         switch options.output {
         case .text: StandardStreams.out(report.text)
         case .json: StandardStreams.out(try report.json())
+        }
+        if notify, let notifier = NotificationSetup.notifier(for: toolbox.manifest),
+            report.checks.contains(where: { $0.id == "backups.daily" && $0.result == .fail })
+        {
+            await notifier.notify(
+                .backupOlderThanRPO(
+                    environment: report.environment, newestBackup: nil,
+                    age: report.metrics.newestBackupAgeSeconds.map { .seconds($0) },
+                    rpo: toolbox.manifest.objectives.rpo))
         }
         if !report.passed { throw StatusError.checksFailed(failed: report.failed.map(\.id)) }
     }

@@ -182,4 +182,49 @@ import Yams
             source: "systemd drctl-backup-test.timer")
         #expect(!missing.exists)
     }
+
+    static func statusCheck(stdout: String, stderr: String = "", exit: Int32 = 0) async throws -> StatusCheck? {
+        let sandbox = try ManifestSandbox()
+        let manifest = try emitter(in: sandbox).manifest
+        let runner = RecordingCommandRunner { invocation in
+            CommandResult(
+                invocation: invocation, status: .exited(exit), standardOutput: Data(stdout.utf8),
+                standardErrorTail: stderr)
+        }
+        return await BackupScheduleStatus(runner: runner).statusCheck(
+            manifest: manifest, kubectl: Kubectl(namespace: "test"), systemctl: nil)
+    }
+
+    @Test func theStatusCheckPassesForAnActiveScheduleWhoseLastRunSucceeded() async throws {
+        let check = try #require(
+            try await Self.statusCheck(
+                stdout: """
+                    {"spec":{"suspend":false},"status":{"lastScheduleTime":"2026-11-25T02:00:00Z",
+                     "lastSuccessfulTime":"2026-11-25T02:00:41Z"}}
+                    """))
+        #expect(check.id == "backups.schedule")
+        #expect(check.result == .pass)
+        #expect(
+            check.evidence
+                == "cronjob test/drctl-backup-test: active, last succeeded 2026-11-25T02:00:41Z (schedule \"0 2 * * *\" UTC)"
+        )
+    }
+
+    @Test func theStatusCheckFailsWhenTheLastRunFailedOrTheCronJobIsMissing() async throws {
+        let failed = try #require(
+            try await Self.statusCheck(
+                stdout: """
+                    {"spec":{},"status":{"lastScheduleTime":"2026-11-25T02:00:00Z",
+                     "lastSuccessfulTime":"2026-11-24T02:00:41Z"}}
+                    """))
+        #expect(failed.result == .fail)
+        #expect(failed.evidence.contains("the run scheduled at 2026-11-25T02:00:00Z has not succeeded"))
+        let missing = try #require(
+            try await Self.statusCheck(
+                stdout: "", stderr: "Error from server (NotFound): cronjobs.batch \"drctl-backup-test\" not found",
+                exit: 1))
+        #expect(missing.result == .fail)
+        #expect(missing.evidence.hasPrefix("cronjob test/drctl-backup-test: not found"))
+        #expect(missing.remedy?.contains("--emit cronjob --apply") == true)
+    }
 }

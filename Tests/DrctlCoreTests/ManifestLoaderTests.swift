@@ -183,7 +183,11 @@ import Testing
         let manifest = try ManifestLoader(environment: [:])
             .load(from: root.appendingPathComponent("manifests/production.yaml").path)
         let decoded = try JSONDecoder().decode(Manifest.self, from: manifest.canonicalEncoding())
-        #expect(decoded == manifest)
+        // `schedule` and `notifications` are deliberately not encoded (see Manifest.CodingKeys).
+        var encodedPart = manifest
+        encodedPart.schedule = nil
+        encodedPart.notifications = []
+        #expect(decoded == encodedPart)
         #expect(try decoded.canonicalEncoding() == manifest.canonicalEncoding())
 
         var changed = manifest

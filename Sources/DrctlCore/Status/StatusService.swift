@@ -57,6 +57,11 @@ public struct StatusService: Sendable {
         metrics.lastVerifiedAt = catalog?.records.compactMap { $0.isVerified ? $0.verification?.verifiedAt : nil }.max()
 
         checks.append(backupAgeCheck(newest: newest, now: now, catalogProblem: catalogProblem, folder: folder))
+        if let schedule = await BackupScheduleStatus(runner: runner).statusCheck(
+            manifest: manifest, kubectl: toolbox.kubectl)
+        {
+            checks.append(schedule)
+        }
         checks.append(verificationCheck(newest: newest, now: now))
         checks.append(contentsOf: await offsiteChecks(newest: newest))
         let drill = await lastDrill()
