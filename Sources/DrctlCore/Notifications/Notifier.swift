@@ -39,17 +39,25 @@ public struct Notifier: Sendable {
         public var detail: String
     }
 
-    /// Sends `notification` to every channel (one after the other); returns the deliveries that failed.
+    /// Sends `notification` to every channel (side by side, so one dead target does not delay the others);
+    /// returns the deliveries that failed, in the channels' order.
     @discardableResult
     public func notify(_ notification: Notification) async -> [Failure] {
-        var failures: [Failure] = []
-        for channel in channels {
-            if let failure = await deliver(notification, to: channel) {
-                failures.append(failure)
-                report(
-                    "warning: could not notify \(failure.channel) of \(notification.kind.rawValue) after"
-                        + " \(failure.attempts) attempts: \(failure.detail)")
+        let outcomes = await withTaskGroup(of: (Int, Failure?).self) { group in
+            for (index, channel) in channels.enumerated() {
+                group.addTask { (index, await deliver(notification, to: channel)) }
             }
+            var outcomes: [Int: Failure] = [:]
+            for await (index, failure) in group {
+                if let failure { outcomes[index] = failure }
+            }
+            return outcomes
+        }
+        let failures = outcomes.sorted { $0.key < $1.key }.map(\.value)
+        for failure in failures {
+            report(
+                "warning: could not notify \(failure.channel) of \(notification.kind.rawValue) after"
+                    + " \(failure.attempts) attempts: \(failure.detail)")
         }
         return failures
     }
