@@ -57,11 +57,12 @@ struct BackupNightlyCommand: AsyncParsableCommand {
             return .backupOlderThanRPO(
                 environment: manifest.environment, newestBackup: newest, age: age, rpo: objective)
         default:
+            let message = error.localizedDescription
+            let firstLine = message.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? message
             return Notification(
                 kind: .runFailed, environment: manifest.environment, scenario: "backup",
-                summary:
-                    "[\(manifest.environment)] nightly backup failed at backup \(step): \(error.localizedDescription)",
-                severity: .critical, details: ["step": step])
+                summary: "[\(manifest.environment)] nightly backup failed at backup \(step): \(firstLine)",
+                severity: .critical, details: ["step": step, "error": String(message.prefix(2000))])
         }
     }
 }

@@ -1,0 +1,43 @@
+import ArgumentParser
+import DrctlCore
+import Foundation
+import Testing
+
+@testable import DrctlCommands
+
+@Suite struct BackupScheduleCommandTests {
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test func applyIsOnlyForTheCronJob() throws {
+        #expect(throws: (any Error).self) {
+            try DrctlCommand.parseAsRoot([
+                "backup", "schedule", "-f", "manifests/production.yaml", "--emit", "systemd", "--apply",
+            ])
+        }
+        let command = try DrctlCommand.parseAsRoot([
+            "backup", "schedule", "-f", "manifests/production.yaml", "--emit", "cronjob", "--apply",
+        ])
+        #expect((command as? BackupScheduleCommand)?.apply == true)
+    }
+
+    @Test func nightlyFailuresBecomeTheMatchingNotification() throws {
+        let manifest = try ManifestLoader(environment: [:]).load(
+            from: Self.projectRoot + "/manifests/production.yaml")
+        let verification = BackupNightlyCommand.notification(
+            for: BackupError.verificationFailed(failed: ["daily/a.sql.gz"]), step: "verify", manifest: manifest)
+        #expect(verification.kind == .backupVerificationFailed)
+        #expect(verification.dedupKey == "drctl/production/backup")
+        let stale = BackupNightlyCommand.notification(
+            for: BackupError.recoveryPointObjectiveMissed(
+                newest: "a.sql.gz", age: .seconds(30 * 3600), objective: .seconds(86_400)),
+            step: "verify", manifest: manifest)
+        #expect(stale.kind == .backupOlderThanRPO)
+        #expect(stale.summary == "[production] newest backup is 30h old, older than the RPO of 24h")
+        let other = BackupNightlyCommand.notification(
+            for: BackupError.dumpFailed(database: "valeo_erp", detail: "x"), step: "create", manifest: manifest)
+        #expect(other.kind == .runFailed)
+        #expect(other.summary.hasPrefix("[production] nightly backup failed at backup create: "))
+        #expect(!other.summary.contains("\n"))
+    }
+}
