@@ -78,7 +78,7 @@ public struct AppRollbackScenario: Sendable {
             rollbackAfter.append("helm.recover-pending")
         }
         steps.append(rollbackStep(after: rollbackAfter))
-        steps.append(rolloutStep())
+        steps.append(toolbox.rolloutStep(after: ["helm.rollback"], timeout: timeout))
         var readinessAfter: [StepID] = ["app.rollout"]
         if options.withMigrations {
             // Safe order: the previous release runs on the newer schema (migrations add before they remove), then
@@ -88,7 +88,7 @@ public struct AppRollbackScenario: Sendable {
                 noBackup: options.noBackup, after: ["app.rollout"], plannedTarget: options.migrationRevision)
             readinessAfter = ["alembic.verify"]
         }
-        steps.append(readinessStep(after: readinessAfter))
+        steps.append(toolbox.readinessStep(id: "app.readiness", after: readinessAfter))
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
@@ -233,40 +233,6 @@ public struct AppRollbackScenario: Sendable {
             }
             context.log("revision \(newest.revision) is deployed: \(newest.description)")
             return expected.outputs(newest)
-        }
-    }
-
-    private func rolloutStep() -> RunbookStep {
-        let deployment = manifest.releases.app.deployment
-        let rollout = toolbox.kubectl.rolloutStatus(deployment: deployment, timeout: timeout)
-        return RunbookStep(
-            id: "app.rollout",
-            title: "Wait for the rollout of deployment \(deployment)",
-            dependsOn: ["helm.rollback"],
-            timeout: timeout + .seconds(60),
-            inputs: ["deployment": deployment],
-            invocations: [rollout]
-        ) { context in
-            try await context.runner.runChecked(rollout)
-            return ["deployment": deployment]
-        }
-    }
-
-    private func readinessStep(after dependencies: [StepID]) -> RunbookStep {
-        let readiness = manifest.readiness
-        return RunbookStep(
-            id: "app.readiness",
-            title: "Check \(readiness.url)",
-            dependsOn: dependencies,
-            inputs: ["url": readiness.url],
-            commands: ["GET \(readiness.url) (retried until 2xx, at most \(readiness.timeout.manifestText))"]
-        ) { context in
-            guard let url = URL(string: readiness.url), url.scheme != nil else {
-                throw RollbackError.invalidReadinessURL(readiness.url)
-            }
-            let outcome = try await ReadinessProbe(url: url, timeout: readiness.timeout, clock: context.clock)
-                .waitUntilReady()
-            return ["status": String(outcome.statusCode), "attempts": String(outcome.attempts)]
         }
     }
 

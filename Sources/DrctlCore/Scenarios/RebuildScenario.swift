@@ -82,9 +82,11 @@ public struct RebuildScenario: Sendable {
             releaseStep(
                 id: "app.install", release: manifest.releases.app.release,
                 after: ["database.restore"], secretValues: appSecretValues))
-        steps.append(rolloutStep())
+        steps.append(toolbox.rolloutStep(after: ["app.install"], timeout: options.releaseTimeout))
         if let archive = manifest.archive { steps.append(try archiveStep(archive, after: previous)) }
-        steps.append(readinessStep(after: ["app.rollout"] + (manifest.archive == nil ? [] : ["archive.sync"])))
+        steps.append(
+            toolbox.readinessStep(
+                id: "readiness", after: ["app.rollout"] + (manifest.archive == nil ? [] : ["archive.sync"])))
         steps.append(RunScratch.cleanupStep(workRoot: workRoot, after: ["readiness"]))
         return Runbook(
             id: Self.runbookID,
@@ -286,21 +288,6 @@ public struct RebuildScenario: Sendable {
         }
     }
 
-    private func rolloutStep() -> RunbookStep {
-        let rollout = toolbox.kubectl.rolloutStatus(
-            deployment: manifest.releases.app.deployment, timeout: options.releaseTimeout)
-        return RunbookStep(
-            id: "app.rollout",
-            title: "Wait for the rollout of deployment \(manifest.releases.app.deployment)",
-            dependsOn: ["app.install"],
-            inputs: ["deployment": manifest.releases.app.deployment],
-            invocations: [rollout]
-        ) { context in
-            try await context.runner.runChecked(rollout)
-            return [:]
-        }
-    }
-
     private func archiveStep(_ archive: Manifest.Archive, after previous: [StepID]) throws -> RunbookStep {
         let sync = try ArchiveSync(archive: archive, executables: toolbox.executables)
         return RunbookStep(
@@ -312,21 +299,6 @@ public struct RebuildScenario: Sendable {
             invocations: sync.plannedInvocations
         ) { context in
             try await sync.run(context: context)
-        }
-    }
-
-    private func readinessStep(after dependencies: [StepID]) -> RunbookStep {
-        let readiness = manifest.readiness
-        return RunbookStep(
-            id: "readiness",
-            title: "Check \(readiness.url)",
-            dependsOn: dependencies,
-            inputs: ["url": readiness.url],
-            commands: ["GET \(readiness.url) (retried until 2xx, at most \(readiness.timeout.manifestText))"]
-        ) { context in
-            guard let url = URL(string: readiness.url) else { throw ScenarioError.invalidReadinessURL(readiness.url) }
-            let outcome = try await ReadinessProbe(url: url, timeout: readiness.timeout).waitUntilReady()
-            return ["status": String(outcome.statusCode), "attempts": String(outcome.attempts)]
         }
     }
 }

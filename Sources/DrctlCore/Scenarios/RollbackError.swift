@@ -21,7 +21,6 @@ public enum RollbackError: Error, Sendable, Hashable, LocalizedError {
     case helmRollbackFailed(release: String, target: Int, detail: String)
     case rolledBackToWrongRevision(release: String, target: Int, found: String)
     case noRecordedMigrationRevision(release: String, revision: Int)
-    case invalidReadinessURL(String)
 
     // MARK: schema (alembic)
     case migrationsNotConfigured(manifest: String)
@@ -95,9 +94,6 @@ public enum RollbackError: Error, Sendable, Hashable, LocalizedError {
             return "revision \(revision) of \(release) records no schema revision (drctl writes"
                 + " `migration-revision=REV` into the helm description when it deploys).\n"
                 + "  Pass --migration-revision REV with the alembic revision that release expects."
-        case .invalidReadinessURL(let url):
-            return "readiness.url '\(url)' is not a URL; fix it in the manifest."
-
         case .migrationsNotConfigured(let manifest):
             return "the manifest \(manifest) has no `migrations:` section, so drctl does not know where the alembic"
                 + " project is.\n  Add `migrations: { directory: ., config: alembic.ini }` to the manifest."
