@@ -14,10 +14,12 @@ struct BackupScheduleCommand: AsyncParsableCommand {
             (Persistent=true, RandomizedDelaySec=0). cron: a crontab line with CRON_TZ=UTC.
 
             Examples:
-              drctl backup schedule -f manifests/production.yaml --emit cronjob > drctl-backup.yaml
-              drctl backup schedule -f manifests/production.yaml --emit cronjob --apply   # kubectl server-side apply
-              drctl backup schedule -f manifests/production.yaml --emit systemd --output-dir /etc/systemd/system
-              drctl backup schedule -f manifests/production.yaml --emit cron >> /etc/cron.d/drctl
+              drctl backup schedule -f manifests/production.yaml --emit cronjob
+              drctl backup schedule -f manifests/production.yaml --emit cronjob --apply
+              drctl backup schedule -f manifests/production.yaml --emit systemd \\
+                --output-dir /etc/systemd/system
+              (crontab -l; drctl backup schedule -f manifests/production.yaml \\
+                --emit cron) | crontab -
             """
     )
 
