@@ -46,6 +46,12 @@ enum DrctlExitCode: Int32 {
                 .fileUnreadable, .offsiteOperationFailed, .offsiteCopiesOutOfSync:
                 return .stepFailed
             }
+        case let error as GamedayError:
+            switch error {
+            case .targetLooksLikeProduction, .faultNotPossible: return .refused
+            case .drillUnreadable, .drillInvalid, .unknownScenario, .reportNotFound: return .usage
+            case .smokeCheckFailed: return .stepFailed
+            }
         case let error as StatusError:
             switch error {
             // A failed checklist check is a failure like a failed step: 1, so `drctl status || page` works.

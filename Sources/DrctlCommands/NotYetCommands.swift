@@ -15,16 +15,3 @@ struct RecoverRowsCommand: AsyncParsableCommand {
     @OptionGroup var options: ManifestOptions
     func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl recover-rows", issue: 5) }
 }
-
-struct GamedayCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "gameday",
-        abstract: "Run a DR drill against staging and measure the RTO and RPO achieved. Not implemented yet.",
-        discussion: """
-            Example:
-              drctl gameday -f manifests/staging.yaml --scenario cluster-loss
-            """
-    )
-    @OptionGroup var options: ManifestOptions
-    func run() async throws { throw DrctlError.notYetImplemented(feature: "drctl gameday", issue: 8) }
-}

@@ -51,7 +51,7 @@ struct RunLauncher {
         }
     }
 
-    private func makeService(runbook: String, notifier: RunNotifier?) async throws -> RunService {
+    func makeService(runbook: String, notifier: RunNotifier? = nil) async throws -> RunService {
         let backend = try backend()
         let events: any EventSink
         switch output {

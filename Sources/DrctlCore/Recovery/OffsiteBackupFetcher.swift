@@ -9,10 +9,14 @@ public struct OffsiteBackupFetcher: Sendable {
     public var workRoot: String
     /// How many candidates to try, newest first, before giving up.
     public var maximumCandidates = 5
+    /// Whose backups to look for (`<name>_backup_…`): the manifest's database unless a game day restores another
+    /// environment's backups (production's) into this one.
+    public var backupDatabaseName: String
 
-    public init(toolbox: ScenarioToolbox, workRoot: String) {
+    public init(toolbox: ScenarioToolbox, workRoot: String, backupDatabaseName: String? = nil) {
         self.toolbox = toolbox
         self.workRoot = workRoot
+        self.backupDatabaseName = backupDatabaseName ?? toolbox.manifest.database.name
     }
 
     /// The off-site store and key prefix backups live under (S3 first, then Azure).
@@ -64,7 +68,7 @@ public struct OffsiteBackupFetcher: Sendable {
         let (store, prefix) = try location()
         let listing = try await context.runner.runChecked(store.list(prefix: prefix))
         let objects = try store.parseList(listing.standardOutput)
-        let database = toolbox.manifest.database.name
+        let database = backupDatabaseName
         var candidates = objects.filter { object in
             let name = Self.fileName(object.key)
             return name.hasPrefix(database + "_backup_") && name.hasSuffix(".sql.gz")

@@ -15,15 +15,19 @@ public struct RebuildScenario: Sendable {
         public var releaseTimeout: Duration
         /// How long to wait for the Kubernetes API after the provision hooks.
         public var apiWaitAttempts: Int
+        /// Restore the backups of this database (a game day restores production's into staging); nil: the
+        /// manifest's own.
+        public var backupDatabase: String?
 
         public init(
             backup: String? = nil, before: Date? = nil, releaseTimeout: Duration = .seconds(600),
-            apiWaitAttempts: Int = 20
+            apiWaitAttempts: Int = 20, backupDatabase: String? = nil
         ) {
             self.backup = backup
             self.before = before
             self.releaseTimeout = releaseTimeout
             self.apiWaitAttempts = apiWaitAttempts
+            self.backupDatabase = backupDatabase
         }
 
         /// What `drctl resume` needs to rebuild the same runbook; journaled, so never a secret.
@@ -31,6 +35,7 @@ public struct RebuildScenario: Sendable {
             var parameters = ["releaseTimeout": releaseTimeout.manifestText]
             if let backup { parameters["backup"] = backup }
             if let before { parameters["before"] = BackupChoice.format(before) }
+            if let backupDatabase { parameters["backupDatabase"] = backupDatabase }
             return parameters
         }
 
@@ -38,7 +43,8 @@ public struct RebuildScenario: Sendable {
             self.init(
                 backup: parameters["backup"],
                 before: parameters["before"].flatMap(BackupChoice.parseTime),
-                releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600)
+                releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600),
+                backupDatabase: parameters["backupDatabase"]
             )
         }
     }
@@ -254,7 +260,8 @@ public struct RebuildScenario: Sendable {
     }
 
     private func fetchBackupStep() -> RunbookStep {
-        let fetcher = OffsiteBackupFetcher(toolbox: toolbox, workRoot: workRoot)
+        let fetcher = OffsiteBackupFetcher(
+            toolbox: toolbox, workRoot: workRoot, backupDatabaseName: options.backupDatabase)
         return RunbookStep(
             id: "backup.fetch",
             title: "Fetch the \(options.backup.map { "backup \($0)" } ?? "newest backup") and verify it",

@@ -80,6 +80,20 @@ extension ScenarioRegistry {
                 toolbox: toolbox, options: RestoreScenario.Options(parameters: parameters), workRoot: workRoot
             ).runbook(parameters: parameters)
         }
+        register(GamedayScenario.runbookID) { parameters in
+            let drill = try DrillScript.forRun(
+                path: parameters["drill"], scenario: try Self.require("scenario", in: parameters))
+            let source = try ManifestLoader(environment: loader.environment).load(
+                from: try Self.require("from", in: parameters))
+            let target = try await loader.toolbox(
+                manifestPath: try Self.require("manifest", in: parameters), planning: planning)
+            try ProductionGuard.check(
+                target: target.manifest, source: source, overridden: parameters["iKnowThisIsProduction"] == "yes")
+            return try GamedayScenario(
+                target: target, source: source, drill: drill, workRoot: try Self.require("workRoot", in: parameters),
+                releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600)
+            ).runbook(parameters: parameters)
+        }
     }
 
     static func require(_ key: String, in parameters: [String: String]) throws -> String {

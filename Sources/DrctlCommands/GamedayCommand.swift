@@ -1,0 +1,152 @@
+import ArgumentParser
+import DrctlCore
+import Foundation
+
+/// `drctl gameday` (runbook "Quarterly DR-Test") and `drctl gameday report RUN_ID`.
+struct GamedayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gameday",
+        abstract: "Run a DR drill against staging from production's backups; measure the RTO and RPO achieved.",
+        discussion: """
+            Examples:
+              drctl gameday -f manifests/staging.yaml --from manifests/production.yaml --scenario cluster-loss \\
+                --drill manifests/gameday-cluster-loss.yaml
+              drctl gameday report RUN_ID --format html > drill.html
+            """,
+        subcommands: [GamedayRunCommand.self, GamedayReportCommand.self],
+        defaultSubcommand: GamedayRunCommand.self
+    )
+}
+
+struct GamedayRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a drill (the default: `drctl gameday -f …` is `drctl gameday run -f …`).",
+        discussion: """
+            Runs the scenario's runbook against the -f manifest (the target: staging) with the backups of the \
+            --from manifest (production's), journaled under the runbook id `gameday` (resumable with drctl \
+            resume, bounded by the RTO budget, counted by drctl status as "Restore tested quarterly").
+
+            Safety guard: refuses when the target looks like production — environment named production, the \
+            same environment name, kube context, database (host, port, name) or backup bucket/prefix as --from — \
+            unless --i-know-this-is-production is given.
+
+            The drill script (--drill) names the scenario, the hypothesis, the declared incident time, smoke \
+            checks (sql with expect, http with expectStatus, command as an argv list) and faults to inject: \
+            killAfterStep (the run is stopped after that step's effect, before the journal records it, then \
+            resumed), corruptNewestBackup (a corrupt backup newer than every real one is put in the --from \
+            store; the fetch must skip it; refused when --from is named production). deploymentNeverReady is not \
+            implemented yet. Scenarios: cluster-loss (rebuild); db-restore, row-recovery and app-rollback say \
+            "not implemented yet" until their scenarios land.
+
+            The report (Markdown, JSON, self-contained HTML) is written to <state folder>/gameday/RUN_ID/ whether \
+            the drill passed or not: RPO achieved (incident time − time of the restored backup), RTO achieved (run \
+            start → end, interruption included) against the manifest's objectives, a timeline, every step's \
+            commands (redacted), exit and evidence, the faults and how the run coped, findings and the verdict.
+
+            Examples:
+              drctl gameday -f manifests/staging.yaml --from manifests/production.yaml --scenario cluster-loss
+              drctl gameday -f manifests/staging.yaml --from manifests/production.yaml --scenario cluster-loss \\
+                --drill manifests/gameday-cluster-loss.yaml
+            """
+    )
+
+    @OptionGroup var options: ManifestOptions
+
+    @Option(help: "The manifest whose backups are restored (production's).")
+    var from: String
+
+    @Option(help: "cluster-loss, db-restore, row-recovery or app-rollback.")
+    var scenario: String
+
+    @Option(help: "The drill script (YAML): hypothesis, incident time, smoke checks, faults.")
+    var drill: String?
+
+    @Option(help: "How long helm and the rollout may wait for a release to become ready (e.g. 10m).")
+    var releaseTimeout: String = "10m"
+
+    @Flag(
+        name: .customLong("i-know-this-is-production"),
+        help: "Run the drill even though the target looks like production.")
+    var iKnowThisIsProduction = false
+
+    func validate() throws {
+        guard DrillScript.Scenario(rawValue: scenario) != nil else {
+            throw ValidationError("--scenario must be one of cluster-loss, db-restore, row-recovery, app-rollback.")
+        }
+        guard Duration(manifestText: releaseTimeout) != nil else {
+            throw ValidationError("--release-timeout '\(releaseTimeout)' is not a duration; write e.g. 90s or 10m.")
+        }
+    }
+
+    func run() async throws {
+        let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
+        let environment = ProcessInfo.processInfo.environment
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        }
+        var parameters = [
+            "from": absolute(from), "scenario": scenario, "releaseTimeout": releaseTimeout,
+        ]
+        if let drill { parameters["drill"] = absolute(drill) }
+        if iKnowThisIsProduction {
+            parameters["iKnowThisIsProduction"] = "yes"
+            StandardStreams.err("WARNING: --i-know-this-is-production: the production guard is OFF for this drill.")
+        }
+        let loader = ScenarioLoader(environment: environment, runner: launcher.runner)
+        let target = try ManifestLoader(environment: environment).load(from: options.file)
+        let source = try ManifestLoader(environment: environment).load(from: absolute(from))
+        try ProductionGuard.check(target: target, source: source, overridden: iKnowThisIsProduction)
+        let drillScript = try DrillScript.forRun(path: parameters["drill"], scenario: scenario)
+        // Built through the registry with the journaled parameters, exactly as `drctl resume` rebuilds it.
+        parameters["manifest"] = absolute(options.file)
+        parameters["workRoot"] = ScenarioLoader.workRoot(stateDirectory: launcher.stateDirectory)
+        var registry = ScenarioRegistry.builtIn
+        registry.registerManifestScenarios(loader: loader)
+        let runbook = try await registry.makeRunbook(id: GamedayScenario.runbookID, parameters: parameters)
+        let service = GamedayService(
+            runService: try await launcher.makeService(runbook: runbook.id), registry: registry,
+            reportRoot: launcher.stateDirectory, notice: { StandardStreams.err($0) })
+        let outcome = try await SignalCancellation.run(notice: { _ in
+            StandardStreams.err("signal: stopping the drill and recording where it stopped…")
+        }) {
+            try await service.run(runbook, drill: drillScript, target: target, source: source)
+        }
+        StandardStreams.err(
+            "game day \(outcome.runID): \(outcome.report.verdict.rawValue); report in \(outcome.reportDirectory)/"
+                + "report.{md,json,html} (drctl gameday report \(outcome.runID) --format html)")
+    }
+}
+
+struct GamedayReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Print the report of a game day run (Markdown, JSON or self-contained HTML).",
+        discussion: """
+            Examples:
+              drctl gameday report 20261125-150102-ab12 --format md
+              drctl gameday report 20261125-150102-ab12 --format html > drill.html
+            """
+    )
+
+    @Argument(help: "The game day's run id (drctl runs list).")
+    var runID: String
+
+    @Option(help: "md, json or html.")
+    var format: String = "md"
+
+    @Option(help: "Where runs are journaled (default: $DRCTL_STATE_DIR, else ~/.local/state/drctl).")
+    var stateDir: String?
+
+    func validate() throws {
+        guard GamedayReport.Format(rawValue: format) != nil else {
+            throw ValidationError("--format must be md, json or html.")
+        }
+    }
+
+    func run() async throws {
+        let launcher = RunLauncher(stateDir: stateDir, output: .text)
+        let report = try GamedayService.storedReport(reportRoot: launcher.stateDirectory, runID: runID)
+        StandardStreams.out(try report.render(GamedayReport.Format(rawValue: format) ?? .markdown))
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import Yams
+
+/// A game-day drill as its YAML file says it (`manifests/gameday-cluster-loss.yaml`): which scenario, what the team
+/// expects to happen, when the incident is declared, how success is checked, and which faults are injected so the
+/// drill rehearses what goes wrong, not only the happy path.
+public struct DrillScript: Sendable, Hashable, Codable {
+    public enum Scenario: String, Sendable, Hashable, Codable, CaseIterable {
+        case clusterLoss = "cluster-loss"
+        case dbRestore = "db-restore"
+        case rowRecovery = "row-recovery"
+        case appRollback = "app-rollback"
+    }
+
+    public var scenario: Scenario
+    public var hypothesis: String
+    /// When the incident is declared; RPO achieved = incident time − time of the restored backup. nil: the run's
+    /// start.
+    public var incidentTime: Date?
+    public var smokeChecks: [SmokeCheck]
+    public var faults: Faults
+
+    public init(
+        scenario: Scenario, hypothesis: String, incidentTime: Date? = nil, smokeChecks: [SmokeCheck] = [],
+        faults: Faults = Faults()
+    ) {
+        self.scenario = scenario
+        self.hypothesis = hypothesis
+        self.incidentTime = incidentTime
+        self.smokeChecks = smokeChecks
+        self.faults = faults
+    }
+
+    /// One check that must hold after the recovery.
+    public struct SmokeCheck: Sendable, Hashable, Codable {
+        public enum Kind: Sendable, Hashable, Codable {
+            /// A query on the recovered database; its single value must equal `expect` when given.
+            case sql(query: String, expect: String?)
+            /// A GET whose status must be `expectStatus`.
+            case http(url: String, expectStatus: Int)
+            /// An argv array that must exit 0.
+            case command([String])
+        }
+        public var name: String
+        public var kind: Kind
+    }
+
+    public struct Faults: Sendable, Hashable, Codable {
+        /// Stop the run right after this step's effect, before it is journaled as completed (as a kill would),
+        /// then resume it.
+        public var killAfterStep: String?
+        /// Put a corrupt backup, newer than every real one, in the off-site store: the fetch must skip it.
+        public var corruptNewestBackup: Bool
+
+        public init(killAfterStep: String? = nil, corruptNewestBackup: Bool = false) {
+            self.killAfterStep = killAfterStep
+            self.corruptNewestBackup = corruptNewestBackup
+        }
+
+        public var descriptions: [String] {
+            (killAfterStep.map { ["run killed after the effect of step \($0), then resumed"] } ?? [])
+                + (corruptNewestBackup ? ["a corrupt backup newer than every real one in the off-site store"] : [])
+        }
+    }
+
+    // MARK: - Loading
+
+    /// The drill file when one is given (its scenario must be `scenario`), else a plain drill of `scenario`: no
+    /// faults, no smoke checks beyond the scenario's own readiness check.
+    public static func forRun(path: String?, scenario: String) throws(GamedayError) -> DrillScript {
+        guard let chosen = Scenario(rawValue: scenario) else { throw .unknownScenario(scenario) }
+        guard let path else {
+            return DrillScript(
+                scenario: chosen,
+                hypothesis: "The \(scenario) runbook recovers the target from the newest good backup within the RTO.")
+        }
+        let drill = try load(path: path)
+        guard drill.scenario == chosen else {
+            throw .drillInvalid(
+                path: path, detail: "its scenario is \(drill.scenario.rawValue) but --scenario says \(scenario)")
+        }
+        return drill
+    }
+
+    public static func load(path: String) throws(GamedayError) -> DrillScript {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw .drillUnreadable(path: path, reason: error.localizedDescription)
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws(GamedayError) -> DrillScript {
+        func invalid(_ detail: String) -> GamedayError { .drillInvalid(path: path, detail: detail) }
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw invalid("the file is empty") }
+            root = node
+        } catch let error as GamedayError {
+            throw error
+        } catch {
+            throw invalid("not valid YAML: \(error)")
+        }
+        let top = try mapping(
+            root, allowing: ["scenario", "hypothesis", "incidentTime", "smokeChecks", "faults"], at: "the top level",
+            invalid)
+        guard let scenarioText = top["scenario"]?.string, let scenario = Scenario(rawValue: scenarioText) else {
+            throw invalid("scenario must be one of \(Scenario.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let hypothesis = top["hypothesis"]?.string, !hypothesis.isEmpty else {
+            throw invalid(
+                "hypothesis is required: what the team expects (e.g. \"RTO under 4h, no data after the last backup lost\")"
+            )
+        }
+        var incident: Date?
+        if let node = top["incidentTime"] {
+            guard let text = node.string, let date = ISO8601DateFormatter().date(from: text) else {
+                throw invalid("incidentTime must be an ISO 8601 UTC time like 2026-11-25T03:00:00Z")
+            }
+            incident = date
+        }
+        var checks: [SmokeCheck] = []
+        if let list = top["smokeChecks"] {
+            guard case .sequence(let sequence) = list else { throw invalid("smokeChecks must be a list") }
+            for (index, item) in sequence.enumerated() {
+                checks.append(try smokeCheck(item, index: index, invalid))
+            }
+        }
+        var faults = Faults()
+        if let node = top["faults"] {
+            let map = try mapping(
+                node, allowing: ["killAfterStep", "corruptNewestBackup", "deploymentNeverReady"], at: "faults", invalid)
+            faults.killAfterStep = map["killAfterStep"]?.string
+            if let flag = map["corruptNewestBackup"] {
+                guard let value = flag.bool else { throw invalid("faults.corruptNewestBackup must be true or false") }
+                faults.corruptNewestBackup = value
+            }
+            if map["deploymentNeverReady"] != nil {
+                throw GamedayError.faultNotPossible(
+                    fault: "deploymentNeverReady",
+                    reason: "not implemented yet (issue 8): the kube stand-in fault switch is not wired into drills")
+            }
+        }
+        return DrillScript(
+            scenario: scenario, hypothesis: hypothesis, incidentTime: incident, smokeChecks: checks, faults: faults)
+    }
+
+    private static func mapping(
+        _ node: Node, allowing keys: Set<String>, at place: String, _ invalid: (String) -> GamedayError
+    ) throws(GamedayError) -> [String: Node] {
+        guard case .mapping(let mapping) = node else { throw invalid("\(place) must be a mapping") }
+        var result: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else { throw invalid("a key in \(place) is not a string") }
+            guard keys.contains(name) else {
+                throw invalid("unknown key '\(name)' in \(place); allowed: \(keys.sorted().joined(separator: ", "))")
+            }
+            guard result[name] == nil else { throw invalid("duplicate key '\(name)' in \(place)") }
+            result[name] = value
+        }
+        return result
+    }
+
+    private static func smokeCheck(_ node: Node, index: Int, _ invalid: (String) -> GamedayError) throws(GamedayError)
+        -> SmokeCheck
+    {
+        let place = "smokeChecks[\(index)]"
+        let map = try mapping(
+            node, allowing: ["name", "sql", "expect", "http", "expectStatus", "command"], at: place, invalid)
+        let name = map["name"]?.string ?? "check \(index + 1)"
+        let kinds = ["sql", "http", "command"].filter { map[$0] != nil }
+        guard kinds.count == 1 else { throw invalid("\(place) needs exactly one of sql, http, command") }
+        if let sql = map["sql"]?.string {
+            return SmokeCheck(name: name, kind: .sql(query: sql, expect: map["expect"]?.string))
+        }
+        if let url = map["http"]?.string {
+            guard URL(string: url)?.scheme?.hasPrefix("http") == true else {
+                throw invalid("\(place).http must be an http(s) URL")
+            }
+            return SmokeCheck(name: name, kind: .http(url: url, expectStatus: map["expectStatus"]?.int ?? 200))
+        }
+        guard case .sequence(let items) = map["command"], !items.isEmpty else {
+            throw invalid("\(place).command must be an argv list like [kubectl, get, pods], never a shell string")
+        }
+        var argv: [String] = []
+        for item in items {
+            guard let text = item.string else { throw invalid("\(place).command holds a non-string") }
+            argv.append(text)
+        }
+        return SmokeCheck(name: name, kind: .command(argv))
+    }
+}

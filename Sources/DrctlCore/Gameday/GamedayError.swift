@@ -1,0 +1,37 @@
+import Foundation
+
+/// Why a game day refuses to start, or its drill script is unusable.
+public enum GamedayError: Error, Sendable, LocalizedError, Equatable {
+    /// The target manifest looks like production; the override flag was not given.
+    case targetLooksLikeProduction(target: String, reasons: [String])
+    case drillUnreadable(path: String, reason: String)
+    case drillInvalid(path: String, detail: String)
+    case unknownScenario(String)
+    /// A fault the drill asks for cannot be injected into this scenario or environment.
+    case faultNotPossible(fault: String, reason: String)
+    case reportNotFound(runID: String)
+    /// A smoke check did not hold after the recovery.
+    case smokeCheckFailed(name: String, detail: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .targetLooksLikeProduction(let target, let reasons):
+            "refusing to run a game day against \(target): it looks like production ("
+                + reasons.joined(separator: "; ")
+                + "). A drill rebuilds and restores its target. Point -f at staging; if you really mean production, "
+                + "add --i-know-this-is-production."
+        case .drillUnreadable(let path, let reason):
+            "cannot read the drill script \(path): \(reason) — check the path given to --drill."
+        case .drillInvalid(let path, let detail):
+            "drill script \(path): \(detail) — see manifests/gameday-cluster-loss.yaml for the format."
+        case .unknownScenario(let name):
+            "unknown game-day scenario '\(name)'; use cluster-loss, db-restore, row-recovery or app-rollback."
+        case .faultNotPossible(let fault, let reason):
+            "the drill's fault \(fault) cannot be injected: \(reason) — remove it from the drill's faults."
+        case .smokeCheckFailed(let name, let detail):
+            "smoke check '\(name)' failed: \(detail) — the recovery did not give the expected result; see the report."
+        case .reportNotFound(let runID):
+            "run \(runID) is not a game day (no gameday run with that id in the state folder) — see drctl runs list."
+        }
+    }
+}
