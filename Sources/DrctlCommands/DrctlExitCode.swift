@@ -19,6 +19,7 @@ enum DrctlExitCode: Int32 {
         case let error as RunbookError:
             switch error {
             case .interrupted: return .interrupted
+            case .stepRefused: return .refused
             case .drift, .unsafeToResume, .nothingToResume, .changedWhileResuming: return .refused
             case .unknownScenario: return .usage
             case .stepFailed, .stepTimedOut, .duplicateStep, .unknownDependency, .dependencyCycle, .missingOutput,

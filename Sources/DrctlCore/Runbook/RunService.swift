@@ -196,6 +196,9 @@ public struct RunService: Sendable {
         case .interrupted:
             throw RunbookError.interrupted(runID: report.runID, inFlight: outcome.inFlight)
         case .failed:
+            if let failure = outcome.failure, failure.refused {
+                throw RunbookError.stepRefused(runID: report.runID, step: failure.step, message: failure.message)
+            }
             throw RunbookError.stepFailed(
                 runID: report.runID, step: outcome.failure?.step ?? "?", message: outcome.failure?.message ?? "")
         }

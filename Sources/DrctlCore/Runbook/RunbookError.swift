@@ -1,5 +1,11 @@
 import Foundation
 
+/// An error a step throws when a safety check says no before anything was changed. The run stops (no retry)
+/// and the CLI exits 3 ("refused") instead of 1.
+public protocol RefusalError: Error {
+    var isRefusal: Bool { get }
+}
+
 /// Errors of the runbook engine: building, running and resuming runbooks.
 public enum RunbookError: Error, Sendable, LocalizedError {
     case duplicateStep(StepID, runbook: String)
@@ -10,6 +16,8 @@ public enum RunbookError: Error, Sendable, LocalizedError {
     case stepTimedOut(step: StepID, after: Duration)
     /// A step failed (after its retries); the run stopped. Resumable after the cause is fixed.
     case stepFailed(runID: String, step: StepID, message: String)
+    /// A step's safety check refused (a corrupt backup, a target that does not exist) before it changed anything.
+    case stepRefused(runID: String, step: StepID, message: String)
     /// SIGINT/SIGTERM stopped the run; the journal says where.
     case interrupted(runID: String, inFlight: [StepID])
     case unknownScenario(String, known: [String])
@@ -39,6 +47,10 @@ public enum RunbookError: Error, Sendable, LocalizedError {
             return "step \(step) did not finish within its timeout of \(after.formattedSeconds)."
         case .stepFailed(let runID, let step, let message):
             return "step \(step) failed: \(message)\nRun \(runID) stopped; fix the cause, then `drctl resume \(runID)`."
+        case .stepRefused(let runID, let step, let message):
+            return
+                "step \(step) refused: \(message)\nRun \(runID) stopped before that step changed anything. Do what the"
+                + " message says, then `drctl resume \(runID)` (or start a new run with other flags)."
         case .interrupted(let runID, let inFlight):
             let steps = inFlight.isEmpty ? "" : " during " + inFlight.map(\.rawValue).joined(separator: ", ")
             return "run \(runID) was interrupted\(steps); resumable: drctl resume \(runID)"

@@ -40,7 +40,7 @@ public struct RunbookExecutor: Sendable {
     public struct Outcome: Sendable {
         public var report: RunReport
         /// The first step that failed (after its retries) and why.
-        public var failure: (step: StepID, message: String)?
+        public var failure: (step: StepID, message: String, refused: Bool)?
         /// Steps that were running when the run was cancelled.
         public var inFlight: [StepID]
     }
@@ -74,7 +74,8 @@ public struct RunbookExecutor: Sendable {
     private enum StepResult: Sendable {
         case completed(StepOutputs, Duration, attempts: Int)
         case skipped(reason: String, attempts: Int)
-        case failed(message: String, attempts: Int)
+        /// `refused`: a safety check said no before the step changed anything (see `RefusalError`).
+        case failed(message: String, attempts: Int, refused: Bool = false)
         case interrupted(attempts: Int)
         case journalFailed(any Error)
     }
@@ -97,7 +98,7 @@ public struct RunbookExecutor: Sendable {
             }
         }
         var inFlight: [StepID] = []
-        var failure: (step: StepID, message: String)?
+        var failure: (step: StepID, message: String, refused: Bool)?
         var journalError: (any Error)?
         var interrupted: [StepID] = []
         var started = carried.count
@@ -136,8 +137,8 @@ public struct RunbookExecutor: Sendable {
                     reports[id]?.outcome = .skipped
                     reports[id]?.note = reason
                     reports[id]?.attempts = attempts
-                case .failed(let message, let attempts):
-                    if failure == nil { failure = (id, message) }
+                case .failed(let message, let attempts, let refused):
+                    if failure == nil { failure = (id, message, refused) }
                     reports[id]?.outcome = .failed
                     reports[id]?.error = message
                     reports[id]?.attempts = attempts
@@ -206,7 +207,9 @@ public struct RunbookExecutor: Sendable {
                 // Cancelled from outside: the step's effect is in doubt. Leave it "started" for resume to probe.
                 if Task.isCancelled || error is CancellationError { return .interrupted(attempts: attempt) }
                 let message = Self.describe(error)
-                let retryIn = attempt < step.retry.attempts ? step.retry.delay(after: attempt) : nil
+                // A refusal is an answer, not a glitch: trying again would only refuse again.
+                let refused = (error as? any RefusalError)?.isRefusal ?? false
+                let retryIn = !refused && attempt < step.retry.attempts ? step.retry.delay(after: attempt) : nil
                 var record = JournalRecord(type: .stepFailed, time: clock.now())
                 record.step = step.id
                 record.attempt = attempt
@@ -216,7 +219,7 @@ public struct RunbookExecutor: Sendable {
                 if let retryIn { record.reason = "retryable: next attempt in \(retryIn.formattedSeconds)" }
                 do { try await journal.append(record) } catch { return .journalFailed(error) }
                 events.emit(.stepFailed(step: step.id, attempt: attempt, error: message, retryIn: retryIn))
-                guard let retryIn else { return .failed(message: message, attempts: attempt) }
+                guard let retryIn else { return .failed(message: message, attempts: attempt, refused: refused) }
                 do { try await clock.sleep(for: retryIn) } catch { return .interrupted(attempts: attempt) }
             }
         }

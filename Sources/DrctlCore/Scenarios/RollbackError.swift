@@ -3,7 +3,7 @@ import Foundation
 /// Why `drctl rollback app` or `drctl rollback migration` refused or stopped, and what the operator does next.
 ///
 /// Refusals (`isRefusal`) happen before anything is changed; the CLI maps them to exit code 3.
-public enum RollbackError: Error, Sendable, Hashable, LocalizedError {
+public enum RollbackError: Error, Sendable, Hashable, LocalizedError, RefusalError {
     // MARK: application (helm)
     case releaseNotFound(release: String, namespace: String)
     case emptyHistory(release: String)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Why a scenario stopped before or between its steps, with what to do next.
-public enum ScenarioError: Error, Sendable, LocalizedError {
+public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
     case invalidReadinessURL(String)
     case noBackupFound(location: String, database: String)
     case backupNotFound(name: String, location: String)
@@ -34,6 +34,17 @@ public enum ScenarioError: Error, Sendable, LocalizedError {
                 + " files present. Run `drctl resume` to sync again."
         case .noOffsiteStore(let environment):
             return "manifest for \(environment) names no off-site backup store; add backups.s3 or backups.azure."
+        }
+    }
+
+    /// Backups that fail their checks and missing inputs are refused before anything is touched.
+    public var isRefusal: Bool {
+        switch self {
+        case .invalidReadinessURL, .noBackupFound, .backupNotFound, .backupTooSmall, .checksumMismatch,
+            .noOffsiteStore:
+            return true
+        case .targetDatabaseNotEmpty, .archiveIncomplete:
+            return false
         }
     }
 }

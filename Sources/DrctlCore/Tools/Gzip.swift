@@ -48,13 +48,19 @@ public struct Gzip: Sendable, Hashable {
 }
 
 /// Why a gzip file is not fit to restore from.
-public enum GzipIntegrityError: Error, Sendable, Hashable, LocalizedError {
+public enum GzipIntegrityError: Error, Sendable, Hashable, LocalizedError, RefusalError {
     /// Truncated, not gzip, or a CRC mismatch (`gzip -t` exit 1).
     case corrupt(file: String, detail: String)
     /// The gzip stream is intact but followed by other bytes (`gzip -t` exit 2).
     case trailingGarbage(file: String, detail: String)
     case missing(file: String)
     case testFailed(file: String, status: TerminationStatus, detail: String)
+
+    /// A damaged or missing file is refused; a `gzip -t` that could not finish is a failure to retry.
+    public var isRefusal: Bool {
+        if case .testFailed = self { return false }
+        return true
+    }
 
     public var errorDescription: String? {
         switch self {
