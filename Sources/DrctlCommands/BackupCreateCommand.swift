@@ -33,6 +33,7 @@ struct BackupCreateCommand: AsyncParsableCommand {
             return
         }
         let creation = try await creator.create()
+        for warning in creation.warnings { StandardStreams.err("warning: " + warning) }
         var text =
             "created \(creation.path) (\(BackupText.size(creation.daily.size)), sha256 \(creation.daily.sha256))"
         if let monthly = creation.monthly { text += "\nkept as the monthly backup for \(monthly.name.month)" }

@@ -39,6 +39,8 @@ public struct BackupCreator: Sendable {
         /// The `monthly/` record when this was the month's first backup.
         public var monthly: BackupRecord?
         public var path: String
+        /// Problems that did not stop the backup (the monthly copy could not be made).
+        public var warnings: [String] = []
     }
 
     /// The pipeline `create` runs, for `--dry-run` and plans.
@@ -67,19 +69,30 @@ public struct BackupCreator: Sendable {
         }
         try? FileManager.default.removeItem(atPath: partialPath)
 
-        let modifiedAt = try folder.file(.daily, fileName: name.fileName)?.modifiedAt ?? startedAt
+        let modifiedAt = (try? folder.file(.daily, fileName: name.fileName))??.modifiedAt ?? startedAt
         let verification = BackupVerification(
             result: .passed, verifiedAt: clock.now(), fileSize: measurement.size, fileModifiedAt: modifiedAt,
             sha256: measurement.sha256)
         let daily = BackupRecord(
             name: name, tier: .daily, size: measurement.size, sha256: measurement.sha256, createdAt: startedAt,
             verification: verification)
-        let monthly = try keepMonthlyCopy(of: daily, path: finalPath)
-        try folder.catalogStore.update { catalog throws(BackupError) in
-            catalog.upsert(daily)
-            if let monthly { catalog.upsert(monthly) }
+        try folder.catalogStore.update { catalog throws(BackupError) in catalog.upsert(daily) }
+
+        // The daily backup is safe and recorded; a failing monthly copy must not make it look failed.
+        var monthly: BackupRecord?
+        var warnings: [String] = []
+        do {
+            monthly = try keepMonthlyCopy(of: daily, path: finalPath)
+            if let monthly {
+                try folder.catalogStore.update { catalog throws(BackupError) in catalog.upsert(monthly) }
+            }
+        } catch {
+            monthly = nil
+            warnings.append(
+                "the backup was written and recorded, but keeping it under monthly/ failed: "
+                    + error.localizedDescription)
         }
-        return Creation(daily: daily, monthly: monthly, path: finalPath)
+        return Creation(daily: daily, monthly: monthly, path: finalPath, warnings: warnings)
     }
 
     /// Runs the dump into `partialPath` and checks the result; the size floor is checked last, so that a dump

@@ -106,30 +106,22 @@ public struct BackupSync: Sendable {
             guard let file = files.first(where: { $0.tier == record.tier && $0.fileName == record.fileName }) else {
                 continue
             }
-            var state = BackupSyncReport.CopyState.inSync
-            if let object = byKey[key] {
-                if try await !copyMatches(record: record, object: object, target: target, scratch: scratch) {
-                    state = .different
-                }
-            } else {
-                state = .missing
-            }
-            if state == .inSync, let object = byKey[key] {
+            let existing = byKey[key]
+            if let existing, try await copyMatches(record: record, object: existing, target: target, scratch: scratch) {
                 var updated = record
-                updated.setCopy(copy(of: record, object: object, target: target))
+                updated.setCopy(copy(of: record, object: existing, target: target))
                 confirmed.append(updated)
                 report.inSync.append(record.relativePath)
                 continue
             }
-            if dryRun {
-                state == .missing
-                    ? report.missing.append(record.relativePath) : report.different.append(record.relativePath)
-                continue
-            }
-            if let reason = try uploadRefusal(record: record, file: file) {
-                report.notUploaded.append(.init(file: record.relativePath, reason: reason))
-                state == .missing
-                    ? report.missing.append(record.relativePath) : report.different.append(record.relativePath)
+            let refusal = dryRun ? nil : try uploadRefusal(record: record, file: file)
+            if dryRun || refusal != nil {
+                if let refusal { report.notUploaded.append(.init(file: record.relativePath, reason: refusal)) }
+                if existing == nil {
+                    report.missing.append(record.relativePath)
+                } else {
+                    report.different.append(record.relativePath)
+                }
                 continue
             }
             let object = try await upload(record: record, file: file, key: key, target: target, scratch: scratch)
@@ -294,8 +286,6 @@ public struct BackupSyncReport: Sendable, Codable {
             mismatched: stores.map(\.different.count).reduce(0, +),
             extra: stores.map(\.extra.count).reduce(0, +))
     }
-
-    enum CopyState { case inSync, missing, different }
 
     public struct StoreReport: Sendable, Codable {
         public var store: OffsiteStoreKind
