@@ -18,8 +18,9 @@ struct RebuildCommand: AsyncParsableCommand {
 
             Examples:
               DB_PASSWORD=… drctl rebuild -f manifests/production.yaml
-              drctl rebuild -f manifests/sandbox.yaml --backup valeo_erp_backup_20251009_020000.sql.gz
-              drctl rebuild -f manifests/sandbox.yaml -o json      # one JSON event per line
+              drctl rebuild -f manifests/sandbox.yaml -o json    # JSON events
+              drctl rebuild -f manifests/production.yaml \\
+                --backup valeo_erp_backup_20251009_020000.sql.gz
             """
     )
 
