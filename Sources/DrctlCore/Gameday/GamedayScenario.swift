@@ -47,7 +47,8 @@ public struct GamedayScenario: Sendable {
             ).runbook()
         case .dbRestore, .rowRecovery, .appRollback:
             throw DrctlError.notYetImplemented(
-                feature: "drctl gameday --scenario \(drill.scenario.rawValue) (only cluster-loss is wired into drills so far)",
+                feature: "drctl gameday --scenario \(drill.scenario.rawValue) "
+                    + "(only cluster-loss is wired into drills so far)",
                 issue: 8)
         }
         var steps = inner.steps
