@@ -21,6 +21,8 @@ struct PlanCommand: AsyncParsableCommand {
               drctl plan rollback-app -f manifests/production.yaml --revision 4 --with-migrations
               drctl plan rollback-migration -f manifests/production.yaml --to 0002
               drctl plan restore -f manifests/production.yaml --before '2025-10-09 08:00' --drop-old
+              drctl plan recover-rows -f manifests/production.yaml --table documents_header --ids 42,43 \\
+                --before '2025-10-08 14:30'
             """
     )
 
@@ -29,6 +31,7 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup(title: "Picking the backup (rebuild, restore, recover-rows)") var backupChoice: BackupChoiceOptions
     @OptionGroup(title: "rebuild") var rebuild: RebuildOptions
     @OptionGroup(title: "restore") var restore: RestoreOptions
+    @OptionGroup(title: "recover-rows") var recoverRows: RecoverRowsOptions
     @OptionGroup(title: "rollback-app") var rollbackApp: RollbackAppOptions
     @OptionGroup(title: "rollback-migration") var rollbackMigration: RollbackMigrationOptions
 
@@ -38,10 +41,15 @@ struct PlanCommand: AsyncParsableCommand {
         switch scenario {
         case .rebuild: backupChoice.parameters.merging(rebuild.parameters) { $1 }
         case .restore: backupChoice.parameters.merging(restore.parameters) { $1 }
+        case .recoverRows: backupChoice.parameters.merging(recoverRows.parameters) { $1 }
         case .rollbackApp: rollbackApp.parameters
         case .rollbackMigration: rollbackMigration.parameters(noBackup: rollbackApp.noBackup)
         default: backupChoice.parameters
         }
+    }
+
+    func validate() throws {
+        if scenario == .recoverRows { try recoverRows.validate(backupChoice: backupChoice) }
     }
 
     func run() async throws {

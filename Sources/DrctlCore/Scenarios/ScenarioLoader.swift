@@ -72,6 +72,14 @@ extension ScenarioRegistry {
             return try MigrationRollbackScenario(toolbox: toolbox, options: .init(parameters: parameters))
                 .runbook(parameters: parameters)
         }
+        register(RecoverRowsScenario.runbookID) { parameters in
+            let manifestPath = try Self.require("manifest", in: parameters)
+            let workRoot = try Self.require("workRoot", in: parameters)
+            let toolbox = try await loader.toolbox(manifestPath: manifestPath, planning: planning)
+            return try RecoverRowsScenario(
+                toolbox: toolbox, options: RecoverRowsScenario.Options(parameters: parameters), workRoot: workRoot
+            ).runbook(parameters: parameters)
+        }
         register(RestoreScenario.runbookID) { parameters in
             let manifestPath = try Self.require("manifest", in: parameters)
             let workRoot = try Self.require("workRoot", in: parameters)
