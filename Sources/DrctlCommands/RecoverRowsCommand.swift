@@ -84,9 +84,13 @@ struct RecoverRowsOptions: ParsableArguments {
         for filter in filters where RowSelection.Filter(argument: filter) == nil {
             throw ValidationError("--where '\(filter)' is not COLUMN=VALUE, e.g. --where customer_id=1007.")
         }
-        guard backupChoice.before != nil, backupChoice.backup == nil else {
+        guard backupChoice.backup == nil else {
             throw ValidationError(
-                "recover-rows picks the backup by the deletion time: give --before TIME (UTC), not --backup.")
+                "recover-rows picks the backup by the deletion time: give --before TIME (UTC) instead of --backup.")
+        }
+        guard backupChoice.before != nil else {
+            throw ValidationError(
+                "--before TIME is required: when the rows were deleted, in UTC (e.g. '2025-10-08 14:30').")
         }
     }
 
