@@ -2,7 +2,7 @@ import Foundation
 
 /// Why a database restore or row recovery refused to go on; every case says what, where and what to do, and
 /// every refusal happens before the database is touched.
-public enum RecoveryError: Error, Sendable, LocalizedError {
+public enum RecoveryError: Error, Sendable, LocalizedError, RefusalError {
     /// The backup was taken of another database (its name, or the `CREATE DATABASE`/`\connect` lines in it).
     case backupOfAnotherDatabase(file: String, database: String, expected: String)
     /// A dump made with `pg_dump -C`: restoring it would reconnect to the live database instead of the new one.
@@ -70,6 +70,17 @@ public enum RecoveryError: Error, Sendable, LocalizedError {
             return "\(keys.count) key(s) are not in \(table) of backup \(backup) either: "
                 + keys.prefix(20).joined(separator: ", ")
                 + ". Nothing was imported. Check the ids, or pick a backup from before they were deleted (--before)."
+        }
+    }
+
+    /// Checks that said no before anything was touched; inside a run they end it as a refusal (exit 3).
+    public var isRefusal: Bool {
+        switch self {
+        case .backupOfAnotherDatabase, .dumpReconnects, .notADatabaseDump, .noBackupBefore, .confirmationRequired,
+            .notEnoughDisk, .rowsNotInBackup, .notABackupName, .invalidTime, .unknownTable, .unknownColumns:
+            return true
+        case .rowsMissingAfterImport:
+            return false
         }
     }
 }

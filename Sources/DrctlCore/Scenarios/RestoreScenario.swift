@@ -88,7 +88,9 @@ public struct RestoreScenario: Sendable {
             steps.append(dropOldStep())
             last = "database.drop-old"
         }
-        steps += [smokeStep(after: last), scaleUpStep(), readinessStep()]
+        steps += [
+            smokeStep(after: last), scaleUpStep(), toolbox.readinessStep(id: "readiness", after: ["app.scale-up"]),
+        ]
         steps.append(RunScratch.cleanupStep(workRoot: workRoot, after: ["readiness"]))
         return Runbook(
             id: Self.runbookID,
@@ -242,21 +244,6 @@ public struct RestoreScenario: Sendable {
             try await context.runner.runChecked(kubectl.scaleDeployment(deployment, replicas: replicas))
             try await context.runner.runChecked(rollout)
             return ["replicas": String(replicas)]
-        }
-    }
-
-    private func readinessStep() -> RunbookStep {
-        let readiness = manifest.readiness
-        return RunbookStep(
-            id: "readiness",
-            title: "Check \(readiness.url)",
-            dependsOn: ["app.scale-up"],
-            inputs: ["url": readiness.url],
-            commands: ["GET \(readiness.url) (retried until 2xx, at most \(readiness.timeout.manifestText))"]
-        ) { context in
-            guard let url = URL(string: readiness.url) else { throw ScenarioError.invalidReadinessURL(readiness.url) }
-            let outcome = try await ReadinessProbe(url: url, timeout: readiness.timeout).waitUntilReady()
-            return ["status": String(outcome.statusCode), "attempts": String(outcome.attempts)]
         }
     }
 }
