@@ -592,6 +592,7 @@ aws s3 sync s3://{self.bucket}/archives/ {self.archive_destination}/ --only-show
             journal = os.path.join(env["DRCTL_STATE_DIR"], "runs", run_id, "journal.jsonl")
             before = events(journal)
             restore_done_before = ("step-completed", "database.restore") in before
+            restore_started_before = ("step-started", "database.restore") in before
             started = time.monotonic()
             resumed = subprocess.run([self.drctl, "resume", run_id, "-o", "json"], env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -600,19 +601,22 @@ aws s3 sync s3://{self.bucket}/archives/ {self.archive_destination}/ --only-show
                 fail(f"drctl resume {run_id} exited {resumed.returncode}: {resumed.stderr[-800:]}")
             self.check_restored()
             after = events(journal)[len(before):]
-            restore_restarted = ("step-started", "database.restore") in after
+            # Repeated: started before the kill and started again by the resume (not: first started by the resume).
+            restore_restarted = restore_started_before and ("step-started", "database.restore") in after
             work_left = max(full - killed_at, 0.0)
             runs.append({"killedAfter": killed_at, "resumeSeconds": resume_seconds, "workLeft": work_left,
+                         "restoreStartedBeforeKill": restore_started_before,
                          "restoreCompletedBeforeKill": restore_done_before, "restoreRepeated": restore_restarted})
             log(f"  killed after {killed_at:.1f} s (restore done before: {restore_done_before}); resume "
                 f"{resume_seconds:.1f} s, work left {work_left:.1f} s, restore repeated: {restore_restarted}")
         resume, left = median(r["resumeSeconds"] for r in runs), median(r["workLeft"] for r in runs)
         repeated = any(r["restoreRepeated"] and r["restoreCompletedBeforeKill"] for r in runs)
+        in_flight = any(r["restoreRepeated"] and not r["restoreCompletedBeforeKill"] for r in runs)
         self.results["measures"]["P3"] = {
             "what": "resume after SIGKILL in the archive sync vs the work left", "runs": runs,
             "resumeMedian": resume, "workLeftMedian": left, "overheadSeconds": resume - left,
-            "completedRestoreRepeated": repeated, "target": "resume <= work left + 5 s, restore not repeated",
-            "met": resume <= left + 5 and not any(r["restoreRepeated"] for r in runs)}
+            "completedRestoreRepeated": repeated, "inFlightRestoreRedone": in_flight, "target": "resume <= work left + 5 s, restore not repeated",
+            "met": resume <= left + 5 and not repeated}
 
     def p4_verify(self):
         log("P4: drctl backup verify over 42 unchanged backups, first vs second")
@@ -721,8 +725,8 @@ aws s3 sync s3://{self.bucket}/archives/ {self.archive_destination}/ --only-show
         if "P3" in m:
             p = m["P3"]
             rows.append(("P3 resume after SIGKILL in sync", sec(p["resumeMedian"]), f"left {sec(p['workLeftMedian'])}",
-                         f"{p['overheadSeconds']:+.1f} s, restore repeated: "
-                         f"{yes(any(r['restoreRepeated'] for r in p['runs']))}", "≤ +5 s, not repeated",
+                         f"{p['overheadSeconds']:+.1f} s, restore repeated: {yes(p['completedRestoreRepeated'])}",
+                         "≤ +5 s, not repeated",
                          yes(p["met"])))
         if "P4" in m:
             p = m["P4"]
