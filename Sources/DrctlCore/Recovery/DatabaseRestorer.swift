@@ -138,7 +138,31 @@ public struct DatabaseRestorer: Sendable {
 
     private func terminateSessions(_ name: String) -> CommandInvocation {
         admin.adminQuery(
+            // Client sessions only: an autovacuum worker is a superuser process the app's role may not end, and
+            // PostgreSQL cancels it by itself for the rename.
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
-                + PostgresQuoting.literal(name) + " AND pid <> pg_backend_pid()")
+                + PostgresQuoting.literal(name) + " AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    }
+
+    /// The destructive restore step: reads the verified backup's `path` and `sha256` from `backupStep`'s outputs;
+    /// on resume its probe looks for this run's marker on the database.
+    public func step(after dependencies: [StepID], backupStep: StepID, title: String) -> RunbookStep {
+        RunbookStep(
+            id: "database.restore",
+            title: title,
+            dependsOn: dependencies,
+            destructive: true,
+            inputs: ["database": database],
+            commands: plannedCommands(),
+            probe: { context in
+                let backup = try context.outputs(of: backupStep)
+                return try await probe(runID: context.runID, sha256: backup["sha256"] ?? "", context: context)
+            }
+        ) { context in
+            let backup = try context.outputs(of: backupStep)
+            let file = try backup.require("path", from: backupStep)
+            let sha = try backup.require("sha256", from: backupStep)
+            return try await restore(file: file, sha256: sha, context: context)
+        }
     }
 }

@@ -45,4 +45,20 @@ public struct DatabaseSpaceCheck: Sendable {
         }
         return ["needed": String(needed), "free": String(free), "location": location]
     }
+
+    /// Checks that PostgreSQL answers (an unreachable server stops the run before anything is changed) and has
+    /// room for `what`, sized from `backup.verify`'s `size` output.
+    public func step(toolbox: ScenarioToolbox, what: String) -> RunbookStep {
+        let ping = toolbox.postgres.adminQuery("SELECT 1")
+        return RunbookStep(
+            id: "database.space",
+            title: "Check that PostgreSQL answers and has room for \(what)",
+            dependsOn: ["backup.verify"],
+            commands: [ping.redactedCommandLine, plannedLine]
+        ) { context in
+            try await context.runner.runChecked(ping)
+            let backup = try context.outputs(of: "backup.verify")
+            return try await check(backupSize: Int64(backup["size"] ?? "") ?? 0, context: context)
+        }
+    }
 }

@@ -191,4 +191,18 @@ public struct RecoveryBackupSource: Sendable {
         case .latest: return ScenarioError.noBackupFound(location: folder.root, database: database)
         }
     }
+
+    /// The `backup.verify` step: picks the backup and verifies it before anything is touched.
+    public func verifyStep(_ choice: BackupChoice, title suffix: String? = nil) -> RunbookStep {
+        let database = toolbox.manifest.database.name
+        return RunbookStep(
+            id: "backup.verify",
+            title: "Pick \(choice.description) and verify it (gzip -t, size floor, SHA-256, database)"
+                + (suffix.map { " " + $0 } ?? ""),
+            inputs: choice.parameters.merging(["database": database]) { $1 },
+            commands: plannedCommands(choice)
+        ) { context in
+            try await select(choice, context: context).outputs
+        }
+    }
 }

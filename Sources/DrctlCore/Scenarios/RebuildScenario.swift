@@ -83,7 +83,10 @@ public struct RebuildScenario: Sendable {
                 after: postgresDependencies, secretValues: postgresSecretValues))
         steps.append(databaseReadyStep())
         steps.append(fetchBackupStep())
-        steps.append(restoreStep())
+        steps.append(
+            DatabaseRestorer(toolbox: toolbox).step(
+                after: ["database.ready", "backup.fetch"], backupStep: "backup.fetch",
+                title: "Restore the backup into \(manifest.database.name) (new database, then swapped in)"))
         steps.append(
             releaseStep(
                 id: "app.install", release: manifest.releases.app.release,
@@ -271,27 +274,6 @@ public struct RebuildScenario: Sendable {
             commands: fetcher.plannedCommands(backup: options.backup, before: options.before)
         ) { [options] context in
             try await fetcher.fetch(backup: options.backup, before: options.before, context: context).outputs
-        }
-    }
-
-    private func restoreStep() -> RunbookStep {
-        let restorer = DatabaseRestorer(toolbox: toolbox)
-        return RunbookStep(
-            id: "database.restore",
-            title: "Restore the backup into \(manifest.database.name) (new database, then swapped in)",
-            dependsOn: ["database.ready", "backup.fetch"],
-            destructive: true,
-            inputs: ["database": manifest.database.name],
-            commands: restorer.plannedCommands(),
-            probe: { context in
-                let fetched = try context.outputs(of: "backup.fetch")
-                return try await restorer.probe(runID: context.runID, sha256: fetched["sha256"] ?? "", context: context)
-            }
-        ) { context in
-            let fetched = try context.outputs(of: "backup.fetch")
-            let file = try fetched.require("path", from: "backup.fetch")
-            let sha = try fetched.require("sha256", from: "backup.fetch")
-            return try await restorer.restore(file: file, sha256: sha, context: context)
         }
     }
 

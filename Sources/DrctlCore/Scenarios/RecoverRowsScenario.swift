@@ -81,38 +81,11 @@ public struct RecoverRowsScenario: Sendable {
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: [
-                selectStep(), spaceStep(), recoverStep(),
+                RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot).verifyStep(.before(options.before)),
+                spaceCheck.step(toolbox: toolbox, what: "the temporary database"), recoverStep(),
                 RunScratch.cleanupStep(workRoot: workRoot, after: ["rows.recover"]),
             ]
         )
-    }
-
-    private func selectStep() -> RunbookStep {
-        let source = RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot)
-        let choice = BackupChoice.before(options.before)
-        return RunbookStep(
-            id: "backup.verify",
-            title: "Pick \(choice.description) and verify it (gzip -t, size floor, SHA-256, database)",
-            inputs: choice.parameters.merging(["database": manifest.database.name]) { $1 },
-            commands: source.plannedCommands(choice)
-        ) { context in
-            try await source.select(choice, context: context).outputs
-        }
-    }
-
-    private func spaceStep() -> RunbookStep {
-        let check = spaceCheck
-        let ping = toolbox.postgres.adminQuery("SELECT 1")
-        return RunbookStep(
-            id: "database.space",
-            title: "Check that PostgreSQL answers and has room for the temporary database",
-            dependsOn: ["backup.verify"],
-            commands: [ping.redactedCommandLine, check.plannedLine]
-        ) { context in
-            try await context.runner.runChecked(ping)
-            let backup = try context.outputs(of: "backup.verify")
-            return try await check.check(backupSize: Int64(backup["size"] ?? "") ?? 0, context: context)
-        }
     }
 
     private func recoverStep() -> RunbookStep {

@@ -82,7 +82,15 @@ public struct RestoreScenario: Sendable {
     }
 
     public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
-        var steps = [selectStep(), spaceStep(), scaleDownStep(), restoreStep()]
+        var steps = [
+            RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot).verifyStep(
+                options.backup, title: "before anything is touched"),
+            spaceCheck.step(toolbox: toolbox, what: "the new database"),
+            scaleDownStep(),
+            DatabaseRestorer(toolbox: toolbox).step(
+                after: ["app.scale-down", "backup.verify"], backupStep: "backup.verify",
+                title: "Restore the backup into a new database and swap it in for \(manifest.database.name)"),
+        ]
         var last: StepID = "database.restore"
         if options.dropOld {
             steps.append(dropOldStep())
@@ -103,36 +111,6 @@ public struct RestoreScenario: Sendable {
     }
 
     // MARK: - Steps
-
-    private func selectStep() -> RunbookStep {
-        let source = RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot)
-        let choice = options.backup
-        return RunbookStep(
-            id: "backup.verify",
-            title:
-                "Pick \(choice.description) and verify it (gzip -t, size floor, SHA-256, database) before anything is touched",
-            inputs: choice.parameters.merging(["database": manifest.database.name]) { $1 },
-            commands: source.plannedCommands(choice)
-        ) { context in
-            try await source.select(choice, context: context).outputs
-        }
-    }
-
-    private func spaceStep() -> RunbookStep {
-        let check = spaceCheck
-        let ping = toolbox.postgres.adminQuery("SELECT 1")
-        return RunbookStep(
-            id: "database.space",
-            title: "Check that PostgreSQL answers and has room for the new database",
-            dependsOn: ["backup.verify"],
-            commands: [ping.redactedCommandLine, check.plannedLine]
-        ) { context in
-            // An unreachable server stops the run here, before the app is scaled down.
-            try await context.runner.runChecked(ping)
-            let backup = try context.outputs(of: "backup.verify")
-            return try await check.check(backupSize: Int64(backup["size"] ?? "") ?? 0, context: context)
-        }
-    }
 
     private func scaleDownStep() -> RunbookStep {
         let kubectl = toolbox.kubectl
@@ -159,27 +137,6 @@ public struct RestoreScenario: Sendable {
             try await context.runner.runChecked(scale)
             context.log("deployment \(deployment) scaled from \(current) to 0")
             return ["previousReplicas": String(previous)]
-        }
-    }
-
-    private func restoreStep() -> RunbookStep {
-        let restorer = DatabaseRestorer(toolbox: toolbox)
-        return RunbookStep(
-            id: "database.restore",
-            title: "Restore the backup into a new database and swap it in for \(manifest.database.name)",
-            dependsOn: ["app.scale-down", "backup.verify"],
-            destructive: true,
-            inputs: ["database": manifest.database.name],
-            commands: restorer.plannedCommands(),
-            probe: { context in
-                let backup = try context.outputs(of: "backup.verify")
-                return try await restorer.probe(runID: context.runID, sha256: backup["sha256"] ?? "", context: context)
-            }
-        ) { context in
-            let backup = try context.outputs(of: "backup.verify")
-            let file = try backup.require("path", from: "backup.verify")
-            let sha = try backup.require("sha256", from: "backup.verify")
-            return try await restorer.restore(file: file, sha256: sha, context: context)
         }
     }
 
