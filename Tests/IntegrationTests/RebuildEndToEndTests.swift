@@ -76,6 +76,30 @@ struct RebuildEndToEndTests {
             #expect(show.output.contains("resumed 1×"), "\(show.output)")
         }
     }
+
+    @Test("a rebuild killed while helm installs the app (release left pending) resumes and finishes")
+    func killedDuringHelmInstallResumes() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            try await world.loseEverything()
+            let killed = try await DrctlProcess.runKilled(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
+                whenOutputContains: "\"step\":\"app.install\"", delay: .milliseconds(800))
+            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+            // A machine that dies takes helm with it (a SIGKILL of drctl alone would leave helm finishing).
+            _ = try await CommandRunner().run(
+                CommandInvocation("pkill", ["-KILL", "-f", "upgrade --install valeo-erp .*\(world.kube.kubeconfig)"]))
+            #expect(try await world.helmStatus("valeo-erp").hasPrefix("pending-"), "helm was not left pending")
+            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+            let resumed = try await DrctlProcess.run(
+                world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
+            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+            #expect(resumed.output.contains("deleting only that record"))
+            #expect(try await world.helmStatus("valeo-erp") == "deployed")
+            #expect(try await world.tableDigests() == before)
+            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+        }
+    }
 }
 
 /// One isolated world per test: its own database, bucket, Kubernetes stand-in, archive folder and state dir.

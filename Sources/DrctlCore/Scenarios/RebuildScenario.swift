@@ -213,8 +213,10 @@ public struct RebuildScenario: Sendable {
                 }
                 return parsed.status == "deployed" ? .done(["revision": String(parsed.revision)]) : .notDone
             }
-        ) { context in
+        ) { [kubectl = toolbox.kubectl] context in
             let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID)
+            try await PendingReleaseGuard(helm: helm, kubectl: kubectl, release: release.name, folder: folder)
+                .prepare(context: context)
             let secretFile = folder + "/" + secretFileName
             try RunScratch.writePrivate(YAMLValues.render(secretValues()), to: secretFile)
             defer { try? FileManager.default.removeItem(atPath: secretFile) }

@@ -10,6 +10,7 @@ public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
     case targetDatabaseNotEmpty(database: String, keptAs: String)
     case archiveIncomplete(source: String, destination: String, expected: Int, found: Int)
     case noOffsiteStore(environment: String)
+    case releasePending(release: String, revision: Int, status: String)
 
     public var errorDescription: String? {
         switch self {
@@ -32,6 +33,10 @@ public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
         case .archiveIncomplete(let source, let destination, let expected, let found):
             return "archive sync from \(source) to \(destination) is incomplete: \(expected) objects off-site, \(found)"
                 + " files present. Run `drctl resume` to sync again."
+        case .releasePending(let release, let revision, let status):
+            return "helm release \(release) is \(status) at revision \(revision), and not from this run: another helm"
+                + " operation is in progress or died. Wait for it, or clear it (`helm rollback \(release)` after a"
+                + " pending upgrade, `helm uninstall \(release)` after a pending install), then `drctl resume`."
         case .noOffsiteStore(let environment):
             return "manifest for \(environment) names no off-site backup store; add backups.s3 or backups.azure."
         }
@@ -41,7 +46,7 @@ public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
     public var isRefusal: Bool {
         switch self {
         case .invalidReadinessURL, .noBackupFound, .backupNotFound, .backupTooSmall, .checksumMismatch,
-            .noOffsiteStore:
+            .noOffsiteStore, .releasePending:
             return true
         case .targetDatabaseNotEmpty, .archiveIncomplete:
             return false

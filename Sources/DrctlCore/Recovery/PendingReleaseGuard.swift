@@ -1,0 +1,50 @@
+import Foundation
+
+/// Makes `helm upgrade --install` safe to run again after drctl was killed while helm was installing: helm then
+/// leaves the release `pending-install`/`pending-upgrade`, and every later helm operation refuses ("another
+/// operation is in progress"). Before helm runs, the revision it starts from is written to the run's scratch
+/// folder; on the next attempt, a pending revision exactly one above that record is this run's own, and only
+/// that revision's record is deleted (guarded by its status label). A pending revision drctl did not start is
+/// refused with what to do, never touched.
+public struct PendingReleaseGuard: Sendable {
+    public var helm: Helm
+    public var kubectl: Kubectl
+    public var release: String
+    /// The run's scratch folder, which survives an interruption.
+    public var folder: String
+
+    public init(helm: Helm, kubectl: Kubectl, release: String, folder: String) {
+        self.helm = helm
+        self.kubectl = kubectl
+        self.release = release
+        self.folder = folder
+    }
+
+    var markerPath: String { folder + "/\(release).helm-started-from" }
+
+    public func prepare(context: StepContext) async throws {
+        var current = try await status(context: context)
+        if let pending = current, pending.status.hasPrefix("pending-") {
+            let recorded = (try? String(contentsOfFile: markerPath, encoding: .utf8))
+                .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            guard let recorded, pending.revision == recorded + 1 else {
+                throw ScenarioError.releasePending(release: release, revision: pending.revision, status: pending.status)
+            }
+            let delete = kubectl.deleteHelmReleaseRecord(
+                release: release, revision: String(pending.revision), status: pending.status)
+            context.log(
+                "\(release) revision \(pending.revision) was left \(pending.status) by this run's interrupted helm;"
+                    + " deleting only that record: \(delete.redactedCommandLine)")
+            try await context.runner.runChecked(delete)
+            current = try await status(context: context)
+        }
+        try RunScratch.writePrivate(String(current?.revision ?? 0), to: markerPath)
+    }
+
+    /// nil when the release does not exist.
+    private func status(context: StepContext) async throws -> HelmReleaseStatus? {
+        let result = try await context.runner.run(helm.status(release: release))
+        if Helm.isReleaseNotFound(result) { return nil }
+        return try Helm.parseStatus(try result.checked().standardOutput)
+    }
+}
