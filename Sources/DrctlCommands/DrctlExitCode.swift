@@ -68,6 +68,7 @@ enum DrctlExitCode: Int32 {
                 return .refused
             case .rowsMissingAfterImport: return .stepFailed
             }
+        case let error as ScenarioError: return error.isRefusal ? .refused : .stepFailed
         case is ManifestError, is SecretError: return .usage
         case is CommandFailure: return .stepFailed
         case is CancellationError: return .interrupted

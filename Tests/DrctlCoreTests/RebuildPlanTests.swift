@@ -90,4 +90,19 @@ struct RebuildPlanTests {
         ).runbook()
         #expect(other.planFingerprint != first)
     }
+
+    @Test("a manifest with no off-site backup store is refused before any step runs")
+    func noOffsiteStoreIsRefused() async throws {
+        let folder = NSTemporaryDirectory() + "drctl-plan-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder + "/manifests", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let text = try String(contentsOfFile: Self.projectRoot + "/manifests/production.yaml", encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("s3: {") }
+            .joined(separator: "\n")
+        try text.write(toFile: folder + "/manifests/production.yaml", atomically: true, encoding: .utf8)
+        let loader = ScenarioLoader(
+            environment: ["DB_PASSWORD": "x", "DRCTL_HELM_MAJOR": "3"], runner: RecordingCommandRunner())
+        let toolbox = try await loader.toolbox(manifestPath: folder + "/manifests/production.yaml")
+        #expect(throws: ScenarioError.self) { try RebuildScenario(toolbox: toolbox, workRoot: "/w").runbook() }
+    }
 }

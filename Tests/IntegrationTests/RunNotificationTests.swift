@@ -15,7 +15,11 @@ import Testing
         environment: notify-\(UUID().uuidString.prefix(8).lowercased())
         kube: { namespace: notify, kubeconfig: \(root)/no-kubeconfig }
         database: { host: 127.0.0.1, user: valeo, name: valeo_erp, password: { env: DB_PASSWORD } }
-        backups: { local: backups, sizeFloor: 1kB, retention: { daily: 30, monthly: 12 } }
+        backups:
+          local: backups
+          sizeFloor: 1kB
+          retention: { daily: 30, monthly: 12 }
+          s3: { bucket: notify-no-such-bucket, prefix: postgresql/ }
         releases:
           postgresql: { name: postgresql, chart: bitnami/postgresql }
           app: { name: valeo-erp, chart: bitnami/nginx, replicas: 1 }

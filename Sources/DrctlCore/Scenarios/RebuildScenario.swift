@@ -64,6 +64,10 @@ public struct RebuildScenario: Sendable {
 
     /// The runbook; the same value drives `drctl plan rebuild` and `drctl rebuild`.
     public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+        // Without an off-site copy there is nothing to rebuild from: say so before any step runs.
+        guard !toolbox.objectStores.isEmpty else {
+            throw ScenarioError.noOffsiteStore(environment: manifest.environment)
+        }
         var steps: [RunbookStep] = []
         var previous: [StepID] = []
         for hook in manifest.provision {
