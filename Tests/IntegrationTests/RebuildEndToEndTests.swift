@@ -17,10 +17,26 @@ struct RebuildEndToEndTests {
             let before = try await world.tableDigests()
             try await world.loseEverything()
 
+            let plan = try await DrctlProcess.run(
+                world.drctl, ["plan", "rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment)
+            #expect(plan.status == 0, "drctl plan failed: \(plan.errors)")
             let run = try await DrctlProcess.run(
                 world.drctl, ["rebuild", "-f", world.manifest], environment: world.environment)
             #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
+            // What `plan` showed is what ran: same steps, dependencies, inputs and command lines.
+            let planned = try JSONSerialization.jsonObject(with: Data(plan.output.utf8)) as? [String: Any]
+            let firstRecord =
+                try String(contentsOfFile: try world.journalPath(), encoding: .utf8)
+                .split(separator: "\n").first.map(String.init) ?? ""
+            let header = try JSONSerialization.jsonObject(with: Data(firstRecord.utf8)) as? [String: Any]
+            let journaled = (header?["run"] as? [String: Any])?["planFingerprint"] as? String
+            #expect(journaled != nil && planned?["fingerprint"] as? String == journaled)
             #expect(try await world.tableDigests() == before)
+            let values = try await world.helmValues("valeo-erp")
+            #expect(values["replicaCount"] as? Int == 2)
+            let env = (values["env"] as? [[String: Any]])?.first
+            #expect(env?["name"] as? String == "DATABASE_URL")
+            #expect((env?["value"] as? String)?.hasSuffix("/\(world.database)") == true)
             for release in ["postgresql", "valeo-erp"] {
                 #expect(try await world.helmStatus(release) == "deployed", "\(release) is not deployed")
             }
@@ -296,6 +312,17 @@ struct RebuildWorld: Sendable {
             executable: environment["DRCTL_HELM"] ?? "helm", namespace: namespace, kubeconfig: kube.kubeconfig)
         let result = try await CommandRunner().runChecked(helm.status(release: release).with(environment: environment))
         return try Helm.parseStatus(result.standardOutput).status
+    }
+
+    /// `helm get values RELEASE -o json`: the values the release was deployed with.
+    func helmValues(_ release: String) async throws -> [String: Any] {
+        let helm = environment["DRCTL_HELM"] ?? "helm"
+        let result = try await CommandRunner().runChecked(
+            CommandInvocation(
+                helm,
+                ["get", "values", release, "-o", "json", "--namespace", namespace, "--kubeconfig", kube.kubeconfig],
+                environment: environment))
+        return try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any] ?? [:]
     }
 
     func archiveFiles() throws -> [String: Int] {
