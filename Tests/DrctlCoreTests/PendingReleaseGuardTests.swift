@@ -1,6 +1,7 @@
 import DrctlCore
 import DrctlTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// A rebuild killed while helm was installing leaves the release pending; the next attempt clears only its own
@@ -13,7 +14,8 @@ struct PendingReleaseGuardTests {
 
     static func guardIn(_ folder: String) -> PendingReleaseGuard {
         PendingReleaseGuard(
-            helm: Helm(namespace: "prod"), kubectl: Kubectl(namespace: "prod"), release: "valeo-erp", folder: folder)
+            helm: Helm(namespace: "prod"), kubectl: Kubectl(namespace: "prod"), release: "valeo-erp", folder: folder,
+            settleTime: .zero)
     }
 
     static func folder() throws -> String {
@@ -62,5 +64,27 @@ struct PendingReleaseGuardTests {
         try await Self.guardIn(folder).prepare(context: StepContext(runID: "r", step: "s", runner: runner))
         let marker = try String(contentsOfFile: folder + "/valeo-erp.helm-started-from", encoding: .utf8)
         #expect(marker == "3")
+    }
+
+    @Test("a pending release that settles while waiting (an orphaned helm finishing) is left alone")
+    func settlingReleaseIsNotCleared() async throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "0".write(toFile: folder + "/valeo-erp.helm-started-from", atomically: true, encoding: .utf8)
+        let calls = Mutex(0)
+        let runner = RecordingCommandRunner { invocation in
+            let call = calls.withLock {
+                $0 += 1; return $0
+            }
+            let status = call == 1 ? "pending-install" : "deployed"
+            return .success(invocation, output: Self.statusJSON(revision: 1, status: status))
+        }
+        let waiting = PendingReleaseGuard(
+            helm: Helm(namespace: "prod"), kubectl: Kubectl(namespace: "prod"), release: "valeo-erp", folder: folder,
+            settleTime: .seconds(5))
+        try await waiting.prepare(context: StepContext(runID: "r", step: "s", runner: runner))
+        #expect(!runner.invocations.contains { $0.arguments.contains("delete") })
+        let marker = try String(contentsOfFile: folder + "/valeo-erp.helm-started-from", encoding: .utf8)
+        #expect(marker == "1")
     }
 }

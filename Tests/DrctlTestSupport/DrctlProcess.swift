@@ -46,13 +46,20 @@ public enum DrctlProcess {
     /// Runs with `-o json` output and sends SIGKILL as soon as stdout contains `trigger`.
     public static func runKilled(
         _ path: String, _ arguments: [String], environment: [String: String], whenOutputContains trigger: String,
-        delay: Duration = .milliseconds(150)
+        delay: Duration = .milliseconds(150), andCondition condition: (@Sendable () async -> Bool)? = nil
     ) async throws -> Killed {
         let (process, out, _) = try start(path, arguments, environment: environment)
         var killed = false
         while process.isRunning {
             if read(out).contains(trigger) {
                 try await Task.sleep(for: delay)
+                // Then, if asked, until the world is in the state the test wants to interrupt (at most 20 s).
+                if let condition {
+                    for _ in 0..<200 where process.isRunning {
+                        if await condition() { break }
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
                 kill(process.processIdentifier, SIGKILL)
                 killed = true
                 break

@@ -100,7 +100,8 @@ struct RebuildEndToEndTests {
             try await world.loseEverything()
             let killed = try await DrctlProcess.runKilled(
                 world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                whenOutputContains: "\"step\":\"app.install\"", delay: .milliseconds(800))
+                whenOutputContains: "\"step\":\"app.install\"", delay: .zero,
+                andCondition: { (try? await world.helmStatus("valeo-erp"))?.hasPrefix("pending-") == true })
             #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
             // A machine that dies takes helm with it (a SIGKILL of drctl alone would leave helm finishing).
             _ = try await CommandRunner().run(
@@ -114,6 +115,30 @@ struct RebuildEndToEndTests {
             #expect(try await world.helmStatus("valeo-erp") == "deployed")
             #expect(try await world.tableDigests() == before)
             #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+        }
+    }
+
+    @Test("a rebuild killed (with its aws) during the archive sync resumes to a complete archive and database")
+    func killedDuringArchiveSyncResumes() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            try await world.loseEverything()
+            let killed = try await DrctlProcess.runKilled(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
+                whenOutputContains: "\"step\":\"archive.sync\"", delay: .milliseconds(600))
+            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+            _ = try await CommandRunner().run(
+                CommandInvocation("pkill", ["-KILL", "-f", "s3 sync s3://\(world.bucket)/archives/"]))
+            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+            let completedBefore = try world.completedSteps(runID: runID)
+            #expect(!completedBefore.contains("archive.sync"))
+            let resumed = try await DrctlProcess.run(
+                world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
+            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+            let restarted = Set(DrctlProcess.steps(withEvent: "step-started", in: resumed.output))
+            #expect(restarted.isDisjoint(with: completedBefore), "completed before the kill, started again")
+            #expect(try world.archiveFiles() == world.archiveSource)
+            #expect(try await world.tableDigests() == before)
         }
     }
 }

@@ -12,18 +12,32 @@ public struct PendingReleaseGuard: Sendable {
     public var release: String
     /// The run's scratch folder, which survives an interruption.
     public var folder: String
+    /// How long a pending release may still be finishing (an orphaned helm) before it counts as abandoned.
+    public var settleTime: Duration
 
-    public init(helm: Helm, kubectl: Kubectl, release: String, folder: String) {
+    public init(helm: Helm, kubectl: Kubectl, release: String, folder: String, settleTime: Duration = .seconds(30)) {
         self.helm = helm
         self.kubectl = kubectl
         self.release = release
         self.folder = folder
+        self.settleTime = settleTime
     }
 
     var markerPath: String { folder + "/\(release).helm-started-from" }
 
     public func prepare(context: StepContext) async throws {
         var current = try await status(context: context)
+        // The helm of a killed drctl may still be running (children outlive their parent): give it time to
+        // finish before deciding that its pending revision is abandoned.
+        var waited = Duration.zero
+        while let pending = current, pending.status.hasPrefix("pending-"), waited < settleTime {
+            if waited == .zero {
+                context.log("\(release) is \(pending.status); waiting up to \(settleTime) for it to settle")
+            }
+            try await context.clock.sleep(for: .seconds(1))
+            waited += .seconds(1)
+            current = try await status(context: context)
+        }
         if let pending = current, pending.status.hasPrefix("pending-") {
             let recorded = (try? String(contentsOfFile: markerPath, encoding: .utf8))
                 .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
@@ -46,5 +60,12 @@ public struct PendingReleaseGuard: Sendable {
         let result = try await context.runner.run(helm.status(release: release))
         if Helm.isReleaseNotFound(result) { return nil }
         return try Helm.parseStatus(try result.checked().standardOutput)
+    }
+
+    /// helm's answers when another operation holds the release.
+    public static func isConcurrentOperation(_ result: CommandResult) -> Bool {
+        let text = result.standardErrorTail
+        return text.contains("cannot re-use a name that is still in use")
+            || text.contains("another operation (install/upgrade/rollback) is in progress")
     }
 }

@@ -219,12 +219,21 @@ public struct RebuildScenario: Sendable {
             }
         ) { [kubectl = toolbox.kubectl] context in
             let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID)
-            try await PendingReleaseGuard(helm: helm, kubectl: kubectl, release: release.name, folder: folder)
-                .prepare(context: context)
+            let pendingGuard = PendingReleaseGuard(helm: helm, kubectl: kubectl, release: release.name, folder: folder)
             let secretFile = folder + "/" + secretFileName
             try RunScratch.writePrivate(YAMLValues.render(secretValues()), to: secretFile)
             defer { try? FileManager.default.removeItem(atPath: secretFile) }
-            try await context.runner.runChecked(install(secretFile: secretFile).adding(secrets: toolbox.secrets))
+            let invocation = install(secretFile: secretFile).adding(secrets: toolbox.secrets)
+            for attempt in 1... {
+                try await pendingGuard.prepare(context: context)
+                let result = try await context.runner.run(invocation)
+                // A helm of an interrupted attempt may have created the release just after the guard looked.
+                guard !result.status.isSuccess, attempt < 3, PendingReleaseGuard.isConcurrentOperation(result) else {
+                    try result.checked()
+                    break
+                }
+                context.log("another helm operation on \(release.name) is still running; trying again")
+            }
             let result = try await context.runner.runChecked(status)
             let parsed = try Helm.parseStatus(result.standardOutput)
             return ["revision": String(parsed.revision), "status": parsed.status]
