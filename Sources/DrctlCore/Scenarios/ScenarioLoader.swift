@@ -49,13 +49,10 @@ extension ScenarioRegistry {
     /// `parameters["workRoot"]` the scratch root, both journaled when the run started.
     /// `planning` lets a plan be built without the password or a helm binary (see `ScenarioLoader.toolbox`).
     public mutating func registerManifestScenarios(loader: ScenarioLoader, planning: Bool = false) {
-        register(RebuildScenario.runbookID) { parameters in
-            let manifestPath = try Self.require("manifest", in: parameters)
-            let workRoot = try Self.require("workRoot", in: parameters)
-            let toolbox = try await loader.toolbox(manifestPath: manifestPath, planning: planning)
-            return try RebuildScenario(
-                toolbox: toolbox, options: RebuildScenario.Options(parameters: parameters), workRoot: workRoot
-            ).runbook(parameters: parameters)
+        registerWithScratch(RebuildScenario.runbookID, loader: loader, planning: planning) {
+            toolbox, parameters, workRoot in
+            try RebuildScenario(toolbox: toolbox, options: .init(parameters: parameters), workRoot: workRoot)
+                .runbook(parameters: parameters)
         }
         register(AppRollbackScenario.runbookID) { parameters in
             let options = AppRollbackScenario.Options(parameters: parameters)
@@ -72,21 +69,15 @@ extension ScenarioRegistry {
             return try MigrationRollbackScenario(toolbox: toolbox, options: .init(parameters: parameters))
                 .runbook(parameters: parameters)
         }
-        register(RecoverRowsScenario.runbookID) { parameters in
-            let manifestPath = try Self.require("manifest", in: parameters)
-            let workRoot = try Self.require("workRoot", in: parameters)
-            let toolbox = try await loader.toolbox(manifestPath: manifestPath, planning: planning)
-            return try RecoverRowsScenario(
-                toolbox: toolbox, options: RecoverRowsScenario.Options(parameters: parameters), workRoot: workRoot
-            ).runbook(parameters: parameters)
+        registerWithScratch(RecoverRowsScenario.runbookID, loader: loader, planning: planning) {
+            toolbox, parameters, workRoot in
+            try RecoverRowsScenario(toolbox: toolbox, options: .init(parameters: parameters), workRoot: workRoot)
+                .runbook(parameters: parameters)
         }
-        register(RestoreScenario.runbookID) { parameters in
-            let manifestPath = try Self.require("manifest", in: parameters)
-            let workRoot = try Self.require("workRoot", in: parameters)
-            let toolbox = try await loader.toolbox(manifestPath: manifestPath, planning: planning)
-            return try RestoreScenario(
-                toolbox: toolbox, options: RestoreScenario.Options(parameters: parameters), workRoot: workRoot
-            ).runbook(parameters: parameters)
+        registerWithScratch(RestoreScenario.runbookID, loader: loader, planning: planning) {
+            toolbox, parameters, workRoot in
+            try RestoreScenario(toolbox: toolbox, options: .init(parameters: parameters), workRoot: workRoot)
+                .runbook(parameters: parameters)
         }
         register(GamedayScenario.runbookID) { parameters in
             let drill = try DrillScript.forRun(
@@ -101,6 +92,19 @@ extension ScenarioRegistry {
                 target: target, source: source, drill: drill, workRoot: try Self.require("workRoot", in: parameters),
                 releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600)
             ).runbook(parameters: parameters)
+        }
+    }
+
+    /// Registers a scenario that needs the manifest's toolbox and the per-run scratch root (both journaled).
+    mutating func registerWithScratch(
+        _ runbookID: String, loader: ScenarioLoader, planning: Bool,
+        build: @escaping @Sendable (ScenarioToolbox, [String: String], String) throws -> Runbook
+    ) {
+        register(runbookID) { parameters in
+            let manifestPath = try Self.require("manifest", in: parameters)
+            let workRoot = try Self.require("workRoot", in: parameters)
+            let toolbox = try await loader.toolbox(manifestPath: manifestPath, planning: planning)
+            return try build(toolbox, parameters, workRoot)
         }
     }
 
