@@ -112,7 +112,6 @@ struct GamedayWorld {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-gameday-\(suffix)").path
         try FileManager.default.createDirectory(atPath: folder + "/manifests", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: folder + "/home", withIntermediateDirectories: true)
-        let root = TestPrograms.projectRoot
         let bucket = "drctl-gameday-\(suffix)"
         let namespace = "gameday-\(suffix)"
         let sourceDatabase = "drctl_gd_prod_\(suffix)"
@@ -120,49 +119,23 @@ struct GamedayWorld {
         let kubeURL = stack.variables["DRCTL_KUBE_URL"] ?? ""
         let kubeconfig = stack.stackDirectory + "/kubeconfig"
         // The source names no kube context: the sandbox has one, and the same context would trip the guard.
-        func manifest(environment: String, database: String, namespace: String, context: String?) -> String {
-            """
-            environment: \(environment)
-            kube: { \(context.map { "context: \($0), " } ?? "")namespace: \(namespace), kubeconfig: \(kubeconfig) }
-            database:
-              host: \(stack.postgresHost)
-              port: \(stack.postgresPort)
-              user: \(stack.postgresUser)
-              name: \(database)
-              password: { env: DRCTL_PG_PASSWORD }
-            backups:
-              local: \(folder)/backups-\(environment)
-              sizeFloor: 1KiB
-              retention: { daily: 7, monthly: 3 }
-              s3: { bucket: \(bucket), prefix: \(environment)/ }
-            releases:
-              postgresql: { name: postgresql, chart: \(root)/charts/sandbox-postgresql, values: \(root)/values/sandbox/postgresql.yaml }
-              app:
-                name: valeo-erp
-                chart: \(root)/charts/sample-app
-                values: \(root)/values/sandbox/valeo-erp.yaml
-                deployment: valeo-erp
-                replicas: 2
-            readiness: { url: "\(kubeURL)/_standin/apps/\(namespace)/valeo-erp/readyz", timeout: 1m }
-            provision:
-              - name: create-namespace
-                command: [kubectl, --context, drctl-sandbox, create, namespace, \(namespace)]
-                check: [kubectl, --context, drctl-sandbox, get, namespace, \(namespace)]
-                timeout: 1m
-            objectives: { rpo: 24h, rto: 15m }
-
-            """
+        func manifest(environment: String, database: String, namespace: String, context: String?) -> TestManifest {
+            TestManifest(
+                stack: stack, environment: environment, database: database, bucket: bucket,
+                backupPrefix: "\(environment)/", backupsFolder: "\(folder)/backups-\(environment)",
+                kubeconfig: kubeconfig, kubeContext: context, namespace: namespace,
+                readinessURL: "\(kubeURL)/_standin/apps/\(namespace)/valeo-erp/readyz")
         }
         let source = folder + "/manifests/production-copy.yaml"
         let target = folder + "/manifests/staging.yaml"
         try manifest(
             environment: "prodcopy-\(suffix)", database: sourceDatabase, namespace: "unused-\(suffix)", context: nil
         )
-        .write(toFile: source, atomically: true, encoding: .utf8)
+        .write(to: source)
         try manifest(
             environment: "staging-\(suffix)", database: targetDatabase, namespace: namespace, context: "drctl-sandbox"
         )
-        .write(toFile: target, atomically: true, encoding: .utf8)
+        .write(to: target)
 
         let incident = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3_600).rounded(.down))
         let drill = folder + "/manifests/gameday.yaml"

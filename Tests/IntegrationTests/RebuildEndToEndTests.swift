@@ -177,40 +177,14 @@ struct RebuildWorld: Sendable {
         try FileManager.default.createDirectory(atPath: folder + "/manifests", withIntermediateDirectories: true)
         let database = StackEnvironment.uniqueDatabaseName("rebuild")
         let bucket = "rebuild-" + UUID().uuidString.prefix(8).lowercased()
-        let root = stack.projectRoot
         let manifest = folder + "/manifests/test.yaml"
-        try """
-        environment: rebuild-test-\(bucket)
-        kube: { context: drctl-sandbox, namespace: sandbox, kubeconfig: \(kube.kubeconfig) }
-        database:
-          host: \(stack.postgresHost)
-          port: \(stack.postgresPort)
-          user: \(stack.postgresUser)
-          name: \(database)
-          password: { env: DRCTL_PG_PASSWORD }
-          smokeQuery: SELECT COUNT(*) FROM documents_header
-        backups:
-          local: \(folder)/backups
-          sizeFloor: 1KiB
-          retention: { daily: 7, monthly: 3 }
-          s3: { bucket: \(bucket), prefix: postgresql/ }
-        releases:
-          postgresql: { name: postgresql, chart: \(root)/charts/sandbox-postgresql, values: \(root)/values/sandbox/postgresql.yaml }
-          app:
-            name: valeo-erp
-            chart: \(root)/charts/sample-app
-            values: \(root)/values/sandbox/valeo-erp.yaml
-            deployment: valeo-erp
-            replicas: 2
-        readiness: { url: "\(kube.readyzURL(namespace: "sandbox", deployment: "valeo-erp"))", timeout: 1m }
-        archive: { source: "s3://\(bucket)/archives/", destination: "\(folder)/archive/" }
-        provision:
-          - name: create-namespace
-            command: [kubectl, create, namespace, sandbox]
-            check: [kubectl, get, namespace, sandbox]
-            timeout: 1m
-        objectives: { rpo: 24h, rto: 15m }
-        """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        var text = TestManifest(
+            stack: stack, environment: "rebuild-test-\(bucket)", database: database, bucket: bucket,
+            backupsFolder: folder + "/backups", kubeconfig: kube.kubeconfig,
+            readinessURL: kube.readyzURL(namespace: "sandbox", deployment: "valeo-erp"))
+        text.smokeQuery = "SELECT COUNT(*) FROM documents_header"
+        text.archive = (source: "s3://\(bucket)/archives/", destination: folder + "/archive/")
+        try text.write(to: manifest)
 
         var environment = stack.variables
         environment["KUBECONFIG"] = kube.kubeconfig
