@@ -6,15 +6,21 @@ import Foundation
 struct BackupNightlyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nightly",
-        abstract: "Run backup create, verify, sync and prune in order, stopping at the first failure.",
+        abstract: "Run backup create, verify, sync and prune as one journaled run, stopping at the first failure.",
         discussion: """
-            What `drctl backup schedule` runs every night. Sync is skipped when the manifest names no off-site \
-            store. The exit code is the failing step's. When the manifest names notification targets, a failure \
+            What `drctl backup schedule` runs every night: the `backup` runbook (steps backup.create, \
+            backup.verify, backup.sync, backup.prune), journaled and locked per environment like every scenario. \
+            Sync is left out when the manifest names no off-site store. `drctl plan backup -f MANIFEST` prints \
+            its command lines; `drctl resume RUN_ID` continues an interrupted night without a second dump once \
+            backup.create completed. Exit 3 when a backup fails its checks or the RPO is missed, 1 for other \
+            failures, 5 while another run holds the lock. When the manifest names notification targets, a failure \
             (or a failed verification, or a backup older than the RPO) triggers them and a good night resolves \
             the PagerDuty incident (dedup key drctl/<environment>/backup).
 
             Examples:
               DB_PASSWORD=… drctl backup nightly -f manifests/production.yaml
+              drctl plan backup -f manifests/production.yaml
+              drctl runs list
             """
     )
 
@@ -22,31 +28,63 @@ struct BackupNightlyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let manifest = try ManifestLoader().load(from: options.file)
-        let common = ["-f", options.file, "-o", options.output.rawValue]
-        var steps: [(name: String, command: any AsyncParsableCommand)] = [
-            ("create", try BackupCreateCommand.parse(common)),
-            ("verify", try BackupVerifyCommand.parse(common)),
-        ]
-        if manifest.backups.s3 != nil || manifest.backups.azure != nil {
-            steps.append(("sync", try BackupSyncCommand.parse(common)))
-        }
-        steps.append(("prune", try BackupPruneCommand.parse(common)))
+        let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
+        let runbook = try await ScenarioCatalog.runbook(
+            .backup, manifest: options.file, stateDirectory: launcher.stateDirectory, flags: [:],
+            runner: launcher.runner)
+        // The nightly notifications are the backup's own (verification failed, older than the RPO), so the
+        // launcher's generic run notifications stay off; the dedup key is the same (drctl/<environment>/backup).
         let notifier = NotificationSetup.notifier(for: manifest)
-        for step in steps {
-            do {
-                var command = step.command
-                try await command.run()
-            } catch {
-                await notifier?.notify(Self.notification(for: error, step: step.name, manifest: manifest))
-                throw error
-            }
+        do {
+            try await launcher.start(runbook, notify: false)
+        } catch {
+            await notifier?.notify(Self.notification(forRunError: error, manifest: manifest))
+            throw error
         }
+        let steps = runbook.steps.map(\.id.rawValue).filter { $0.hasPrefix("backup.") }
         await notifier?.notify(
             Notification(
-                kind: .runFinished, environment: manifest.environment, scenario: "backup",
-                summary:
-                    "[\(manifest.environment)] nightly backup finished (\(steps.map(\.name).joined(separator: ", ")))",
+                kind: .runFinished, environment: manifest.environment, scenario: BackupScenario.runbookID,
+                summary: "[\(manifest.environment)] nightly backup finished (\(steps.joined(separator: ", ")))",
                 severity: .info))
+    }
+
+    /// The notification for the error a nightly run ended with. A failed `backup.verify` is told by what the
+    /// catalog now records: the backups that failed, or the newest verified one older than the RPO.
+    static func notification(forRunError error: any Error, manifest: Manifest, now: Date = Date())
+        -> DrctlCore.Notification
+    {
+        switch error {
+        case RunbookError.stepFailed(_, let step, let message), RunbookError.stepRefused(_, let step, let message):
+            let name = String(step.rawValue.split(separator: ".").last ?? Substring(step.rawValue))
+            if step == BackupScenario.verifyStep, let cause = verificationCause(manifest: manifest, now: now) {
+                return notification(for: cause, step: name, manifest: manifest)
+            }
+            return notification(for: StepMessage(message: message), step: name, manifest: manifest)
+        case RunbookError.interrupted(_, let inFlight):
+            let name = inFlight.first.map { String($0.rawValue.split(separator: ".").last ?? "") } ?? "start"
+            return notification(for: error, step: name, manifest: manifest)
+        default:
+            return notification(for: error, step: "start", manifest: manifest)
+        }
+    }
+
+    /// Why `backup.verify` failed, read back from the catalog it wrote: nil when the catalog cannot say.
+    static func verificationCause(manifest: Manifest, now: Date) -> BackupError? {
+        guard let catalog = try? BackupFolder(manifest: manifest).catalogStore.load() else { return nil }
+        let failed = catalog.records.filter { $0.verification?.result == .failed }
+        if !failed.isEmpty { return .verificationFailed(failed: failed.map(\.relativePath)) }
+        let newest = catalog.latest(verified: true)
+        return RecoveryPointStatus(
+            newestVerified: newest?.fileName, takenAt: newest?.name.timestamp, objective: manifest.objectives.rpo,
+            now: now
+        ).error
+    }
+
+    /// A failed step's message as an error, for the generic notification.
+    struct StepMessage: Error, LocalizedError {
+        var message: String
+        var errorDescription: String? { message }
     }
 
     static func notification(for error: any Error, step: String, manifest: Manifest) -> DrctlCore.Notification {

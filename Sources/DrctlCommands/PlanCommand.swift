@@ -23,6 +23,7 @@ struct PlanCommand: AsyncParsableCommand {
               drctl plan restore -f manifests/production.yaml --before '2025-10-09 08:00' --drop-old
               drctl plan recover-rows -f manifests/production.yaml --table documents_header --ids 42,43 \\
                 --before '2025-10-08 14:30'
+              drctl plan backup -f manifests/production.yaml
             """
     )
 

@@ -40,4 +40,20 @@ import Testing
         #expect(other.summary.hasPrefix("[production] nightly backup failed at backup create: "))
         #expect(!other.summary.contains("\n"))
     }
+
+    @Test func aFailedNightlyRunIsToldByItsStep() throws {
+        let manifest = try ManifestLoader(environment: [:]).load(
+            from: Self.projectRoot + "/manifests/production.yaml")
+        let dump = BackupNightlyCommand.notification(
+            forRunError: RunbookError.stepFailed(runID: "r1", step: "backup.create", message: "pg_dump failed\nmore"),
+            manifest: manifest)
+        #expect(dump.kind == .runFailed)
+        #expect(dump.summary == "[production] nightly backup failed at backup create: pg_dump failed")
+        // The catalog (here: none at all) says why verify failed: no verified backup within the RPO.
+        let verify = BackupNightlyCommand.notification(
+            forRunError: RunbookError.stepRefused(runID: "r1", step: "backup.verify", message: "x"),
+            manifest: manifest)
+        #expect(verify.kind == .backupOlderThanRPO)
+        #expect(verify.dedupKey == "drctl/production/backup")
+    }
 }

@@ -51,6 +51,8 @@ final class BackupFixture: Sendable {
         let source = Manifest.Source(
             file: ManifestPath(written: "manifests/test.yaml", absolute: root + "/manifests/test.yaml"),
             projectRoot: root)
+        // Also on disk, for tests that run the real binary with `-f manifestPath`.
+        try yaml.write(toFile: source.file.absolute, atomically: true, encoding: .utf8)
         manifest = try ManifestLoader(environment: stack.variables).load(yaml: yaml, source: source)
         toolbox = ScenarioToolbox(manifest: manifest, databasePassword: SecretValue(stack.postgresPassword))
         clock = ManualClock(now: start)
@@ -61,6 +63,7 @@ final class BackupFixture: Sendable {
     }
 
     var folder: BackupFolder { BackupFolder(manifest: manifest) }
+    var manifestPath: String { root + "/manifests/test.yaml" }
     var creator: BackupCreator { BackupCreator(toolbox: toolbox, runner: runner, clock: clock) }
     var verifier: BackupVerifier {
         BackupVerifier(manifest: manifest, gzip: toolbox.gzip, runner: runner, clock: clock)

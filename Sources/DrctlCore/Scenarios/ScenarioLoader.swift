@@ -79,6 +79,10 @@ extension ScenarioRegistry {
             try RestoreScenario(toolbox: toolbox, options: .init(parameters: parameters), workRoot: workRoot)
                 .runbook(parameters: parameters)
         }
+        registerWithScratch(BackupScenario.runbookID, loader: loader, planning: planning) {
+            toolbox, parameters, workRoot in
+            try BackupScenario(toolbox: toolbox, workRoot: workRoot).runbook(parameters: parameters)
+        }
         register(GamedayScenario.runbookID) { parameters in
             let drill = try DrillScript.forRun(
                 path: parameters["drill"], scenario: try Self.require("scenario", in: parameters))

@@ -1,0 +1,185 @@
+import Foundation
+
+/// The nightly backup (runbook "Backup-Strategie") as a journaled runbook: create → verify → sync (when the
+/// manifest names an off-site store) → prune. Each step wraps the service `drctl backup create|verify|sync|prune`
+/// runs on its own, so the nightly run and the single commands cannot drift apart; the run is locked per
+/// environment and `drctl resume` continues it without dumping the database a second time once `backup.create`
+/// completed.
+public struct BackupScenario: Sendable {
+    public static let runbookID = "backup"
+
+    public var toolbox: ScenarioToolbox
+    public var workRoot: String
+
+    public init(toolbox: ScenarioToolbox, workRoot: String) {
+        self.toolbox = toolbox
+        self.workRoot = workRoot
+    }
+
+    private var manifest: Manifest { toolbox.manifest }
+    private var folder: BackupFolder { BackupFolder(manifest: manifest) }
+
+    /// The step ids, in order; `sync` is left out when the manifest names no off-site store.
+    public static let createStep: StepID = "backup.create"
+    public static let verifyStep: StepID = "backup.verify"
+    public static let syncStep: StepID = "backup.sync"
+    public static let pruneStep: StepID = "backup.prune"
+
+    public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+        var steps = [createStep(), verifyStep()]
+        var last = Self.verifyStep
+        let targets = OffsiteTarget.targets(of: toolbox)
+        if !targets.isEmpty {
+            steps.append(try syncStep(targets: targets))
+            last = Self.syncStep
+        }
+        steps.append(pruneStep(after: last))
+        steps.append(RunScratch.cleanupStep(workRoot: workRoot, after: [Self.pruneStep]))
+        return Runbook(
+            id: Self.runbookID,
+            environment: manifest.environment,
+            parameters: parameters,
+            manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
+            steps: steps
+        )
+    }
+
+    // MARK: - Steps
+
+    /// `daily/<db>_backup_<YYYYMMDD_HHMMSS>.sql.gz`: the name is the time the dump starts.
+    private var plannedFileName: String {
+        manifest.database.name + BackupName.marker + "<YYYYMMDD_HHMMSS>" + BackupName.fileExtension
+    }
+
+    private func createStep() -> RunbookStep {
+        let toolbox = toolbox
+        let final = folder.path(.daily, fileName: plannedFileName)
+        let partial = final + ".partial"
+        let planned = BackupCreator(toolbox: toolbox)
+        return RunbookStep(
+            id: Self.createStep,
+            title: "Dump \(manifest.database.name) with pg_dump | gzip into daily/ and record its checksum",
+            inputs: ["database": manifest.database.name, "folder": folder.root],
+            commands: [
+                planned.pipeline(partialPath: partial).redactedCommandLine,
+                toolbox.gzip.test(file: partial).redactedCommandLine,
+                "sha256(\(partial)), size at least \(manifest.backups.sizeFloor)",
+                "link \(partial) → \(final) (never replacing a backup), rm \(partial);"
+                    + " record size and SHA-256 in \(folder.root)/catalog.json",
+                "(first backup of the UTC month) link \(final) → \(folder.path(.monthly, fileName: plannedFileName))",
+            ]
+        ) { context in
+            let creator = BackupCreator(toolbox: toolbox, runner: context.runner, clock: context.clock)
+            let creation = try await creator.create()
+            for warning in creation.warnings { context.log("warning: " + warning) }
+            context.log("created \(creation.path) (\(creation.daily.size) bytes, sha256 \(creation.daily.sha256))")
+            var outputs: StepOutputs = [
+                "file": creation.daily.fileName, "path": creation.path, "sha256": creation.daily.sha256,
+                "size": String(creation.daily.size),
+            ]
+            if let monthly = creation.monthly { outputs["monthly"] = monthly.relativePath }
+            return outputs
+        }
+    }
+
+    private func verifyStep() -> RunbookStep {
+        let manifest = manifest
+        let gzip = toolbox.gzip
+        let each = "\(folder.root)/<daily|monthly>/<each backup changed since it last passed>"
+        return RunbookStep(
+            id: Self.verifyStep,
+            title: "Verify the backups: gzip -t, size floor, SHA-256 against the catalog, newest against the RPO",
+            dependsOn: [Self.createStep],
+            inputs: ["rpo": manifest.objectives.rpo.manifestText],
+            commands: [
+                gzip.test(file: each).redactedCommandLine,
+                "sha256(\(each)) compared with \(folder.root)/catalog.json",
+            ]
+        ) { context in
+            let verifier = BackupVerifier(manifest: manifest, gzip: gzip, runner: context.runner, clock: context.clock)
+            let report = try await verifier.verify()
+            context.log(report.text)
+            if !report.failed.isEmpty {
+                throw BackupError.verificationFailed(failed: report.failed.map { "\($0.tier)/\($0.file)" })
+            }
+            if let error = report.recoveryPoint.error { throw error }
+            return [
+                "checked": String(report.files.count),
+                "newestVerified": report.recoveryPoint.newestVerified ?? "",
+            ]
+        }
+    }
+
+    private func syncStep(targets: [OffsiteTarget]) throws -> RunbookStep {
+        let manifest = manifest
+        let workRoot = workRoot
+        let file = folder.path(.daily, fileName: plannedFileName)
+        var commands: [String] = []
+        for target in targets {
+            let key = OffsiteTarget.join(target.prefix, BackupTier.daily.rawValue + "/" + plannedFileName)
+            commands.append(target.store.list(prefix: target.prefix).redactedCommandLine)
+            commands.append(try target.store.upload(.file(file), to: key).redactedCommandLine)
+            commands.append(
+                try target.store.upload(
+                    .file("$RUN_DIR/sync/<…>/\(plannedFileName).sha256"), to: OffsiteTarget.sidecarKey(for: key)
+                ).redactedCommandLine)
+        }
+        commands.append("(likewise for every other catalog backup whose copy is missing or different)")
+        return RunbookStep(
+            id: Self.syncStep,
+            title: "Copy the backups off-site (\(targets.map(\.kind.rawValue).joined(separator: ", "))) and compare"
+                + " checksums",
+            dependsOn: [Self.verifyStep],
+            inputs: ["stores": targets.map { $0.store.displayName + "/" + $0.prefix }.joined(separator: " ")],
+            commands: commands
+        ) { context in
+            let scratch = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "sync")
+            let sync = BackupSync(
+                manifest: manifest, targets: targets, runner: context.runner, clock: context.clock,
+                scratchDirectory: scratch)
+            let report = try await sync.sync(dryRun: false)
+            context.log(report.text)
+            if let error = report.outOfSyncError { throw error }
+            return ["uploaded": String(report.stores.map(\.uploaded.count).reduce(0, +))]
+        }
+    }
+
+    private func pruneStep(after previous: StepID) -> RunbookStep {
+        let manifest = manifest
+        let retention = manifest.backups.retention
+        return RunbookStep(
+            id: Self.pruneStep,
+            title: "Prune local backups beyond the retention (\(retention.daily) daily, \(retention.monthly) monthly)",
+            dependsOn: [previous],
+            destructive: true,
+            inputs: ["daily": String(retention.daily), "monthly": String(retention.monthly)],
+            commands: [
+                "rm \(folder.directory(.daily))/<each backup beyond the newest \(retention.daily)>",
+                "rm \(folder.directory(.monthly))/<each backup beyond the newest \(retention.monthly)>",
+                "(never the newest verified backup, never a file the catalog does not know;"
+                    + " `drctl backup prune --dry-run` lists them)",
+            ],
+            probe: { _ in
+                // Pruning twice deletes nothing more: running it again after an interruption is safe.
+                .notDone
+            }
+        ) { context in
+            let report = try BackupPruner(manifest: manifest, clock: context.clock).prune(dryRun: false)
+            context.log(report.text)
+            return ["deleted": report.deleted.joined(separator: " ")]
+        }
+    }
+}
+
+extension BackupError: RefusalError {
+    /// A backup that fails its checks (or misses the RPO) stops the nightly run as a refusal, exit 3, as
+    /// `drctl backup verify` exits.
+    public var isRefusal: Bool {
+        switch self {
+        case .backupCorrupt, .backupEmpty, .backupUnderSizeFloor, .checksumMismatch, .backupNotInCatalog,
+            .verificationFailed, .recoveryPointObjectiveMissed, .backupExists, .dumpUnderSizeFloor:
+            true
+        default: false
+        }
+    }
+}

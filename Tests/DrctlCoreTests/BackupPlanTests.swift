@@ -1,0 +1,86 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// `drctl plan backup` is built from the same runbook `drctl backup nightly` runs; its text is golden text.
+@Suite("Backup plan")
+struct BackupPlanTests {
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Golden/plan-backup-production.txt").path
+
+    /// The runbook for manifests/production.yaml through the registry, as `drctl plan backup` builds it.
+    static func runbook(environment extra: [String: String] = [:]) async throws -> Runbook {
+        var environment = ["DB_PASSWORD": "s3cret", "DRCTL_HELM_MAJOR": "3", "HOME": "/home/operator"]
+        environment.merge(extra) { _, new in new }
+        var registry = ScenarioRegistry()
+        registry.registerManifestScenarios(
+            loader: ScenarioLoader(environment: environment, runner: RecordingCommandRunner()), planning: true)
+        return try await registry.makeRunbook(
+            id: BackupScenario.runbookID,
+            parameters: ["manifest": projectRoot + "/manifests/production.yaml", "workRoot": "/state/work"])
+    }
+
+    static func plan() async throws -> RunbookPlan {
+        let runbook = try await runbook()
+        return RunbookPlan(runbook, manifest: "manifests/production.yaml", rpo: .seconds(86_400))
+    }
+
+    @Test("the plan prints the nightly backup's command lines, as in the golden file")
+    func matchesGoldenText() async throws {
+        let plan = try await Self.plan()
+        let text = plan.text.replacingOccurrences(of: Self.projectRoot, with: "<root>")
+            .replacingOccurrences(of: String(plan.fingerprint.prefix(12)), with: "<fingerprint>")
+        if ProcessInfo.processInfo.environment["DRCTL_UPDATE_GOLDEN"] == "1" {
+            try text.write(toFile: Self.golden, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOfFile: Self.golden, encoding: .utf8)
+        #expect(text == expected, "plan text changed; if intended, run with DRCTL_UPDATE_GOLDEN=1 and review the diff")
+    }
+
+    @Test("create, verify, sync and prune run in that order; only prune is destructive")
+    func order() async throws {
+        let plan = try await Self.plan()
+        #expect(
+            plan.steps.map(\.id) == [
+                "backup.create", "backup.verify", "backup.sync", "backup.prune", "scratch.cleanup",
+            ])
+        #expect(plan.steps.filter(\.destructive).map(\.id) == ["backup.prune"])
+        let create = try #require(plan.steps.first)
+        #expect(create.commands.first?.contains("pg_dump") == true)
+        #expect(create.commands.first?.contains("| gzip -c > ") == true)
+        #expect(create.commands.contains { $0.hasPrefix("gzip -t ") })
+        let sync = try #require(plan.steps.first { $0.id == "backup.sync" })
+        #expect(
+            sync.commands.contains { $0.hasPrefix("aws s3 cp ") && $0.contains("s3://valeo-backups/postgresql/daily/") }
+        )
+    }
+
+    @Test("the password appears nowhere in the plan")
+    func passwordNeverShown() async throws {
+        let plan = try await Self.plan()
+        #expect(!plan.text.contains("s3cret"))
+        #expect(!(try plan.json()).contains("s3cret"))
+        #expect(plan.text.contains("PGPASSWORD='***' pg_dump"))
+    }
+
+    @Test("without an off-site store there is no sync step")
+    func noOffsiteNoSync() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-plan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let yaml = try String(contentsOfFile: Self.projectRoot + "/manifests/production.yaml", encoding: .utf8)
+        let local = yaml.split(separator: "\n", omittingEmptySubsequences: false).filter {
+            !$0.hasPrefix("  s3:") && !$0.hasPrefix("  azure:")
+        }.joined(separator: "\n")
+        let path = folder.appendingPathComponent("local.yaml").path
+        try local.write(toFile: path, atomically: true, encoding: .utf8)
+        let loader = ScenarioLoader(
+            environment: ["DB_PASSWORD": "x", "DRCTL_HELM_MAJOR": "3"], runner: RecordingCommandRunner())
+        let toolbox = try await loader.toolbox(manifestPath: path, planning: true)
+        let ids = try BackupScenario(toolbox: toolbox, workRoot: "/w").runbook().steps.map(\.id.rawValue)
+        #expect(ids == ["backup.create", "backup.verify", "backup.prune", "scratch.cleanup"])
+    }
+}

@@ -1,0 +1,114 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// `drctl backup nightly` is the journaled `backup` runbook: the real binary against the local stack's
+/// PostgreSQL and S3 stand-in, killed with SIGKILL after the dump and resumed.
+@Suite("Backup nightly run")
+struct BackupNightlyRunTests {
+    /// A fixture with an S3 bucket, an older backup (taken in March, so a new month's backup gets its own
+    /// monthly copy) and a retention of one daily and one monthly backup, so prune has something to delete.
+    static func world(_ body: (BackupFixture, String, [String: String]) async throws -> Void) async throws {
+        let bucket = "drctl-nightly-\(UUID().uuidString.prefix(8).lowercased())"
+        let fixture = try BackupFixture(retention: (1, 1), bucket: bucket)
+        let drctl = try DrctlProcess.binary()
+        var environment = fixture.stack.variables
+        environment["HOME"] = fixture.root
+        try await fixture.runner.runChecked(
+            CommandInvocation("aws", ["s3", "mb", "s3://\(bucket)"], environment: environment))
+        try await fixture.seeded {
+            try await fixture.createBackup()
+            try await body(fixture, drctl, environment)
+        }
+    }
+
+    static func s3Keys(bucket: String, environment: [String: String]) async throws -> [String] {
+        let result = try await CommandRunner().runChecked(
+            CommandInvocation("aws", ["s3", "ls", "--recursive", "s3://\(bucket)/"], environment: environment))
+        return result.output.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+            .sorted()
+    }
+
+    @Test("killed after the dump, resumed: no second dump, verify, sync and prune complete")
+    func killedAfterCreateResumes() async throws {
+        try await Self.world { fixture, drctl, environment in
+            let old = try #require(try fixture.catalog().records.first { $0.tier == .daily })
+            let state = fixture.root + "/state"
+            let arguments = ["backup", "nightly", "-f", fixture.manifestPath, "-o", "json", "--state-dir", state]
+            let killed = try await DrctlProcess.runKilled(
+                drctl, arguments, environment: environment, whenOutputContains: "\"step\":\"backup.verify\"",
+                delay: .zero)
+            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+            let dumped = try fixture.catalog().records.filter { $0.tier == .daily && $0.name != old.name }
+            #expect(dumped.count == 1, "one new backup after the kill: \(dumped.map(\.fileName))")
+
+            let listed = try await DrctlProcess.run(
+                drctl, ["runs", "list", "--state-dir", state], environment: environment)
+            #expect(listed.output.contains(runID) && listed.output.contains("backup"), "\(listed.output)")
+
+            let resumed = try await DrctlProcess.run(
+                drctl, ["resume", runID, "-o", "json", "--state-dir", state], environment: environment)
+            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+            let restarted = DrctlProcess.steps(withEvent: "step-started", in: resumed.output)
+            #expect(!restarted.contains("backup.create"), "the dump ran again: \(restarted)")
+            #expect(restarted.contains("backup.sync") && restarted.contains("backup.prune"))
+
+            // Exactly the one new backup, locally and off-site; the older one pruned (retention 1 daily).
+            let catalog = try fixture.catalog()
+            let daily = catalog.records.filter { $0.tier == .daily }
+            #expect(daily.map(\.fileName) == dumped.map(\.fileName))
+            let files = try fixture.folder.files().map(\.relativePath)
+            #expect(files.filter { $0.hasPrefix("daily/") } == dumped.map { "daily/" + $0.fileName })
+            #expect(!files.contains("daily/" + old.fileName))
+            let newFile = try #require(dumped.first).fileName
+            let keys = try await Self.s3Keys(
+                bucket: try #require(fixture.manifest.backups.s3?.bucket), environment: environment)
+            #expect(keys.contains("postgresql/daily/\(newFile)"), "\(keys)")
+            #expect(keys.contains("postgresql/daily/\(newFile).sha256"), "\(keys)")
+            #expect(daily.first?.copy(in: .s3) != nil, "the catalog records the S3 copy")
+
+            let show = try await DrctlProcess.run(
+                drctl, ["runs", "show", runID, "--state-dir", state], environment: environment)
+            #expect(show.output.contains("resumed 1×"), "\(show.output)")
+        }
+    }
+
+    @Test("drctl plan backup shows the same plan the nightly run journals")
+    func planFingerprintMatchesTheRun() async throws {
+        try await Self.world { fixture, drctl, environment in
+            let state = fixture.root + "/state"
+            let plan = try await DrctlProcess.run(
+                drctl, ["plan", "backup", "-f", fixture.manifestPath, "-o", "json", "--state-dir", state],
+                environment: environment)
+            #expect(plan.status == 0, "\(plan.output)\n\(plan.errors)")
+            let planned = try #require(
+                try JSONSerialization.jsonObject(with: Data(plan.output.utf8)) as? [String: Any])
+            let run = try await DrctlProcess.run(
+                drctl, ["backup", "nightly", "-f", fixture.manifestPath, "-o", "json", "--state-dir", state],
+                environment: environment)
+            #expect(run.status == 0, "drctl backup nightly failed:\n\(run.output)\n\(run.errors)")
+            let runID = try #require(DrctlProcess.runID(in: run.output))
+            let history = try await RunCatalog(backend: LocalStateBackend(root: state)).history(runID: runID)
+            #expect(history.header.planFingerprint == planned["fingerprint"] as? String)
+            #expect(history.header.runbook == "backup")
+        }
+    }
+
+    @Test("a failing verification stops the run before sync and prune, exit 3")
+    func corruptBackupStopsTheRun() async throws {
+        try await Self.world { fixture, drctl, environment in
+            let old = try #require(try fixture.catalog().records.first { $0.tier == .daily })
+            try Damage.truncate(fixture.folder.path(.daily, fileName: old.fileName), to: 4000)
+            let state = fixture.root + "/state"
+            let run = try await DrctlProcess.run(
+                drctl, ["backup", "nightly", "-f", fixture.manifestPath, "-o", "json", "--state-dir", state],
+                environment: environment)
+            #expect(run.status == 3, "\(run.output)\n\(run.errors)")
+            let started = DrctlProcess.steps(withEvent: "step-started", in: run.output)
+            #expect(started == ["backup.create", "backup.verify"])
+            #expect(try fixture.folder.files().contains { $0.fileName == old.fileName }, "nothing pruned")
+        }
+    }
+}
