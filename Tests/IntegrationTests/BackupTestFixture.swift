@@ -19,6 +19,7 @@ final class BackupFixture: Sendable {
         sizeFloor: String = "16KiB",
         retention: (daily: Int, monthly: Int) = (30, 12),
         bucket: String? = nil,
+        azureContainer: String? = nil,
         start: Date = Date(timeIntervalSince1970: 1_774_836_000)
     ) throws {
         stack = try StackEnvironment.current(requiring: ["pg_dump", "psql", "gzip", "aws"])
@@ -27,6 +28,7 @@ final class BackupFixture: Sendable {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-backup-it-\(suffix)").path
         try FileManager.default.createDirectory(atPath: root + "/manifests", withIntermediateDirectories: true)
         let s3Line = bucket.map { "  s3: { bucket: \($0), prefix: postgresql/ }\n" } ?? ""
+        let azureLine = azureContainer.map { "  azure: { container: \($0), prefix: postgresql/ }\n" } ?? ""
         let yaml = """
             environment: backup-tests
             kube:
@@ -41,7 +43,7 @@ final class BackupFixture: Sendable {
               local: backups
               sizeFloor: \(sizeFloor)
               retention: { daily: \(retention.daily), monthly: \(retention.monthly) }
-            \(s3Line)releases:
+            \(s3Line)\(azureLine)releases:
               postgresql: { name: postgresql, chart: bitnami/postgresql }
               app: { name: app, chart: ./chart, deployment: app, replicas: 1 }
             readiness: { url: "http://127.0.0.1:1/readyz" }

@@ -277,6 +277,52 @@ struct BackupTests {
         }
     }
 
+    /// The same sync to Azure Blob, through the real az against the stack's Blob stand-in: the copy and its
+    /// `.sha256` sidecar arrive, the catalog records the Azure copy, and a second sync has nothing to do.
+    @Test func syncCopiesToAzureAndListShowsTheCopy() async throws {
+        let az = try TestPrograms.az()
+        let container = "drctl-backup-it-\(UUID().uuidString.prefix(8).lowercased())"
+        let fixture = try BackupFixture(azureContainer: container)
+        try await fixture.seeded {
+            try await fixture.runner.runChecked(
+                CommandInvocation(az, ["storage", "container", "create", "--name", container, "-o", "none"]))
+            let creation = try await fixture.createBackup(advance: .seconds(60))
+            let targets = OffsiteTarget.targets(of: fixture.toolbox)
+            #expect(targets.map(\.kind) == [.azure])
+            let sync = BackupSync(
+                manifest: fixture.manifest, targets: targets, runner: fixture.runner, clock: fixture.clock,
+                scratchDirectory: fixture.root)
+
+            let first = try await sync.sync(dryRun: false)
+            #expect(first.inSync)
+            #expect(
+                first.stores.first?.uploaded.sorted() == [
+                    "daily/\(creation.daily.fileName)", "monthly/\(creation.daily.fileName)",
+                ])
+            let store = AzureBlobObjectStore(container: container, executable: az)
+            let key = "postgresql/daily/\(creation.daily.fileName)"
+            let objects = try store.parseList(
+                try await fixture.runner.runChecked(store.list(prefix: "postgresql/")).standardOutput)
+            #expect(objects.first { $0.key == key }?.size == creation.daily.size)
+            let sidecarFile = fixture.root + "/sidecar.sha256"
+            try await fixture.runner.runChecked(try store.download(key + ".sha256", to: .file(sidecarFile)))
+            #expect(
+                SHA256Checksum.parseSidecar(try String(contentsOfFile: sidecarFile, encoding: .utf8))
+                    == creation.daily.sha256)
+
+            let listing = try BackupLister(manifest: fixture.manifest, clock: fixture.clock).list()
+            let entry = try #require(listing.entries.first { $0.file == creation.daily.fileName && $0.tier == .daily })
+            #expect(entry.copies.map(\.store) == [.azure])
+            #expect(entry.copies.first?.sha256 == creation.daily.sha256)
+
+            let second = try await sync.sync(dryRun: false)
+            #expect(second.stores.first?.uploaded.isEmpty == true)
+            #expect(second.stores.first?.inSync.count == 2)
+            _ = try? await fixture.runner.run(
+                CommandInvocation(az, ["storage", "container", "delete", "--name", container, "-o", "none"]))
+        }
+    }
+
     @Test func aBackupThatFailedVerificationIsNotCopiedOffsite() async throws {
         let bucket = "drctl-backup-it-\(UUID().uuidString.prefix(8).lowercased())"
         let fixture = try BackupFixture(bucket: bucket)

@@ -3,21 +3,17 @@ import Foundation
 import Testing
 
 /// The game-day HTML report in a real headless Chromium (Debian's `chromium`): it renders offline and its timeline
-/// is in the DOM and on the screenshot. Installing chromium takes about two minutes (measured 126 s), so this test
-/// is opt-in and not in CI: `apt-get install -y chromium && DRCTL_WITH_BROWSER=1 swift test --filter Browser`.
+/// is in the DOM and on the screenshot. `scripts/bootstrap` installs chromium (about two minutes the first time);
+/// a missing chromium fails the test naming that step.
 @Suite("Game-day report in a headless browser")
 struct GamedayReportBrowserTests {
-    @Test(
-        "the HTML report renders in headless Chromium and shows the timeline",
-        .enabled(
-            if: ProcessInfo.processInfo.environment["DRCTL_WITH_BROWSER"] == "1",
-            "opt-in: apt-get install -y chromium, then DRCTL_WITH_BROWSER=1"))
+    @Test("the HTML report renders in headless Chromium and shows the timeline")
     func rendersWithTimeline() async throws {
         let chromium = try #require(
             ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
                 FileManager.default.isExecutableFile(atPath: $0)
             },
-            "chromium is not installed: apt-get install -y chromium")
+            "chromium is not installed: run scripts/bootstrap (it installs Debian's chromium)")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-browser-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

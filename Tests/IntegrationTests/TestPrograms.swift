@@ -40,7 +40,7 @@ enum TestPrograms {
     static func az() throws -> String {
         let path = projectRoot + "/.tools/azvenv/bin/az"
         if FileManager.default.isExecutableFile(atPath: path) { return path }
-        return try requireOnPath("az", install: "DRCTL_WITH_AZURE=1 scripts/bootstrap")
+        return try requireOnPath("az", install: "scripts/bootstrap (without --demo)")
     }
 
     @discardableResult

@@ -237,12 +237,10 @@ struct ToolContractTests {
         }
     }
 
-    // MARK: az (Azure Blob) — opt-in
+    // MARK: az (Azure Blob)
 
-    // The `stack` helper installs the Azure CLI only with `DRCTL_WITH_AZURE=1 scripts/bootstrap` (it is large, and
-    // Azure is a second phase), so this contract runs only when DRCTL_WITH_AZURE=1; then a missing az FAILS.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["DRCTL_WITH_AZURE"] == "1"))
-    func azReachesTheEndpoint() async throws {
+    // `scripts/bootstrap` installs the Azure CLI (`--demo` skips it); a missing az fails naming that step.
+    @Test func azReachesTheEndpoint() async throws {
         try await ContractFixture.prepared()
         let executable = try TestPrograms.az()
         let connection =

@@ -213,6 +213,78 @@ struct ToolLiveTests {
         try await run(CommandInvocation(aws, ["s3api", "delete-bucket", "--bucket", bucket]))
     }
 
+    // MARK: Azure Blob (the real az against the stack's Blob stand-in)
+
+    @Test func azureCopyListHeadSyncDelete() async throws {
+        let az = try TestPrograms.az()
+        let connection = try LiveStack.require("AZURE_STORAGE_CONNECTION_STRING")
+        let container = "drctl-tools-\(LiveStack.uniqueSuffix())"
+        try await run(
+            CommandInvocation(
+                az, ["storage", "container", "create", "--name", container, "--only-show-errors", "-o", "none"]))
+        // The connection string is passed explicitly (as a manifest's secret would be) and must stay out of argv.
+        let store = AzureBlobObjectStore(container: container, executable: az, connectionString: connection)
+        let work = try LiveStack.temporaryDirectory()
+        let file = work + "/a.sql.gz"
+        try Data("file body".utf8).write(to: URL(fileURLWithPath: file))
+        try Data("second".utf8).write(to: URL(fileURLWithPath: work + "/b.sql.gz"))
+
+        let upload = try store.upload(.file(file), to: "postgresql/daily/a.sql.gz")
+        #expect(!upload.arguments.joined(separator: " ").contains(connection))
+        #expect(!upload.redactedCommandLine.contains(connection))
+        try await run(upload)
+        try await run(try store.upload(.file(work + "/b.sql.gz"), to: "postgresql/daily/b.sql.gz"))
+        #expect(throws: ObjectStoreError.self) { try store.upload(.stream, to: "postgresql/daily/c.sql.gz") }
+
+        let listed = try store.parseList(try await run(store.list(prefix: "postgresql/")).standardOutput)
+        #expect(listed.map(\.key).sorted() == ["postgresql/daily/a.sql.gz", "postgresql/daily/b.sql.gz"])
+        #expect(listed.first { $0.key == "postgresql/daily/a.sql.gz" }?.size == 9)
+        #expect(try store.parseList(try await run(store.list(prefix: "nothing/")).standardOutput).isEmpty)
+
+        let head = try store.parseHead(try await runner.run(store.head("postgresql/daily/b.sql.gz")))
+        #expect(head?.size == 6)
+        #expect(try store.parseHead(try await runner.run(store.head("postgresql/daily/missing.sql.gz"))) == nil)
+
+        try await run(try store.download("postgresql/daily/a.sql.gz", to: .file(work + "/down.sql.gz")))
+        #expect(try String(contentsOfFile: work + "/down.sql.gz", encoding: .utf8) == "file body")
+
+        let archiveSource = work + "/archive"
+        try FileManager.default.createDirectory(atPath: archiveSource + "/2026", withIntermediateDirectories: true)
+        try Data("pdf".utf8).write(to: URL(fileURLWithPath: archiveSource + "/2026/x.pdf"))
+        try await run(store.syncUp(directory: archiveSource, prefix: "archives/"))
+        #expect(
+            try store.parseList(try await run(store.list(prefix: "archives/")).standardOutput).map(\.key)
+                == ["archives/2026/x.pdf"])
+        // az wants an existing folder and keeps the key's prefix in the local path (aws s3 sync strips it) …
+        let archiveDestination = work + "/restored-archive"
+        try FileManager.default.createDirectory(atPath: archiveDestination, withIntermediateDirectories: true)
+        try await run(store.syncDown(prefix: "archives/", directory: archiveDestination))
+        #expect(try String(contentsOfFile: archiveDestination + "/archives/2026/x.pdf", encoding: .utf8) == "pdf")
+        // … so the rebuild's archive step puts the files where the manifest says, like it does from S3.
+        var executables = ToolExecutables()
+        executables.az = az
+        let sync = try ArchiveSync(
+            archive: Manifest.Archive(
+                source: "azure://\(container)/archives/",
+                destination: ManifestPath(written: "archive", absolute: work + "/app-archive")),
+            executables: executables)
+        try FileManager.default.createDirectory(atPath: work + "/app-archive/2026", withIntermediateDirectories: true)
+        try Data("stale".utf8).write(to: URL(fileURLWithPath: work + "/app-archive/2026/x.pdf"))
+        let outputs = try await sync.run(context: StepContext(runID: "azure-archive", step: "archive", runner: runner))
+        #expect(outputs["files"] == "1")
+        #expect(try String(contentsOfFile: work + "/app-archive/2026/x.pdf", encoding: .utf8) == "pdf")
+        #expect(!FileManager.default.fileExists(atPath: work + "/app-archive/archives"))
+        #expect(!FileManager.default.fileExists(atPath: work + "/app-archive/.drctl-archive-staging"))
+
+        for key in ["postgresql/daily/a.sql.gz", "postgresql/daily/b.sql.gz", "archives/2026/x.pdf"] {
+            try await run(store.delete(key))
+            #expect(try store.parseHead(try await runner.run(store.head(key))) == nil)
+        }
+        try await run(
+            CommandInvocation(
+                az, ["storage", "container", "delete", "--name", container, "--only-show-errors", "-o", "none"]))
+    }
+
     // MARK: kubectl + helm (stand-in)
 
     @Test(arguments: HelmMajorVersion.allCases)

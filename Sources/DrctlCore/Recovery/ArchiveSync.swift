@@ -16,13 +16,22 @@ public struct ArchiveSync: Sendable {
         }
     }
 
+    /// Where the store's sync writes: the destination itself, or (for a store that keeps the key prefix in the
+    /// local path, as az does) a staging folder beside the files whose `<prefix>` subfolder is moved into place.
+    var downloadDirectory: String {
+        store.syncDownKeepsPrefix ? destination + "/.drctl-archive-staging" : destination
+    }
+
     public var plannedInvocations: [CommandInvocation] {
-        [store.syncDown(prefix: source.key, directory: destination), store.list(prefix: source.key)]
+        [store.syncDown(prefix: source.key, directory: downloadDirectory), store.list(prefix: source.key)]
     }
 
     public func run(context: StepContext) async throws -> StepOutputs {
-        try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
-        try await context.runner.runChecked(store.syncDown(prefix: source.key, directory: destination))
+        try FileManager.default.createDirectory(atPath: downloadDirectory, withIntermediateDirectories: true)
+        try await context.runner.runChecked(store.syncDown(prefix: source.key, directory: downloadDirectory))
+        if store.syncDownKeepsPrefix {
+            try moveStagedFiles()
+        }
         let listing = try await context.runner.runChecked(store.list(prefix: source.key))
         let objects = try store.parseList(listing.standardOutput).filter { !$0.key.hasSuffix("/") }
         var found = 0
@@ -41,5 +50,27 @@ public struct ArchiveSync: Sendable {
                 source: source.description, destination: destination, expected: objects.count, found: found)
         }
         return ["files": String(found), "bytes": String(bytes)]
+    }
+
+    /// Moves every file below `<staging>/<prefix>` to the same relative path below the destination (replacing an
+    /// older copy), then removes the staging folder.
+    private func moveStagedFiles() throws {
+        let files = FileManager.default
+        let staged = downloadDirectory + "/" + source.key.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        if let walker = files.enumerator(atPath: staged) {
+            while let relative = walker.nextObject() as? String {
+                let from = staged + "/" + relative
+                var isDirectory: ObjCBool = false
+                guard files.fileExists(atPath: from, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                    continue
+                }
+                let to = destination + "/" + relative
+                try files.createDirectory(
+                    atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                if files.fileExists(atPath: to) { try files.removeItem(atPath: to) }
+                try files.moveItem(atPath: from, toPath: to)
+            }
+        }
+        try files.removeItem(atPath: downloadDirectory)
     }
 }

@@ -52,7 +52,10 @@ public struct AzureBlobObjectStore: ObjectStore, Hashable {
         return invocation(arguments + ["--overwrite"])
     }
 
-    /// `az storage blob download-batch --source C --destination DIR --pattern 'PREFIX*'`.
+    /// `az storage blob download-batch --source C --destination DIR --pattern 'PREFIX*'`: DIR must exist, and each
+    /// blob lands at `DIR/<its whole name>`, prefix included (az has no option to strip it).
+    public var syncDownKeepsPrefix: Bool { true }
+
     public func syncDown(prefix: String, directory: String) -> CommandInvocation {
         invocation(["download-batch", "--source", container, "--destination", directory, "--pattern", prefix + "*"])
     }

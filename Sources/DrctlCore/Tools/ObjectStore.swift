@@ -38,8 +38,11 @@ public protocol ObjectStore: Sendable {
     func parseList(_ output: Data) throws(ToolOutputError) -> [StoredObject]
     /// Copies the files of a local folder up under `prefix` (new and changed files).
     func syncUp(directory: String, prefix: String) -> CommandInvocation
-    /// Copies the objects under `prefix` into a local folder.
+    /// Copies the objects under `prefix` into a local folder, which must exist.
     func syncDown(prefix: String, directory: String) -> CommandInvocation
+    /// `true` when `syncDown` writes an object at `directory/<whole key>` (az download-batch) rather than at
+    /// `directory/<key without prefix>` (aws s3 sync).
+    var syncDownKeepsPrefix: Bool { get }
     func delete(_ key: String) -> CommandInvocation
     /// Asks for one object's size and time; read with `parseHead`.
     func head(_ key: String) -> CommandInvocation

@@ -60,6 +60,8 @@ public struct S3ObjectStore: ObjectStore, Hashable {
         invocation(["s3", "sync", directory, url(prefix), "--only-show-errors"])
     }
 
+    public var syncDownKeepsPrefix: Bool { false }
+
     /// `aws s3 sync s3://bucket/prefix DIR --only-show-errors`.
     public func syncDown(prefix: String, directory: String) -> CommandInvocation {
         invocation(["s3", "sync", url(prefix), directory, "--only-show-errors"])
