@@ -36,9 +36,11 @@ public enum DrctlProcess {
     }
 
     /// Runs to the end with exactly `environment` (not merged with the test's own).
-    public static func run(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> Result
-    {
-        let (process, out, err) = try start(path, arguments, environment: environment)
+    /// `input`: a file read as standard input (default: none).
+    public static func run(
+        _ path: String, _ arguments: [String], environment: [String: String], input: String? = nil
+    ) async throws -> Result {
+        let (process, out, err) = try start(path, arguments, environment: environment, input: input)
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         return Result(status: process.terminationStatus, output: read(out), errors: read(err))
     }
@@ -95,9 +97,9 @@ public enum DrctlProcess {
         }
     }
 
-    private static func start(_ path: String, _ arguments: [String], environment: [String: String]) throws
-        -> (Process, String, String)
-    {
+    private static func start(
+        _ path: String, _ arguments: [String], environment: [String: String], input: String? = nil
+    ) throws -> (Process, String, String) {
         let folder = NSTemporaryDirectory() + "drctl-process-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let out = folder + "/out"
@@ -110,6 +112,7 @@ public enum DrctlProcess {
         process.environment = environment
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        if let input { process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input)) }
         try process.run()
         return (process, out, err)
     }

@@ -4,8 +4,8 @@ import Foundation
 import Testing
 
 /// A seeded, production-like database on the local stack (several tables, unicode, NULLs, large text), its own
-/// backup folder, an app deployment in its own namespace of the stack's kube stand-in, and a manifest pointing at
-/// all of them; the real psql, pg_dump, gzip, aws and kubectl do the work.
+/// backup folder, an app deployment in its own private kube stand-in (`KubeStandIn`, stopped with the fixture),
+/// and a manifest pointing at all of them; the real psql, pg_dump, gzip, aws and kubectl do the work.
 final class RecoveryFixture: Sendable {
     let stack: StackEnvironment
     let suffix: String
@@ -17,15 +17,16 @@ final class RecoveryFixture: Sendable {
     let runner = CommandRunner()
     let clock: ManualClock
     let replicas = 2
+    let kube: KubeStandIn
 
     init(
         sizeFloor: String = "16KiB", bucket: String? = nil, environment: String = "restore-tests",
         databasePort: Int? = nil, sharing other: RecoveryFixture? = nil
     ) throws {
         stack = try StackEnvironment.current(requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"])
-        guard let kubeURL = stack.variables["DRCTL_KUBE_URL"], let kubeconfig = stack.variables["KUBECONFIG"] else {
-            throw StackEnvironmentError.variablesMissing(["DRCTL_KUBE_URL", "KUBECONFIG"])
-        }
+        kube = try other?.kube ?? KubeStandIn(projectRoot: stack.projectRoot)
+        let kubeURL = kube.url
+        let kubeconfig = kube.kubeconfig
         // `sharing`: the same database, namespace and folder seen through a manifest that differs in one value.
         let suffix = other?.suffix ?? UUID().uuidString.prefix(8).lowercased()
         self.suffix = suffix
@@ -76,6 +77,16 @@ final class RecoveryFixture: Sendable {
     var manifestPath: String { root + "/manifests/test.yaml" }
     var workRoot: String { root + "/state/work" }
     var stateDirectory: String { root + "/state" }
+
+    /// The environment the real `drctl` binary runs with: the stack's (without the runbook's DB_* variables,
+    /// which would override the manifest), this fixture's stand-in as the kubeconfig, the fixture's state folder.
+    var binaryEnvironment: [String: String] {
+        var environment = stack.variables.filter { !$0.key.hasPrefix("DB_") }
+        environment["KUBECONFIG"] = kube.kubeconfig
+        environment["DRCTL_STATE_DIR"] = stateDirectory
+        environment["HOME"] = root
+        return environment
+    }
 
     /// The database, its tables and rows, and the app deployment at `replicas`.
     func seed() async throws {
