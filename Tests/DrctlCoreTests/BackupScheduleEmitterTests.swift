@@ -9,10 +9,18 @@ import Yams
         "Golden")
 
     static func emitter(
-        schedule: String = "0 2 * * *", environment: String = "test", extra: String = "", in sandbox: ManifestSandbox
+        schedule: String = "0 2 * * *", environment: String = "test", extra: String = "", in sandbox: ManifestSandbox,
+        s3: Bool = false
     ) throws -> BackupScheduleEmitter {
+        var base = ManifestFixtures.valid.replacingOccurrences(
+            of: "environment: test", with: "environment: \(environment)")
+        if s3 {
+            base = base.replacingOccurrences(
+                of: "  retention: { daily: 30, monthly: 12 }\n",
+                with: "  retention: { daily: 30, monthly: 12 }\n  s3: { bucket: valeo-backups, prefix: postgresql/ }\n")
+        }
         let yaml =
-            ManifestFixtures.valid.replacingOccurrences(of: "environment: test", with: "environment: \(environment)")
+            base
                 + """
                 schedule:
                   backups: "\(schedule)"
@@ -112,6 +120,82 @@ import Yams
         #expect(env["name"] as? String == "DB_PASSWORD")
         let reference = (env["valueFrom"] as? [String: Any])?["secretKeyRef"] as? [String: String]
         #expect(reference == ["name": "valeo-db", "key": "password"])
+    }
+
+    /// The CronJob's container, from the emitted YAML.
+    static func container(_ yaml: String) throws -> [String: Any] {
+        let cronJob = try #require(try Array(Yams.load_all(yaml: yaml)).last as? [String: Any])
+        let spec = try #require(cronJob["spec"] as? [String: Any])
+        let jobSpec = try #require((spec["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any])
+        let podSpec = try #require((jobSpec["template"] as? [String: Any])?["spec"] as? [String: Any])
+        return try #require((podSpec["containers"] as? [[String: Any]])?.first)
+    }
+
+    static func envFromSecrets(_ container: [String: Any]) -> [String] {
+        ((container["envFrom"] as? [[String: Any]]) ?? []).compactMap {
+            ($0["secretRef"] as? [String: Any])?["name"] as? String
+        }
+    }
+
+    @Test func theOffsiteAndNotificationVariablesComeFromTheEnvironmentSecret() throws {
+        let sandbox = try ManifestSandbox()
+        let extra = """
+            notifications:
+              - type: pagerduty
+                routingKey: { env: PAGERDUTY_ROUTING_KEY }
+              - type: slack
+                url: { env: SLACK_WEBHOOK_URL }
+              - type: webhook
+                url: https://hooks.example/drctl
+                hmacSecret: { env: DRCTL_WEBHOOK_HMAC_KEY }
+
+            """
+        let emitter = try Self.emitter(extra: extra, in: sandbox, s3: true)
+        #expect(
+            emitter.environmentSecretVariables == [
+                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "PAGERDUTY_ROUTING_KEY",
+                "SLACK_WEBHOOK_URL", "DRCTL_WEBHOOK_HMAC_KEY",
+            ])
+        let yaml = try emitter.cronJobYAML()
+        let container = try Self.container(yaml)
+        #expect(Self.envFromSecrets(container) == ["drctl-backup-test-env"])
+        let secretRef = try #require((container["envFrom"] as? [[String: Any]])?.first?["secretRef"] as? [String: Any])
+        #expect(
+            secretRef["optional"] == nil, "a missing Secret must stop the pod, not give a night without credentials")
+        // The password stays its own secretKeyRef.
+        #expect((container["env"] as? [[String: Any]])?.first?["name"] as? String == "DB_PASSWORD")
+        #expect(
+            yaml.contains("# The pod's environment comes from Secret drctl-backup-test-env (envFrom), which must hold:")
+        )
+        #expect(
+            yaml.contains(
+                "kubectl -n test create secret generic drctl-backup-test-env --from-literal=AWS_ACCESS_KEY_ID=…"))
+    }
+
+    @Test func theManifestNamesTheEnvironmentSecret() throws {
+        let sandbox = try ManifestSandbox()
+        let named = try Self.emitter(extra: "  environmentSecret: valeo-backup-env\n", in: sandbox, s3: true)
+        #expect(named.environmentSecretName == "valeo-backup-env")
+        #expect(Self.envFromSecrets(try Self.container(named.cronJobYAML())) == ["valeo-backup-env"])
+        // Named without off-site stores or notifications: still mounted, the operator asked for it.
+        let local = try Self.emitter(extra: "  environmentSecret: valeo-backup-env\n", in: sandbox)
+        #expect(Self.envFromSecrets(try Self.container(local.cronJobYAML())) == ["valeo-backup-env"])
+    }
+
+    @Test func aLocalOnlyBackupWithoutNotificationsNeedsNoEnvironmentSecret() throws {
+        let sandbox = try ManifestSandbox()
+        let emitter = try Self.emitter(in: sandbox)
+        #expect(emitter.environmentSecretVariables.isEmpty)
+        #expect(try Self.container(emitter.cronJobYAML())["envFrom"] == nil)
+    }
+
+    @Test func anEnvironmentSecretThatIsNoKubernetesNameIsRefused() throws {
+        let sandbox = try ManifestSandbox()
+        #expect {
+            _ = try Self.emitter(extra: "  environmentSecret: Backup_Env\n", in: sandbox)
+        } throws: { error in
+            error.localizedDescription.contains("schedule.environmentSecret")
+        }
     }
 
     @Test func aVolumeClaimIsMountedAtTheBackupFolder() throws {

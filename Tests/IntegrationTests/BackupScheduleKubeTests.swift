@@ -21,7 +21,11 @@ import Testing
               namespace: \(Self.namespace)
               kubeconfig: \(kube.kubeconfig)
             database: { host: 127.0.0.1, user: valeo, name: valeo_erp, password: { env: DB_PASSWORD } }
-            backups: { local: backups, sizeFloor: 1kB, retention: { daily: 30, monthly: 12 } }
+            backups:
+              local: backups
+              sizeFloor: 1kB
+              retention: { daily: 30, monthly: 12 }
+              s3: { bucket: valeo-backups, prefix: postgresql/ }
             releases:
               postgresql: { name: postgresql, chart: bitnami/postgresql }
               app: { name: valeo-erp, chart: bitnami/nginx, replicas: 1 }
@@ -31,6 +35,10 @@ import Testing
               backups: "0 2 * * *"
               image: ghcr.io/valeo/drctl:1.4.0
               passwordSecret: { name: valeo-db, key: password }
+              environmentSecret: valeo-backup-env
+            notifications:
+              - type: pagerduty
+                routingKey: { env: PAGERDUTY_ROUTING_KEY }
 
             """
         try yaml.write(toFile: manifestPath, atomically: true, encoding: .utf8)
@@ -74,6 +82,10 @@ import Testing
         let reference = (env["valueFrom"] as? [String: Any])?["secretKeyRef"] as? [String: String]
         #expect(env["name"] as? String == "DB_PASSWORD")
         #expect(reference == ["name": "valeo-db", "key": "password"])
+        // The S3 credentials and the routing key reach the pod from the named Secret.
+        let envFrom = try #require(container["envFrom"] as? [[String: Any]], "no envFrom in \(container)")
+        #expect(envFrom.count == 1)
+        #expect((envFrom.first?["secretRef"] as? [String: Any])?["name"] as? String == "valeo-backup-env")
 
         let after = try await status.cronJob(manifest: manifest, kubectl: kubectl)
         #expect(after.exists && after.active)

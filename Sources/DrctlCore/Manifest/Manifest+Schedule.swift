@@ -12,14 +12,19 @@ extension Manifest {
         public var passwordSecret: KubernetesSecretKey
         /// A PersistentVolumeClaim mounted at `backups.local` in the CronJob's pod; nil: the pod's own disk.
         public var volumeClaim: String?
+        /// The Kubernetes Secret whose keys become the CronJob pod's environment (`envFrom`): the S3/Azure
+        /// credentials and the variables the notification targets read. Nil: `drctl-backup-<environment>-env`.
+        public var environmentSecret: String?
 
         public init(
-            backups: CronSchedule, image: String, passwordSecret: KubernetesSecretKey, volumeClaim: String? = nil
+            backups: CronSchedule, image: String, passwordSecret: KubernetesSecretKey, volumeClaim: String? = nil,
+            environmentSecret: String? = nil
         ) {
             self.backups = backups
             self.image = image
             self.passwordSecret = passwordSecret
             self.volumeClaim = volumeClaim
+            self.environmentSecret = environmentSecret
         }
     }
 

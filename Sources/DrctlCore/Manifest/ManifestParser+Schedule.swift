@@ -5,7 +5,9 @@ import Foundation
 /// repeat the value.
 extension ManifestParser {
     func schedule(_ node: ManifestNode) throws(ManifestError) -> Manifest.Schedule {
-        let schedule = try node.mapping(allowing: ["backups", "image", "passwordSecret", "volumeClaim"])
+        let schedule = try node.mapping(allowing: [
+            "backups", "image", "passwordSecret", "volumeClaim", "environmentSecret",
+        ])
         let backupsNode = try schedule.required("backups")
         let cron: CronSchedule
         switch CronSchedule.parse(try backupsNode.nonEmptyString()) {
@@ -28,7 +30,8 @@ extension ManifestParser {
                 name: try kubernetesName(secret.required("name")),
                 key: try secretKey(secret.required("key"))
             ),
-            volumeClaim: try schedule.optional("volumeClaim").map(kubernetesName)
+            volumeClaim: try schedule.optional("volumeClaim").map(kubernetesName),
+            environmentSecret: try schedule.optional("environmentSecret").map(kubernetesName)
         )
     }
 
