@@ -57,14 +57,23 @@ struct RebuildPlanTests {
         #expect(plan.text.contains("PGPASSWORD='***'"))
     }
 
-    @Test("the destructive restore comes after the backup is fetched and verified")
+    @Test("the destructive swap comes after the backup was streamed into a new database and verified")
     func restoreAfterVerification() async throws {
         let plan = try await Self.plan()
         let restore = try #require(plan.steps.first { $0.id == "database.restore" })
         #expect(restore.destructive)
         #expect(restore.dependsOn.contains("backup.fetch"))
         let fetch = try #require(plan.steps.first { $0.id == "backup.fetch" })
-        #expect(fetch.commands.contains { $0.hasPrefix("gzip -t") })
+        #expect(!fetch.destructive)
+        #expect(fetch.dependsOn == ["database.ready"])
+        // One stream, measured by drctl on the way, into the new database only.
+        #expect(
+            fetch.commands.contains {
+                $0.hasPrefix("aws s3 cp 's3://valeo-backups/postgresql/<newest valeo_erp_backup_*.sql.gz>' -")
+                    && $0.contains(" | (sha256 and byte count in drctl) | gzip -dc | PGPASSWORD='***' psql")
+                    && $0.contains("-d 'valeo_erp_restore_<run>'") && $0.contains("--single-transaction")
+            })
+        #expect(!fetch.commands.contains { $0.contains("$RUN_DIR/backup/") }, "nothing is downloaded to disk")
     }
 
     @Test("a plan can be read without the password set")

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 
 /// A `CommandRunning` fake for unit tests: records every invocation and answers from a script of responses.
+/// A pipeline's tap reports the count and SHA-256 of the scripted standard output of the stage before it.
 public final class RecordingCommandRunner: CommandRunning {
     public typealias Responder = @Sendable (CommandInvocation) throws -> CommandResult
 
@@ -40,11 +41,19 @@ public final class RecordingCommandRunner: CommandRunning {
             return state.responder
         }
         let results = try pipeline.stages.map { try responder($0) }
+        // A tap reads what the scripted stage before it printed, all of it.
+        let taps = pipeline.taps.map { tap in
+            let bytes = results[tap.afterStage].standardOutput
+            return PipelineTap.Reading(
+                afterStage: tap.afterStage, byteCount: Int64(bytes.count), sha256: SHA256Checksum.of(bytes),
+                reachedEnd: true)
+        }
         return PipelineResult(
             pipeline: pipeline,
             stages: results,
             standardOutput: results.last?.standardOutput ?? Data(),
-            duration: .zero
+            duration: .zero,
+            taps: taps
         )
     }
 }

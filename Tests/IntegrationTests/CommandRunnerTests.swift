@@ -305,6 +305,84 @@ struct CommandRunnerTests {
         #expect(throws: CommandFailure.self) { try result.checked() }
     }
 
+    // MARK: Pipeline taps
+
+    @Test func aTapRelaysTheBytesAndItsDigestEqualsSha256sum() async throws {
+        try requirePrograms("cat", "gzip", "sha256sum")
+        let bytes = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 11) })
+        let file = try temporaryDirectory().appendingPathComponent("stream.bin")
+        try bytes.write(to: file)
+        let pipeline = CommandPipeline(
+            [
+                CommandInvocation("cat", [file.path]),
+                CommandInvocation("gzip", ["-c"]),
+                CommandInvocation("gzip", ["-dc"]),
+            ],
+            taps: [PipelineTap(afterStage: 0)])
+        let result = try await runner.runChecked(pipeline)
+        #expect(result.standardOutput == bytes)
+        let reading = try #require(result.tap(after: 0))
+        #expect(reading.byteCount == Int64(bytes.count))
+        #expect(reading.reachedEnd)
+        let sha256sum = try await runner.runChecked(CommandInvocation("sha256sum", [file.path]))
+        #expect(sha256sum.output.split(separator: " ").first.map(String.init) == reading.sha256)
+        #expect(pipeline.redactedCommandLine.contains("cat \(file.path) | (sha256 and byte count in drctl) | gzip -c"))
+    }
+
+    @Test func aFailingFirstStageBeforeTheTapIsNamed() async throws {
+        try requirePrograms("sh", "gzip", "cat")
+        let pipeline = CommandPipeline(
+            [
+                CommandInvocation("sh", ["-c", "printf partial; echo 'download broke' >&2; exit 7"]),
+                CommandInvocation("cat"),
+                CommandInvocation("cat"),
+            ],
+            taps: [PipelineTap(afterStage: 0)])
+        let result = try await runner.run(pipeline)
+        #expect(result.stages.map(\.status) == [.exited(7), .exited(0), .exited(0)])
+        #expect(result.output == "partial")
+        #expect(result.tap(after: 0)?.byteCount == 7)
+        let failure = try #require(throws: CommandFailure.self) { try result.checked() }
+        #expect(failure.stageIndex == 0)
+        #expect(failure.standardErrorTail == "download broke")
+        #expect(failure.errorDescription?.contains("(sha256 and byte count in drctl)") == true)
+    }
+
+    @Test func aStageAfterTheTapThatStopsReadingEndsTheStreamWithoutBlamingTheWriter() async throws {
+        try requirePrograms("yes", "sh")
+        let pipeline = CommandPipeline(
+            [CommandInvocation("yes"), CommandInvocation("sh", ["-c", "head -c 10 >/dev/null; exit 3"])],
+            taps: [PipelineTap(afterStage: 0)])
+        let result = try await runner.run(pipeline)
+        #expect(result.stages.map(\.status) == [.signalled(SIGPIPE), .exited(3)])
+        #expect(result.tap(after: 0)?.reachedEnd == false)
+        let failure = try #require(throws: CommandFailure.self) { try result.checked() }
+        #expect(failure.stageIndex == 1)
+    }
+
+    @Test func aTimeoutStopsEveryStageAroundATap() async throws {
+        try requirePrograms("sleep", "cat")
+        let limit = Duration.seconds(1)
+        let pipeline = CommandPipeline(
+            [CommandInvocation("sleep", ["30"]), CommandInvocation("cat")], timeout: limit,
+            taps: [PipelineTap(afterStage: 0)])
+        let result = try await runner.run(pipeline)
+        #expect(result.stages.map(\.status) == [.timedOut(limit), .timedOut(limit)])
+        #expect(result.tap(after: 0)?.byteCount == 0)
+    }
+
+    @Test func cancellingATappedPipelineStopsEveryStage() async throws {
+        try requirePrograms("yes", "sleep")
+        let pipeline = CommandPipeline(
+            [CommandInvocation("yes"), CommandInvocation("sleep", ["30"])], taps: [PipelineTap(afterStage: 0)])
+        let started = ContinuousClock.now
+        let task = Task { try await runner.run(pipeline) }
+        try await Task.sleep(for: .milliseconds(500))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        #expect(ContinuousClock.now - started < .seconds(20), "the cancelled pipeline kept running")
+    }
+
     // MARK: Launch errors
 
     @Test func missingExecutableThrowsALaunchErrorNamingTheFix() async throws {

@@ -7,12 +7,20 @@ public struct CommandPipeline: Sendable, Hashable, Codable {
     /// Where the last stage's standard output goes.
     public var output: Output
     public var timeout: Duration?
+    /// Stage boundaries drctl itself sits on: it relays the bytes and measures them on the way.
+    public var taps: [PipelineTap]
 
-    public init(_ stages: [CommandInvocation], output: Output = .capture, timeout: Duration? = nil) {
+    public init(
+        _ stages: [CommandInvocation], output: Output = .capture, timeout: Duration? = nil, taps: [PipelineTap] = []
+    ) {
         precondition(!stages.isEmpty, "a pipeline needs at least one stage")
+        precondition(
+            taps.allSatisfy { $0.afterStage >= 0 && $0.afterStage < stages.count - 1 },
+            "a tap sits between two stages")
         self.stages = stages
         self.output = output
         self.timeout = timeout
+        self.taps = taps
     }
 
     public enum Output: Sendable, Hashable, Codable {
@@ -23,8 +31,18 @@ public struct CommandPipeline: Sendable, Hashable, Codable {
         case discard
     }
 
+    /// The tap after `stage`, if drctl relays that boundary.
+    public func tap(after stage: Int) -> PipelineTap? {
+        taps.first { $0.afterStage == stage }
+    }
+
     public var redactedCommandLine: String {
-        var line = stages.map(\.redactedCommandLine).joined(separator: " | ")
+        var line = ""
+        for (index, stage) in stages.enumerated() {
+            if index > 0 { line += " | " }
+            line += stage.redactedCommandLine
+            if tap(after: index) != nil { line += " | " + PipelineTap.commandLineLabel }
+        }
         if case .file(let path) = output {
             let redactor = Redactor(secrets: stages.flatMap(\.secrets))
             line += " > " + ShellQuoting.quote(redactor.redact(path))
@@ -35,4 +53,43 @@ public struct CommandPipeline: Sendable, Hashable, Codable {
 
 extension CommandPipeline: CustomStringConvertible {
     public var description: String { redactedCommandLine }
+}
+
+/// drctl in the middle of a pipeline: instead of joining stage `afterStage` to the next one by a pipe, it reads
+/// that stage's output, counts the bytes and computes their SHA-256, and writes them on to the next stage
+/// (`aws s3 cp s3://… - | (sha256 in drctl) | gunzip -c | psql …`). When the next stage stops reading, drctl
+/// stops reading too, so the stage before gets SIGPIPE as it would in a shell pipeline — unless `readsToEnd`.
+public struct PipelineTap: Sendable, Hashable, Codable {
+    public var afterStage: Int
+    /// Keep reading (and measuring) after the next stage stopped, so the digest covers everything the stage
+    /// before wrote: a download whose restore failed half-way still says whether the object matches its
+    /// recorded checksum. Only for a stage that ends by itself (a download, a file), never `yes`.
+    public var readsToEnd: Bool
+
+    public init(afterStage: Int, readsToEnd: Bool = false) {
+        self.afterStage = afterStage
+        self.readsToEnd = readsToEnd
+    }
+
+    /// How the tap shows in a pipeline's command line.
+    public static let commandLineLabel = "(sha256 and byte count in drctl)"
+
+    /// What went through a tap.
+    public struct Reading: Sendable, Hashable, Codable {
+        public var afterStage: Int
+        /// Bytes read from the stage before the tap.
+        public var byteCount: Int64
+        /// Lowercase hex SHA-256 of those bytes.
+        public var sha256: String
+        /// Every byte the stage before wrote was read (it closed its output); false when the stage after stopped
+        /// reading first, so the digest covers only a prefix.
+        public var reachedEnd: Bool
+
+        public init(afterStage: Int, byteCount: Int64, sha256: String, reachedEnd: Bool) {
+            self.afterStage = afterStage
+            self.byteCount = byteCount
+            self.sha256 = sha256
+            self.reachedEnd = reachedEnd
+        }
+    }
 }

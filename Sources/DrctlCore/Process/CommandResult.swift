@@ -69,15 +69,26 @@ public struct PipelineResult: Sendable, Hashable {
     public var stages: [CommandResult]
     public var standardOutput: Data
     public var duration: Duration
+    /// What went through each of the pipeline's taps, in the order of `pipeline.taps`.
+    public var taps: [PipelineTap.Reading]
 
-    public init(pipeline: CommandPipeline, stages: [CommandResult], standardOutput: Data = Data(), duration: Duration) {
+    public init(
+        pipeline: CommandPipeline, stages: [CommandResult], standardOutput: Data = Data(), duration: Duration,
+        taps: [PipelineTap.Reading] = []
+    ) {
         self.pipeline = pipeline
         self.stages = stages
         self.standardOutput = standardOutput
         self.duration = duration
+        self.taps = taps
     }
 
     public var output: String { String(decoding: standardOutput, as: UTF8.self) }
+
+    /// What went through the tap after `stage`.
+    public func tap(after stage: Int) -> PipelineTap.Reading? {
+        taps.first { $0.afterStage == stage }
+    }
 
     /// Throws for the first stage that did not exit 0, naming it and the whole pipeline. A stage killed by SIGPIPE
     /// only lost its reader, so a later stage that failed by itself is named instead (`aws … | gunzip | psql` with

@@ -45,7 +45,7 @@ public struct CommandRunner: CommandRunning {
 
     /// Runs one program to completion; its `timeout` stops it with SIGTERM, then SIGKILL, to its process group.
     public func run(_ invocation: CommandInvocation) async throws -> CommandResult {
-        let outcome = try await execute([invocation], output: .capture, timeout: invocation.timeout)
+        let outcome = try await execute([invocation], output: .capture, taps: [], timeout: invocation.timeout)
         guard var result = outcome.stages.first else {
             throw CommandLaunchError.spawnFailed(
                 commandLine: invocation.redactedCommandLine, reason: "the runner lost the program's result")
@@ -58,15 +58,18 @@ public struct CommandRunner: CommandRunning {
     ///
     /// The first stage reads its `standardInput`; later stages read the previous stage's output (their own
     /// `standardInput` is not used). The time limit is the pipeline's `timeout`, or else the shortest stage
-    /// `timeout`; on expiry every stage still running is stopped and reported `.timedOut`.
+    /// `timeout`; on expiry every stage still running is stopped and reported `.timedOut`. At a `PipelineTap`
+    /// drctl relays the bytes itself (on a thread of its own) and reports their count and SHA-256.
     public func run(_ pipeline: CommandPipeline) async throws -> PipelineResult {
         let timeout = pipeline.timeout ?? pipeline.stages.compactMap(\.timeout).min()
-        let outcome = try await execute(pipeline.stages, output: pipeline.output, timeout: timeout)
+        let outcome = try await execute(
+            pipeline.stages, output: pipeline.output, taps: pipeline.taps, timeout: timeout)
         return PipelineResult(
             pipeline: pipeline,
             stages: outcome.stages,
             standardOutput: outcome.standardOutput,
-            duration: outcome.duration
+            duration: outcome.duration,
+            taps: outcome.taps
         )
     }
 }
@@ -100,18 +103,23 @@ extension CommandRunner {
         var stages: [CommandResult]
         var standardOutput: Data
         var duration: Duration
+        var taps: [PipelineTap.Reading]
     }
 
     private func execute(
         _ invocations: [CommandInvocation],
         output: CommandPipeline.Output,
+        taps: [PipelineTap],
         timeout: Duration?
     ) async throws -> Outcome {
         Self.ignoreBrokenPipeSignal()
         let started = ContinuousClock.now
         let configurations = try invocations.map(configuration(for:))
-        let descriptors = try Self.openDescriptors(for: invocations, output: output)
+        let (descriptors, relays) = try Self.openDescriptors(for: invocations, output: output, taps: taps)
         let supervisor = ProcessGroupSupervisor(gracePeriod: terminationGracePeriod)
+        // Each relay ends when its stage before closes its output (or the stage after stops reading): at the
+        // latest when the supervisor has ended every process group.
+        let relaying = relays.map { relay in Task.detached { await relay.run() } }
 
         let outcomes: [Int: StageOutcome]
         do {
@@ -176,10 +184,13 @@ extension CommandRunner {
                     duration: stage.duration
                 ))
         }
+        var readings: [PipelineTap.Reading] = []
+        for relay in relaying { readings.append(await relay.value) }
         return Outcome(
             stages: results,
             standardOutput: outcomes[invocations.count - 1]?.standardOutput ?? Data(),
-            duration: ContinuousClock.now - started
+            duration: ContinuousClock.now - started,
+            taps: readings
         )
     }
 
@@ -399,14 +410,16 @@ extension CommandRunner {
 
     /// Opens every descriptor the stages need: the first stage's input, the pipes between stages, and the last
     /// stage's output. All are close-on-exec, so only the child that takes one over (as 0 or 1) holds it; each
-    /// is closed in drctl right after that child starts, so end-of-file reaches the next stage.
+    /// is closed in drctl right after that child starts, so end-of-file reaches the next stage. A tapped
+    /// boundary gets two pipes, with drctl's relay holding the inner ends.
     private static func openDescriptors(
         for invocations: [CommandInvocation],
-        output: CommandPipeline.Output
-    ) throws -> [(StageInput, StageOutput)] {
+        output: CommandPipeline.Output,
+        taps: [PipelineTap]
+    ) throws -> (stages: [(StageInput, StageOutput)], relays: [PipeRelay]) {
         var opened: [Int32] = []
         do {
-            guard let first = invocations.first, let last = invocations.last else { return [] }
+            guard let first = invocations.first, let last = invocations.last else { return ([], []) }
             let firstRedactor = Redactor(secrets: first.secrets)
             let firstInput: StageInput
             switch first.standardInput {
@@ -447,26 +460,41 @@ extension CommandRunner {
                 lastOutput = .descriptor(descriptor)
             }
 
+            func makePipe(_ index: Int) throws -> (read: Int32, write: Int32) {
+                var ends: [Int32] = [-1, -1]
+                guard pipe(&ends) == 0 else {
+                    throw CommandLaunchError.spawnFailed(
+                        commandLine: invocations[index].redactedCommandLine,
+                        reason: "cannot create a pipe: \(String(cString: strerror(errno)))")
+                }
+                opened += ends
+                // Close-on-exec, so a stage started at the same moment does not inherit the other end.
+                for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+                return (ends[0], ends[1])
+            }
+
             var stages: [(StageInput, StageOutput)] = []
+            var relays: [PipeRelay] = []
             var nextInput = firstInput
             for index in invocations.indices {
                 if index == invocations.count - 1 {
                     stages.append((nextInput, lastOutput))
+                } else if let tap = taps.first(where: { $0.afterStage == index }) {
+                    let before = try makePipe(index)
+                    let after = try makePipe(index)
+                    stages.append((nextInput, .descriptor(before.write)))
+                    relays.append(
+                        PipeRelay(
+                            afterStage: index, source: before.read, destination: after.write,
+                            readsToEnd: tap.readsToEnd))
+                    nextInput = .descriptor(after.read)
                 } else {
-                    var ends: [Int32] = [-1, -1]
-                    guard pipe(&ends) == 0 else {
-                        throw CommandLaunchError.spawnFailed(
-                            commandLine: invocations[index].redactedCommandLine,
-                            reason: "cannot create a pipe: \(String(cString: strerror(errno)))")
-                    }
-                    opened += ends
-                    // Close-on-exec, so a stage started at the same moment does not inherit the other end.
-                    for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-                    stages.append((nextInput, .descriptor(ends[1])))
-                    nextInput = .descriptor(ends[0])
+                    let ends = try makePipe(index)
+                    stages.append((nextInput, .descriptor(ends.write)))
+                    nextInput = .descriptor(ends.read)
                 }
             }
-            return stages
+            return (stages, relays)
         } catch {
             for descriptor in opened { close(descriptor) }
             throw error

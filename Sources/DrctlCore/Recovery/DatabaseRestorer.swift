@@ -3,6 +3,10 @@ import Foundation
 /// Restores a verified gzip SQL dump without ever dropping data: into a fresh database first, then swapped in by
 /// rename. An empty target (a fresh PostgreSQL release) is replaced; a target that holds tables is kept under a
 /// dated name for the operator to drop.
+///
+/// Two ways in: a local file (`gunzip -c FILE | psql`, verified before), or a stream from the off-site store
+/// that `OffsiteBackupFetcher.stream` loads into the new database and verifies on the way; `swapIn` then
+/// replaces the target with it.
 public struct DatabaseRestorer: Sendable {
     public var toolbox: ScenarioToolbox
 
@@ -25,17 +29,37 @@ public struct DatabaseRestorer: Sendable {
         return postgres
     }
 
-    public func plannedCommands() -> [String] {
+    private var plannedScratch: String { "\(database)_restore_<run>" }
+
+    /// The new database's preparation and load, for a plan: `source` is the stage that prints the gzip dump.
+    func plannedLoadCommands(source: CommandInvocation) -> [String] {
+        let scratch = plannedScratch
+        return [
+            admin.dropDatabase(scratch, force: true).redactedCommandLine,
+            admin.createDatabase(scratch).redactedCommandLine,
+            loadPipeline(source: source, into: scratch).redactedCommandLine,
+        ]
+    }
+
+    /// What the restore step runs, for a plan. `streamed`: the new database was loaded and verified by the
+    /// fetch step, and this step only swaps it in.
+    public func plannedCommands(streamed: Bool = false) -> [String] {
         let scratch = "\(database)_restore_<run>"
         let restore = CommandPipeline([
             toolbox.gzip.decompress(file: "$RUN_DIR/backup/<backup>"),
             on(scratch).runScript(singleTransaction: true),
         ])
-        var lines = [
-            admin.dropDatabase(scratch, force: true).redactedCommandLine,
-            admin.createDatabase(scratch).redactedCommandLine,
-            restore.redactedCommandLine,
-        ]
+        var lines =
+            streamed
+            ? ["(\(scratch) was loaded from the off-site stream and verified by the fetch step)"]
+            : [
+                admin.dropDatabase(scratch, force: true).redactedCommandLine,
+                admin.createDatabase(scratch).redactedCommandLine,
+                restore.redactedCommandLine,
+            ]
+        lines.append(
+            admin.databaseExists(scratch).redactedCommandLine
+                + "  (when it is gone, \(database) must carry this run's load note: the swap already happened)")
         if let smoke = toolbox.manifest.database.smokeQuery {
             lines.append(on(scratch).query(smoke).redactedCommandLine)
         }
@@ -59,6 +83,61 @@ public struct DatabaseRestorer: Sendable {
         context.log("restoring into \(scratch)")
         try await runner.runChecked(
             CommandPipeline([toolbox.gzip.decompress(file: file), on(scratch).runScript(singleTransaction: true)]))
+        return try await swapIn(scratch: scratch, sha256: sha256, context: context)
+    }
+
+    // MARK: - Loading a stream
+
+    /// `SOURCE | (sha256 and byte count in drctl) | gzip -dc | psql -q --single-transaction … -d SCRATCH`: the
+    /// dump goes into the new database in one pass, and drctl measures the compressed bytes on the way.
+    func loadPipeline(source: CommandInvocation, into scratch: String) -> CommandPipeline {
+        CommandPipeline(
+            [source, toolbox.gzip.decompress(), on(scratch).runScript(singleTransaction: true)],
+            output: .discard, taps: [PipelineTap(afterStage: 0, readsToEnd: true)])
+    }
+
+    /// Drops and creates this run's new database; returns its name.
+    func prepareScratch(context: StepContext) async throws -> String {
+        let scratch = scratchName(runID: context.runID)
+        try await recreate(scratch, context: context)
+        return scratch
+    }
+
+    /// Drops this run's new database (a refused stream's partial load).
+    func dropScratch(context: StepContext) async throws {
+        try await context.runner.runChecked(admin.dropDatabase(scratchName(runID: context.runID), force: true))
+    }
+
+    /// Notes on the loaded database which verified backup it holds; the note goes with it when it is renamed,
+    /// so a run interrupted between the rename and the final marker can tell the swap already happened.
+    func markLoaded(scratch: String, runID: String, sha256: String) -> CommandInvocation {
+        admin.adminQuery(
+            "COMMENT ON DATABASE \(PostgresQuoting.identifier(scratch)) IS "
+                + PostgresQuoting.literal(loadedMarker(runID: runID, sha256: sha256)))
+    }
+
+    func plannedMarkLoadedCommand() -> String {
+        markLoaded(scratch: plannedScratch, runID: "<run>", sha256: "<sha256>").redactedCommandLine
+    }
+
+    func loadedMarker(runID: String, sha256: String) -> String {
+        "loaded and verified by drctl run \(runID) from sha256 \(sha256)"
+    }
+
+    // MARK: - Swapping in
+
+    /// Checks the loaded database (smoke query), moves the target out of the way (dropped when empty, kept
+    /// under a dated name when it holds tables), renames the loaded database to the target and marks it.
+    public func swapIn(scratch: String, sha256: String, context: StepContext) async throws -> StepOutputs {
+        let runner = context.runner
+        if try await !exists(scratch, runner: runner) {
+            // Resumed after the rename: the target is the loaded database when it carries the load note.
+            if try await comment(on: database, runner: runner) == loadedMarker(runID: context.runID, sha256: sha256) {
+                try await runner.runChecked(markerCommand(runID: context.runID, sha256: sha256))
+                return ["database": database, "sha256": sha256, "note": "swap found done; marked"]
+            }
+            throw ScenarioError.loadedDatabaseMissing(database: scratch)
+        }
         var outputs: StepOutputs = ["database": database, "sha256": sha256]
         if let smoke = toolbox.manifest.database.smokeQuery {
             let result = try await runner.runChecked(on(scratch).query(smoke))
@@ -98,12 +177,19 @@ public struct DatabaseRestorer: Sendable {
         }
     }
 
+    private func commentQuery(_ name: String) -> CommandInvocation {
+        admin.adminQuery(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
+                + PostgresQuoting.literal(name))
+    }
+
+    private func comment(on name: String, runner: any CommandRunning) async throws -> String? {
+        Postgres.parseValue(try await runner.runChecked(commentQuery(name)).output)
+    }
+
     /// On resume: the restore finished when the target carries this run's marker.
     public func probe(runID: String, sha256: String, context: StepContext) async throws -> ProbeVerdict {
-        let query = admin.adminQuery(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = "
-                + PostgresQuoting.literal(database))
-        let result = try await context.runner.run(query)
+        let result = try await context.runner.run(commentQuery(database))
         guard result.status.isSuccess else { return .unknown(reason: "cannot read the database comment") }
         guard Postgres.parseValue(result.output) == marker(runID: runID, sha256: sha256) else { return .notDone }
         var outputs: StepOutputs = ["database": database, "sha256": sha256, "note": "restore found complete"]
@@ -144,24 +230,30 @@ public struct DatabaseRestorer: Sendable {
                 + PostgresQuoting.literal(name) + " AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
     }
 
-    /// The destructive restore step: reads the verified backup's `path` and `sha256` from `backupStep`'s outputs;
-    /// on resume its probe looks for this run's marker on the database.
-    public func step(after dependencies: [StepID], backupStep: StepID, title: String) -> RunbookStep {
+    /// The destructive restore step: reads the verified backup's `sha256` and either its `path` (restored here)
+    /// or its `scratchDatabase` (streamed and verified by `backupStep`, swapped in here) from `backupStep`'s
+    /// outputs; on resume its probe looks for this run's marker on the database.
+    public func step(after dependencies: [StepID], backupStep: StepID, title: String, streamed: Bool = false)
+        -> RunbookStep
+    {
         RunbookStep(
             id: "database.restore",
             title: title,
             dependsOn: dependencies,
             destructive: true,
             inputs: ["database": database],
-            commands: plannedCommands(),
+            commands: plannedCommands(streamed: streamed),
             probe: { context in
                 let backup = try context.outputs(of: backupStep)
                 return try await probe(runID: context.runID, sha256: backup["sha256"] ?? "", context: context)
             }
         ) { context in
             let backup = try context.outputs(of: backupStep)
-            let file = try backup.require("path", from: backupStep)
             let sha = try backup.require("sha256", from: backupStep)
+            if let scratch = backup["scratchDatabase"], !scratch.isEmpty {
+                return try await swapIn(scratch: scratch, sha256: sha, context: context)
+            }
+            let file = try backup.require("path", from: backupStep)
             return try await restore(file: file, sha256: sha, context: context)
         }
     }

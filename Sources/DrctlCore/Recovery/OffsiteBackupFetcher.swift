@@ -1,9 +1,10 @@
 import Foundation
 
-/// Finds the newest usable backup of the manifest's database in the off-site store, downloads it into the run's
-/// scratch folder and verifies it (gzip integrity, size floor, recorded SHA-256) before anything is restored.
-/// A newer backup that fails verification is reported and skipped in favour of the next older one, unless a
-/// specific backup was asked for.
+/// Finds the newest usable backup of the manifest's database in the off-site store and verifies it (gzip
+/// integrity, size floor, recorded SHA-256) before the live database is touched: `fetch` downloads it into the
+/// run's scratch folder first; `stream` loads it straight into a new database (`<db>_restore_<run>`) and checks
+/// it on the way. A newer backup that fails verification is reported and skipped in favour of the next older
+/// one, unless a specific backup was asked for.
 public struct OffsiteBackupFetcher: Sendable {
     public var toolbox: ScenarioToolbox
     public var workRoot: String
@@ -63,8 +64,11 @@ public struct OffsiteBackupFetcher: Sendable {
         }
     }
 
-    /// Downloads and verifies `backup`, or the newest backup (taken strictly before `before`, when given).
-    public func fetch(backup: String?, before: Date? = nil, context: StepContext) async throws -> Fetched {
+    /// The objects that may be restored, newest first: `backup` only when named, else every backup of the
+    /// database (taken strictly before `before`, when given).
+    func candidates(backup: String?, before: Date?, context: StepContext) async throws -> (
+        store: any ObjectStore, prefix: String, objects: [StoredObject]
+    ) {
         let (store, prefix) = try location()
         let listing = try await context.runner.runChecked(store.list(prefix: prefix))
         let objects = try store.parseList(listing.standardOutput)
@@ -92,10 +96,17 @@ public struct OffsiteBackupFetcher: Sendable {
                 throw RecoveryError.noBackupBefore(date: before, database: database, earliest: earliest)
             }
         }
+        return (store, prefix, Array(candidates.prefix(backup == nil ? maximumCandidates : 1)))
+    }
+
+    /// Downloads and verifies `backup`, or the newest backup (taken strictly before `before`, when given).
+    public func fetch(backup: String?, before: Date? = nil, context: StepContext) async throws -> Fetched {
+        let (store, prefix, candidates) = try await candidates(backup: backup, before: before, context: context)
+        let database = backupDatabaseName
         let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup")
         var skipped: [String] = []
         var lastError: (any Error)?
-        for object in candidates.prefix(backup == nil ? maximumCandidates : 1) {
+        for object in candidates {
             let name = Self.fileName(object.key)
             let path = folder + "/" + name
             do {

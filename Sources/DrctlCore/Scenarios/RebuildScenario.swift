@@ -1,8 +1,8 @@
 import Foundation
 
 /// Runbook Szenario 2, complete cluster loss: provision hooks → wait for the API → PostgreSQL release →
-/// fetch and verify the newest off-site backup → restore it → app release → rollout → archive sync (beside the
-/// restore) → /readyz. Every step is idempotent or probed, so `drctl resume` can continue an interrupted rebuild.
+/// stream the newest off-site backup into a new database, verifying it on the way → swap it in → app release →
+/// rollout → archive sync (beside the restore) → /readyz. Every step is idempotent or probed, so `drctl resume` can continue an interrupted rebuild.
 public struct RebuildScenario: Sendable {
     public static let runbookID = "rebuild"
 
@@ -90,7 +90,7 @@ public struct RebuildScenario: Sendable {
         steps.append(
             DatabaseRestorer(toolbox: toolbox).step(
                 after: ["database.ready", "backup.fetch"], backupStep: "backup.fetch",
-                title: "Restore the backup into \(manifest.database.name) (new database, then swapped in)"))
+                title: "Swap the verified new database in for \(manifest.database.name)", streamed: true))
         steps.append(
             releaseStep(
                 id: "app.install", release: manifest.releases.app.release,
@@ -280,15 +280,20 @@ public struct RebuildScenario: Sendable {
     private func fetchBackupStep() -> RunbookStep {
         let fetcher = OffsiteBackupFetcher(
             toolbox: toolbox, workRoot: workRoot, backupDatabaseName: options.backupDatabase)
+        let restorer = DatabaseRestorer(toolbox: toolbox)
         return RunbookStep(
             id: "backup.fetch",
-            title: "Fetch the \(options.backup.map { "backup \($0)" } ?? "newest backup") and verify it",
+            title: "Stream the \(options.backup.map { "backup \($0)" } ?? "newest backup") from off-site into a new"
+                + " database, verifying gzip, size and SHA-256 on the way",
+            dependsOn: ["database.ready"],
             retry: RetryPolicy(attempts: 3, backoff: .seconds(5)),
             inputs: ["backup": options.backup ?? "latest", "sizeFloor": String(manifest.backups.sizeFloor.bytes)]
                 .merging(options.before.map { ["before": BackupChoice.format($0)] } ?? [:]) { $1 },
-            commands: fetcher.plannedCommands(backup: options.backup, before: options.before)
+            commands: fetcher.plannedStreamCommands(backup: options.backup, before: options.before, restorer: restorer)
         ) { [options] context in
-            try await fetcher.fetch(backup: options.backup, before: options.before, context: context).outputs
+            try await fetcher.stream(
+                backup: options.backup, before: options.before, restorer: restorer, context: context
+            ).outputs
         }
     }
 

@@ -11,6 +11,11 @@ public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
     case archiveIncomplete(source: String, destination: String, expected: Int, found: Int)
     case noOffsiteStore(environment: String)
     case releasePending(release: String, revision: Int, status: String)
+    /// A backup streamed from the off-site store failed a check on the way (SHA-256 against its `.sha256`, byte
+    /// count, gzip integrity): the partly loaded new database was dropped, the target never touched.
+    case streamedBackupRefused(file: String, loadedInto: String, target: String, reason: String)
+    /// The database a fetch step loaded and verified is gone before it was swapped in.
+    case loadedDatabaseMissing(database: String)
 
     public var errorDescription: String? {
         switch self {
@@ -37,6 +42,14 @@ public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
             return "helm release \(release) is \(status) at revision \(revision), and not from this run: another helm"
                 + " operation is in progress or died. Wait for it, or clear it (`helm rollback \(release)` after a"
                 + " pending upgrade, `helm uninstall \(release)` after a pending install), then `drctl resume`."
+        case .streamedBackupRefused(let file, let loadedInto, let target, let reason):
+            return "backup \(file) was refused after streaming it into the new database \(loadedInto): \(reason)."
+                + " \(loadedInto) was dropped and \(target) was not touched, so \(target) does not hold this backup"
+                + " (after a lost cluster it is incomplete: nothing was deployed on it). Fix or replace the off-site"
+                + " copy, or pick another backup with --backup."
+        case .loadedDatabaseMissing(let database):
+            return "the new database \(database), loaded and verified earlier in this run, no longer exists, so there"
+                + " is nothing to swap in; start the restore again (a new run) to load the backup once more."
         case .noOffsiteStore(let environment):
             return "manifest for \(environment) names no off-site backup store; add backups.s3 or backups.azure."
         }
@@ -46,9 +59,9 @@ public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
     public var isRefusal: Bool {
         switch self {
         case .invalidReadinessURL, .noBackupFound, .backupNotFound, .backupTooSmall, .checksumMismatch,
-            .noOffsiteStore, .releasePending:
+            .noOffsiteStore, .releasePending, .streamedBackupRefused:
             return true
-        case .targetDatabaseNotEmpty, .archiveIncomplete:
+        case .targetDatabaseNotEmpty, .archiveIncomplete, .loadedDatabaseMissing:
             return false
         }
     }

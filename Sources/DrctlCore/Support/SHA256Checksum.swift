@@ -12,6 +12,10 @@ public struct SHA256Checksum {
         hasher.update(data: data)
     }
 
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        hasher.update(bufferPointer: bytes)
+    }
+
     /// The hex digest of everything fed so far.
     public func finalize() -> String {
         Self.hex(hasher.finalize())

@@ -1,0 +1,205 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Restoring a backup that lives only off-site in one pass: `aws s3 cp s3://… - | (sha256 and byte count in
+/// drctl) | gzip -dc | psql --single-transaction` into the run's new database. The checks a download got before
+/// the restore happen on the way and at the end: size floor (from the listing, before), SHA-256 against the
+/// `.sha256` sidecar and byte count against the listing (drctl's tap), gzip integrity and trailing garbage
+/// (gzip's exit status), psql's exit status. Any failure drops the new database — the target is never touched —
+/// and, unless a backup was named, the next older one is tried.
+extension OffsiteBackupFetcher {
+    /// What `stream` loaded and verified, as step outputs.
+    public struct Loaded: Sendable {
+        public var name: String
+        public var key: String
+        public var size: Int64
+        public var sha256: String
+        public var checksumVerified: Bool
+        public var skipped: [String]
+        /// The new database holding the backup, ready to be swapped in.
+        public var scratchDatabase: String
+
+        public var outputs: StepOutputs {
+            [
+                "name": name, "key": key, "size": String(size), "sha256": sha256,
+                "checksumVerified": checksumVerified ? "yes" : "no (no .sha256 recorded off-site)",
+                "skipped": skipped.joined(separator: "; "), "scratchDatabase": scratchDatabase,
+            ]
+        }
+    }
+
+    /// The commands `stream` runs, for a plan.
+    public func plannedStreamCommands(backup: String?, before: Date? = nil, restorer: DatabaseRestorer) -> [String] {
+        guard let (store, prefix) = try? location() else { return ["(no off-site store in the manifest)"] }
+        let newest = before.map { "newest before \(Self.utc($0))" } ?? "newest"
+        let name = backup ?? "<\(newest) \(backupDatabaseName)_backup_*.sql.gz>"
+        let floor = toolbox.manifest.backups.sizeFloor
+        var lines = [
+            store.list(prefix: prefix).redactedCommandLine,
+            "(size in the listing ≥ \(floor), else refused before streaming)",
+        ]
+        if let sidecar = try? store.download(prefix + name + ".sha256", to: .stream) {
+            lines.append(sidecar.redactedCommandLine)
+        } else if let sidecar = try? store.download(
+            prefix + name + ".sha256", to: .file("$RUN_DIR/backup/" + name + ".sha256"))
+        {
+            lines.append(sidecar.redactedCommandLine)
+        }
+        let source: CommandInvocation
+        if let stream = try? store.download(prefix + name, to: .stream) {
+            source = stream
+        } else {
+            let path = "$RUN_DIR/backup/" + name
+            if let download = try? store.download(prefix + name, to: .file(path)) {
+                lines.append(download.redactedCommandLine + "  (\(store.displayName) cannot write to a pipe)")
+            }
+            source = Self.readFile(path)
+        }
+        lines += restorer.plannedLoadCommands(source: source)
+        lines += [
+            "(sha256 of the stream compared with \(name).sha256; bytes compared with the listing; gzip -dc's exit"
+                + " status: corrupt, truncated, trailing garbage; psql's exit status)",
+            "(on any mismatch the new database is dropped and"
+                + (backup == nil ? " the next older backup is tried)" : " the run stops)"),
+            restorer.plannedMarkLoadedCommand(),
+        ]
+        return lines
+    }
+
+    /// Streams `backup`, or the newest backup (taken strictly before `before`, when given), into the run's new
+    /// database and verifies it on the way; refused candidates are dropped and the next older one tried.
+    public func stream(backup: String?, before: Date? = nil, restorer: DatabaseRestorer, context: StepContext)
+        async throws -> Loaded
+    {
+        let (store, prefix, candidates) = try await candidates(backup: backup, before: before, context: context)
+        var skipped: [String] = []
+        var lastError: (any Error)?
+        for object in candidates {
+            let name = Self.fileName(object.key)
+            do {
+                let (scratch, sha256, recorded) = try await load(
+                    object, store: store, restorer: restorer, context: context)
+                return Loaded(
+                    name: name, key: object.key, size: object.size, sha256: sha256, checksumVerified: recorded,
+                    skipped: skipped, scratchDatabase: scratch)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                _ = try? await restorer.dropScratch(context: context)
+                context.log("refused \(name): \(error.localizedDescription)")
+                skipped.append("\(name): \(error.localizedDescription)")
+                lastError = error
+            }
+        }
+        throw lastError
+            ?? ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: backupDatabaseName)
+    }
+
+    private func load(
+        _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, context: StepContext
+    ) async throws -> (scratch: String, sha256: String, recorded: Bool) {
+        let name = Self.fileName(object.key)
+        let floor = toolbox.manifest.backups.sizeFloor
+        guard object.size >= floor.bytes else {
+            throw ScenarioError.backupTooSmall(file: name, size: object.size, floor: floor)
+        }
+        let expected = try await recordedChecksum(of: object, store: store, context: context)
+        if expected == nil {
+            context.log("no recorded checksum for \(name) off-site; verified by gzip, size and psql only")
+        }
+        var downloaded: String?
+        defer { if let downloaded { try? FileManager.default.removeItem(atPath: downloaded) } }
+        let source: CommandInvocation
+        if let stream = try? store.download(object.key, to: .stream) {
+            source = stream
+        } else {
+            let path = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/" + name
+            downloaded = path
+            try await context.runner.runChecked(try store.download(object.key, to: .file(path)))
+            source = Self.readFile(path)
+        }
+        let scratch = try await restorer.prepareScratch(context: context)
+        context.log("streaming \(name) (\(ByteSize(bytes: object.size))) into \(scratch)")
+        let result = try await context.runner.run(restorer.loadPipeline(source: source, into: scratch))
+        let sha256 = try Self.judge(
+            result, name: name, loadedInto: scratch, target: toolbox.manifest.database.name,
+            listedSize: object.size, expected: expected)
+        try await context.runner.runChecked(
+            restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
+        context.log(
+            "\(name) loaded into \(scratch) and verified (sha256 \(sha256.prefix(12))…"
+                + (expected == nil ? ", no recorded checksum)" : " = recorded)"))
+        return (scratch, sha256, expected != nil)
+    }
+
+    /// The `.sha256` sidecar's digest; nil when there is none.
+    private func recordedChecksum(of object: StoredObject, store: any ObjectStore, context: StepContext)
+        async throws -> String?
+    {
+        let key = object.key + ".sha256"
+        if let stream = try? store.download(key, to: .stream) {
+            let result = try await context.runner.run(stream)
+            return result.status.isSuccess ? SHA256Checksum.parseSidecar(result.output) : nil
+        }
+        let path =
+            try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/"
+            + Self.fileName(key)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try await context.runner.run(try store.download(key, to: .file(path)))
+        guard result.status.isSuccess, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return SHA256Checksum.parseSidecar(text)
+    }
+
+    /// A downloaded file as the first stage of the load, for a store whose client cannot write to a pipe.
+    static func readFile(_ path: String) -> CommandInvocation {
+        CommandInvocation("cat", [path])
+    }
+
+    /// Reads the load pipeline's result: the download's exit status, the tap's digest and byte count against
+    /// the recorded ones, gzip's verdict, then psql's. Returns the stream's SHA-256.
+    static func judge(
+        _ result: PipelineResult, name: String, loadedInto scratch: String, target: String, listedSize: Int64,
+        expected: String?
+    ) throws -> String {
+        func refused(_ reason: String) -> ScenarioError {
+            .streamedBackupRefused(file: name, loadedInto: scratch, target: target, reason: reason)
+        }
+        guard result.stages.count == 3, let reading = result.tap(after: 0) else {
+            throw refused("drctl did not see the stream (the load pipeline is not download | tap | gzip | psql)")
+        }
+        let download = result.stages[0]
+        let gunzip = result.stages[1]
+        if !download.status.isSuccess, download.status != .signalled(SIGPIPE) {
+            try result.checked()
+        }
+        if download.status.isSuccess, reading.reachedEnd {
+            if let expected, expected != reading.sha256 {
+                throw refused(
+                    "its SHA-256 is \(reading.sha256), but the recorded one (\(name).sha256) is \(expected)")
+            }
+            if reading.byteCount != listedSize {
+                throw refused("\(reading.byteCount) bytes arrived, but the store lists \(listedSize)")
+            }
+        }
+        let detail =
+            gunzip.standardErrorTail.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.last ?? ""
+        switch gunzip.status {
+        case .exited(2):
+            throw refused("gzip -dc found bytes after the end of the gzip data (\(detail))")
+        case .exited(1):
+            throw refused("gzip -dc: \(detail) — the file is corrupt or truncated")
+        default:
+            break
+        }
+        try result.checked()
+        guard reading.reachedEnd else { throw refused("the stream ended before the download finished") }
+        return reading.sha256
+    }
+}

@@ -1,0 +1,148 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// Issues 5 and 6: a backup that lives only off-site is streamed from S3 straight into a new database
+/// (`aws s3 cp … - | (sha256 in drctl) | gzip -dc | psql`), checked on the way, and swapped in only when every
+/// check passed. Real drctl, aws (against the local S3), gzip and PostgreSQL.
+@Suite("Streamed restore", .serialized)
+struct StreamedRestoreTests {
+    @Test("every kind of damaged newer backup is refused after streaming, and the older good one is restored")
+    func damagedNewerBackupsAreRefusedAfterStreaming() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            let damaged = try await world.uploadDamagedBackups()
+            try await world.loseEverything()
+
+            let run = try await DrctlProcess.run(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment)
+            #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
+            #expect(try await world.tableDigests() == before)
+            for backup in damaged {
+                // Refused after streaming, for its own reason.
+                let streamed = run.output.range(of: "streaming \(backup.name)")
+                let refused = run.output.range(of: "refused \(backup.name)")
+                #expect(streamed != nil && refused != nil, "\(backup.name) was not streamed, then refused")
+                if let streamed, let refused { #expect(streamed.lowerBound < refused.lowerBound) }
+                let line = run.output.split(separator: "\n").first { $0.contains("refused \(backup.name)") } ?? ""
+                #expect(line.contains(backup.reason), "\(backup.name): expected '\(backup.reason)' in \(line)")
+            }
+            let fetched = try world.stepOutputs("backup.fetch")
+            #expect(fetched["sha256"] == world.backupSHA256)
+            #expect(fetched["name"] == "\(world.database)_backup_20261124_020000.sql.gz")
+            #expect((fetched["skipped"] ?? "").split(separator: ";").count == damaged.count)
+            #expect(try await world.databases(like: "_restore_").isEmpty, "a new database was left behind")
+        }
+    }
+
+    @Test("a damaged backup asked for by name is refused after streaming: the live database is untouched")
+    func namedDamagedBackupLeavesTheLiveDatabaseUntouched() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            let damaged = try await world.uploadDamagedBackups()
+            for backup in damaged {
+                let run = try await DrctlProcess.run(
+                    world.drctl, ["rebuild", "-f", world.manifest, "--backup", backup.name, "-o", "json"],
+                    environment: world.environment)
+                #expect(run.status == 3, "\(backup.name): expected a refusal (3):\n\(run.output)\n\(run.errors)")
+                #expect(run.output.contains("streaming \(backup.name)"), "\(backup.name) was not streamed")
+                #expect(run.output.contains(backup.reason), "\(backup.name): expected '\(backup.reason)'")
+                #expect(run.output.contains("was not touched"))
+                #expect(!DrctlProcess.steps(withEvent: "step-started", in: run.output).contains("app.install"))
+                #expect(try await world.tableDigests() == before, "\(backup.name) changed the live database")
+                #expect(try await world.databases(like: "_restore_").isEmpty, "the new database was left behind")
+                #expect(try await world.databases(like: "_before_").isEmpty, "the live database was moved")
+            }
+        }
+    }
+
+    @Test("a rebuild killed with SIGKILL while the backup streams resumes to the restored database")
+    func killedDuringTheStreamResumes() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            try await world.loseEverything()
+
+            let killed = try await DrctlProcess.runKilled(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
+                whenOutputContains: "streaming \(world.database)_backup_", delay: .milliseconds(50))
+            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+            #expect(!(try world.completedSteps(runID: runID)).contains("database.restore"))
+
+            let resumed = try await DrctlProcess.run(
+                world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
+            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+            #expect(try await world.tableDigests() == before)
+            #expect(try await world.databases(like: "_restore_").isEmpty, "a new database was left behind")
+            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+        }
+    }
+}
+
+extension RebuildWorld {
+    struct DamagedBackup {
+        var name: String
+        /// What the refusal says.
+        var reason: String
+    }
+
+    /// Four backups newer than the good one, each damaged another way, uploaded with `.sha256` sidecars as
+    /// `drctl backup sync` writes them (except the truncated one, which has none).
+    func uploadDamagedBackups() async throws -> [DamagedBackup] {
+        let good = try Data(
+            contentsOf: URL(fileURLWithPath: folder + "/upload/\(database)_backup_20261124_020000.sql.gz"))
+        let goodSHA = SHA256Checksum.of(good)
+        var flipped = good
+        for index in stride(from: good.count / 3, to: good.count / 3 + 64, by: 1) { flipped[index] ^= 0xFF }
+        var garbage = good
+        garbage.append(Data("trailing garbage after the gzip stream\n".utf8))
+        // (name suffix, bytes, sidecar digest or nil, reason)
+        let cases: [(String, Data, String?, String)] = [
+            ("030000", flipped, goodSHA, "but the recorded one"),
+            ("040000", good.prefix(good.count / 2), nil, "corrupt or truncated"),
+            ("050000", garbage, SHA256Checksum.of(garbage), "bytes after the end of the gzip data"),
+            ("060000", good, SHA256Checksum.of(Data("another file".utf8)), "but the recorded one"),
+        ]
+        var damaged: [DamagedBackup] = []
+        for (suffix, bytes, sidecar, reason) in cases {
+            let name = "\(database)_backup_20261124_\(suffix).sql.gz"
+            let path = folder + "/upload/" + name
+            try bytes.write(to: URL(fileURLWithPath: path))
+            try await aws(["s3", "cp", path, "s3://\(bucket)/postgresql/\(name)", "--only-show-errors"])
+            if let sidecar {
+                try "\(sidecar)  \(name)\n".write(toFile: path + ".sha256", atomically: true, encoding: .utf8)
+                try await aws([
+                    "s3", "cp", path + ".sha256", "s3://\(bucket)/postgresql/\(name).sha256", "--only-show-errors",
+                ])
+            }
+            damaged.append(DamagedBackup(name: name, reason: reason))
+        }
+        return damaged
+    }
+
+    /// The databases whose name starts with this world's database name and contains `fragment`.
+    func databases(like fragment: String) async throws -> [String] {
+        let admin = Postgres(
+            connection: PostgresConnection(
+                host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresUser, database: "postgres",
+                password: stack.postgresPassword))
+        let pattern = PostgresQuoting.literal(database + fragment.replacingOccurrences(of: "_", with: "\\_") + "%")
+        let result = try await CommandRunner().runChecked(
+            admin.adminQuery("SELECT datname FROM pg_database WHERE datname LIKE \(pattern)"))
+        return Postgres.parseRows(result.output).compactMap(\.first)
+    }
+
+    /// The outputs the newest run journaled for `step`.
+    func stepOutputs(_ step: String) throws -> [String: String] {
+        let journal = try String(contentsOfFile: try journalPath(), encoding: .utf8)
+        for line in journal.split(separator: "\n") where line.contains("\"step-completed\"") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["step"] as? String == step
+            else { continue }
+            if let outputs = object["outputs"] as? [String: String] { return outputs }
+            if let outputs = (object["outputs"] as? [String: Any])?["values"] as? [String: String] { return outputs }
+        }
+        return [:]
+    }
+}
