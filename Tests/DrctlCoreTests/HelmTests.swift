@@ -55,6 +55,14 @@ import Testing
                 ] + target)
     }
 
+    @Test func upgradeInstallRecordsADescription() {
+        let options = HelmUpgradeOptions(description: "migration-revision=0004")
+        #expect(
+            helm(.v4).upgradeInstall(release: "valeo-erp", chart: "./chart", options: options).arguments
+                == ["upgrade", "--install", "valeo-erp", "./chart", "--description", "migration-revision=0004"] + target
+        )
+    }
+
     @Test func historyStatusListUninstall() {
         #expect(
             helm(.v3).history(release: "valeo-erp").arguments == ["history", "valeo-erp", "--output", "json"] + target)

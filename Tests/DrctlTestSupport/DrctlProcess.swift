@@ -50,11 +50,35 @@ public enum DrctlProcess {
         _ path: String, _ arguments: [String], environment: [String: String], whenOutputContains trigger: String,
         delay: Duration = .milliseconds(150), andCondition condition: (@Sendable () async -> Bool)? = nil
     ) async throws -> Killed {
+        try await runKilled(
+            path, arguments, environment: environment, delay: delay, andCondition: condition,
+            pollEvery: .milliseconds(10), when: { $0.contains(trigger) })
+    }
+
+    /// Runs with `-o json` output and sends SIGKILL, with no delay, as soon as a JSON event `event` (e.g.
+    /// `step-completed`) for `step` is on stdout: the kill lands on that step's boundary.
+    public static func runKilled(
+        _ path: String, _ arguments: [String], environment: [String: String], afterEvent event: String,
+        step: String
+    ) async throws -> Killed {
+        try await runKilled(
+            path, arguments, environment: environment, delay: .zero, andCondition: nil, pollEvery: .milliseconds(1),
+            when: { output in
+                // A cheap look first: this runs every millisecond, and the next step may be as short.
+                output.contains("\"step\":\"\(step)\"") && steps(withEvent: event, in: output).contains(step)
+            })
+    }
+
+    private static func runKilled(
+        _ path: String, _ arguments: [String], environment: [String: String], delay: Duration,
+        andCondition condition: (@Sendable () async -> Bool)?, pollEvery interval: Duration,
+        when trigger: (String) -> Bool
+    ) async throws -> Killed {
         let (process, out, _) = try start(path, arguments, environment: environment)
         var killed = false
         while process.isRunning {
-            if read(out).contains(trigger) {
-                try await Task.sleep(for: delay)
+            if trigger(read(out)) {
+                if delay > .zero { try await Task.sleep(for: delay) }
                 // Then, if asked, until the world is in the state the test wants to interrupt (at most 20 s).
                 if let condition {
                     for _ in 0..<200 where process.isRunning {
@@ -66,7 +90,7 @@ public enum DrctlProcess {
                 killed = true
                 break
             }
-            try await Task.sleep(for: .milliseconds(10))
+            try await Task.sleep(for: interval)
         }
         // Not waitUntilExit(): it can spin forever on Linux once swift-subprocess has run children here.
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }

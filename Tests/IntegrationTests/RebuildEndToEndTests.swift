@@ -49,6 +49,24 @@ struct RebuildEndToEndTests {
         }
     }
 
+    @Test("with migrations, the app release records the restored schema's alembic revision in its helm description")
+    func appReleaseRecordsMigrationRevision() async throws {
+        try await RebuildWorld.with(schemaRevision: "0004") { world in
+            try await world.loseEverything()
+            let plan = try await DrctlProcess.run(
+                world.drctl, ["plan", "rebuild", "-f", world.manifest], environment: world.environment)
+            #expect(plan.output.contains("--description 'migration-revision=$SCHEMA_REVISION'"), "\(plan.output)")
+            #expect(plan.output.contains("SELECT version_num FROM alembic_version"), "\(plan.output)")
+
+            let run = try await DrctlProcess.run(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment)
+            #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
+            let history = try await world.helmHistory("valeo-erp")
+            #expect(history.last?.description == "migration-revision=0004", "\(history)")
+            #expect(history.last.flatMap(HelmRollbackTarget.recordedMigrationRevision) == "0004")
+        }
+    }
+
     @Test("a corrupt newest backup is refused and the older good one restored; nothing touched before that")
     func corruptNewestBackupIsSkipped() async throws {
         try await RebuildWorld.with { world in
@@ -159,8 +177,10 @@ struct RebuildWorld: Sendable {
     var corruptName: String { "\(database)_backup_29991231_235959.sql.gz" }
 
     /// Builds a world, runs `body`, and always removes the world's databases and files afterwards.
-    static func with(_ body: (RebuildWorld) async throws -> Void) async throws {
-        let world = try await make()
+    /// - Parameter schemaRevision: the backed-up database is at this alembic revision (an `alembic_version`
+    ///   table), and the manifest has `migrations`.
+    static func with(schemaRevision: String? = nil, _ body: (RebuildWorld) async throws -> Void) async throws {
+        let world = try await make(schemaRevision: schemaRevision)
         do {
             try await body(world)
         } catch {
@@ -170,7 +190,7 @@ struct RebuildWorld: Sendable {
         await world.tearDown()
     }
 
-    static func make() async throws -> RebuildWorld {
+    static func make(schemaRevision: String? = nil) async throws -> RebuildWorld {
         let stack = try StackEnvironment.current(requiring: ["kubectl", "aws", "psql", "pg_dump", "gzip"])
         let kube = try KubeStandIn(projectRoot: stack.projectRoot)
         let folder = NSTemporaryDirectory() + "drctl-rebuild-" + UUID().uuidString.prefix(8)
@@ -178,37 +198,56 @@ struct RebuildWorld: Sendable {
         let database = StackEnvironment.uniqueDatabaseName("rebuild")
         let bucket = "rebuild-" + UUID().uuidString.prefix(8).lowercased()
         let manifest = folder + "/manifests/test.yaml"
-        var text = TestManifest(
-            stack: stack, environment: "rebuild-test-\(bucket)", database: database, bucket: bucket,
-            backupsFolder: folder + "/backups", kubeconfig: kube.kubeconfig,
+        var text = Self.manifest(
+            stack: stack, database: database, bucket: bucket, folder: folder, kubeconfig: kube.kubeconfig,
             readinessURL: kube.readyzURL(namespace: "sandbox", deployment: "valeo-erp"))
-        text.smokeQuery = "SELECT COUNT(*) FROM documents_header"
-        text.archive = (source: "s3://\(bucket)/archives/", destination: folder + "/archive/")
+        if schemaRevision != nil { text.migrationsDirectory = stack.projectRoot + "/samples/migrations" }
         try text.write(to: manifest)
-
-        var environment = stack.variables
-        environment["KUBECONFIG"] = kube.kubeconfig
-        environment["DRCTL_STATE_DIR"] = folder + "/state"
-        environment["HOME"] = folder + "/home"
-        environment["DRCTL_HELM"] = try stack.tool("bin/helm")
-        for name in ["DB_HOST", "DB_PORT", "DB_USER", "DB_NAME", "DB_PASSWORD"] { environment[name] = nil }
+        let environment = try Self.environment(stack: stack, kube: kube, folder: folder)
 
         let world = RebuildWorld(
             stack: stack, kube: kube, folder: folder, manifest: manifest, database: database, bucket: bucket,
             drctl: try DrctlProcess.binary(), environment: environment,
             archiveSource: try Self.makeArchive(in: folder + "/archive-source"),
             backupSHA256: try await Self.seedAndBackUp(
-                stack: stack, database: database, bucket: bucket, folder: folder, environment: environment))
+                stack: stack, database: database, bucket: bucket, folder: folder, environment: environment,
+                schemaRevision: schemaRevision))
         try await world.aws([
             "s3", "sync", folder + "/archive-source", "s3://\(bucket)/archives/", "--only-show-errors",
         ])
         return world
     }
 
+    /// The world's manifest: its database, `bucket` for backups and archive, the app on the world's stand-in.
+    static func manifest(
+        stack: StackEnvironment, database: String, bucket: String, folder: String, kubeconfig: String,
+        readinessURL: String
+    ) -> TestManifest {
+        var manifest = TestManifest(
+            stack: stack, environment: "rebuild-test-" + database.replacingOccurrences(of: "_", with: "-"),
+            database: database, bucket: bucket,
+            backupsFolder: folder + "/backups", kubeconfig: kubeconfig, readinessURL: readinessURL)
+        manifest.smokeQuery = "SELECT COUNT(*) FROM documents_header"
+        manifest.archive = (source: "s3://\(bucket)/archives/", destination: folder + "/archive/")
+        return manifest
+    }
+
+    /// What drctl runs with: the stack, the world's stand-in, state dir and home; no runbook overrides.
+    static func environment(stack: StackEnvironment, kube: KubeStandIn, folder: String) throws -> [String: String] {
+        var environment = stack.variables
+        environment["KUBECONFIG"] = kube.kubeconfig
+        environment["DRCTL_STATE_DIR"] = folder + "/state"
+        environment["HOME"] = folder + "/home"
+        environment["DRCTL_HELM"] = try stack.tool("bin/helm")
+        for name in ["DB_HOST", "DB_PORT", "DB_USER", "DB_NAME", "DB_PASSWORD"] { environment[name] = nil }
+        return environment
+    }
+
     /// A database with several tables, unicode, NULLs and large text, dumped with the real pg_dump | gzip and
     /// uploaded with a `.sha256` sidecar, as `drctl backup sync` does.
     static func seedAndBackUp(
-        stack: StackEnvironment, database: String, bucket: String, folder: String, environment: [String: String]
+        stack: StackEnvironment, database: String, bucket: String, folder: String, environment: [String: String],
+        schemaRevision: String? = nil
     ) async throws -> String {
         let runner = CommandRunner()
         let admin = Postgres(
@@ -233,6 +272,13 @@ struct RebuildWorld: Sendable {
                 INSERT INTO documents_line SELECT 'DOC-' || i, l, 'Artikel ' || l FROM generate_series(1, 3000) i,
                   generate_series(1, 3) l;
                 """))
+        if let schemaRevision {
+            // What alembic leaves in a migrated database.
+            try await runner.runChecked(
+                postgres.query(
+                    "CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY); "
+                        + "INSERT INTO alembic_version VALUES (\(PostgresQuoting.literal(schemaRevision)));"))
+        }
         let backups = folder + "/upload"
         try FileManager.default.createDirectory(atPath: backups, withIntermediateDirectories: true)
         let name = "\(database)_backup_20261124_020000.sql.gz"
@@ -292,10 +338,11 @@ struct RebuildWorld: Sendable {
 
     /// Each table's row count and md5 over its rows in key order.
     func tableDigests() async throws -> [String] {
-        let postgres = Postgres(
-            connection: PostgresConnection(
-                host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresUser, database: database,
-                password: stack.postgresPassword))
+        try await Self.tableDigests(stack: stack, database: database)
+    }
+
+    static func tableDigests(stack: StackEnvironment, database: String) async throws -> [String] {
+        let postgres = Postgres(connection: stack.connection(database: database))
         var digests: [String] = []
         for table in ["documents_header", "documents_line"] {
             let result = try await CommandRunner().runChecked(
@@ -311,6 +358,15 @@ struct RebuildWorld: Sendable {
             executable: environment["DRCTL_HELM"] ?? "helm", namespace: namespace, kubeconfig: kube.kubeconfig)
         let result = try await CommandRunner().runChecked(helm.status(release: release).with(environment: environment))
         return try Helm.parseStatus(result.standardOutput).status
+    }
+
+    /// `helm history RELEASE`, oldest first.
+    func helmHistory(_ release: String) async throws -> [HelmRevision] {
+        let helm = Helm(
+            executable: environment["DRCTL_HELM"] ?? "helm", namespace: namespace, kubeconfig: kube.kubeconfig)
+        let result = try await CommandRunner().runChecked(
+            helm.history(release: release).with(environment: environment))
+        return try Helm.parseHistory(result.standardOutput)
     }
 
     /// `helm get values RELEASE -o json`: the values the release was deployed with.

@@ -94,7 +94,12 @@ public struct RebuildScenario: Sendable {
         steps.append(
             releaseStep(
                 id: "app.install", release: manifest.releases.app.release,
-                after: ["database.restore"], secretValues: appSecretValues))
+                after: ["database.restore"], secretValues: appSecretValues,
+                // The restored schema's revision goes into the release's description, for `rollback app
+                // --with-migrations`.
+                migrationRevision: manifest.migrations == nil
+                    ? nil : DatabaseMigrationRevision(postgres: toolbox.postgres)
+            ))
         steps.append(toolbox.rolloutStep(after: ["app.install"], timeout: options.releaseTimeout))
         if let archive = manifest.archive { steps.append(try archiveStep(archive, after: previous)) }
         steps.append(
@@ -177,16 +182,18 @@ public struct RebuildScenario: Sendable {
     }
 
     /// `helm upgrade --install` with the manifest's values files plus a 0600 values file of secrets, written in
-    /// the run's scratch folder and removed when helm is done: the password never reaches helm's argv.
+    /// the run's scratch folder and removed when helm is done: the password never reaches helm's argv. With
+    /// `migrationRevision`, the database's schema revision is read first and recorded as the helm description.
     private func releaseStep(
         id: StepID, release: Manifest.HelmRelease, after dependencies: [StepID],
-        secretValues: @escaping @Sendable () -> [String: Any]
+        secretValues: @escaping @Sendable () -> [String: Any],
+        migrationRevision: DatabaseMigrationRevision? = nil
     ) -> RunbookStep {
         let helm = toolbox.helm
         let options = self.options
         let workRoot = self.workRoot
         let secretFileName = "\(release.name)-secret-values.yaml"
-        @Sendable func install(secretFile: String) -> CommandInvocation {
+        @Sendable func install(secretFile: String, description: String?) -> CommandInvocation {
             helm.upgradeInstall(
                 release: release.name, chart: release.chart.argument,
                 options: HelmUpgradeOptions(
@@ -194,12 +201,16 @@ public struct RebuildScenario: Sendable {
                     chartVersion: release.version,
                     createNamespace: true,
                     wait: true,
-                    timeout: options.releaseTimeout
+                    timeout: options.releaseTimeout,
+                    description: description
                 )
             )
         }
         let status = helm.status(release: release.name)
-        let planned = install(secretFile: "$RUN_DIR/\(secretFileName)")
+        let planned = install(
+            secretFile: "$RUN_DIR/\(secretFileName)",
+            description: migrationRevision.map { _ in DatabaseMigrationRevision.helmDescription("$SCHEMA_REVISION") })
+        let readRevision = migrationRevision.map { [$0.tableCheck, $0.read].map(\.redactedCommandLine) } ?? []
         return RunbookStep(
             id: id,
             title: "helm upgrade --install \(release.name) (\(release.chart.description))",
@@ -209,7 +220,7 @@ public struct RebuildScenario: Sendable {
                 "release": release.name, "chart": release.chart.description,
                 "values": release.values.map(\.written).joined(separator: ","), "version": release.version ?? "",
             ],
-            commands: [planned.redactedCommandLine],
+            commands: readRevision + [planned.redactedCommandLine],
             probe: { context in
                 let result = try await context.runner.run(status)
                 guard result.status.isSuccess, let parsed = try? Helm.parseStatus(result.standardOutput) else {
@@ -221,9 +232,14 @@ public struct RebuildScenario: Sendable {
             let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID)
             let pendingGuard = PendingReleaseGuard(helm: helm, kubectl: kubectl, release: release.name, folder: folder)
             let secretFile = folder + "/" + secretFileName
+            let schemaRevision = try await migrationRevision?.revision(context: context)
+            if let schemaRevision { context.log("the database's schema is at alembic revision \(schemaRevision)") }
             try RunScratch.writePrivate(YAMLValues.render(secretValues()), to: secretFile)
             defer { try? FileManager.default.removeItem(atPath: secretFile) }
-            let invocation = install(secretFile: secretFile).adding(secrets: toolbox.secrets)
+            let invocation = install(
+                secretFile: secretFile, description: schemaRevision.map(DatabaseMigrationRevision.helmDescription)
+            )
+            .adding(secrets: toolbox.secrets)
             for attempt in 1... {
                 try await pendingGuard.prepare(context: context)
                 let result = try await context.runner.run(invocation)
@@ -236,7 +252,9 @@ public struct RebuildScenario: Sendable {
             }
             let result = try await context.runner.runChecked(status)
             let parsed = try Helm.parseStatus(result.standardOutput)
-            return ["revision": String(parsed.revision), "status": parsed.status]
+            var outputs: StepOutputs = ["revision": String(parsed.revision), "status": parsed.status]
+            if let schemaRevision { outputs["migrationRevision"] = schemaRevision }
+            return outputs
         }
     }
 

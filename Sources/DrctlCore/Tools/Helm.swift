@@ -44,6 +44,8 @@ public struct HelmUpgradeOptions: Sendable, Hashable {
     public var atomic: Bool
     /// `--disable-openapi-validation`: needed against API servers that serve no OpenAPI document.
     public var disableOpenAPIValidation: Bool
+    /// `--description`: the revision's description in `helm history` (drctl records `migration-revision=REV`).
+    public var description: String?
 
     public init(
         valuesFiles: [String] = [],
@@ -52,7 +54,8 @@ public struct HelmUpgradeOptions: Sendable, Hashable {
         wait: Bool = false,
         timeout: Duration? = nil,
         atomic: Bool = false,
-        disableOpenAPIValidation: Bool = false
+        disableOpenAPIValidation: Bool = false,
+        description: String? = nil
     ) {
         self.valuesFiles = valuesFiles
         self.chartVersion = chartVersion
@@ -61,6 +64,7 @@ public struct HelmUpgradeOptions: Sendable, Hashable {
         self.timeout = timeout
         self.atomic = atomic
         self.disableOpenAPIValidation = disableOpenAPIValidation
+        self.description = description
     }
 }
 
@@ -117,6 +121,7 @@ public struct Helm: Sendable, Hashable {
         if let timeout = options.timeout { arguments += ["--timeout", GoDuration.format(timeout)] }
         if options.atomic { arguments.append(majorVersion == .v3 ? "--atomic" : "--rollback-on-failure") }
         if options.disableOpenAPIValidation { arguments.append("--disable-openapi-validation") }
+        if let description = options.description { arguments += ["--description", description] }
         return invocation(arguments)
     }
 
