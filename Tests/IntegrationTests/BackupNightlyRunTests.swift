@@ -75,6 +75,35 @@ struct BackupNightlyRunTests {
         }
     }
 
+    @Test("on resume, a dump recorded but never journaled is accepted by the probe; an unfinished one is not")
+    func createProbe() async throws {
+        try await Self.world { fixture, _, _ in
+            let runID = "20261125-020000-beef"
+            let workRoot = fixture.root + "/state/work"
+            let runbook = try BackupScenario(toolbox: fixture.toolbox, workRoot: workRoot).runbook()
+            let probe = try #require(runbook.step("backup.create")?.probe)
+            let context = StepContext(runID: runID, step: "backup.create", runner: fixture.runner)
+            #expect(try await probe(context) == .notDone, "no marker: the step never got to dump")
+
+            // Killed while dumping: the marker is there, no backup of this run in the catalog (the fixture's
+            // older backup, taken in March, is not this run's).
+            try FileManager.default.createDirectory(atPath: workRoot + "/" + runID, withIntermediateDirectories: true)
+            let started = Int64(Date().timeIntervalSince1970.rounded(.down))
+            try String(started).write(
+                toFile: workRoot + "/\(runID)/backup-create-started", atomically: true, encoding: .utf8)
+            #expect(try await probe(context) == .notDone)
+
+            // Killed after the backup was recorded, before the journal heard of it: accepted, with its outputs.
+            let creation = try await BackupCreator(toolbox: fixture.toolbox, runner: fixture.runner).create()
+            guard case .done(let outputs) = try await probe(context) else {
+                Issue.record("the recorded backup \(creation.daily.fileName) was not accepted")
+                return
+            }
+            #expect(outputs["file"] == creation.daily.fileName)
+            #expect(outputs["sha256"] == creation.daily.sha256)
+        }
+    }
+
     @Test("drctl plan backup shows the same plan the nightly run journals")
     func planFingerprintMatchesTheRun() async throws {
         try await Self.world { fixture, drctl, environment in

@@ -51,8 +51,37 @@ public struct BackupScenario: Sendable {
         manifest.database.name + BackupName.marker + "<YYYYMMDD_HHMMSS>" + BackupName.fileExtension
     }
 
+    /// `$RUN_DIR/backup-create-started`: when this run's dump started (whole seconds), for the probe.
+    static func createMarker(workRoot: String, runID: String) -> String {
+        workRoot + "/" + runID + "/backup-create-started"
+    }
+
+    private static func outputs(_ record: BackupRecord, path: String) -> StepOutputs {
+        ["file": record.fileName, "path": path, "sha256": record.sha256, "size": String(record.size)]
+    }
+
+    /// On resume, a `backup.create` that was killed after its backup was recorded but before the journal said
+    /// so: the catalog's daily backup of this database created since the step started is this run's, so no
+    /// second dump is made. Nothing there: the dump never finished, and running it again is right.
+    static func probeCreation(folder: BackupFolder, database: String, marker: String) throws -> ProbeVerdict {
+        guard let text = try? String(contentsOfFile: marker, encoding: .utf8),
+            let seconds = TimeInterval(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return .notDone }
+        let started = Date(timeIntervalSince1970: seconds)
+        let candidates = try folder.catalogStore.load().records.filter {
+            $0.tier == .daily && $0.name.database == database && $0.createdAt >= started
+        }
+        guard let record = candidates.max(by: { $0.name < $1.name }),
+            let file = try folder.file(.daily, fileName: record.fileName), file.size == record.size
+        else { return .notDone }
+        return .done(outputs(record, path: file.path))
+    }
+
     private func createStep() -> RunbookStep {
         let toolbox = toolbox
+        let folder = folder
+        let workRoot = workRoot
+        let database = manifest.database.name
         let final = folder.path(.daily, fileName: plannedFileName)
         let partial = final + ".partial"
         let planned = BackupCreator(toolbox: toolbox)
@@ -67,16 +96,22 @@ public struct BackupScenario: Sendable {
                 "link \(partial) → \(final) (never replacing a backup), rm \(partial);"
                     + " record size and SHA-256 in \(folder.root)/catalog.json",
                 "(first backup of the UTC month) link \(final) → \(folder.path(.monthly, fileName: plannedFileName))",
-            ]
+            ],
+            probe: { context in
+                try Self.probeCreation(
+                    folder: folder, database: database,
+                    marker: Self.createMarker(workRoot: workRoot, runID: context.runID))
+            }
         ) { context in
+            _ = try RunScratch.folder(workRoot: workRoot, runID: context.runID)
+            let started = context.clock.now().timeIntervalSince1970.rounded(.down)
+            try RunScratch.writePrivate(
+                String(Int64(started)), to: Self.createMarker(workRoot: workRoot, runID: context.runID))
             let creator = BackupCreator(toolbox: toolbox, runner: context.runner, clock: context.clock)
             let creation = try await creator.create()
             for warning in creation.warnings { context.log("warning: " + warning) }
             context.log("created \(creation.path) (\(creation.daily.size) bytes, sha256 \(creation.daily.sha256))")
-            var outputs: StepOutputs = [
-                "file": creation.daily.fileName, "path": creation.path, "sha256": creation.daily.sha256,
-                "size": String(creation.daily.size),
-            ]
+            var outputs = Self.outputs(creation.daily, path: creation.path)
             if let monthly = creation.monthly { outputs["monthly"] = monthly.relativePath }
             return outputs
         }
