@@ -50,8 +50,8 @@ enum DrctlExitCode: Int32 {
         case let error as GamedayError:
             switch error {
             case .targetLooksLikeProduction, .faultNotPossible: return .refused
-            case .drillUnreadable, .drillInvalid, .unknownScenario, .reportNotFound: return .usage
-            case .smokeCheckFailed: return .stepFailed
+            case .drillUnreadable, .drillInvalid, .unknownScenario, .reportNotFound, .drillRequired: return .usage
+            case .smokeCheckFailed, .badReleaseBecameReady: return .stepFailed
             }
         case let error as StatusError:
             switch error {

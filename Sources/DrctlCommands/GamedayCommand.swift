@@ -35,9 +35,18 @@ struct GamedayRunCommand: AsyncParsableCommand {
             checks (sql with expect, http with expectStatus, command as an argv list) and faults to inject: \
             killAfterStep (the run is stopped after that step's effect, before the journal records it, then \
             resumed), corruptNewestBackup (a corrupt backup newer than every real one is put in the --from \
-            store; the fetch must skip it; refused when --from is named production). deploymentNeverReady is not \
-            implemented yet. Scenarios: cluster-loss (rebuild); db-restore, row-recovery and app-rollback say \
-            "not implemented yet" until their scenarios land.
+            store; the fetch must skip it; refused when --from is named production), deploymentNeverReady (the \
+            app deployment is pointed at an image tag that does not exist right before the run waits for its \
+            rollout: the run fails there and the report says how; cluster-loss and db-restore).
+
+            Scenarios: cluster-loss (rebuild from the off-site backup); db-restore (stop the app, restore \
+            production's newest off-site backup into staging's database, start the app); row-recovery (the \
+            drill deletes its rows: at the incident, then recovers them from the newest backup before \
+            incidentTime; a drill script with rows: and incidentTime: is required); app-rollback (the drill \
+            deploys badRelease — helm upgrade --reuse-values --set …, default image.tag=drctl-gameday-never-ready \
+            — which must never become ready, then rolls back to the last good revision; no RPO). For \
+            row-recovery and app-rollback the RTO runs from the end of the incident the drill caused. Drill \
+            examples: manifests/gameday-{cluster-loss,db-restore,row-recovery,app-rollback}.yaml.
 
             The report (Markdown, JSON, self-contained HTML) is written to <state folder>/gameday/RUN_ID/ whether \
             the drill passed or not: RPO achieved (incident time − time of the restored backup), RTO achieved (run \

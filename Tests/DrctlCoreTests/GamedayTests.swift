@@ -20,7 +20,7 @@ import Testing
         #expect(drill.faults == DrillScript.Faults(killAfterStep: "database.restore"))
     }
 
-    @Test func aDrillWithAShellStringOrAnUnknownKeyIsRefused() {
+    @Test func aDrillWithAShellStringOrAnUnknownKeyIsRefused() throws {
         let shell = "scenario: cluster-loss\nhypothesis: h\nsmokeChecks:\n  - command: \"kubectl get pods\"\n"
         #expect(throws: GamedayError.self) { try DrillScript.parse(shell, path: "d.yaml") }
         let unknown = "scenario: cluster-loss\nhypothesis: h\nfault: {}\n"
@@ -30,14 +30,82 @@ import Testing
             (error as? GamedayError)?.errorDescription?.contains("unknown key 'fault'") == true
         }
         let never = "scenario: cluster-loss\nhypothesis: h\nfaults: { deploymentNeverReady: true }\n"
-        #expect {
-            try DrillScript.parse(never, path: "d.yaml")
-        } throws: { error in
-            (error as? GamedayError)?.errorDescription?.contains("not implemented yet") == true
-        }
+        #expect(try DrillScript.parse(never, path: "d.yaml").faults.deploymentNeverReady)
         #expect(throws: GamedayError.self) {
             try DrillScript.forRun(path: nil, scenario: "chaos-monkey")
         }
+    }
+
+    @Test func theShippedDrillsOfEveryScenarioParse() throws {
+        func load(_ name: String) throws -> DrillScript {
+            try DrillScript.load(path: root.appendingPathComponent("manifests/gameday-\(name).yaml").path)
+        }
+        #expect(try load("db-restore").scenario == .dbRestore)
+        let rows = try load("row-recovery")
+        #expect(rows.rows == DrillScript.Rows(table: "documents_header", key: "id", ids: ["17", "42", "99"]))
+        let rollback = try load("app-rollback")
+        #expect(rollback.badRelease.set == ["image.tag=drctl-gameday-never-ready"])
+        #expect(rollback.badRelease.timeout == .seconds(120))
+    }
+
+    @Test func rowRecoveryNeedsRowsAndAnIncidentTimeAndBadReleaseBelongsToAppRollback() throws {
+        #expect {
+            try DrillScript.parse(
+                "scenario: row-recovery\nhypothesis: h\nincidentTime: 2026-11-25T09:00:00Z\n", path: "d")
+        } throws: { error in
+            (error as? GamedayError)?.errorDescription?.contains("needs rows:") == true
+        }
+        #expect {
+            try DrillScript.parse(
+                "scenario: row-recovery\nhypothesis: h\nrows: { table: t, key: id, ids: [\"1\"] }\n", path: "d")
+        } throws: { error in
+            (error as? GamedayError)?.errorDescription?.contains("needs incidentTime") == true
+        }
+        #expect(throws: GamedayError.self) {
+            try DrillScript.parse("scenario: cluster-loss\nhypothesis: h\nbadRelease: { set: [\"a=b\"] }\n", path: "d")
+        }
+        #expect(throws: GamedayError.self) { try DrillScript.forRun(path: nil, scenario: "row-recovery") }
+        #expect(try DrillScript.forRun(path: nil, scenario: "app-rollback").badRelease == DrillScript.BadRelease())
+    }
+
+    /// Every drill composes its scenario's runbook (no copy of its steps) with the drill's own steps around it.
+    @Test func eachDrillComposesItsScenarioWithTheDrillSteps() throws {
+        let production = try manifest("production.yaml")
+        let staging = try manifest("staging.yaml")
+        let toolbox = ScenarioToolbox(manifest: staging, databasePassword: SecretValue("pw"))
+        func steps(_ drill: DrillScript) throws -> [String] {
+            try GamedayScenario(target: toolbox, source: production, drill: drill, workRoot: "/tmp/w")
+                .runbook(parameters: [:]).steps.map(\.id.rawValue)
+        }
+        let restore = try steps(
+            DrillScript(
+                scenario: .dbRestore, hypothesis: "h",
+                smokeChecks: [.init(name: "n", kind: .sql(query: "SELECT 1", expect: "1"))],
+                faults: .init(deploymentNeverReady: true)))
+        #expect(
+            restore == [
+                "backup.verify", "database.space", "app.scale-down", "database.restore", "database.smoke",
+                "fault.deployment-never-ready", "app.scale-up", "readiness", "smoke.1", "scratch.cleanup",
+            ])
+        let rows = try steps(
+            DrillScript(
+                scenario: .rowRecovery, hypothesis: "h", incidentTime: Date(timeIntervalSince1970: 1_800_000_000),
+                rows: .init(table: "documents_header", key: "id", ids: ["1"])))
+        #expect(
+            rows == ["drill.incident", "backup.verify", "database.space", "rows.recover", "smoke.1", "scratch.cleanup"])
+        let rollback = try steps(DrillScript(scenario: .appRollback, hypothesis: "h"))
+        #expect(rollback == ["drill.incident", "helm.history", "helm.rollback", "app.rollout", "app.readiness"])
+        for scenario in [DrillScript.Scenario.appRollback, .rowRecovery] {
+            #expect(throws: GamedayError.self) {
+                try steps(
+                    DrillScript(
+                        scenario: scenario, hypothesis: "h", incidentTime: Date(),
+                        faults: .init(deploymentNeverReady: true), rows: .init(table: "t", key: "id", ids: ["1"])))
+            }
+        }
+        #expect(GamedayScenario.retagged("nginx:1.27", tag: "x") == "nginx:x")
+        #expect(GamedayScenario.retagged("registry:5000/app", tag: "x") == "registry:5000/app:x")
+        #expect(GamedayScenario.retagged("app@sha256:abc", tag: "x") == "app:x")
     }
 
     @Test func productionAsTargetIsRefusedAndStagingIsNot() throws {

@@ -19,16 +19,48 @@ public struct DrillScript: Sendable, Hashable, Codable {
     public var incidentTime: Date?
     public var smokeChecks: [SmokeCheck]
     public var faults: Faults
+    /// row-recovery: the rows the drill deletes at the incident and then recovers.
+    public var rows: Rows?
+    /// app-rollback: the release the drill deploys before rolling back.
+    public var badRelease: BadRelease
 
     public init(
         scenario: Scenario, hypothesis: String, incidentTime: Date? = nil, smokeChecks: [SmokeCheck] = [],
-        faults: Faults = Faults()
+        faults: Faults = Faults(), rows: Rows? = nil, badRelease: BadRelease = BadRelease()
     ) {
         self.scenario = scenario
         self.hypothesis = hypothesis
         self.incidentTime = incidentTime
         self.smokeChecks = smokeChecks
         self.faults = faults
+        self.rows = rows
+        self.badRelease = badRelease
+    }
+
+    /// The rows a row-recovery drill deletes (its incident) and recovers: `key` in `ids` (compared as text).
+    public struct Rows: Sendable, Hashable, Codable {
+        public var table: String
+        public var key: String
+        public var ids: [String]
+
+        public init(table: String, key: String, ids: [String]) {
+            self.table = table
+            self.key = key
+            self.ids = ids
+        }
+    }
+
+    /// The bad release of an app-rollback drill: `helm upgrade --reuse-values --set …` with these values, waited for
+    /// at most `timeout`. It must never become ready (that is what makes it bad); the default breaks the image tag.
+    public struct BadRelease: Sendable, Hashable, Codable {
+        public static let neverReadyTag = "drctl-gameday-never-ready"
+        public var set: [String]
+        public var timeout: Duration
+
+        public init(set: [String] = ["image.tag=\(Self.neverReadyTag)"], timeout: Duration = .seconds(30)) {
+            self.set = set
+            self.timeout = timeout
+        }
     }
 
     /// One check that must hold after the recovery.
@@ -43,6 +75,11 @@ public struct DrillScript: Sendable, Hashable, Codable {
         }
         public var name: String
         public var kind: Kind
+
+        public init(name: String, kind: Kind) {
+            self.name = name
+            self.kind = kind
+        }
     }
 
     public struct Faults: Sendable, Hashable, Codable {
@@ -51,15 +88,23 @@ public struct DrillScript: Sendable, Hashable, Codable {
         public var killAfterStep: String?
         /// Put a corrupt backup, newer than every real one, in the off-site store: the fetch must skip it.
         public var corruptNewestBackup: Bool
+        /// Point the app deployment at an image tag that does not exist right before the run waits for its
+        /// rollout: the deployment never becomes ready, and the drill shows how the runbook copes with a failed
+        /// rollout (cluster-loss and db-restore; an app-rollback drill's bad release already is one).
+        public var deploymentNeverReady: Bool
 
-        public init(killAfterStep: String? = nil, corruptNewestBackup: Bool = false) {
+        public init(killAfterStep: String? = nil, corruptNewestBackup: Bool = false, deploymentNeverReady: Bool = false)
+        {
             self.killAfterStep = killAfterStep
             self.corruptNewestBackup = corruptNewestBackup
+            self.deploymentNeverReady = deploymentNeverReady
         }
 
         public var descriptions: [String] {
             (killAfterStep.map { ["run killed after the effect of step \($0), then resumed"] } ?? [])
                 + (corruptNewestBackup ? ["a corrupt backup newer than every real one in the off-site store"] : [])
+                + (deploymentNeverReady
+                    ? ["the app deployment never becomes ready (image tag that does not exist)"] : [])
         }
     }
 
@@ -70,6 +115,17 @@ public struct DrillScript: Sendable, Hashable, Codable {
     public static func forRun(path: String?, scenario: String) throws(GamedayError) -> DrillScript {
         guard let chosen = Scenario(rawValue: scenario) else { throw .unknownScenario(scenario) }
         guard let path else {
+            if chosen == .rowRecovery {
+                throw .drillRequired(
+                    scenario: scenario,
+                    detail: "it names the rows the drill deletes at the incident (rows:) and the incidentTime")
+            }
+            if chosen == .appRollback {
+                return DrillScript(
+                    scenario: chosen,
+                    hypothesis: "A release that never becomes ready is rolled back to the last good revision "
+                        + "within the RTO.")
+            }
             return DrillScript(
                 scenario: chosen,
                 hypothesis: "The \(scenario) runbook recovers the target from the newest good backup within the RTO.")
@@ -104,8 +160,9 @@ public struct DrillScript: Sendable, Hashable, Codable {
             throw invalid("not valid YAML: \(error)")
         }
         let top = try mapping(
-            root, allowing: ["scenario", "hypothesis", "incidentTime", "smokeChecks", "faults"], at: "the top level",
-            invalid)
+            root,
+            allowing: ["scenario", "hypothesis", "incidentTime", "smokeChecks", "faults", "rows", "badRelease"],
+            at: "the top level", invalid)
         guard let scenarioText = top["scenario"]?.string, let scenario = Scenario(rawValue: scenarioText) else {
             throw invalid("scenario must be one of \(Scenario.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -137,14 +194,78 @@ public struct DrillScript: Sendable, Hashable, Codable {
                 guard let value = flag.bool else { throw invalid("faults.corruptNewestBackup must be true or false") }
                 faults.corruptNewestBackup = value
             }
-            if map["deploymentNeverReady"] != nil {
-                throw GamedayError.faultNotPossible(
-                    fault: "deploymentNeverReady",
-                    reason: "not implemented yet (issue 8): the kube stand-in fault switch is not wired into drills")
+            if let flag = map["deploymentNeverReady"] {
+                guard let value = flag.bool else { throw invalid("faults.deploymentNeverReady must be true or false") }
+                faults.deploymentNeverReady = value
             }
         }
+        var rows: Rows?
+        if let node = top["rows"] {
+            guard scenario == .rowRecovery else { throw invalid("rows belongs to a row-recovery drill only") }
+            rows = try Self.rows(node, invalid)
+        }
+        if scenario == .rowRecovery {
+            guard rows != nil else {
+                throw invalid(
+                    "a row-recovery drill needs rows: { table: documents_header, key: id, ids: [\"17\", \"42\"] }, "
+                        + "the rows it deletes at the incident and recovers")
+            }
+            guard incident != nil else {
+                throw invalid(
+                    "a row-recovery drill needs incidentTime: the rows are recovered from the newest backup before it")
+            }
+        }
+        var badRelease = BadRelease()
+        if let node = top["badRelease"] {
+            guard scenario == .appRollback else { throw invalid("badRelease belongs to an app-rollback drill only") }
+            badRelease = try Self.badRelease(node, invalid)
+        }
         return DrillScript(
-            scenario: scenario, hypothesis: hypothesis, incidentTime: incident, smokeChecks: checks, faults: faults)
+            scenario: scenario, hypothesis: hypothesis, incidentTime: incident, smokeChecks: checks, faults: faults,
+            rows: rows, badRelease: badRelease)
+    }
+
+    private static func rows(_ node: Node, _ invalid: (String) -> GamedayError) throws(GamedayError) -> Rows {
+        let map = try mapping(node, allowing: ["table", "key", "ids"], at: "rows", invalid)
+        guard let table = map["table"]?.string, !table.isEmpty, let key = map["key"]?.string, !key.isEmpty else {
+            throw invalid("rows needs table and key")
+        }
+        guard case .sequence(let items) = map["ids"], !items.isEmpty else {
+            throw invalid("rows.ids must be a non-empty list of key values")
+        }
+        var ids: [String] = []
+        for item in items {
+            guard let text = item.string else { throw invalid("rows.ids holds a non-scalar") }
+            ids.append(text)
+        }
+        return Rows(table: table, key: key, ids: ids)
+    }
+
+    private static func badRelease(_ node: Node, _ invalid: (String) -> GamedayError) throws(GamedayError)
+        -> BadRelease
+    {
+        let map = try mapping(node, allowing: ["set", "timeout"], at: "badRelease", invalid)
+        var release = BadRelease()
+        if let list = map["set"] {
+            guard case .sequence(let items) = list, !items.isEmpty else {
+                throw invalid("badRelease.set must be a list of helm --set values like [\"image.tag=broken\"]")
+            }
+            var values: [String] = []
+            for item in items {
+                guard let text = item.string, text.contains("=") else {
+                    throw invalid("badRelease.set entries are NAME=VALUE")
+                }
+                values.append(text)
+            }
+            release.set = values
+        }
+        if let text = map["timeout"]?.string {
+            guard let timeout = Duration(manifestText: text) else {
+                throw invalid("badRelease.timeout '\(text)' is not a duration; write e.g. 30s")
+            }
+            release.timeout = timeout
+        }
+        return release
     }
 
     private static func mapping(

@@ -12,6 +12,10 @@ public enum GamedayError: Error, Sendable, LocalizedError, Equatable {
     case reportNotFound(runID: String)
     /// A smoke check did not hold after the recovery.
     case smokeCheckFailed(name: String, detail: String)
+    /// The scenario needs a drill script (`--drill`) for what it sets up.
+    case drillRequired(scenario: String, detail: String)
+    /// The app-rollback drill's bad release became ready: there is nothing to roll back from.
+    case badReleaseBecameReady(release: String, revision: String)
 
     public var errorDescription: String? {
         switch self {
@@ -30,6 +34,12 @@ public enum GamedayError: Error, Sendable, LocalizedError, Equatable {
             "the drill's fault \(fault) cannot be injected: \(reason) — remove it from the drill's faults."
         case .smokeCheckFailed(let name, let detail):
             "smoke check '\(name)' failed: \(detail) — the recovery did not give the expected result; see the report."
+        case .drillRequired(let scenario, let detail):
+            "a \(scenario) game day needs a drill script (--drill FILE): \(detail) — see manifests/gameday-\(scenario).yaml."
+        case .badReleaseBecameReady(let release, let revision):
+            "the drill's bad release of \(release) (revision \(revision)) became ready, so there is no failed "
+                + "rollout to roll back from — give badRelease.set values that break it (e.g. an image tag that "
+                + "does not exist)."
         case .reportNotFound(let runID):
             "run \(runID) is not a game day (no gameday run with that id in the state folder) — see drctl runs list."
         }

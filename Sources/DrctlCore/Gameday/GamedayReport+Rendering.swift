@@ -46,9 +46,10 @@ extension GamedayReport {
         lines.append("|---|---|---|---|")
         lines.append(
             "| RPO (incident − backup time) | \(Self.span(objectives.rpoTargetSeconds)) | "
-                + "\(objectives.rpoAchievedSeconds.map(Self.span) ?? "-") | \(Self.yesNo(objectives.rpoMet)) |")
+                + "\(objectives.rpoAchievedSeconds.map(Self.span) ?? "-") | \(objectives.rpoApplies == false ? "n/a" : Self.yesNo(objectives.rpoMet)) |"
+        )
         lines.append(
-            "| RTO (run start → end) | \(Self.span(objectives.rtoTargetSeconds)) | "
+            "| RTO (\(objectives.rtoMeasuredFrom ?? "run start") → end) | \(Self.span(objectives.rtoTargetSeconds)) | "
                 + "\(objectives.rtoAchievedSeconds.map(Self.span) ?? "-") | \(Self.yesNo(objectives.rtoMet)) |")
         lines.append("")
         lines.append("Restored backup: \(backup ?? "-") (taken \(backupTakenAt.map(Self.stamp) ?? "-"))")
@@ -125,8 +126,9 @@ extension GamedayReport {
             "</dl>\n<h2>Objectives</h2>\n<table id=\"objectives\"><tr><th></th><th>target</th><th>achieved</th><th>met</th></tr>"
         body += "<tr><td>RPO (incident − backup time)</td><td>\(Self.span(objectives.rpoTargetSeconds))</td>"
         body +=
-            "<td class=\"rpo-achieved\">\(objectives.rpoAchievedSeconds.map(Self.span) ?? "-")</td><td>\(Self.yesNo(objectives.rpoMet))</td></tr>"
-        body += "<tr><td>RTO (run start → end)</td><td>\(Self.span(objectives.rtoTargetSeconds))</td>"
+            "<td class=\"rpo-achieved\">\(objectives.rpoAchievedSeconds.map(Self.span) ?? "-")</td><td>\(objectives.rpoApplies == false ? "n/a" : Self.yesNo(objectives.rpoMet))</td></tr>"
+        body +=
+            "<tr><td>RTO (\(objectives.rtoMeasuredFrom ?? "run start") → end)</td><td>\(Self.span(objectives.rtoTargetSeconds))</td>"
         body +=
             "<td class=\"rto-achieved\">\(objectives.rtoAchievedSeconds.map(Self.span) ?? "-")</td><td>\(Self.yesNo(objectives.rtoMet))</td></tr></table>\n"
         body += "<h2>Timeline</h2>\n" + timelineSVG + "\n"

@@ -28,8 +28,14 @@ public struct GamedayReport: Sendable, Hashable, Codable {
         public var rtoTargetSeconds: Double
         /// Incident time − backup time.
         public var rpoAchievedSeconds: Double?
-        /// Run end − run start, the interruption included (the outage lasts through it).
+        /// Run end − run start (or − the end of the incident the drill caused), the interruption included (the
+        /// outage lasts through it).
         public var rtoAchievedSeconds: Double?
+        /// Where the RTO clock starts: `run start`, or `incident (drill.incident done)` for drills that cause
+        /// their incident. nil in reports written before it existed (run start).
+        public var rtoMeasuredFrom: String?
+        /// False when the scenario restores no data (app-rollback): there is no RPO to meet.
+        public var rpoApplies: Bool?
         public var rpoMet: Bool?
         public var rtoMet: Bool?
     }
@@ -111,7 +117,9 @@ extension GamedayReport {
                 evidence: outputs)
         }
         let builtSteps = steps
-        let fetch = builtSteps.first { $0.id == "backup.fetch" }?.evidence ?? [:]
+        let fetch =
+            builtSteps.first { ["backup.fetch", "backup.verify"].contains($0.id) && !$0.evidence.isEmpty }?.evidence
+            ?? [:]
         let restored = fetch["name"]
         let takenAt = restored.flatMap(BackupName.init(fileName:))?.timestamp
         let skippedList = (fetch["skipped"] ?? "").split(separator: ";").map {
@@ -121,13 +129,22 @@ extension GamedayReport {
         backupTakenAt = takenAt
         skippedBackups = skippedList
 
+        let rpoApplies = drill.scenario != .appRollback
         let rpoAchieved = takenAt.map { incident.timeIntervalSince($0) }
-        let rtoAchieved = history.endedAt.map { $0.timeIntervalSince(history.startedAt) }
+        let incidentStep = history.steps.first { $0.id == GamedayScenario.incidentStepID }
+        let incidentDone: Date? = {
+            guard case .completed = incidentStep?.state else { return nil }
+            return incidentStep?.attempts.last?.endedAt
+        }()
+        let rtoStart = incidentDone ?? history.startedAt
+        let rtoAchieved = history.endedAt.map { $0.timeIntervalSince(rtoStart) }
         let rpoTarget = target.objectives.rpo.seconds
         let rtoTarget = target.objectives.rto.seconds
         objectives = Objectives(
             rpoTargetSeconds: rpoTarget, rtoTargetSeconds: rtoTarget, rpoAchievedSeconds: rpoAchieved,
-            rtoAchievedSeconds: rtoAchieved, rpoMet: rpoAchieved.map { $0 < rpoTarget },
+            rtoAchievedSeconds: rtoAchieved,
+            rtoMeasuredFrom: incidentDone == nil ? "run start" : "end of the incident the drill caused",
+            rpoApplies: rpoApplies, rpoMet: rpoAchieved.map { $0 < rpoTarget },
             rtoMet: rtoAchieved.map { $0 < rtoTarget })
 
         var faultList: [Fault] = []
@@ -160,17 +177,76 @@ extension GamedayReport {
                         : "the fetch did not report skipping it",
                     coped: skipped && restored != injected))
         }
+        let failedStep = history.steps.first { step in step.attempts.last?.outcome == .failed }
+        let failure = failedStep.map { step in
+            "the run stopped at step \(step.id): \(step.attempts.last?.error ?? "failed")"
+        }
+        if drill.faults.deploymentNeverReady {
+            let broken = builtSteps.first { $0.id == "fault.deployment-never-ready" }?.evidence
+            let what =
+                broken.map { "deployment \($0["deployment"] ?? "?") set to image \($0["image"] ?? "?")" }
+                ?? "the deployment's image (the fault step did not complete)"
+            faultList.append(
+                Fault(
+                    fault: "app deployment never ready: \(what)",
+                    howTheRunCoped: succeeded(history)
+                        ? "the run completed anyway: the deployment became ready (check the fault took effect)"
+                        : (failure.map {
+                            "\($0). The \(drill.scenario.rawValue) runbook has no remedy for a failed rollout: it fails "
+                                + "with the rollout's message instead of hanging; a human rolls the app back "
+                                + "(drctl rollback app) or fixes the image, then runs drctl resume \(history.header.runID)"
+                        } ?? "the run did not finish (\(history.status.rawValue))"),
+                    coped: succeeded(history)))
+        }
+        if let step = incidentStep {
+            let evidence: [String: String] = {
+                if case .completed(let outputs) = step.state { return outputs.values }
+                return [:]
+            }()
+            switch drill.scenario {
+            case .rowRecovery:
+                let back = builtSteps.first { $0.id == "smoke.1" }?.evidence["value"]
+                let expected = drill.rows.map { String($0.ids.count) }
+                faultList.append(
+                    Fault(
+                        fault: "incident: \(evidence["deleted"] ?? "?") row(s) of \(evidence["table"] ?? "?") deleted "
+                            + "(\(drill.rows?.key ?? "key") in \(evidence["ids"] ?? "?"))",
+                        howTheRunCoped: back != nil && back == expected
+                            ? "recovered from \(restored ?? "?"): all \(back ?? "?") rows are back"
+                            : (failure ?? "the rows were not proven back"),
+                        coped: back != nil && back == expected))
+            case .appRollback:
+                let rollback = builtSteps.first { $0.id == "helm.rollback" }?.evidence ?? [:]
+                let ready = builtSteps.first { $0.id == "app.readiness" }?.evidence["status"]
+                let coped = rollback["revision"] != nil && ready != nil
+                faultList.append(
+                    Fault(
+                        fault: "incident: bad release revision \(evidence["revision"] ?? "?") "
+                            + "(\(evidence["set"] ?? drill.badRelease.set.joined(separator: ", "))) never became "
+                            + "ready (helm: \(evidence["status"] ?? "?"))",
+                        howTheRunCoped: coped
+                            ? "rolled back to revision \(rollback["rolledBackTo"] ?? "?") (new revision "
+                                + "\(rollback["revision"] ?? "?")); readiness answered \(ready ?? "?")"
+                            : (failure ?? "the rollback did not complete"),
+                        coped: coped))
+            case .clusterLoss, .dbRestore:
+                break
+            }
+        }
         faults = faultList
         let succeeded = history.status == .succeeded
         if !succeeded {
             findings.append("The run did not succeed (\(history.status.rawValue)); see the failed step below.")
         }
         if rtoAchieved.map({ $0 >= rtoTarget }) == true { findings.append("RTO target missed.") }
-        if rpoAchieved.map({ $0 >= rpoTarget }) == true {
+        if rpoApplies, rpoAchieved.map({ $0 >= rpoTarget }) == true {
             findings.append("RPO target missed: the restored backup is older than the RPO at the incident time.")
         }
+        if !rpoApplies {
+            findings.append("RPO not applicable: an app rollback restores no data.")
+        }
         for fault in faultList where !fault.coped { findings.append("Fault not handled: \(fault.fault).") }
-        if findings.isEmpty {
+        if findings.isEmpty || findings == ["RPO not applicable: an app rollback restores no data."] {
             findings.append(
                 "No deviations: the scenario recovered within the objectives and coped with every injected fault.")
         }
@@ -178,10 +254,12 @@ extension GamedayReport {
         if history.status == .running || history.status == .interrupted {
             verdict = .incomplete
         } else {
+            let rpoMet = !rpoApplies || rpoAchieved.map({ $0 < rpoTarget }) == true
             verdict =
-                succeeded && rtoAchieved.map({ $0 < rtoTarget }) == true && rpoAchieved.map({ $0 < rpoTarget }) == true
-                    && faultList.allSatisfy(\.coped)
+                succeeded && rtoAchieved.map({ $0 < rtoTarget }) == true && rpoMet && faultList.allSatisfy(\.coped)
                 ? .passed : .failed
         }
     }
 }
+
+private func succeeded(_ history: RunHistory) -> Bool { history.status == .succeeded }

@@ -26,18 +26,38 @@ public struct GamedayScenario: Sendable {
         self.releaseTimeout = releaseTimeout
     }
 
-    /// The toolbox the recovery runs with: the target's cluster and database, the source's backup locations.
+    /// The step that starts the drill's recovery clock: the incident the drill itself causes (row-recovery deletes
+    /// rows, app-rollback deploys a bad release). Cluster-loss and db-restore declare the incident at the start.
+    public static let incidentStepID: StepID = "drill.incident"
+
+    /// The toolbox the recovery runs with: the target's cluster and database, the source's off-site backups. The
+    /// source's local backup folder is left out: a drill restores what production keeps off-site, as a recovery on
+    /// another machine would.
     public var drillToolbox: ScenarioToolbox {
         var manifest = target.manifest
         manifest.backups = source.backups
+        manifest.backups.local = ManifestPath(
+            written: "(none: a game day restores from the off-site store)",
+            absolute: workRoot + "/gameday-offsite-only")
         return ScenarioToolbox(
             manifest: manifest, databasePassword: target.databasePassword,
             helmMajorVersion: target.helm.majorVersion, executables: target.executables)
     }
 
+    /// The step the smoke checks run after: the scenario's last recovery step.
+    var finalStepID: StepID {
+        switch drill.scenario {
+        case .clusterLoss, .dbRestore: "readiness"
+        case .rowRecovery: "rows.recover"
+        case .appRollback: "app.readiness"
+        }
+    }
+
     public func runbook(parameters: [String: String]) throws -> Runbook {
         let toolbox = drillToolbox
         var inner: Runbook
+        var smokeChecks = drill.smokeChecks
+        var incident: RunbookStep?
         switch drill.scenario {
         case .clusterLoss:
             inner = try RebuildScenario(
@@ -45,15 +65,53 @@ public struct GamedayScenario: Sendable {
                 options: RebuildScenario.Options(releaseTimeout: releaseTimeout, backupDatabase: source.database.name),
                 workRoot: workRoot
             ).runbook()
-        case .dbRestore, .rowRecovery, .appRollback:
-            throw DrctlError.notYetImplemented(
-                feature: "drctl gameday --scenario \(drill.scenario.rawValue) "
-                    + "(only cluster-loss is wired into drills so far)",
-                issue: 8)
+        case .dbRestore:
+            try requireOffsiteStore(toolbox)
+            inner = try RestoreScenario(
+                toolbox: toolbox,
+                options: RestoreScenario.Options(
+                    backup: .latest, rolloutTimeout: releaseTimeout, backupDatabase: source.database.name),
+                workRoot: workRoot
+            ).runbook()
+        case .rowRecovery:
+            try requireOffsiteStore(toolbox)
+            guard let rows = drill.rows, let incidentTime = drill.incidentTime else {
+                throw GamedayError.drillRequired(
+                    scenario: drill.scenario.rawValue, detail: "it needs rows: and incidentTime:")
+            }
+            let selection = RowSelection(table: rows.table, key: rows.key, ids: rows.ids)
+            inner = try RecoverRowsScenario(
+                toolbox: toolbox,
+                options: RecoverRowsScenario.Options(
+                    selection: selection, before: incidentTime, backupDatabase: source.database.name),
+                workRoot: workRoot
+            ).runbook()
+            incident = deleteRowsStep(selection, toolbox: toolbox)
+            let back =
+                "SELECT count(*) FROM \(selection.tableSQL) WHERE \(selection.condition())"
+            smokeChecks.insert(
+                DrillScript.SmokeCheck(
+                    name: "the \(rows.ids.count) deleted rows are back",
+                    kind: .sql(query: back, expect: "\(rows.ids.count)")),
+                at: 0)
+        case .appRollback:
+            inner = try AppRollbackScenario(
+                toolbox: toolbox, options: AppRollbackScenario.Options(timeout: releaseTimeout)
+            ).runbook()
+            incident = badReleaseStep(toolbox: toolbox)
         }
         var steps = inner.steps
+        if let incident {
+            for index in steps.indices where steps[index].dependsOn.isEmpty {
+                steps[index].dependsOn.append(incident.id)
+            }
+            steps.insert(incident, at: 0)
+        }
         if drill.faults.corruptNewestBackup {
             steps = try injectCorruptBackup(into: steps, toolbox: toolbox)
+        }
+        if drill.faults.deploymentNeverReady {
+            steps = try injectNeverReady(into: steps, toolbox: toolbox)
         }
         if let kill = drill.faults.killAfterStep {
             guard let index = steps.firstIndex(where: { $0.id.rawValue == kill }) else {
@@ -66,7 +124,7 @@ public struct GamedayScenario: Sendable {
         }
         let cleanupIndex = steps.firstIndex { $0.id == Self.cleanupStepID } ?? steps.endIndex
         var smokeIDs: [StepID] = []
-        for (number, check) in drill.smokeChecks.enumerated() {
+        for (number, check) in smokeChecks.enumerated() {
             let step = smokeStep(check, number: number + 1, toolbox: toolbox)
             smokeIDs.append(step.id)
             steps.insert(step, at: cleanupIndex + number)
@@ -81,6 +139,75 @@ public struct GamedayScenario: Sendable {
             manifestFingerprint: Fingerprint.of(
                 inner.manifestFingerprint + Fingerprint.of(try source.canonicalEncoding())),
             rtoBudget: inner.rtoBudget, steps: steps)
+    }
+
+    private func requireOffsiteStore(_ toolbox: ScenarioToolbox) throws {
+        guard !toolbox.objectStores.isEmpty else {
+            throw ScenarioError.noOffsiteStore(environment: source.environment)
+        }
+    }
+
+    // MARK: - Incidents the drill causes
+
+    /// row-recovery: deletes the drill's rows from the target at the incident; recovering them is the drill.
+    private func deleteRowsStep(_ selection: RowSelection, toolbox: ScenarioToolbox) -> RunbookStep {
+        let sql =
+            "WITH deleted AS (DELETE FROM \(selection.tableSQL) WHERE \(selection.condition()) RETURNING 1) "
+            + "SELECT count(*) FROM deleted"
+        let invocation = toolbox.postgres.query(sql)
+        let database = toolbox.manifest.database.name
+        return RunbookStep(
+            id: Self.incidentStepID,
+            title: "INCIDENT: delete \(selection.ids.count) row(s) of \(selection.table) in \(database) "
+                + "(\(selection.key) in \(selection.ids.joined(separator: ", ")))",
+            destructive: true,
+            inputs: ["table": selection.table, "key": selection.key, "ids": selection.ids.joined(separator: ", ")],
+            invocations: [invocation],
+            // Deleting again deletes nothing more: safe to repeat.
+            probe: { _ in .notDone }
+        ) { context in
+            let result = try await context.runner.runChecked(invocation)
+            let deleted = Postgres.parseValue(result.output) ?? "0"
+            context.log("deleted \(deleted) row(s) of \(selection.table)")
+            return ["deleted": deleted, "table": selection.table, "ids": selection.ids.joined(separator: ", ")]
+        }
+    }
+
+    /// app-rollback: deploys the drill's bad release (`helm upgrade --reuse-values --set …`) and waits for it at
+    /// most `badRelease.timeout`; it must fail to become ready. Outputs the bad revision as helm recorded it.
+    private func badReleaseStep(toolbox: ScenarioToolbox) -> RunbookStep {
+        let app = toolbox.manifest.releases.app
+        let helm = toolbox.helm
+        let bad = drill.badRelease
+        var command = helm.upgradeInstall(
+            release: app.release.name, chart: app.release.chart.argument,
+            options: HelmUpgradeOptions(chartVersion: app.release.version, wait: true, timeout: bad.timeout))
+        command.arguments += ["--reuse-values"] + bad.set.flatMap { ["--set", $0] }
+        let upgrade = command
+        let history = helm.history(release: app.release.name)
+        let release = app.release.name
+        let namespace = toolbox.manifest.kube.namespace
+        return RunbookStep(
+            id: Self.incidentStepID,
+            title: "INCIDENT: deploy a bad release of \(release) (\(bad.set.joined(separator: ", "))); it must never "
+                + "become ready",
+            inputs: ["release": release, "set": bad.set.joined(separator: ", "), "timeout": bad.timeout.manifestText],
+            invocations: [upgrade, history]
+        ) { context in
+            let result = try await context.runner.run(upgrade)
+            let revisions = try await AppRollbackScenario.readHistory(
+                helm, release: release, namespace: namespace, context)
+            let newest = revisions.max { $0.revision < $1.revision }
+            let revision = newest.map { String($0.revision) } ?? "?"
+            if result.status.isSuccess {
+                throw GamedayError.badReleaseBecameReady(release: release, revision: revision)
+            }
+            context.log("bad release revision \(revision) is \(newest?.status ?? "?"): \(result.standardErrorTail)")
+            return [
+                "revision": revision, "status": newest?.status ?? "", "set": bad.set.joined(separator: ", "),
+                "helm": String(result.standardErrorTail.suffix(300)),
+            ]
+        }
     }
 
     // MARK: - Faults
@@ -110,7 +237,7 @@ public struct GamedayScenario: Sendable {
     /// Uploads a corrupt `<db>_backup_<now>.sql.gz` (with a sidecar naming its checksum, so only the gzip test can
     /// catch it) before the fetch; the fetch must skip it. Removed again once the fetch is done.
     private func injectCorruptBackup(into steps: [RunbookStep], toolbox: ScenarioToolbox) throws -> [RunbookStep] {
-        guard steps.contains(where: { $0.id == "backup.fetch" }) else {
+        guard let fetchID = steps.first(where: { Self.backupStepIDs.contains($0.id) })?.id else {
             throw GamedayError.faultNotPossible(
                 fault: "corruptNewestBackup", reason: "the \(drill.scenario.rawValue) runbook fetches no backup")
         }
@@ -149,7 +276,7 @@ public struct GamedayScenario: Sendable {
         let remove = RunbookStep(
             id: "fault.remove-corrupt-backup",
             title: "Remove the injected corrupt backup from the off-site store",
-            dependsOn: ["backup.fetch", "fault.corrupt-backup"],
+            dependsOn: [fetchID, "fault.corrupt-backup"],
             commands: ["delete the injected object and its .sha256"]
         ) { context in
             let key = try context.outputs(of: "fault.corrupt-backup").require("key", from: "fault.corrupt-backup")
@@ -159,12 +286,99 @@ public struct GamedayScenario: Sendable {
         }
         var result: [RunbookStep] = [inject]
         for var step in steps {
-            if step.id == "backup.fetch" { step.dependsOn.append("fault.corrupt-backup") }
+            if step.id == fetchID { step.dependsOn.append("fault.corrupt-backup") }
             if step.id == Self.cleanupStepID { step.dependsOn.append("fault.remove-corrupt-backup") }
             result.append(step)
-            if step.id == "backup.fetch" { result.append(remove) }
+            if step.id == fetchID { result.append(remove) }
         }
         return result
+    }
+
+    /// The steps that pick the backup (their outputs name it): the rebuild's fetch, the restores' verify.
+    static let backupStepIDs: [StepID] = ["backup.fetch", "backup.verify"]
+
+    /// Points the app deployment's first container at `<its image>:drctl-gameday-never-ready` right before the
+    /// run waits for the rollout (a tag no registry has: on a real cluster the pods never pull, so never become
+    /// ready). The run's rollout wait must then fail; the report says where and with what message.
+    private func injectNeverReady(into steps: [RunbookStep], toolbox: ScenarioToolbox) throws -> [RunbookStep] {
+        // The step that waits for the rollout, and what it must follow.
+        let waiting: StepID
+        let after: [StepID]
+        switch drill.scenario {
+        case .clusterLoss:
+            waiting = "app.rollout"
+            after = ["app.install"]
+        case .dbRestore:
+            waiting = "app.scale-up"
+            after = ["app.scale-down", "database.smoke"]
+        case .rowRecovery:
+            throw GamedayError.faultNotPossible(
+                fault: "deploymentNeverReady", reason: "the row-recovery runbook does not touch the app deployment")
+        case .appRollback:
+            throw GamedayError.faultNotPossible(
+                fault: "deploymentNeverReady",
+                reason: "the app-rollback drill's bad release already is a deployment that never becomes ready "
+                    + "(configure it with badRelease.set)")
+        }
+        let kubectl = toolbox.kubectl
+        let deployment = toolbox.manifest.releases.app.deployment
+        let read = kubectl.getDeployment(deployment)
+        let planned = kubectl.setImage(
+            deployment: deployment, container: "<first container>",
+            image: "<its image>:\(DrillScript.BadRelease.neverReadyTag)")
+        let fault = RunbookStep(
+            id: "fault.deployment-never-ready",
+            title:
+                "FAULT: point deployment \(deployment) at an image tag that does not exist, so it never becomes ready",
+            dependsOn: after,
+            inputs: ["deployment": deployment, "tag": DrillScript.BadRelease.neverReadyTag],
+            commands: [read.redactedCommandLine, planned.redactedCommandLine]
+        ) { context in
+            let json = try await context.runner.runChecked(read).standardOutput
+            guard let container = Self.firstContainer(json) else {
+                throw GamedayError.faultNotPossible(
+                    fault: "deploymentNeverReady", reason: "deployment \(deployment) has no container to break")
+            }
+            let image = Self.retagged(container.image, tag: DrillScript.BadRelease.neverReadyTag)
+            try await context.runner.runChecked(
+                kubectl.setImage(deployment: deployment, container: container.name, image: image))
+            context.log("FAULT INJECTED: deployment \(deployment) now runs \(image), which never becomes ready")
+            return ["deployment": deployment, "container": container.name, "image": image, "was": container.image]
+        }
+        guard let index = steps.firstIndex(where: { $0.id == waiting }) else {
+            throw GamedayError.faultNotPossible(
+                fault: "deploymentNeverReady", reason: "the runbook has no step \(waiting) to break")
+        }
+        var result = steps
+        result[index].dependsOn.append(fault.id)
+        result.insert(fault, at: index)
+        return result
+    }
+
+    private struct DeploymentSpec: Decodable {
+        struct Spec: Decodable { var template: Template }
+        struct Template: Decodable { var spec: PodSpec }
+        struct PodSpec: Decodable { var containers: [Container] }
+        struct Container: Decodable {
+            var name: String
+            var image: String
+        }
+        var spec: Spec
+    }
+
+    static func firstContainer(_ json: Data) -> (name: String, image: String)? {
+        guard let first = try? JSONDecoder().decode(DeploymentSpec.self, from: json).spec.template.spec.containers.first
+        else { return nil }
+        return (first.name, first.image)
+    }
+
+    /// `nginx:1.27` → `nginx:TAG`, `registry:5000/app` → `registry:5000/app:TAG`, a digest dropped.
+    public static func retagged(_ image: String, tag: String) -> String {
+        var repository = image.split(separator: "@", maxSplits: 1).first.map(String.init) ?? image
+        if let colon = repository.lastIndex(of: ":"), !repository[colon...].contains("/") {
+            repository = String(repository[..<colon])
+        }
+        return repository + ":" + tag
     }
 
     // MARK: - Smoke checks
@@ -175,7 +389,7 @@ public struct GamedayScenario: Sendable {
         case .sql(let query, let expect):
             let invocation = toolbox.postgres.query(query)
             return RunbookStep(
-                id: id, title: "Smoke check \(check.name): \(query)", dependsOn: ["readiness"],
+                id: id, title: "Smoke check \(check.name): \(query)", dependsOn: [finalStepID],
                 inputs: ["sql": query, "expect": expect ?? ""], invocations: [invocation]
             ) { context in
                 let result = try await context.runner.runChecked(invocation)
@@ -188,7 +402,7 @@ public struct GamedayScenario: Sendable {
             }
         case .http(let url, let expectStatus):
             return RunbookStep(
-                id: id, title: "Smoke check \(check.name): GET \(url)", dependsOn: ["readiness"],
+                id: id, title: "Smoke check \(check.name): GET \(url)", dependsOn: [finalStepID],
                 inputs: ["url": url, "expectStatus": String(expectStatus)], commands: ["GET \(url)"]
             ) { context in
                 guard let parsed = URL(string: url) else {
@@ -206,7 +420,8 @@ public struct GamedayScenario: Sendable {
         case .command(let argv):
             let invocation = CommandInvocation(argv[0], Array(argv.dropFirst()), secrets: toolbox.secrets)
             return RunbookStep(
-                id: id, title: "Smoke check \(check.name): \(invocation.redactedCommandLine)", dependsOn: ["readiness"],
+                id: id, title: "Smoke check \(check.name): \(invocation.redactedCommandLine)",
+                dependsOn: [finalStepID],
                 inputs: ["command": invocation.redactedCommandLine], invocations: [invocation]
             ) { context in
                 let result = try await context.runner.runChecked(invocation)

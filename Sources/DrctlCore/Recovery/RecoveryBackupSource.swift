@@ -67,9 +67,15 @@ public struct SelectedBackup: Sendable, Hashable {
     public var sha256: String
     /// `local daily/…` or `s3://bucket/key`.
     public var origin: String
+    /// Newer off-site backups that failed verification and were passed over, with the reason.
+    public var skipped: [String] = []
 
     public var outputs: StepOutputs {
-        ["name": name, "path": path, "size": String(size), "sha256": sha256, "origin": origin]
+        var outputs: StepOutputs = [
+            "name": name, "path": path, "size": String(size), "sha256": sha256, "origin": origin,
+        ]
+        if !skipped.isEmpty { outputs["skipped"] = skipped.joined(separator: "; ") }
+        return outputs
     }
 }
 
@@ -80,15 +86,21 @@ public struct SelectedBackup: Sendable, Hashable {
 public struct RecoveryBackupSource: Sendable {
     public var toolbox: ScenarioToolbox
     public var workRoot: String
+    /// Whose backups are picked: the manifest's database unless a game day restores another environment's
+    /// (production's `valeo_erp` backups into staging's database).
+    public var backupDatabase: String
 
-    public init(toolbox: ScenarioToolbox, workRoot: String) {
+    public init(toolbox: ScenarioToolbox, workRoot: String, backupDatabase: String? = nil) {
         self.toolbox = toolbox
         self.workRoot = workRoot
+        self.backupDatabase = backupDatabase ?? toolbox.manifest.database.name
     }
 
-    private var database: String { toolbox.manifest.database.name }
+    private var database: String { backupDatabase }
     private var folder: BackupFolder { BackupFolder(manifest: toolbox.manifest) }
-    private var fetcher: OffsiteBackupFetcher { OffsiteBackupFetcher(toolbox: toolbox, workRoot: workRoot) }
+    private var fetcher: OffsiteBackupFetcher {
+        OffsiteBackupFetcher(toolbox: toolbox, workRoot: workRoot, backupDatabaseName: backupDatabase)
+    }
     private var origin: DumpOriginCheck { DumpOriginCheck(gzip: toolbox.gzip) }
 
     public func plannedCommands(_ choice: BackupChoice) -> [String] {
@@ -146,7 +158,8 @@ public struct RecoveryBackupSource: Sendable {
             }
             selected = SelectedBackup(
                 name: fetched.name, path: fetched.path, size: fetched.size, sha256: fetched.sha256,
-                origin: (try? fetcher.location()).map { "\($0.store.displayName)/\(fetched.key)" } ?? fetched.key)
+                origin: (try? fetcher.location()).map { "\($0.store.displayName)/\(fetched.key)" } ?? fetched.key,
+                skipped: fetched.skipped)
         }
         try await origin.check(file: selected.path, name: selected.name, database: database, runner: context.runner)
         context.log("backup \(selected.name) verified (\(selected.origin), sha256 \(selected.sha256.prefix(12))…)")
@@ -194,7 +207,7 @@ public struct RecoveryBackupSource: Sendable {
 
     /// The `backup.verify` step: picks the backup and verifies it before anything is touched.
     public func verifyStep(_ choice: BackupChoice, title suffix: String? = nil) -> RunbookStep {
-        let database = toolbox.manifest.database.name
+        let database = backupDatabase
         return RunbookStep(
             id: "backup.verify",
             title: "Pick \(choice.description) and verify it (gzip -t, size floor, SHA-256, database)"

@@ -11,12 +11,18 @@ public struct RecoverRowsScenario: Sendable {
         public var before: Date
         public var keepTemp: Bool
         public var dryRun: Bool
+        /// Recover from another database's backups (a game day: production's into staging's); nil: the manifest's.
+        public var backupDatabase: String?
 
-        public init(selection: RowSelection, before: Date, keepTemp: Bool = false, dryRun: Bool = false) {
+        public init(
+            selection: RowSelection, before: Date, keepTemp: Bool = false, dryRun: Bool = false,
+            backupDatabase: String? = nil
+        ) {
             self.selection = selection
             self.before = before
             self.keepTemp = keepTemp
             self.dryRun = dryRun
+            self.backupDatabase = backupDatabase
         }
 
         /// Journaled: ids travel as a JSON array, so commas and quotes in them survive.
@@ -28,6 +34,7 @@ public struct RecoverRowsScenario: Sendable {
             if selection.overwrite { parameters["overwrite"] = "yes" }
             if keepTemp { parameters["keepTemp"] = "yes" }
             if dryRun { parameters["dryRun"] = "yes" }
+            if let backupDatabase { parameters["backupDatabase"] = backupDatabase }
             return parameters
         }
 
@@ -43,7 +50,8 @@ public struct RecoverRowsScenario: Sendable {
                 selection: RowSelection(
                     table: table, key: key, ids: Self.array(parameters["ids"]), filters: filters,
                     overwrite: parameters["overwrite"] == "yes"),
-                before: before, keepTemp: parameters["keepTemp"] == "yes", dryRun: parameters["dryRun"] == "yes")
+                before: before, keepTemp: parameters["keepTemp"] == "yes", dryRun: parameters["dryRun"] == "yes",
+                backupDatabase: parameters["backupDatabase"])
         }
 
         static func json(_ values: [String]) -> String {
@@ -81,7 +89,8 @@ public struct RecoverRowsScenario: Sendable {
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: [
-                RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot).verifyStep(.before(options.before)),
+                RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot, backupDatabase: options.backupDatabase)
+                    .verifyStep(.before(options.before)),
                 spaceCheck.step(toolbox: toolbox, what: "the temporary database"), recoverStep(),
                 RunScratch.cleanupStep(workRoot: workRoot, after: ["rows.recover"]),
             ]

@@ -14,15 +14,18 @@ public struct RestoreScenario: Sendable {
         /// The operator confirmed (`--yes` or on the terminal); required in an environment named production.
         public var confirmed: Bool
         public var rolloutTimeout: Duration
+        /// Restore another database's backups (a game day: production's into staging's); nil: the manifest's.
+        public var backupDatabase: String?
 
         public init(
             backup: BackupChoice = .latest, dropOld: Bool = false, confirmed: Bool = false,
-            rolloutTimeout: Duration = .seconds(600)
+            rolloutTimeout: Duration = .seconds(600), backupDatabase: String? = nil
         ) {
             self.backup = backup
             self.dropOld = dropOld
             self.confirmed = confirmed
             self.rolloutTimeout = rolloutTimeout
+            self.backupDatabase = backupDatabase
         }
 
         /// Journaled, so `drctl resume` rebuilds the same runbook.
@@ -31,6 +34,7 @@ public struct RestoreScenario: Sendable {
             if dropOld { parameters["dropOld"] = "yes" }
             if confirmed { parameters["confirmed"] = "yes" }
             parameters["rolloutTimeout"] = rolloutTimeout.manifestText
+            if let backupDatabase { parameters["backupDatabase"] = backupDatabase }
             return parameters
         }
 
@@ -39,7 +43,8 @@ public struct RestoreScenario: Sendable {
                 backup: try BackupChoice(parameters: parameters),
                 dropOld: parameters["dropOld"] == "yes",
                 confirmed: parameters["confirmed"] == "yes",
-                rolloutTimeout: parameters["rolloutTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600)
+                rolloutTimeout: parameters["rolloutTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600),
+                backupDatabase: parameters["backupDatabase"]
             )
         }
     }
@@ -83,8 +88,9 @@ public struct RestoreScenario: Sendable {
 
     public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
         var steps = [
-            RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot).verifyStep(
-                options.backup, title: "before anything is touched"),
+            RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot, backupDatabase: options.backupDatabase)
+                .verifyStep(
+                    options.backup, title: "before anything is touched"),
             spaceCheck.step(toolbox: toolbox, what: "the new database"),
             scaleDownStep(),
             DatabaseRestorer(toolbox: toolbox).step(

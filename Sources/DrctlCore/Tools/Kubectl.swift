@@ -66,6 +66,11 @@ public struct Kubectl: Sendable, Hashable {
         invocation(["scale", "deployment", name, "--replicas", String(replicas)])
     }
 
+    /// `kubectl set image deployment/NAME CONTAINER=IMAGE`: starts a rollout to that image.
+    public func setImage(deployment: String, container: String, image: String) -> CommandInvocation {
+        invocation(["set", "image", "deployment/\(deployment)", "\(container)=\(image)"])
+    }
+
     /// `kubectl rollout status deployment/NAME --timeout 300s`: waits until the rollout finished or fails.
     public func rolloutStatus(deployment: String, timeout: Duration) -> CommandInvocation {
         invocation(["rollout", "status", "deployment/\(deployment)", "--timeout", GoDuration.format(timeout)])

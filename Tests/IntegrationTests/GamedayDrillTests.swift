@@ -1,0 +1,410 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// The db-restore, row-recovery and app-rollback drills and the deploymentNeverReady fault, end to end: the real
+/// drctl binary, psql, pg_dump, gzip, aws, kubectl and helm 3, a private kube stand-in per test, production-like
+/// backups in their own bucket and a staging-like target with its app deployed.
+@Suite("Game day drills end to end")
+struct GamedayDrillTests {
+    @Test("db-restore drill with a kill after the restore and a corrupt newest backup passes; RPO/RTO from the journal")
+    func dbRestoreDrill() async throws {
+        let world = try await DrillWorld.make(targetData: .different)
+        await world.run {
+            try await world.installApp()
+            let drill = try world.writeDrill(
+                """
+                scenario: db-restore
+                hypothesis: Staging's database is replaced by production's newest good backup within the RTO.
+                incidentTime: \(world.incidentText)
+                smokeChecks:
+                  - name: documents restored
+                    sql: SELECT COUNT(*) FROM documents_header
+                    expect: "500"
+                  - name: app ready
+                    http: \(world.readyz)
+                faults:
+                  killAfterStep: database.restore
+                  corruptNewestBackup: true
+                """)
+            let run = try await world.gameday("db-restore", drill: drill)
+            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
+            let (history, report) = try await world.lastDrill()
+            #expect(history.status == .succeeded)
+            #expect(history.segments.map(\.kind) == [.started, .resumed])
+            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            #expect(report.scenario == "db-restore")
+            #expect(report.backup == world.backupName)
+            #expect(report.faults.count == 2)
+            #expect(report.faults.allSatisfy { $0.coped }, "\(report.faults)")
+            #expect(
+                report.steps.first { $0.id == "database.restore" }?.attempts.map(\.outcome) == ["accepted-by-probe"])
+            try world.expectFiguresMatchJournal(report, history, rtoFrom: history.startedAt)
+            #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["value"] == "500")
+            #expect(report.steps.first { $0.id == "smoke.2" }?.evidence["status"] == "200")
+            #expect(try await world.targetCount() == "500")
+            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+        }
+    }
+
+    @Test("row-recovery drill deletes rows at the incident, recovers them, and its smoke checks prove they are back")
+    func rowRecoveryDrill() async throws {
+        let world = try await DrillWorld.make(targetData: .sameAsSource)
+        await world.run {
+            let drill = try world.writeDrill(
+                """
+                scenario: row-recovery
+                hypothesis: Rows deleted by mistake come back from the newest backup before the deletion.
+                incidentTime: \(world.incidentText)
+                rows: { table: documents_header, key: id, ids: ["17", "42", "99"] }
+                smokeChecks:
+                  - name: every document there
+                    sql: SELECT COUNT(*) FROM documents_header
+                    expect: "500"
+                """)
+            let run = try await world.gameday("row-recovery", drill: drill)
+            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
+            let (history, report) = try await world.lastDrill()
+            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            let incident = try #require(report.steps.first { $0.id == "drill.incident" })
+            #expect(incident.evidence["deleted"] == "3")
+            #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["value"] == "3")
+            #expect(report.steps.first { $0.id == "smoke.2" }?.evidence["value"] == "500")
+            #expect(report.faults.count == 1)
+            #expect(report.faults.first?.fault.contains("3 row(s) of documents_header deleted") == true)
+            #expect(report.faults.first?.coped == true)
+            #expect(report.backup == world.backupName)
+            let incidentEnd = try #require(
+                history.steps.first { $0.id == "drill.incident" }?.attempts.last?.endedAt)
+            try world.expectFiguresMatchJournal(report, history, rtoFrom: incidentEnd)
+            #expect(report.objectives.rtoMeasuredFrom == "end of the incident the drill caused")
+            #expect(try await world.targetCount() == "500")
+            let titles = try await world.runner.runChecked(
+                world.targetPostgres.query("SELECT title FROM documents_header WHERE id = 42"))
+            #expect(Postgres.parseValue(titles.output) == "Rechnung 42")
+        }
+    }
+
+    @Test("app-rollback drill deploys a release that never becomes ready and rolls it back; RTO from the incident")
+    func appRollbackDrill() async throws {
+        let world = try await DrillWorld.make(targetData: .none)
+        await world.run {
+            try await world.installApp()
+            try await world.kube.setFaults(#"{"neverReadyImages": ["nginx:drctl-gameday-never-ready"]}"#)
+            let drill = try world.writeDrill(
+                """
+                scenario: app-rollback
+                hypothesis: A release that never becomes ready is rolled back within the RTO.
+                badRelease: { set: ["image.tag=drctl-gameday-never-ready"], timeout: 5s }
+                smokeChecks:
+                  - name: app ready
+                    http: \(world.readyz)
+                """)
+            let run = try await world.gameday("app-rollback", drill: drill)
+            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
+            let (history, report) = try await world.lastDrill()
+            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            let incident = try #require(report.steps.first { $0.id == "drill.incident" })
+            #expect(incident.evidence["revision"] == "2")
+            #expect(incident.evidence["status"] == "failed")
+            #expect(report.steps.first { $0.id == "helm.rollback" }?.evidence["rolledBackTo"] == "1")
+            #expect(report.faults.count == 1)
+            #expect(report.faults.first?.coped == true, "\(report.faults)")
+            #expect(report.objectives.rpoApplies == false)
+            #expect(report.objectives.rpoAchievedSeconds == nil)
+            let incidentEnd = try #require(
+                history.steps.first { $0.id == "drill.incident" }?.attempts.last?.endedAt)
+            let end = try #require(history.endedAt)
+            #expect(report.objectives.rtoAchievedSeconds == end.timeIntervalSince(incidentEnd))
+            #expect(report.objectives.rtoAchievedSeconds ?? 0 < end.timeIntervalSince(history.startedAt))
+            #expect(try await world.deployedImage() == "nginx:1.27")
+            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+            let markdown = try await world.runner.run(
+                CommandInvocation(
+                    world.drctl, ["gameday", "report", report.runID, "--format", "md"], environment: world.environment))
+            #expect(markdown.output.contains("| n/a |"))
+        }
+    }
+
+    @Test("deploymentNeverReady in a db-restore drill: the run fails at the rollout and the report says so")
+    func deploymentNeverReadyFault() async throws {
+        let world = try await DrillWorld.make(targetData: .different)
+        await world.run {
+            try await world.installApp()
+            try await world.kube.setFaults(#"{"neverReadyImages": ["nginx:drctl-gameday-never-ready"]}"#)
+            let drill = try world.writeDrill(
+                """
+                scenario: db-restore
+                hypothesis: The restore copes with an app that never comes back.
+                faults:
+                  deploymentNeverReady: true
+                """)
+            let run = try await world.gameday("db-restore", drill: drill, releaseTimeout: "5s")
+            #expect(run.status == .exited(1), "\(run.output)\n\(run.standardErrorTail)")
+            let (history, report) = try await world.lastDrill()
+            #expect(history.status == .failed)
+            #expect(report.verdict == .failed)
+            let fault = try #require(report.faults.first)
+            #expect(report.faults.count == 1)
+            #expect(fault.coped == false)
+            #expect(fault.fault.contains("nginx:drctl-gameday-never-ready"), "\(fault.fault)")
+            #expect(fault.howTheRunCoped.contains("the run stopped at step app.scale-up"), "\(fault.howTheRunCoped)")
+            #expect(fault.howTheRunCoped.contains("drctl rollback app"))
+            #expect(report.findings.contains { $0.hasPrefix("Fault not handled: app deployment never ready") })
+            // The restore itself happened before the rollout failed.
+            #expect(try await world.targetCount() == "500")
+            #expect(try await world.deployedImage() == "nginx:drctl-gameday-never-ready")
+            let stored = world.folder + "/state/gameday/\(report.runID)/report.html"
+            #expect(FileManager.default.fileExists(atPath: stored))
+        }
+    }
+
+    @Test(
+        "the production guard refuses each drill against the --from manifest",
+        arguments: ["db-restore", "row-recovery", "app-rollback"])
+    func productionGuardRefuses(scenario: String) async throws {
+        let world = try await DrillWorld.make(targetData: .none, seed: false)
+        await world.run {
+            let run = try await world.runner.run(
+                CommandInvocation(
+                    world.drctl, ["gameday", "-f", world.source, "--from", world.source, "--scenario", scenario],
+                    environment: world.environment))
+            #expect(run.status == .exited(3), "\(run.standardErrorTail)")
+            #expect(run.standardErrorTail.contains("refusing to run a game day"))
+            #expect(run.standardErrorTail.contains("--i-know-this-is-production"))
+            #expect(!FileManager.default.fileExists(atPath: world.folder + "/state/runs"))
+        }
+    }
+}
+
+/// A production-like source (database with 500 documents, one verified backup synced to its own bucket) and a
+/// staging-like target (its own database and namespace) on a private kube stand-in.
+final class DrillWorld: Sendable {
+    enum TargetData { case none, different, sameAsSource }
+
+    let folder: String
+    let source: String
+    let target: String
+    let drctl: String
+    let environment: [String: String]
+    let backupName: String
+    let incident: Date
+    let namespace: String
+    let sourceDatabase: String
+    let targetDatabase: String
+    let stack: StackEnvironment
+    let kube: KubeStandIn
+    let runner = CommandRunner()
+
+    private init(
+        folder: String, source: String, target: String, environment: [String: String], backupName: String,
+        incident: Date, namespace: String, sourceDatabase: String, targetDatabase: String, stack: StackEnvironment,
+        kube: KubeStandIn
+    ) {
+        self.folder = folder
+        self.source = source
+        self.target = target
+        self.drctl = TestPrograms.projectRoot + "/.build/debug/drctl"
+        self.environment = environment
+        self.backupName = backupName
+        self.incident = incident
+        self.namespace = namespace
+        self.sourceDatabase = sourceDatabase
+        self.targetDatabase = targetDatabase
+        self.stack = stack
+        self.kube = kube
+    }
+
+    var incidentText: String { ISO8601DateFormatter().string(from: incident) }
+    var readyz: String { kube.readyzURL(namespace: namespace, deployment: "valeo-erp") }
+
+    var targetPostgres: Postgres {
+        Postgres(connection: stack.connection(database: targetDatabase))
+    }
+
+    static func make(targetData: TargetData, seed: Bool = true) async throws -> DrillWorld {
+        let stack = try StackEnvironment.current(requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "helm"])
+        _ = try TestPrograms.helm(.v3)
+        let kube = try KubeStandIn(projectRoot: TestPrograms.projectRoot)
+        let suffix = String(UUID().uuidString.prefix(8).lowercased())
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-drill-\(suffix)").path
+        try FileManager.default.createDirectory(atPath: folder + "/manifests", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder + "/home", withIntermediateDirectories: true)
+        let root = TestPrograms.projectRoot
+        let bucket = "drctl-drill-\(suffix)"
+        let namespace = "drill-\(suffix)"
+        let sourceDatabase = "drctl_dr_prod_\(suffix)"
+        let targetDatabase = "drctl_dr_staging_\(suffix)"
+        func manifest(environment: String, database: String, namespace: String) -> String {
+            """
+            environment: \(environment)
+            kube: { namespace: \(namespace), kubeconfig: \(kube.kubeconfig) }
+            database:
+              host: \(stack.postgresHost)
+              port: \(stack.postgresPort)
+              user: \(stack.postgresUser)
+              name: \(database)
+              password: { env: DRCTL_PG_PASSWORD }
+            backups:
+              local: \(folder)/backups-\(environment)
+              sizeFloor: 1KiB
+              retention: { daily: 7, monthly: 3 }
+              s3: { bucket: \(bucket), prefix: \(environment)/ }
+            releases:
+              postgresql: { name: postgresql, chart: \(root)/charts/sandbox-postgresql, values: \(root)/values/sandbox/postgresql.yaml }
+              app:
+                name: valeo-erp
+                chart: \(root)/charts/sample-app
+                values: \(root)/values/sandbox/valeo-erp.yaml
+                deployment: valeo-erp
+                replicas: 2
+            readiness: { url: "\(kube.readyzURL(namespace: namespace, deployment: "valeo-erp"))", timeout: 1m }
+            objectives: { rpo: 24h, rto: 15m }
+
+            """
+        }
+        let source = folder + "/manifests/production-copy.yaml"
+        let target = folder + "/manifests/staging.yaml"
+        try manifest(environment: "prodcopy-\(suffix)", database: sourceDatabase, namespace: "unused-\(suffix)")
+            .write(toFile: source, atomically: true, encoding: .utf8)
+        try manifest(environment: "staging-\(suffix)", database: targetDatabase, namespace: namespace)
+            .write(toFile: target, atomically: true, encoding: .utf8)
+
+        var environment = stack.variables
+        environment["HOME"] = folder + "/home"
+        environment["KUBECONFIG"] = kube.kubeconfig
+        environment["DRCTL_STATE_DIR"] = folder + "/state"
+        environment["DRCTL_HELM_MAJOR"] = "3"
+
+        let incident = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3_600).rounded(.down))
+        var backupName = ""
+        let runner = CommandRunner()
+        let documents =
+            "CREATE TABLE documents_header (id int PRIMARY KEY, title text); "
+            + "INSERT INTO documents_header SELECT g, 'Rechnung ' || g FROM generate_series(1, 500) g;"
+        if seed {
+            try await runner.runChecked(CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
+            let manifest = try ManifestLoader(environment: stack.variables).load(from: source)
+            let toolbox = ScenarioToolbox(manifest: manifest, databasePassword: SecretValue(stack.postgresPassword))
+            try await runner.runChecked(toolbox.postgres.createDatabase(sourceDatabase))
+            try await runner.runChecked(toolbox.postgres.query(documents))
+            let creation = try await BackupCreator(toolbox: toolbox, runner: runner).create()
+            backupName = creation.daily.fileName
+            _ = try await BackupVerifier(manifest: manifest, gzip: toolbox.gzip, runner: runner).verify()
+            _ = try await BackupSync(
+                manifest: manifest, targets: OffsiteTarget.targets(of: toolbox), runner: runner,
+                scratchDirectory: folder
+            ).sync(dryRun: false)
+        }
+        let targetToolbox = ScenarioToolbox(
+            manifest: try ManifestLoader(environment: stack.variables).load(from: target),
+            databasePassword: SecretValue(stack.postgresPassword))
+        switch targetData {
+        case .none: break
+        case .different:
+            try await runner.runChecked(targetToolbox.postgres.createDatabase(targetDatabase))
+            try await runner.runChecked(
+                targetToolbox.postgres.query(
+                    "CREATE TABLE documents_header (id int PRIMARY KEY, title text); "
+                        + "INSERT INTO documents_header VALUES (1, 'staging only');"))
+        case .sameAsSource:
+            try await runner.runChecked(targetToolbox.postgres.createDatabase(targetDatabase))
+            try await runner.runChecked(targetToolbox.postgres.query(documents))
+        }
+        return DrillWorld(
+            folder: folder, source: source, target: target, environment: environment, backupName: backupName,
+            incident: incident, namespace: namespace, sourceDatabase: sourceDatabase, targetDatabase: targetDatabase,
+            stack: stack, kube: kube)
+    }
+
+    /// Runs `body`, then drops the world's databases and files whatever happened.
+    func run(_ body: () async throws -> Void) async {
+        do {
+            try await body()
+        } catch {
+            Issue.record(error)
+        }
+        await tearDown()
+    }
+
+    private var helm: Helm {
+        Helm(executable: (try? TestPrograms.helm(.v3)) ?? "helm", namespace: namespace, kubeconfig: kube.kubeconfig)
+    }
+
+    /// Revision 1 of the app (nginx:1.27, ready) in the target namespace.
+    func installApp() async throws {
+        let kubectl = Kubectl(kubeconfig: kube.kubeconfig)
+        try await runner.runChecked(kubectl.createNamespace(namespace))
+        var install = helm.upgradeInstall(
+            release: "valeo-erp", chart: TestPrograms.projectRoot + "/charts/sample-app",
+            options: .init(wait: true, timeout: .seconds(60)))
+        install.arguments += ["--set", "image.tag=1.27"]
+        try await runner.runChecked(install)
+    }
+
+    func writeDrill(_ text: String) throws -> String {
+        let path = folder + "/manifests/drill-\(UUID().uuidString.prefix(6)).yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func gameday(_ scenario: String, drill: String, releaseTimeout: String = "1m") async throws -> CommandResult {
+        try await runner.run(
+            CommandInvocation(
+                drctl,
+                [
+                    "gameday", "-f", target, "--from", source, "--scenario", scenario, "--drill", drill,
+                    "--release-timeout", releaseTimeout,
+                ],
+                environment: environment, timeout: .seconds(300)))
+    }
+
+    func lastDrill() async throws -> (RunHistory, GamedayReport) {
+        let runs = RunCatalog(backend: LocalStateBackend(root: folder + "/state"))
+        let runID = try #require(try await runs.list().first { $0.runbook == "gameday" }?.runID)
+        let history = try await runs.history(runID: runID)
+        let path = folder + "/state/gameday/\(runID)/report.json"
+        let report = try GamedayReport.decode(json: try Data(contentsOf: URL(fileURLWithPath: path)))
+        return (history, report)
+    }
+
+    /// RPO = incident − the restored backup's time; RTO = run end − `rtoFrom`; both from the journal.
+    func expectFiguresMatchJournal(_ report: GamedayReport, _ history: RunHistory, rtoFrom: Date) throws {
+        let backupTime = try #require(BackupName(fileName: backupName)).timestamp
+        #expect(report.objectives.rpoAchievedSeconds == incident.timeIntervalSince(backupTime))
+        #expect(report.objectives.rpoMet == true)
+        let end = try #require(history.endedAt)
+        #expect(report.objectives.rtoAchievedSeconds == end.timeIntervalSince(rtoFrom))
+        #expect(report.objectives.rtoTargetSeconds == 900)
+        #expect(report.objectives.rtoMet == true)
+    }
+
+    func targetCount() async throws -> String {
+        let result = try await runner.runChecked(targetPostgres.query("SELECT COUNT(*) FROM documents_header"))
+        return Postgres.parseValue(result.output) ?? ""
+    }
+
+    func deployedImage() async throws -> String {
+        let kubectl = Kubectl(namespace: namespace, kubeconfig: kube.kubeconfig)
+        let result = try await runner.runChecked(kubectl.getDeployment("valeo-erp"))
+        let object = try JSONSerialization.jsonObject(with: result.standardOutput) as? [String: Any]
+        let template = (object?["spec"] as? [String: Any])?["template"] as? [String: Any]
+        let containers = (template?["spec"] as? [String: Any])?["containers"] as? [[String: Any]]
+        return containers?.first?["image"] as? String ?? ""
+    }
+
+    private func tearDown() async {
+        let admin = Postgres(connection: stack.connection(database: "postgres"))
+        for database in [sourceDatabase, targetDatabase] {
+            let listed = try? await runner.run(
+                admin.adminQuery(
+                    "SELECT datname FROM pg_database WHERE datname LIKE \(PostgresQuoting.literal(database + "%"))"))
+            let names = Postgres.parseRows(listed?.output ?? "").compactMap(\.first)
+            for name in Set(names + [database]) {
+                _ = try? await runner.run(admin.dropDatabase(name, force: true))
+            }
+        }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
