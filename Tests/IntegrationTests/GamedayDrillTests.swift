@@ -231,45 +231,23 @@ final class DrillWorld: Sendable {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-drill-\(suffix)").path
         try FileManager.default.createDirectory(atPath: folder + "/manifests", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: folder + "/home", withIntermediateDirectories: true)
-        let root = TestPrograms.projectRoot
         let bucket = "drctl-drill-\(suffix)"
         let namespace = "drill-\(suffix)"
         let sourceDatabase = "drctl_dr_prod_\(suffix)"
         let targetDatabase = "drctl_dr_staging_\(suffix)"
-        func manifest(environment: String, database: String, namespace: String) -> String {
-            """
-            environment: \(environment)
-            kube: { namespace: \(namespace), kubeconfig: \(kube.kubeconfig) }
-            database:
-              host: \(stack.postgresHost)
-              port: \(stack.postgresPort)
-              user: \(stack.postgresUser)
-              name: \(database)
-              password: { env: DRCTL_PG_PASSWORD }
-            backups:
-              local: \(folder)/backups-\(environment)
-              sizeFloor: 1KiB
-              retention: { daily: 7, monthly: 3 }
-              s3: { bucket: \(bucket), prefix: \(environment)/ }
-            releases:
-              postgresql: { name: postgresql, chart: \(root)/charts/sandbox-postgresql, values: \(root)/values/sandbox/postgresql.yaml }
-              app:
-                name: valeo-erp
-                chart: \(root)/charts/sample-app
-                values: \(root)/values/sandbox/valeo-erp.yaml
-                deployment: valeo-erp
-                replicas: 2
-            readiness: { url: "\(kube.readyzURL(namespace: namespace, deployment: "valeo-erp"))", timeout: 1m }
-            objectives: { rpo: 24h, rto: 15m }
-
-            """
+        func manifest(environment: String, database: String, namespace: String) -> TestManifest {
+            TestManifest(
+                stack: stack, environment: environment, database: database, bucket: bucket,
+                backupPrefix: "\(environment)/", backupsFolder: "\(folder)/backups-\(environment)",
+                kubeconfig: kube.kubeconfig, kubeContext: nil, namespace: namespace,
+                readinessURL: kube.readyzURL(namespace: namespace, deployment: "valeo-erp"))
         }
         let source = folder + "/manifests/production-copy.yaml"
         let target = folder + "/manifests/staging.yaml"
         try manifest(environment: "prodcopy-\(suffix)", database: sourceDatabase, namespace: "unused-\(suffix)")
-            .write(toFile: source, atomically: true, encoding: .utf8)
+            .write(to: source)
         try manifest(environment: "staging-\(suffix)", database: targetDatabase, namespace: namespace)
-            .write(toFile: target, atomically: true, encoding: .utf8)
+            .write(to: target)
 
         var environment = stack.variables
         environment["HOME"] = folder + "/home"
