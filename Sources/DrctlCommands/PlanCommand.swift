@@ -45,7 +45,7 @@ struct PlanCommand: AsyncParsableCommand {
         case .recoverRows: backupChoice.parameters.merging(recoverRows.parameters) { $1 }
         case .rollbackApp: rollbackApp.parameters
         case .rollbackMigration: rollbackMigration.parameters(noBackup: rollbackApp.noBackup)
-        default: backupChoice.parameters
+        case .backup: [:]
         }
     }
 
