@@ -62,4 +62,39 @@ import Testing
             report.prometheusText.contains("drctl_status_check_passed{environment=\"test\",check=\"backups.daily\"} 0"))
         #expect(!report.prometheusText.contains("drctl_backup_last_verified_timestamp_seconds{"))
     }
+
+    /// Only game days that concern the manifest's environment count: run on it, or restoring its backups.
+    @Test func restoreTestedCountsOnlyDrillsOfThisEnvironment() async throws {
+        let folder = try TemporaryFolder()
+        let clock = ManualClock(now: utc(2025, 10, 9, 14))
+        let status = try service(folder: folder, clock: clock, review: nil)
+        let state = LocalStateBackend(root: folder.path + "/state")
+        func drill(on environment: String, from: String?) async throws {
+            var parameters = ["scenario": "db-restore"]
+            parameters[GamedayScenario.fromEnvironmentParameter] = from
+            let runbook = Runbook(
+                id: StatusService.drillRunbookID, environment: environment, parameters: parameters,
+                manifestFingerprint: "test",
+                steps: [RunbookStep(id: "drill", title: "drill", commands: []) { _ in [:] }])
+            try await RunService(
+                backend: state, runner: RecordingCommandRunner(), events: ClosureEventSink { _ in }, clock: clock
+            ).start(runbook)
+            clock.advance(by: .seconds(60))
+        }
+        func tested() async -> StatusCheck? {
+            await status.check().checks.first { $0.id == "restore.tested" }
+        }
+        try await drill(on: "staging", from: "production")
+        try await drill(on: "other", from: nil)
+        #expect(await tested()?.result == .fail)
+        #expect(await tested()?.evidence == "no succeeded game day in the journal on test or from its backups")
+
+        try await drill(on: "staging", from: "test")
+        let fromBackups = await tested()
+        #expect(fromBackups?.result == .pass)
+        #expect(fromBackups?.evidence.contains("(db-restore on staging from test's backups)") == true)
+
+        try await drill(on: "test", from: "production")
+        #expect(await tested()?.evidence.contains("(db-restore on test from production's backups)") == true)
+    }
 }

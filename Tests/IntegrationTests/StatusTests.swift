@@ -35,8 +35,11 @@ struct StatusTests {
         #expect(result(stale, "restore.tested") == .fail)
         #expect(!stale.passed)
 
-        // A drill journaled, then backup create + verify + sync: every check passes.
-        try await journalSucceededDrill(state: state, clock: fixture.clock)
+        // A drill of another environment does not count; one from this environment's backups does.
+        try await journalSucceededDrill(state: state, clock: fixture.clock, from: "other")
+        #expect(result(await status.check(), "restore.tested") == .fail)
+        // Then backup create + verify + sync: every check passes.
+        try await journalSucceededDrill(state: state, clock: fixture.clock, from: "backup-tests")
         let creation = try await fixture.createBackup(advance: .seconds(3_600))
         _ = try await fixture.verifier.verify()
         let unsynced = await status.check()
@@ -71,10 +74,11 @@ struct StatusTests {
     }
 
     /// A game day as the journal records one: a succeeded run of the `gameday` runbook.
-    private func journalSucceededDrill(state: LocalStateBackend, clock: ManualClock) async throws {
+    private func journalSucceededDrill(state: LocalStateBackend, clock: ManualClock, from: String) async throws {
         let step = RunbookStep(id: "drill", title: "drill", commands: []) { _ in [:] }
         let runbook = Runbook(
-            id: StatusService.drillRunbookID, environment: "staging", parameters: ["scenario": "cluster-loss"],
+            id: StatusService.drillRunbookID, environment: "staging",
+            parameters: ["scenario": "cluster-loss", GamedayScenario.fromEnvironmentParameter: from],
             manifestFingerprint: "test", steps: [step])
         try await RunService(
             backend: state, runner: RecordingCommandRunner(), events: ClosureEventSink { _ in }, clock: clock

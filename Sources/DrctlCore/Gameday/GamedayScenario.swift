@@ -6,6 +6,9 @@ import Foundation
 public struct GamedayScenario: Sendable {
     public static let runbookID = StatusService.drillRunbookID
     static let cleanupStepID: StepID = "scratch.cleanup"
+    /// The journaled parameter naming the environment whose backups the drill restores (`--from`'s), so
+    /// `drctl status` of that environment counts the drill.
+    public static let fromEnvironmentParameter = "fromEnvironment"
 
     /// The target's toolbox (its cluster, database, password).
     public var target: ScenarioToolbox
@@ -134,6 +137,7 @@ public struct GamedayScenario: Sendable {
         }
         var merged = parameters
         merged["scenario"] = drill.scenario.rawValue
+        merged[Self.fromEnvironmentParameter] = source.environment
         return Runbook(
             id: Self.runbookID, environment: target.manifest.environment, parameters: merged,
             manifestFingerprint: Fingerprint.of(

@@ -194,19 +194,26 @@ public struct StatusService: Sendable {
     struct Drill {
         var runID: String
         var environment: String
+        /// The environment whose backups the drill restored (`--from`); nil in runs journaled before it was.
+        var fromEnvironment: String?
         var scenario: String
         var endedAt: Date
     }
 
-    /// The newest succeeded game day in the journal.
+    /// The newest succeeded game day that concerns this manifest's environment: run against it (the target), or
+    /// restoring its backups (`--from`, journaled as `fromEnvironment`) — production's restore is tested by the
+    /// staging drill from production's backups. Drills of other environments do not count.
     private func lastDrill() async -> Drill? {
         guard let runs, let summaries = try? await runs.list() else { return nil }
+        let environment = manifest.environment
         for summary in summaries where summary.runbook == Self.drillRunbookID && summary.status == "succeeded" {
             guard let history = try? await runs.history(runID: summary.runID), let end = history.endedAt else {
                 continue
             }
+            let from = history.header.parameters[GamedayScenario.fromEnvironmentParameter]
+            guard history.header.environment == environment || from == environment else { continue }
             return Drill(
-                runID: summary.runID, environment: history.header.environment,
+                runID: summary.runID, environment: history.header.environment, fromEnvironment: from,
                 scenario: history.header.parameters["scenario"] ?? "?", endedAt: end)
         }
         return nil
@@ -221,12 +228,15 @@ public struct StatusService: Sendable {
             return StatusCheck(
                 id: "restore.tested", checklistItem: item, result: .fail,
                 evidence: runs == nil
-                    ? "the state folder could not be read" : "no succeeded game day in the journal", remedy: remedy)
+                    ? "the state folder could not be read"
+                    : "no succeeded game day in the journal on \(manifest.environment) or from its backups",
+                remedy: remedy)
         }
         let age = now.timeIntervalSince(drill.endedAt)
         return StatusCheck(
             id: "restore.tested", checklistItem: item, result: age < drillInterval.seconds ? .pass : .fail,
-            evidence: "game day \(drill.runID) (\(drill.scenario) on \(drill.environment)) succeeded "
+            evidence: "game day \(drill.runID) (\(drill.scenario) on \(drill.environment)"
+                + (drill.fromEnvironment.map { " from \($0)'s backups" } ?? "") + ") succeeded "
                 + "\(Self.stamp(drill.endedAt)), \(Self.age(age)) ago (due every \(drillInterval.manifestText))",
             remedy: remedy)
     }
