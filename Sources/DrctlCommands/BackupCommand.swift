@@ -8,8 +8,8 @@ struct BackupCommand: AsyncParsableCommand {
         commandName: "backup",
         abstract: "Create, verify, prune, list and sync database backups (runbook Backup-Strategie).",
         discussion: """
-            Backups live in the manifest's backups.local folder: daily/<db>_backup_YYYYMMDD_HHMMSS.sql.gz (UTC), \
-            the first backup of each month also under monthly/, and catalog.json beside them with every file's \
+            Backups live in the manifest's backups.local folder: daily/<db>_backup_YYYYMMDD_HHMMSS.sql.gz (UTC; \
+            .dump with backups.format: custom, a pg_dump -Fc archive restored with pg_restore -j), the first backup of each month also under monthly/, and catalog.json beside them with every file's \
             size, SHA-256, last verification and off-site copies. Off-site copies mirror that layout under the \
             S3/Azure prefix, each with a <file>.sha256 sidecar object (sha256sum format).
 

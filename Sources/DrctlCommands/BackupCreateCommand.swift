@@ -27,9 +27,7 @@ struct BackupCreateCommand: AsyncParsableCommand {
         let toolbox = try BackupSetup.toolbox(manifestPath: options.file, needsPassword: !dryRun)
         let creator = BackupCreator(toolbox: toolbox)
         if dryRun {
-            let partial = BackupFolder(manifest: toolbox.manifest).path(
-                .daily, fileName: "\(toolbox.manifest.database.name)_backup_<YYYYMMDD_HHMMSS>.sql.gz.partial")
-            StandardStreams.out(creator.pipeline(partialPath: partial).redactedCommandLine)
+            StandardStreams.out(creator.pipeline(partialPath: creator.plannedPartialPath).redactedCommandLine)
             return
         }
         let creation = try await creator.create()

@@ -45,7 +45,9 @@ struct BackupVerifyCommand: AsyncParsableCommand {
             guard !targets.isEmpty else { throw BackupError.noOffsiteStore(manifest: options.file) }
             sync = BackupSync(manifest: toolbox.manifest, targets: targets)
         }
-        let report = try await BackupVerifier(manifest: toolbox.manifest, gzip: toolbox.gzip).verify(
+        let report = try await BackupVerifier(
+            manifest: toolbox.manifest, gzip: toolbox.gzip, archive: toolbox.postgres.archive
+        ).verify(
             full: full, fileName: backup, offsite: sync)
         try BackupSetup.print(report, text: report.text, format: options.output)
         if !report.failed.isEmpty {

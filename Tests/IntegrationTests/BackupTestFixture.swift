@@ -20,6 +20,7 @@ final class BackupFixture: Sendable {
         retention: (daily: Int, monthly: Int) = (30, 12),
         bucket: String? = nil,
         azureContainer: String? = nil,
+        format: PostgresDumpFormat = .plain,
         start: Date = Date(timeIntervalSince1970: 1_774_836_000)
     ) throws {
         stack = try StackEnvironment.current(requiring: ["pg_dump", "psql", "gzip", "aws"])
@@ -29,6 +30,7 @@ final class BackupFixture: Sendable {
         try FileManager.default.createDirectory(atPath: root + "/manifests", withIntermediateDirectories: true)
         let s3Line = bucket.map { "  s3: { bucket: \($0), prefix: postgresql/ }\n" } ?? ""
         let azureLine = azureContainer.map { "  azure: { container: \($0), prefix: postgresql/ }\n" } ?? ""
+        let formatLines = format == .plain ? "" : "  format: \(format.rawValue)\n  restoreJobs: 2\n"
         let yaml = """
             environment: backup-tests
             kube:
@@ -43,7 +45,7 @@ final class BackupFixture: Sendable {
               local: backups
               sizeFloor: \(sizeFloor)
               retention: { daily: \(retention.daily), monthly: \(retention.monthly) }
-            \(s3Line)\(azureLine)releases:
+            \(s3Line)\(azureLine)\(formatLines)releases:
               postgresql: { name: postgresql, chart: bitnami/postgresql }
               app: { name: app, chart: ./chart, deployment: app, replicas: 1 }
             readiness: { url: "http://127.0.0.1:1/readyz" }

@@ -122,6 +122,7 @@ struct ToolContractTests {
             ),
             // pg_restore reads the archive before it connects: reaching the archive check proves the flags parse.
             (postgres.restoreArchive(file: ContractFixture.notAnArchive, jobs: 2, clean: true), "valid archive"),
+            (postgres.restoreArchive(file: ContractFixture.notAnArchive, jobs: 4), "valid archive"),
         ]
         if let copyOut = try? postgres.copyOut(query: "SELECT * FROM documents_header WHERE id = 1") {
             cases.append((copyOut, refused))
@@ -139,6 +140,26 @@ struct ToolContractTests {
         #expect(invocation.environment["PGPASSWORD"] == Self.password)
         #expect(!(result.standardErrorTail + result.output).contains(Self.password))
         #expect(!invocation.redactedCommandLine.contains(Self.password))
+    }
+
+    /// `pg_restore --list` and the full read need no server: on a file that is not an archive both fail at the
+    /// archive check (so their flags parse), with nothing to authenticate.
+    @Test(arguments: [
+        PostgresArchive().list(file: ContractFixture.notAnArchive),
+        PostgresArchive().readThrough(file: ContractFixture.notAnArchive),
+    ])
+    func archiveReadsReachTheArchiveCheck(_ invocation: CommandInvocation) async throws {
+        try await ContractFixture.prepared()
+        try TestPrograms.requireOnPath(invocation.executable, install: "apt-get install postgresql-client")
+        let result = try await ContractFixture.run(invocation)
+        #expect(result.status == .exited(1))
+        expectConnectionFailure(result, markers: ["valid archive"])
+        #expect(invocation.environment["PGPASSWORD"] == nil)
+        guard case .failure(.corrupt(_, let detail)) = PostgresArchive.classifyIntegrity(result, file: "x.dump") else {
+            Issue.record("a file that is not an archive must classify as corrupt: \(result.standardErrorTail)")
+            return
+        }
+        #expect(detail.hasPrefix("input file does not appear to be a valid archive"))
     }
 
     // MARK: alembic

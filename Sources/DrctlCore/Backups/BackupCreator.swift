@@ -10,8 +10,14 @@ import Foundation
 /// checked; then `gzip -t`, size floor and SHA-256 of the new file, a rename to the final name that never
 /// replaces an existing backup, and the catalog record. The first backup of a UTC month is also kept under
 /// `monthly/` (a hard link when the file system allows, a copy otherwise).
+///
+/// With `backups.format: custom`, `pg_dump -Fc -f daily/<name>.dump.partial` instead (pg_dump writes the file
+/// itself, so the archive is seekable and records its data offsets, which `pg_restore -j` needs), checked with
+/// `pg_restore --list` and a full read instead of `gzip -t`.
 public struct BackupCreator: Sendable {
     public var database: String
+    /// `backups.format`: how the dump is written.
+    public var format: PostgresDumpFormat
     public var postgres: Postgres
     public var gzip: Gzip
     public var folder: BackupFolder
@@ -25,6 +31,7 @@ public struct BackupCreator: Sendable {
         clock: any RunClock = .system
     ) {
         self.database = toolbox.manifest.database.name
+        self.format = toolbox.manifest.backups.format
         self.postgres = toolbox.postgres
         self.gzip = toolbox.gzip
         self.folder = BackupFolder(manifest: toolbox.manifest)
@@ -45,13 +52,23 @@ public struct BackupCreator: Sendable {
 
     /// The pipeline `create` runs, for `--dry-run` and plans.
     public func pipeline(partialPath: String) -> CommandPipeline {
-        CommandPipeline([postgres.dump(), gzip.compress()], output: .file(partialPath))
+        switch format {
+        case .plain: CommandPipeline([postgres.dump(), gzip.compress()], output: .file(partialPath))
+        case .custom: CommandPipeline([postgres.dump(format: .custom, file: partialPath)], output: .discard)
+        }
+    }
+
+    /// The `.partial` path `create` writes to, with a placeholder for the time: for `--dry-run` and plans.
+    public var plannedPartialPath: String {
+        folder.path(
+            .daily,
+            fileName: "\(database)_backup_<YYYYMMDD_HHMMSS>\(BackupName.fileExtension(for: format)).partial")
     }
 
     public func create() async throws -> Creation {
         try folder.prepare()
         let startedAt = clock.now()
-        let name = try BackupName(database: database, timestamp: startedAt)
+        let name = try BackupName(database: database, timestamp: startedAt, format: format)
         let finalPath = folder.path(.daily, fileName: name.fileName)
         guard !FileManager.default.fileExists(atPath: finalPath) else {
             throw BackupError.backupExists(path: finalPath)
@@ -98,13 +115,23 @@ public struct BackupCreator: Sendable {
     /// Runs the dump into `partialPath` and checks the result; the size floor is checked last, so that a dump
     /// that is merely small still fails with the clearer floor message only after it proved intact.
     private func dump(to partialPath: String, name: BackupName) async throws -> BackupIntegrityCheck.Measurement {
+        if format == .custom {
+            // pg_dump -f opens the file itself; created here first so it is 0600 from its first byte.
+            guard
+                FileManager.default.createFile(
+                    atPath: partialPath, contents: nil, attributes: [.posixPermissions: 0o600])
+            else {
+                throw BackupError.fileNotWritten(path: partialPath, reason: "it could not be created")
+            }
+        }
         do {
             try await runner.runChecked(pipeline(partialPath: partialPath))
         } catch let failure as CommandFailure {
             throw BackupError.dumpFailed(database: database, detail: failure.localizedDescription)
         }
-        let check = BackupIntegrityCheck(gzip: gzip, sizeFloor: ByteSize(bytes: 1), runner: runner)
-        let measurement = try await check.check(path: partialPath, file: name.fileName)
+        let check = BackupIntegrityCheck(
+            gzip: gzip, archive: postgres.archive, sizeFloor: ByteSize(bytes: 1), runner: runner)
+        let measurement = try await check.check(path: partialPath, file: name.fileName, format: format)
         guard measurement.size >= sizeFloor.bytes else {
             throw BackupError.dumpUnderSizeFloor(database: database, size: measurement.size, floor: sizeFloor)
         }

@@ -1,15 +1,20 @@
 import Foundation
 
 /// The checks a backup file must pass before anyone restores from it, cheapest first: not empty, not under the
-/// size floor, `gzip -t` (truncated, corrupt or trailing garbage all refuse the file), and the SHA-256 against
-/// the one recorded when it was written. Used by `backup create` on the new file, `backup verify`, and restores.
+/// size floor, `gzip -t` (truncated, corrupt or trailing garbage all refuse the file) — for a custom-format
+/// `.dump`, `pg_restore --list` and a full read of the archive instead —, and the SHA-256 against the one
+/// recorded when it was written. Used by `backup create` on the new file, `backup verify`, and restores.
 public struct BackupIntegrityCheck: Sendable {
     public var gzip: Gzip
+    public var archive: PostgresArchive
     public var sizeFloor: ByteSize
     public var runner: any CommandRunning
 
-    public init(gzip: Gzip, sizeFloor: ByteSize, runner: any CommandRunning) {
+    public init(
+        gzip: Gzip, archive: PostgresArchive = PostgresArchive(), sizeFloor: ByteSize, runner: any CommandRunning
+    ) {
         self.gzip = gzip
+        self.archive = archive
         self.sizeFloor = sizeFloor
         self.runner = runner
     }
@@ -21,15 +26,22 @@ public struct BackupIntegrityCheck: Sendable {
     }
 
     /// Checks the file at `path` (named `file` in messages); with `expectedSHA256`, the checksum must match it.
-    /// Throws the `BackupError` of the first check that fails.
-    public func check(path: String, file: String? = nil, expectedSHA256: String? = nil) async throws -> Measurement {
+    /// `format` defaults to the one the name says (`.dump` custom, anything else plain). Throws the `BackupError`
+    /// of the first check that fails.
+    public func check(
+        path: String, file: String? = nil, expectedSHA256: String? = nil, format: PostgresDumpFormat? = nil
+    ) async throws -> Measurement {
         let file = file ?? path
+        let format = format ?? BackupName.format(ofFileName: (file as NSString).lastPathComponent) ?? .plain
         let size = try Self.size(of: path)
         guard size > 0 else { throw BackupError.backupEmpty(file: file) }
         guard size >= sizeFloor.bytes else {
             throw BackupError.backupUnderSizeFloor(file: file, size: size, floor: sizeFloor)
         }
-        try await testIntegrity(path: path, file: file)
+        switch format {
+        case .plain: try await testIntegrity(path: path, file: file)
+        case .custom: try await testArchiveIntegrity(path: path, file: file)
+        }
         let sha256: String
         do {
             sha256 = try SHA256Checksum.ofFile(atPath: path)
@@ -57,6 +69,29 @@ public struct BackupIntegrityCheck: Sendable {
             throw BackupError.fileUnreadable(path: path, reason: "it does not exist")
         case .failure(let other):
             throw BackupError.backupCorrupt(file: file ?? path, detail: other.localizedDescription)
+        }
+    }
+
+    /// `pg_restore --list` (is it an archive at all), then a full read of every entry (truncation, flipped
+    /// bytes in compressed data): either failing makes the backup corrupt.
+    public func testArchiveIntegrity(path: String, file: String? = nil) async throws {
+        let reads = [
+            ("pg_restore --list", archive.list(file: path)),
+            ("pg_restore reading every entry", archive.readThrough(file: path)),
+        ]
+        for (label, invocation) in reads {
+            let result = try await runner.run(invocation)
+            switch PostgresArchive.classifyIntegrity(result, file: path) {
+            case .success:
+                continue
+            case .failure(.corrupt(_, let detail)):
+                throw BackupError.backupCorrupt(
+                    file: file ?? path, detail: "\(label): \(detail)")
+            case .failure(.missing):
+                throw BackupError.fileUnreadable(path: path, reason: "it does not exist")
+            case .failure(let other):
+                throw BackupError.backupCorrupt(file: file ?? path, detail: other.localizedDescription)
+            }
         }
     }
 

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The file name of a backup: `<database>_backup_YYYYMMDD_HHMMSS.sql.gz`, the time in UTC, as the runbook's
-/// `valeo_erp_backup_20251009_020000.sql.gz`.
+/// `valeo_erp_backup_20251009_020000.sql.gz`; or `<database>_backup_YYYYMMDD_HHMMSS.dump` for a custom-format
+/// (`pg_dump -Fc`) archive, restored with `pg_restore -j` (`backups.format: custom`).
 ///
 /// Parsing never crashes and never guesses: anything else in a backup folder (a `.partial` file, a copy someone
 /// renamed, `20250231`) is not a `BackupName`, and the callers report it instead of touching it.
@@ -10,31 +11,60 @@ public struct BackupName: Sendable, Hashable, Comparable, Codable, CustomStringC
     public let database: String
     /// When the dump started, whole seconds, UTC.
     public let timestamp: Date
+    /// How the dump was written: a gzip SQL script (`.sql.gz`) or a custom-format archive (`.dump`).
+    public let format: PostgresDumpFormat
 
+    /// The extension of a plain (gzip SQL) backup.
     public static let fileExtension = ".sql.gz"
+    /// The extension of a custom-format (`pg_dump -Fc`) backup.
+    public static let archiveFileExtension = ".dump"
     static let marker = "_backup_"
 
+    /// The file name extension of a backup written in `format`.
+    public static func fileExtension(for format: PostgresDumpFormat) -> String {
+        switch format {
+        case .plain: fileExtension
+        case .custom: archiveFileExtension
+        }
+    }
+
     /// A name for a new backup of `database` taken at `timestamp` (sub-seconds are dropped).
-    public init(database: String, timestamp: Date) throws(BackupError) {
+    public init(database: String, timestamp: Date, format: PostgresDumpFormat = .plain) throws(BackupError) {
         guard Self.isUsableInFileName(database) else { throw .databaseNameUnusableInFileName(database) }
         self.database = database
         self.timestamp = Date(timeIntervalSince1970: floor(timestamp.timeIntervalSince1970))
+        self.format = format
     }
 
     /// Parses a file name (not a path); nil for anything that is not exactly a backup name.
     public init?(fileName: String) {
-        guard fileName.hasSuffix(Self.fileExtension) else { return nil }
-        let stem = fileName.dropLast(Self.fileExtension.count)
+        guard let format = Self.format(ofFileName: fileName) else { return nil }
+        let stem = fileName.dropLast(Self.fileExtension(for: format).count)
         guard let markerRange = stem.range(of: Self.marker, options: .backwards) else { return nil }
         let database = String(stem[..<markerRange.lowerBound])
         let stamp = String(stem[markerRange.upperBound...])
         guard Self.isUsableInFileName(database), let timestamp = Self.parseStamp(stamp) else { return nil }
         self.database = database
         self.timestamp = timestamp
+        self.format = format
     }
 
-    /// `valeo_erp_backup_20251009_020000.sql.gz`.
-    public var fileName: String { database + Self.marker + Self.stamp(timestamp) + Self.fileExtension }
+    /// The format a backup file name's extension stands for (`.sql.gz` plain, `.dump` custom); nil for others.
+    public static func format(ofFileName fileName: String) -> PostgresDumpFormat? {
+        if fileName.hasSuffix(fileExtension) { return .plain }
+        if fileName.hasSuffix(archiveFileExtension) { return .custom }
+        return nil
+    }
+
+    /// Whether `fileName` looks like a backup of `database` in either format, before the stamp is checked.
+    public static func hasBackupShape(_ fileName: String, database: String) -> Bool {
+        fileName.hasPrefix(database + marker) && format(ofFileName: fileName) != nil
+    }
+
+    /// `valeo_erp_backup_20251009_020000.sql.gz` (or `….dump`).
+    public var fileName: String {
+        database + Self.marker + Self.stamp(timestamp) + Self.fileExtension(for: format)
+    }
 
     public var description: String { fileName }
 
@@ -45,7 +75,7 @@ public struct BackupName: Sendable, Hashable, Comparable, Codable, CustomStringC
     }
 
     public static func < (lhs: BackupName, rhs: BackupName) -> Bool {
-        (lhs.timestamp, lhs.database) < (rhs.timestamp, rhs.database)
+        (lhs.timestamp, lhs.database, lhs.format.rawValue) < (rhs.timestamp, rhs.database, rhs.format.rawValue)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -53,7 +83,8 @@ public struct BackupName: Sendable, Hashable, Comparable, Codable, CustomStringC
         let text = try container.decode(String.self)
         guard let name = BackupName(fileName: text) else {
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "'\(text)' is not a backup name (<db>_backup_YYYYMMDD_HHMMSS.sql.gz)")
+                in: container,
+                debugDescription: "'\(text)' is not a backup name (<db>_backup_YYYYMMDD_HHMMSS.sql.gz or .dump)")
         }
         self = name
     }

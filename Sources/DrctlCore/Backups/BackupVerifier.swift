@@ -11,11 +11,14 @@ public struct BackupVerifier: Sendable {
     public var recoveryPointObjective: Duration
     public var clock: any RunClock
 
+    /// `archive` checks custom-format `.dump` backups (`pg_restore --list` and a full read); plain ones use `gzip`.
     public init(
-        manifest: Manifest, gzip: Gzip, runner: any CommandRunning = CommandRunner(), clock: any RunClock = .system
+        manifest: Manifest, gzip: Gzip, archive: PostgresArchive = PostgresArchive(),
+        runner: any CommandRunning = CommandRunner(), clock: any RunClock = .system
     ) {
         self.folder = BackupFolder(manifest: manifest)
-        self.check = BackupIntegrityCheck(gzip: gzip, sizeFloor: manifest.backups.sizeFloor, runner: runner)
+        self.check = BackupIntegrityCheck(
+            gzip: gzip, archive: archive, sizeFloor: manifest.backups.sizeFloor, runner: runner)
         self.recoveryPointObjective = manifest.objectives.rpo
         self.clock = clock
     }

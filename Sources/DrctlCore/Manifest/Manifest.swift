@@ -159,19 +159,61 @@ public struct Manifest: Sendable, Hashable, Codable {
         public var retention: Retention
         public var s3: S3Location?
         public var azure: AzureLocation?
+        /// How `backup create` dumps: `plain` (`pg_dump | gzip`, `.sql.gz`, the runbook's) or `custom`
+        /// (`pg_dump -Fc`, `.dump`, restored with `pg_restore -j`). Restores read either, whatever this says.
+        public var format: PostgresDumpFormat
+        /// Parallel jobs of `pg_restore -j` for custom-format backups; nil means `defaultRestoreJobs`.
+        public var restoreJobs: Int?
 
         public init(
             local: ManifestPath,
             sizeFloor: ByteSize,
             retention: Retention,
             s3: S3Location? = nil,
-            azure: AzureLocation? = nil
+            azure: AzureLocation? = nil,
+            format: PostgresDumpFormat = .plain,
+            restoreJobs: Int? = nil
         ) {
             self.local = local
             self.sizeFloor = sizeFloor
             self.retention = retention
             self.s3 = s3
             self.azure = azure
+            self.format = format
+            self.restoreJobs = restoreJobs
+        }
+
+        /// The jobs `pg_restore -j` runs with: `restoreJobs`, else `defaultRestoreJobs`.
+        public var effectiveRestoreJobs: Int { restoreJobs ?? Self.defaultRestoreJobs }
+
+        /// min(4, cores): more jobs than cores only queue, and four keep a small server responsive.
+        public static var defaultRestoreJobs: Int { max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) }
+
+        enum CodingKeys: String, CodingKey {
+            case local, sizeFloor, retention, s3, azure, format, restoreJobs
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            local = try container.decode(ManifestPath.self, forKey: .local)
+            sizeFloor = try container.decode(ByteSize.self, forKey: .sizeFloor)
+            retention = try container.decode(Retention.self, forKey: .retention)
+            s3 = try container.decodeIfPresent(S3Location.self, forKey: .s3)
+            azure = try container.decodeIfPresent(AzureLocation.self, forKey: .azure)
+            format = try container.decodeIfPresent(PostgresDumpFormat.self, forKey: .format) ?? .plain
+            restoreJobs = try container.decodeIfPresent(Int.self, forKey: .restoreJobs)
+        }
+
+        /// A plain-format manifest encodes as it did before `format` existed, so its fingerprint is unchanged.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(local, forKey: .local)
+            try container.encode(sizeFloor, forKey: .sizeFloor)
+            try container.encode(retention, forKey: .retention)
+            try container.encodeIfPresent(s3, forKey: .s3)
+            try container.encodeIfPresent(azure, forKey: .azure)
+            if format != .plain { try container.encode(format, forKey: .format) }
+            try container.encodeIfPresent(restoreJobs, forKey: .restoreJobs)
         }
     }
 

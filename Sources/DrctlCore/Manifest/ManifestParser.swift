@@ -106,14 +106,27 @@ struct ManifestParser {
     }
 
     private func backups(_ node: ManifestNode) throws(ManifestError) -> Manifest.Backups {
-        let backups = try node.mapping(allowing: ["local", "sizeFloor", "retention", "s3", "azure"])
+        let backups = try node.mapping(allowing: [
+            "local", "sizeFloor", "retention", "s3", "azure", "format", "restoreJobs",
+        ])
         return Manifest.Backups(
             local: try backups.required("local").path(),
             sizeFloor: try backups.required("sizeFloor").byteSize(),
             retention: try retention(backups.required("retention")),
             s3: try backups.optional("s3").map(s3Location),
-            azure: try backups.optional("azure").map(azureLocation)
+            azure: try backups.optional("azure").map(azureLocation),
+            format: try backups.optional("format").map(dumpFormat) ?? .plain,
+            restoreJobs: try backups.optional("restoreJobs")?.integer(in: 1...64)
         )
+    }
+
+    /// `plain` (`pg_dump | gzip`, the runbook's) or `custom` (`pg_dump -Fc`, restored with `pg_restore -j`).
+    private func dumpFormat(_ node: ManifestNode) throws(ManifestError) -> PostgresDumpFormat {
+        let text = try node.nonEmptyString()
+        guard let format = PostgresDumpFormat(rawValue: text) else {
+            throw node.invalid(text, expected: "plain (pg_dump | gzip, .sql.gz) or custom (pg_dump -Fc, .dump)")
+        }
+        return format
     }
 
     private func retention(_ node: ManifestNode) throws(ManifestError) -> Manifest.Retention {

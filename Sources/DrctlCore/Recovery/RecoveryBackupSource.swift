@@ -140,7 +140,8 @@ public struct RecoveryBackupSource: Sendable {
             let path = folder.path(record.tier, fileName: record.fileName)
             context.log("verifying local backup \(record.relativePath)")
             let check = BackupIntegrityCheck(
-                gzip: toolbox.gzip, sizeFloor: toolbox.manifest.backups.sizeFloor, runner: context.runner)
+                gzip: toolbox.gzip, archive: toolbox.postgres.archive, sizeFloor: toolbox.manifest.backups.sizeFloor,
+                runner: context.runner)
             let measured = try await check.check(path: path, file: record.relativePath, expectedSHA256: record.sha256)
             selected = SelectedBackup(
                 name: record.fileName, path: path, size: measured.size, sha256: measured.sha256,

@@ -113,7 +113,8 @@ public struct Postgres: Sendable, Hashable {
         return connection.authorize(pgDumpExecutable, arguments)
     }
 
-    /// `pg_restore -j N --exit-on-error -d DB FILE` for a `-Fc` archive.
+    /// `pg_restore -j N --exit-on-error --no-owner -d DB FILE` for a `-Fc` archive; the password only in
+    /// `PGPASSWORD`. `-j` needs FILE to be a seekable file, never a pipe.
     public func restoreArchive(file: String, jobs: Int = 4, clean: Bool = false, noOwner: Bool = true)
         -> CommandInvocation
     {
@@ -123,6 +124,9 @@ public struct Postgres: Sendable, Hashable {
         arguments.append(file)
         return connection.authorize(pgRestoreExecutable, arguments)
     }
+
+    /// `pg_restore --list` and full reads of custom-format archives, with this `pg_restore`.
+    public var archive: PostgresArchive { PostgresArchive(executable: pgRestoreExecutable) }
 
     /// Prints `1` when database `name` exists, nothing otherwise; read with `parseExists`.
     public func databaseExists(_ name: String) -> CommandInvocation {
