@@ -162,6 +162,11 @@ public struct RecoveryBackupSource: Sendable {
                 origin: (try? fetcher.location()).map { "\($0.store.displayName)/\(fetched.key)" } ?? fetched.key,
                 skipped: fetched.skipped)
         }
+        if BackupName.format(ofFileName: selected.name) == .custom {
+            // Until the restore path runs pg_restore -j (issue #6), a .dump is refused before anything is touched.
+            throw DrctlError.notYetImplemented(
+                feature: "restoring the custom-format backup \(selected.name) (pg_restore -j)", issue: 6)
+        }
         try await origin.check(file: selected.path, name: selected.name, database: database, runner: context.runner)
         context.log("backup \(selected.name) verified (\(selected.origin), sha256 \(selected.sha256.prefix(12))…)")
         return selected
