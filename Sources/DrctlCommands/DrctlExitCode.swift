@@ -51,7 +51,7 @@ enum DrctlExitCode: Int32 {
             switch error {
             case .targetLooksLikeProduction, .faultNotPossible: return .refused
             case .drillUnreadable, .drillInvalid, .unknownScenario, .reportNotFound, .drillRequired: return .usage
-            case .smokeCheckFailed, .badReleaseBecameReady: return .stepFailed
+            case .smokeCheckFailed, .badReleaseBecameReady, .childRunEnded: return .stepFailed
             }
         case let error as StatusError:
             switch error {

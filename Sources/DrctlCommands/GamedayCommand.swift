@@ -33,8 +33,9 @@ struct GamedayRunCommand: AsyncParsableCommand {
 
             The drill script (--drill) names the scenario, the hypothesis, the declared incident time, smoke \
             checks (sql with expect, http with expectStatus, command as an argv list) and faults to inject: \
-            killAfterStep (the run is stopped after that step's effect, before the journal records it, then \
-            resumed), corruptNewestBackup (a corrupt backup newer than every real one is put in the --from \
+            killAfterStep (the scenario runs in a child drctl, this binary again, which is killed with SIGKILL \
+            right after that step's effect, before the journal records it; the run is then resumed as drctl \
+            resume does), corruptNewestBackup (a corrupt backup newer than every real one is put in the --from \
             store; the fetch must skip it; refused when --from is named production), deploymentNeverReady (the \
             app deployment is pointed at an image tag that does not exist right before the run waits for its \
             rollout: the run fails there and the report says how; cluster-loss and db-restore).
@@ -74,6 +75,10 @@ struct GamedayRunCommand: AsyncParsableCommand {
     @Option(help: "How long helm and the rollout may wait for a release to become ready (e.g. 10m).")
     var releaseTimeout: String = "10m"
 
+    /// Set by a game day on the child drctl it runs a drill with a kill fault in; not for people.
+    @Option(name: .customLong("child-run-id"), help: .hidden)
+    var childRunID: String?
+
     @Flag(
         name: .customLong("i-know-this-is-production"),
         help: "Run the drill even though the target looks like production.")
@@ -100,7 +105,10 @@ struct GamedayRunCommand: AsyncParsableCommand {
         if let drill { parameters["drill"] = absolute(drill) }
         if iKnowThisIsProduction {
             parameters["iKnowThisIsProduction"] = "yes"
-            StandardStreams.err("WARNING: --i-know-this-is-production: the production guard is OFF for this drill.")
+            if childRunID == nil {
+                StandardStreams.err(
+                    "WARNING: --i-know-this-is-production: the production guard is OFF for this drill.")
+            }
         }
         let loader = ScenarioLoader(environment: environment, runner: launcher.runner)
         let target = try ManifestLoader(environment: environment).load(from: options.file)
@@ -116,10 +124,17 @@ struct GamedayRunCommand: AsyncParsableCommand {
         let service = GamedayService(
             runService: try await launcher.makeService(runbook: runbook.id), registry: registry,
             reportRoot: launcher.stateDirectory, notice: { StandardStreams.err($0) })
+        if let childRunID {
+            try await service.runAsChild(runbook, runID: childRunID)
+            return
+        }
+        let child = GamedayService.ChildProcess(
+            executable: GamedayService.ChildProcess.ownExecutable, arguments: Array(CommandLine.arguments.dropFirst()),
+            runIDOption: "--child-run-id", environment: [:], runner: CommandRunner())
         let outcome = try await SignalCancellation.run(notice: { _ in
             StandardStreams.err("signal: stopping the drill and recording where it stopped…")
         }) {
-            try await service.run(runbook, drill: drillScript, target: target, source: source)
+            try await service.run(runbook, drill: drillScript, target: target, source: source, child: child)
         }
         StandardStreams.err(
             "game day \(outcome.runID): \(outcome.report.verdict.rawValue); report in \(outcome.reportDirectory)/"

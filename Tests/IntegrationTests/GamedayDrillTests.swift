@@ -33,6 +33,8 @@ struct GamedayDrillTests {
             let (history, report) = try await world.lastDrill()
             #expect(history.status == .succeeded)
             #expect(history.segments.map(\.kind) == [.started, .resumed])
+            #expect(history.segments.first?.end == nil, "the child drctl was killed with SIGKILL")
+            #expect(report.faults.contains { $0.fault.contains("SIGKILL") && $0.coped })
             #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
             #expect(report.scenario == "db-restore")
             #expect(report.backup == world.backupName)

@@ -37,6 +37,9 @@ struct GamedayEndToEndTests {
         let history = try await runs.history(runID: runID)
         #expect(history.status == .succeeded)
         #expect(history.segments.map(\.kind) == [.started, .resumed])
+        // A real kill: the child drctl died by SIGKILL, so its segment has no end record; the lock was taken over.
+        #expect(history.segments.first?.end == nil)
+        #expect(run.standardErrorTail.contains("killed with SIGKILL after database.restore"))
         let reportPath = world.folder + "/state/gameday/\(runID)/report.json"
         let report = try GamedayReport.decode(json: try Data(contentsOf: URL(fileURLWithPath: reportPath)))
         #expect(report.verdict == .passed, "\(report.findings)")
@@ -44,6 +47,7 @@ struct GamedayEndToEndTests {
         // Both faults are in the report, and how the run coped.
         #expect(report.faults.count == 2)
         #expect(report.faults.allSatisfy { $0.coped }, "\(report.faults)")
+        #expect(report.faults.first?.fault.hasPrefix("drctl killed with SIGKILL after the effect of step") == true)
         let restore = try #require(report.steps.first { $0.id == "database.restore" })
         #expect(restore.attempts.map(\.outcome) == ["accepted-by-probe"])
         let injected = try #require(report.steps.first { $0.id == "fault.corrupt-backup" }?.evidence["name"])

@@ -14,6 +14,8 @@ public enum GamedayError: Error, Sendable, LocalizedError, Equatable {
     case smokeCheckFailed(name: String, detail: String)
     /// The scenario needs a drill script (`--drill`) for what it sets up.
     case drillRequired(scenario: String, detail: String)
+    /// The child drctl that runs a drill with a kill fault ended other than by the injected SIGKILL.
+    case childRunEnded(runID: String, status: String, detail: String)
     /// The app-rollback drill's bad release became ready: there is nothing to roll back from.
     case badReleaseBecameReady(release: String, revision: String)
 
@@ -34,6 +36,9 @@ public enum GamedayError: Error, Sendable, LocalizedError, Equatable {
             "the drill's fault \(fault) cannot be injected: \(reason) — remove it from the drill's faults."
         case .smokeCheckFailed(let name, let detail):
             "smoke check '\(name)' failed: \(detail) — the recovery did not give the expected result; see the report."
+        case .childRunEnded(let runID, let status, let detail):
+            "the drill's child drctl (run \(runID)) \(status) before the injected SIGKILL: \(detail) — see drctl runs "
+                + "show \(runID) and the report."
         case .drillRequired(let scenario, let detail):
             "a \(scenario) game day needs a drill script (--drill FILE): \(detail) — see manifests/gameday-\(scenario).yaml."
         case .badReleaseBecameReady(let release, let revision):

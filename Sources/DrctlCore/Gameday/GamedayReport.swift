@@ -154,12 +154,16 @@ extension GamedayReport {
             let resumed = history.segments.contains { $0.kind == .resumed }
             let accepted = step?.attempts.contains { $0.outcome == .acceptedByProbe } ?? false
             let completed = { if case .completed = step?.state { return true } else { return false } }()
+            // A SIGKILLed process leaves its segment without an end record; an in-process stop records one.
+            let signalled = history.segments.first.map { $0.end == nil } ?? false
             faultList.append(
                 Fault(
-                    fault: "run killed after the effect of step \(kill), before the journal recorded it",
+                    fault: signalled
+                        ? "drctl killed with SIGKILL after the effect of step \(kill), before the journal recorded it"
+                        : "run stopped after the effect of step \(kill), before the journal recorded it",
                     howTheRunCoped: resumed
                         ? (accepted
-                            ? "resumed; the step's probe found its effect in place and accepted it without re-running it"
+                            ? "resumed (drctl resume); the step's probe found its effect in place and accepted it without re-running it"
                             : (completed
                                 ? "resumed; the step ran again and completed"
                                 : "resumed, but the step did not complete"))

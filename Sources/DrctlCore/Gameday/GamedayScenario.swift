@@ -17,16 +17,23 @@ public struct GamedayScenario: Sendable {
     public var drill: DrillScript
     public var workRoot: String
     public var releaseTimeout: Duration
+    /// The kill fault sends SIGKILL to this process (a child drctl the game day started for the purpose) instead of
+    /// stopping the run in-process. Set from `childKillVariable` in the child's environment.
+    public var killBySignal: Bool
+
+    /// Set to `1` in the environment of the child drctl a game day runs its scenario in, so the kill is a real one.
+    public static let childKillVariable = "DRCTL_GAMEDAY_CHILD_SIGKILL"
 
     public init(
         target: ScenarioToolbox, source: Manifest, drill: DrillScript, workRoot: String,
-        releaseTimeout: Duration = .seconds(600)
+        releaseTimeout: Duration = .seconds(600), killBySignal: Bool = false
     ) {
         self.target = target
         self.source = source
         self.drill = drill
         self.workRoot = workRoot
         self.releaseTimeout = releaseTimeout
+        self.killBySignal = killBySignal
     }
 
     /// The step that starts the drill's recovery clock: the incident the drill itself causes (row-recovery deletes
@@ -217,12 +224,15 @@ public struct GamedayScenario: Sendable {
     // MARK: - Faults
 
     /// A step that does its work, then stops the run before the completion is journaled, once per run: what a
-    /// kill between the effect and the journal looks like. The resume must find the effect with its probe.
+    /// kill between the effect and the journal looks like. The resume must find the effect with its probe. In a
+    /// child drctl (`killBySignal`) the process sends itself SIGKILL: nothing after the effect runs, the journal
+    /// and the lock stay as a killed run leaves them.
     private func killedAfterEffect(_ step: RunbookStep) -> RunbookStep {
         var step = step
         let action = step.action
         let workRoot = self.workRoot
         let stepID = step.id
+        let killBySignal = self.killBySignal
         step.action = { context in
             let outputs = try await action(context)
             let marker =
@@ -230,6 +240,10 @@ public struct GamedayScenario: Sendable {
                 + "/killed-\(stepID.rawValue)"
             if !FileManager.default.fileExists(atPath: marker) {
                 FileManager.default.createFile(atPath: marker, contents: Data())
+                if killBySignal {
+                    context.log("FAULT INJECTED: SIGKILL after the effect of \(stepID), before it is journaled")
+                    kill(getpid(), SIGKILL)
+                }
                 context.log("FAULT INJECTED: the run is stopped after the effect of \(stepID), before it is journaled")
                 throw CancellationError()
             }

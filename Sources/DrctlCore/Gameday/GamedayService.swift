@@ -26,6 +26,34 @@ public struct GamedayService: Sendable {
         reportRoot + "/gameday/" + runID
     }
 
+    /// How to start this drctl again as the child a drill with a kill fault runs in: its own binary with the same
+    /// arguments; `runIDOption` and the run id are appended.
+    public struct ChildProcess: Sendable {
+        public var executable: String
+        public var arguments: [String]
+        public var runIDOption: String
+        public var environment: [String: String]
+        public var runner: any CommandRunning
+
+        public init(
+            executable: String, arguments: [String], runIDOption: String, environment: [String: String],
+            runner: any CommandRunning
+        ) {
+            self.executable = executable
+            self.arguments = arguments
+            self.runIDOption = runIDOption
+            self.environment = environment
+            self.runner = runner
+        }
+
+        /// This process's own binary (`/proc/self/exe`), falling back to `argv[0]`.
+        public static var ownExecutable: String {
+            let proc = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            if proc != "/proc/self/exe", FileManager.default.isExecutableFile(atPath: proc) { return proc }
+            return CommandLine.arguments.first ?? "drctl"
+        }
+    }
+
     public struct Outcome: Sendable {
         public var runID: String
         public var report: GamedayReport
@@ -33,9 +61,75 @@ public struct GamedayService: Sendable {
     }
 
     /// Runs the drill; throws the run's error after the report is written (the report says what happened).
-    public func run(_ runbook: Runbook, drill: DrillScript, target: Manifest, source: Manifest) async throws -> Outcome
-    {
+    ///
+    /// With a kill fault and a `child`, the run starts in a child drctl that SIGKILLs itself right after the named
+    /// step's effect (before the journal records it); this process then resumes the run as `drctl resume` does
+    /// (stale lock taken over, in-doubt step probed). Without a `child` the kill is an in-process stop.
+    public func run(
+        _ runbook: Runbook, drill: DrillScript, target: Manifest, source: Manifest, child: ChildProcess? = nil
+    ) async throws -> Outcome {
         let runID = RunID.make(at: runService.clock.now())
+        var failure: (any Error)?
+        if let kill = drill.faults.killAfterStep, let child {
+            failure = await runKilledChild(runID: runID, killAfter: kill, child: child)
+        } else {
+            failure = await runInProcess(runbook, runID: runID, drill: drill)
+        }
+        let commands = Dictionary(runbook.steps.map { ($0.id, $0.commands) }) { first, _ in first }
+        let history: RunHistory
+        do {
+            history = try await RunCatalog(backend: runService.backend).history(runID: runID)
+        } catch {
+            // Nothing journaled (the run never started): the run's own error says why.
+            throw failure ?? error
+        }
+        let report = GamedayReport(history: history, drill: drill, target: target, source: source, commands: commands)
+        let directory = Self.reportDirectory(reportRoot: reportRoot, runID: runID)
+        try Self.write(report, to: directory)
+        if let failure { throw failure }
+        return Outcome(runID: runID, report: report, reportDirectory: directory)
+    }
+
+    /// The child's part: starts the run under the id the parent chose (the kill fault ends this process).
+    public func runAsChild(_ runbook: Runbook, runID: String) async throws {
+        try await runService.start(runbook, runID: runID)
+    }
+
+    private func runKilledChild(runID: String, killAfter: String, child: ChildProcess) async -> (any Error)? {
+        var environment = child.environment
+        environment[GamedayScenario.childKillVariable] = "1"
+        let invocation = CommandInvocation(
+            child.executable, child.arguments + [child.runIDOption, runID], environment: environment)
+        notice("game day \(runID): running the scenario in a child drctl, to be killed with SIGKILL after \(killAfter)")
+        let result: CommandResult
+        do {
+            result = try await child.runner.run(invocation)
+        } catch {
+            return error
+        }
+        guard result.status == .signalled(SIGKILL) else {
+            let status =
+                switch result.status {
+                case .exited(let code): "exited with status \(code)"
+                case .signalled(let signal): "was stopped by signal \(signal)"
+                case .timedOut(let limit): "timed out after \(limit)"
+                }
+            return GamedayError.childRunEnded(
+                runID: runID, status: status,
+                detail: String(result.standardErrorTail.split(separator: "\n").suffix(5).joined(separator: " | ")))
+        }
+        notice(
+            "fault injected: the child drctl of run \(runID) was killed with SIGKILL after \(killAfter); "
+                + "resuming the run (drctl resume \(runID))")
+        do {
+            try await runService.resume(runID: runID, registry: registry)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private func runInProcess(_ runbook: Runbook, runID: String, drill: DrillScript) async -> (any Error)? {
         var failure: (any Error)?
         do {
             try await runService.start(runbook, runID: runID)
@@ -49,13 +143,7 @@ public struct GamedayService: Sendable {
         } catch {
             failure = error
         }
-        let commands = Dictionary(runbook.steps.map { ($0.id, $0.commands) }) { first, _ in first }
-        let history = try await RunCatalog(backend: runService.backend).history(runID: runID)
-        let report = GamedayReport(history: history, drill: drill, target: target, source: source, commands: commands)
-        let directory = Self.reportDirectory(reportRoot: reportRoot, runID: runID)
-        try Self.write(report, to: directory)
-        if let failure { throw failure }
-        return Outcome(runID: runID, report: report, reportDirectory: directory)
+        return failure
     }
 
     static func write(_ report: GamedayReport, to directory: String) throws {

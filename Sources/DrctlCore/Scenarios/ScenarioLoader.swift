@@ -94,7 +94,8 @@ extension ScenarioRegistry {
                 target: target.manifest, source: source, overridden: parameters["iKnowThisIsProduction"] == "yes")
             return try GamedayScenario(
                 target: target, source: source, drill: drill, workRoot: try Self.require("workRoot", in: parameters),
-                releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600)
+                releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600),
+                killBySignal: loader.environment[GamedayScenario.childKillVariable] == "1"
             ).runbook(parameters: parameters)
         }
     }
