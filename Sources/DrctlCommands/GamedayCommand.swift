@@ -130,7 +130,11 @@ struct GamedayRunCommand: AsyncParsableCommand {
         }
         let child = GamedayService.ChildProcess(
             executable: GamedayService.ChildProcess.ownExecutable, arguments: Array(CommandLine.arguments.dropFirst()),
-            runIDOption: "--child-run-id", environment: [:], runner: CommandRunner())
+            runIDOption: "--child-run-id", environment: [:],
+            // The child's progress shows as it happens, on the stream it was written to.
+            runner: CommandRunner(lineSink: { line in
+                line.stream == .standardOutput ? StandardStreams.out(line.text) : StandardStreams.err(line.text)
+            }))
         let outcome = try await SignalCancellation.run(notice: { _ in
             StandardStreams.err("signal: stopping the drill and recording where it stopped…")
         }) {

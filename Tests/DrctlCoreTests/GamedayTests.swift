@@ -103,6 +103,15 @@ import Testing
                         faults: .init(deploymentNeverReady: true), rows: .init(table: "t", key: "id", ids: ["1"])))
             }
         }
+        let rebuild = try GamedayScenario(
+            target: toolbox, source: production,
+            drill: DrillScript(scenario: .clusterLoss, hypothesis: "h", faults: .init(deploymentNeverReady: true)),
+            workRoot: "/tmp/w"
+        ).runbook(parameters: [:]).steps
+        let fault = try #require(rebuild.firstIndex { $0.id == "fault.deployment-never-ready" })
+        #expect(rebuild[fault].dependsOn == ["app.install"])
+        #expect(rebuild[fault + 1].id == "app.rollout")
+        #expect(rebuild[fault + 1].dependsOn.contains("fault.deployment-never-ready"))
         #expect(GamedayScenario.retagged("nginx:1.27", tag: "x") == "nginx:x")
         #expect(GamedayScenario.retagged("registry:5000/app", tag: "x") == "registry:5000/app:x")
         #expect(GamedayScenario.retagged("app@sha256:abc", tag: "x") == "app:x")
