@@ -102,6 +102,8 @@ struct GamedayDrillTests {
                 smokeChecks:
                   - name: app ready
                     http: \(world.readyz)
+                faults:
+                  killAfterStep: helm.rollback
                 """)
             let run = try await world.gameday("app-rollback", drill: drill)
             #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
@@ -111,8 +113,14 @@ struct GamedayDrillTests {
             #expect(incident.evidence["revision"] == "2")
             #expect(incident.evidence["status"] == "failed")
             #expect(report.steps.first { $0.id == "helm.rollback" }?.evidence["rolledBackTo"] == "1")
-            #expect(report.faults.count == 1)
-            #expect(report.faults.first?.coped == true, "\(report.faults)")
+            // Killed with SIGKILL right after helm rollback, resumed: the probe accepts it, no second rollback.
+            #expect(history.segments.map(\.kind) == [.started, .resumed])
+            #expect(
+                report.steps.first { $0.id == "helm.rollback" }?.attempts.map(\.outcome) == ["accepted-by-probe"])
+            #expect(report.faults.count == 2)
+            #expect(report.faults.allSatisfy { $0.coped }, "\(report.faults)")
+            let revisions = try await world.runner.runChecked(world.helmHistory())
+            #expect(try Helm.parseHistory(revisions.standardOutput).map(\.revision) == [1, 2, 3])
             #expect(report.objectives.rpoApplies == false)
             #expect(report.objectives.rpoAchievedSeconds == nil)
             let incidentEnd = try #require(
@@ -307,6 +315,8 @@ final class DrillWorld: Sendable {
         }
         await tearDown()
     }
+
+    func helmHistory() -> CommandInvocation { helm.history(release: "valeo-erp") }
 
     private var helm: Helm {
         Helm(executable: (try? TestPrograms.helm(.v3)) ?? "helm", namespace: namespace, kubeconfig: kube.kubeconfig)
