@@ -156,6 +156,11 @@ import Yams
                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "PAGERDUTY_ROUTING_KEY",
                 "SLACK_WEBHOOK_URL", "DRCTL_WEBHOOK_HMAC_KEY",
             ])
+        // On a host (systemd, cron) the manifest's password variable is needed as well.
+        #expect(emitter.hostVariables.first == "TEST_DB_PASSWORD")
+        #expect(emitter.hostVariables.dropFirst() == emitter.environmentSecretVariables[...])
+        #expect(emitter.crontab().contains("cron's environment must hold TEST_DB_PASSWORD, AWS_ACCESS_KEY_ID,"))
+        #expect(emitter.systemdService().contains("(keep the file mode 0600): TEST_DB_PASSWORD, AWS_ACCESS_KEY_ID,"))
         let yaml = try emitter.cronJobYAML()
         let container = try Self.container(yaml)
         #expect(Self.envFromSecrets(container) == ["drctl-backup-test-env"])
