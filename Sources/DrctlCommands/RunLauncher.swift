@@ -15,11 +15,17 @@ struct RunLauncher {
     var stateLocation: String
     var output: OutputFormat
     var runner: any CommandRunning
+    /// Where the live runner records each child's process group, in the run's local folder.
+    var childRecords: ChildProcessRecords
 
-    init(stateDir: String?, output: OutputFormat, runner: any CommandRunning = CommandRunner()) {
+    /// - Parameter runner: nil: the live `CommandRunner`, recording its children for `drctl resume`.
+    init(stateDir: String?, output: OutputFormat, runner: (any CommandRunning)? = nil) {
         self.stateLocation = StateDirectory.resolve(flag: stateDir)
         self.output = output
-        self.runner = runner
+        let local = stateLocation.hasPrefix("s3://") ? StateDirectory.localDefault() : stateLocation
+        let childRecords = ChildProcessRecords(runsFolder: local + "/runs") { StandardStreams.err($0) }
+        self.childRecords = childRecords
+        self.runner = runner ?? CommandRunner(childRecords: childRecords)
     }
 
     /// A local folder for scenario work files: the state folder, or the user's local state folder when the
@@ -65,7 +71,8 @@ struct RunLauncher {
             events = TextProgressRenderer(expectedDurations: typical) { StandardStreams.out($0) }
         }
         return RunService(
-            backend: backend, runner: runner, events: notifier.map { FanOutEventSink([events, $0]) } ?? events)
+            backend: backend, runner: runner, events: notifier.map { FanOutEventSink([events, $0]) } ?? events,
+            childRecords: childRecords)
     }
 
     /// Runs `body`, then waits for the notifications it caused (failed or not) before the process exits.

@@ -25,22 +25,27 @@ public struct CommandRunner: CommandRunning {
     public let standardErrorTailLines: Int
     /// Time between SIGTERM and SIGKILL when a process group is stopped.
     public let terminationGracePeriod: Duration
+    /// Where each child's process group is recorded while it runs (for `drctl resume` after a kill); nil: nowhere.
+    public let childRecords: ChildProcessRecords?
 
     /// - Parameters:
     ///   - lineSink: where output lines go as they arrive (already redacted); `nil` keeps them out of sight.
     ///   - outputLimit: bytes of standard output kept in a result (default 64 MiB).
     ///   - stderrTailLines: lines of standard error kept in a result (default 40).
     ///   - terminationGracePeriod: time between SIGTERM and SIGKILL (default 5 s).
+    ///   - childRecords: records each child's process group in the run's folder while it runs.
     public init(
         lineSink: OutputLineSink? = nil,
         outputLimit: Int = 64 * 1024 * 1024,
         stderrTailLines: Int = 40,
-        terminationGracePeriod: Duration = .seconds(5)
+        terminationGracePeriod: Duration = .seconds(5),
+        childRecords: ChildProcessRecords? = nil
     ) {
         self.lineSink = lineSink
         self.outputLimit = max(0, outputLimit)
         self.standardErrorTailLines = max(0, stderrTailLines)
         self.terminationGracePeriod = terminationGracePeriod
+        self.childRecords = childRecords
     }
 
     /// Runs one program to completion; its `timeout` stops it with SIGTERM, then SIGKILL, to its process group.
@@ -294,12 +299,16 @@ extension CommandRunner {
 
         let started = ContinuousClock.now
         defer { supervisor.finished(stage: index) }
+        defer {
+            if let group = supervisor.processGroup(stage: index) { childRecords?.finished(processGroup: group) }
+        }
         let execution: ExecutionResult<(OutputStreamCollector, OutputStreamCollector), Output, SequenceOutput>
         do {
             execution = try await Subprocess.run(
                 configuration, input: input, output: output, error: .sequence
             ) { execution in
                 supervisor.started(stage: index, processGroup: execution.processIdentifier.value)
+                childRecords?.started(processGroup: execution.processIdentifier.value, command: commandLine)
                 async let fed: Void = feedStandardInput(execution)
                 async let collectedOutput = Self.drain(standardOutput(execution), into: outputCollector)
                 async let collectedError = Self.drain(execution.standardError, into: errorCollector)

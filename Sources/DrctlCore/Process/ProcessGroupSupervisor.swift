@@ -71,6 +71,11 @@ final class ProcessGroupSupervisor: Sendable {
         for group in groups { Self.signal(group, SIGKILL) }
     }
 
+    /// The process group of a stage that started.
+    func processGroup(stage: Int) -> pid_t? {
+        state.withLock { $0.groups[stage] }
+    }
+
     func hasStarted(stage: Int) -> Bool {
         state.withLock { $0.groups[stage] != nil }
     }

@@ -11,11 +11,16 @@ public struct RunService: Sendable {
     public var maxConcurrentSteps: Int
     /// Journaled with the run (e.g. `["kubectl": "1.32.0", "helm": "3.18.0"]`).
     public var toolVersions: [String: String]
+    /// The live runner's records of the run's children: attached to the run once it holds the lock; on resume,
+    /// the children an interrupted attempt left running are stopped first.
+    public var childRecords: ChildProcessRecords?
 
     public init(
         backend: any StateBackend, runner: any CommandRunning, events: any EventSink, clock: any RunClock = .system,
-        identity: ProcessIdentity = .current, maxConcurrentSteps: Int = 3, toolVersions: [String: String] = [:]
+        identity: ProcessIdentity = .current, maxConcurrentSteps: Int = 3, toolVersions: [String: String] = [:],
+        childRecords: ChildProcessRecords? = nil
     ) {
+        self.childRecords = childRecords
         self.backend = backend
         self.runner = runner
         self.events = events
@@ -38,6 +43,7 @@ public struct RunService: Sendable {
         let runID = try StateName.validated(runID ?? RunID.make(at: now))
         let lock = RunLock(environment: runbook.environment, runID: runID, identity: identity, startedAt: now)
         try await backend.acquireLock(lock)
+        childRecords?.attach(runID: runID)
         do {
             let journal = try await Journal.create(runID: runID, backend: backend)
             var record = JournalRecord(type: .runStarted, time: now)
@@ -84,6 +90,11 @@ public struct RunService: Sendable {
             guard again.records.count == read.records.count, again.lastLineHash == read.lastLineHash else {
                 throw RunbookError.changedWhileResuming(runID: runID)
             }
+            // Before any probe or step: a child of the killed attempt (helm, psql, aws) would race them.
+            if let childRecords {
+                notes += await Self.stopLeftovers(of: runID, childRecords)
+                childRecords.attach(runID: runID)
+            }
             let carried = try await decide(runbook: runbook, history: history, runID: runID)
             // Interrupted while probing: nothing was written yet.
             try Task.checkCancellation()
@@ -110,6 +121,18 @@ public struct RunService: Sendable {
             try? await backend.releaseLock(environment: lock.environment, nonce: lock.nonce)
             throw error
         }
+    }
+
+    /// Stops what an interrupted attempt left running; says so on the terminal and returns the journal notes.
+    private static func stopLeftovers(of runID: String, _ records: ChildProcessRecords) async -> [String] {
+        let outcomes = await records.stopLeftovers(runID: runID)
+        var notes: [String] = []
+        for outcome in outcomes {
+            if case .gone = outcome { continue }
+            records.notice(outcome.message)
+            notes.append(outcome.message)
+        }
+        return notes
     }
 
     /// Takes the lock; a stale lock left by a killed process of this same run is taken over (and said so).

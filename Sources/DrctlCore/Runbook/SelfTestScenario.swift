@@ -4,9 +4,9 @@ import Foundation
 /// engine end to end (parallel steps, outputs carried between steps, probes, kill and resume) without any
 /// cluster or database. Each step appends `start ID` and `end ID` to `DIR/steps.log`.
 ///
-/// Two environment variables, read when a step runs (never journaled, so a resume is not drift):
+/// Environment variables read when a step runs (never journaled, so a resume is not drift):
 /// `DRCTL_SELFTEST_DELAY` seconds that `write-b` sleeps before writing, `DRCTL_SELFTEST_FAIL` a step id that
-/// fails.
+/// fails. `DRCTL_SELFTEST_CHILD_SLEEP` seconds that `write-b` runs `sleep` as a child process.
 public struct SelfTestScenario: Sendable {
     public static let runbookID = "selftest"
     public var directory: String
@@ -62,6 +62,14 @@ public struct SelfTestScenario: Sendable {
                     if delay > 0 {
                         context.log("sleeping \(delay)s")
                         try await context.clock.sleep(for: .milliseconds(Int64(delay * 1000)))
+                    }
+                    if let seconds = ProcessInfo.processInfo.environment["DRCTL_SELFTEST_CHILD_SLEEP"].flatMap(
+                        Int.init),
+                        seconds > 0
+                    {
+                        // A child process that outlives a killed drctl, for `drctl resume`'s clean-up.
+                        context.log("running sleep \(seconds) as a child process")
+                        try await context.runner.runChecked(CommandInvocation("sleep", [String(seconds)]))
                     }
                     try Self.failIfAsked(context)
                     let outputs = try Self.write("bravo", to: dir + "/out/b.txt")
