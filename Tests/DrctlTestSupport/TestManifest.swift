@@ -18,6 +18,8 @@ public struct TestManifest: Sendable {
     public var backupsFolder: String
     public var bucket: String
     public var backupPrefix: String
+    /// More keys of the `backups` section, as written (`format: custom`).
+    public var extraBackupKeys: [String] = []
     public var readinessURL: String
     public var readinessTimeout: String
     /// `archive.source` and `archive.destination`; nil: no archive.
@@ -74,6 +76,9 @@ public struct TestManifest: Sendable {
             "  sizeFloor: 1KiB",
             "  retention: { daily: 7, monthly: 3 }",
             "  s3: { bucket: \(bucket), prefix: \(backupPrefix) }",
+        ]
+        lines += extraBackupKeys.map { "  " + $0 }
+        lines += [
             "releases:",
             "  postgresql: { name: postgresql, chart: \(root)/charts/sandbox-postgresql, "
                 + "values: \(root)/values/sandbox/postgresql.yaml }",

@@ -21,7 +21,7 @@ final class RecoveryFixture: Sendable {
 
     init(
         sizeFloor: String = "16KiB", bucket: String? = nil, environment: String = "restore-tests",
-        databasePort: Int? = nil, sharing other: RecoveryFixture? = nil
+        databasePort: Int? = nil, sharing other: RecoveryFixture? = nil, format: PostgresDumpFormat = .plain
     ) throws {
         stack = try StackEnvironment.current(requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"])
         kube = try other?.kube ?? KubeStandIn(projectRoot: stack.projectRoot)
@@ -35,6 +35,7 @@ final class RecoveryFixture: Sendable {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-restore-it-\(suffix)").path
         try FileManager.default.createDirectory(atPath: root + "/manifests", withIntermediateDirectories: true)
         let s3Line = bucket.map { "  s3: { bucket: \($0), prefix: postgresql/ }\n" } ?? ""
+        let formatLines = format == .plain ? "" : "  format: \(format.rawValue)\n  restoreJobs: 2\n"
         let yaml = """
             environment: \(environment)
             kube:
@@ -51,7 +52,7 @@ final class RecoveryFixture: Sendable {
               local: backups
               sizeFloor: \(sizeFloor)
               retention: { daily: 30, monthly: 12 }
-            \(s3Line)releases:
+            \(s3Line)\(formatLines)releases:
               postgresql: { name: postgresql, chart: bitnami/postgresql }
               app: { name: app, chart: ./chart, deployment: app, replicas: \(replicas) }
             readiness: { url: "\(kubeURL)/_standin/apps/\(namespace)/app/readyz", timeout: 60s }
@@ -178,14 +179,15 @@ final class RecoveryFixture: Sendable {
 
     /// Runs the restore scenario in-process on the live runner; the error when it stopped.
     func restore(
-        _ options: RestoreScenario.Options = .init(), free: Int64? = nil
+        _ options: RestoreScenario.Options = .init(), free: Int64? = nil, runner: (any CommandRunning)? = nil
     ) async -> (any Error)? {
         do {
             let spaceCheck = free.map { bytes in DatabaseSpaceCheck { _ in (bytes, "injected") } }
             let scenario = RestoreScenario(
                 toolbox: toolbox, options: options, workRoot: workRoot, spaceCheck: spaceCheck)
             let service = RunService(
-                backend: LocalStateBackend(root: stateDirectory), runner: runner, events: EventRecorder())
+                backend: LocalStateBackend(root: stateDirectory), runner: runner ?? self.runner,
+                events: EventRecorder())
             try await service.start(try scenario.runbook(parameters: ["manifest": manifestPath, "workRoot": workRoot]))
             return nil
         } catch {

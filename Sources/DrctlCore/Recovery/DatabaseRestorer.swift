@@ -6,7 +6,8 @@ import Foundation
 ///
 /// Two ways in: a local file (`gunzip -c FILE | psql`, verified before), or a stream from the off-site store
 /// that `OffsiteBackupFetcher.stream` loads into the new database and verifies on the way; `swapIn` then
-/// replaces the target with it.
+/// replaces the target with it. A custom-format `.dump` is loaded with `pg_restore -j N` instead (from a file:
+/// `-j` needs to seek, so an off-site one is downloaded and verified first).
 public struct DatabaseRestorer: Sendable {
     public var toolbox: ScenarioToolbox
 
@@ -41,22 +42,42 @@ public struct DatabaseRestorer: Sendable {
         ]
     }
 
+    /// `pg_restore -j N --exit-on-error --no-owner -d SCRATCH FILE` for a custom-format backup, N from
+    /// `backups.restoreJobs`; the password only in the environment.
+    func archiveLoad(file: String, into scratch: String) -> CommandInvocation {
+        on(scratch).restoreArchive(file: file, jobs: toolbox.manifest.backups.effectiveRestoreJobs)
+    }
+
+    /// The new database's preparation and `pg_restore -j` load of a custom-format `file`, for a plan.
+    func plannedArchiveLoadCommands(file: String) -> [String] {
+        [
+            admin.dropDatabase(plannedScratch, force: true).redactedCommandLine,
+            admin.createDatabase(plannedScratch).redactedCommandLine,
+            archiveLoad(file: file, into: plannedScratch).redactedCommandLine,
+        ]
+    }
+
     /// What the restore step runs, for a plan. `streamed`: the new database was loaded and verified by the
-    /// fetch step, and this step only swaps it in.
+    /// fetch step, and this step only swaps it in. The load shown follows `backups.format`.
     public func plannedCommands(streamed: Bool = false) -> [String] {
         let scratch = "\(database)_restore_<run>"
         let restore = CommandPipeline([
             toolbox.gzip.decompress(file: "$RUN_DIR/backup/<backup>"),
             on(scratch).runScript(singleTransaction: true),
         ])
-        var lines =
-            streamed
-            ? ["(\(scratch) was loaded from the off-site stream and verified by the fetch step)"]
-            : [
+        var lines: [String]
+        if streamed {
+            lines = ["(\(scratch) was loaded from the off-site stream and verified by the fetch step)"]
+        } else if toolbox.manifest.backups.format == .custom {
+            lines = plannedArchiveLoadCommands(file: "<verified backup>.dump")
+            lines.append("(a .sql.gz backup is restored with: \(restore.redactedCommandLine))")
+        } else {
+            lines = [
                 admin.dropDatabase(scratch, force: true).redactedCommandLine,
                 admin.createDatabase(scratch).redactedCommandLine,
                 restore.redactedCommandLine,
             ]
+        }
         lines.append(
             admin.databaseExists(scratch).redactedCommandLine
                 + "  (when it is gone, \(database) must carry this run's load note: the swap already happened)")
@@ -81,8 +102,12 @@ public struct DatabaseRestorer: Sendable {
         let scratch = scratchName(runID: context.runID)
         try await recreate(scratch, context: context)
         context.log("restoring into \(scratch)")
-        try await runner.runChecked(
-            CommandPipeline([toolbox.gzip.decompress(file: file), on(scratch).runScript(singleTransaction: true)]))
+        if BackupName.format(ofFileName: (file as NSString).lastPathComponent) == .custom {
+            try await runner.runChecked(archiveLoad(file: file, into: scratch))
+        } else {
+            try await runner.runChecked(
+                CommandPipeline([toolbox.gzip.decompress(file: file), on(scratch).runScript(singleTransaction: true)]))
+        }
         return try await swapIn(scratch: scratch, sha256: sha256, context: context)
     }
 

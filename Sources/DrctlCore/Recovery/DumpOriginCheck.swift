@@ -22,7 +22,10 @@ public struct DumpOriginCheck: Sendable {
     }
 
     /// Throws `RecoveryError` unless `file` (shown as `name`) is a plain dump fit to restore into `database`.
+    /// A custom-format `.dump` passes: its integrity check already proved it an archive (`pg_restore --list`),
+    /// and `pg_restore -d` without `-C` restores into the database it is given, whatever the archive names.
     public func check(file: String, name: String, database: String, runner: any CommandRunning) async throws {
+        if BackupName.format(ofFileName: name) == .custom { return }
         let result = try await runner.run(pipeline(file: file))
         guard let decompress = result.stages.first, decompress.status.isSuccess else {
             throw BackupError.backupCorrupt(

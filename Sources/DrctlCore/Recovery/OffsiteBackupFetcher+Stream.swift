@@ -37,7 +37,10 @@ extension OffsiteBackupFetcher {
     public func plannedStreamCommands(backup: String?, before: Date? = nil, restorer: DatabaseRestorer) -> [String] {
         guard let (store, prefix) = try? location() else { return ["(no off-site store in the manifest)"] }
         let newest = before.map { "newest before \(Self.utc($0))" } ?? "newest"
-        let name = backup ?? "<\(newest) \(backupDatabaseName)_backup_*.sql.gz>"
+        let name = backup ?? "<\(newest) \(backupDatabaseName)_backup_*\(plannedExtension(backup))>"
+        if plannedExtension(backup) == BackupName.archiveFileExtension {
+            return plannedArchiveCommands(name: name, backup: backup, store: store, prefix: prefix, restorer: restorer)
+        }
         let floor = toolbox.manifest.backups.sizeFloor
         var lines = [
             store.list(prefix: prefix).redactedCommandLine,
@@ -67,6 +70,31 @@ extension OffsiteBackupFetcher {
             "(on any mismatch the new database is dropped and"
                 + (backup == nil ? " the next older backup is tried)" : " the run stops)"),
             restorer.plannedMarkLoadedCommand(),
+        ]
+        return lines
+    }
+
+    /// A custom-format backup cannot be streamed (`pg_restore -j` seeks): downloaded into the run's scratch
+    /// folder, verified, restored with `pg_restore -j`, removed.
+    private func plannedArchiveCommands(
+        name: String, backup: String?, store: any ObjectStore, prefix: String, restorer: DatabaseRestorer
+    ) -> [String] {
+        let path = "$RUN_DIR/backup/" + name
+        var lines = [
+            store.list(prefix: prefix).redactedCommandLine,
+            "(size in the listing ≥ \(toolbox.manifest.backups.sizeFloor), else refused before downloading)",
+        ]
+        if let download = try? store.download(prefix + name, to: .file(path)) {
+            lines.append(download.redactedCommandLine + "  (pg_restore -j needs a seekable file, not a pipe)")
+        }
+        lines.append("sha256(\(path)) compared with \(prefix + name).sha256; bytes compared with the listing")
+        lines += plannedIntegrityCommands(file: path, backup: backup)
+        lines += restorer.plannedArchiveLoadCommands(file: path)
+        lines += [
+            "(on any refusal or a failing pg_restore the new database is dropped and"
+                + (backup == nil ? " the next older backup is tried)" : " the run stops)"),
+            restorer.plannedMarkLoadedCommand(),
+            "(\(path) is removed afterwards, whatever happened)",
         ]
         return lines
     }
@@ -109,6 +137,9 @@ extension OffsiteBackupFetcher {
         guard object.size >= floor.bytes else {
             throw ScenarioError.backupTooSmall(file: name, size: object.size, floor: floor)
         }
+        if BackupName.format(ofFileName: name) == .custom {
+            return try await loadArchive(object, store: store, restorer: restorer, context: context)
+        }
         let expected = try await recordedChecksum(of: object, store: store, context: context)
         if expected == nil {
             context.log("no recorded checksum for \(name) off-site; verified by gzip, size and psql only")
@@ -134,6 +165,48 @@ extension OffsiteBackupFetcher {
             restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
         context.log(
             "\(name) loaded into \(scratch) and verified (sha256 \(sha256.prefix(12))…"
+                + (expected == nil ? ", no recorded checksum)" : " = recorded)"))
+        return (scratch, sha256, expected != nil)
+    }
+
+    /// A custom-format backup: downloaded into the run's scratch folder (mode 0600 in a 0700 folder), its size,
+    /// SHA-256 (against the `.sha256` sidecar) and archive integrity checked, then `pg_restore -j` into the new
+    /// database; the download is removed afterwards, whatever happened.
+    private func loadArchive(
+        _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, context: StepContext
+    ) async throws -> (scratch: String, sha256: String, recorded: Bool) {
+        let name = Self.fileName(object.key)
+        let expected = try await recordedChecksum(of: object, store: store, context: context)
+        let path = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/" + name
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        context.log("downloading \(name) (\(ByteSize(bytes: object.size))): pg_restore -j needs a seekable file")
+        try await context.runner.runChecked(try store.download(object.key, to: .file(path)))
+        try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        let size = try BackupIntegrityCheck.size(of: path)
+        guard size == object.size else {
+            throw BackupError.backupCorrupt(
+                file: name, detail: "\(size) bytes downloaded, but the store lists \(object.size)")
+        }
+        let sha256: String
+        do {
+            sha256 = try SHA256Checksum.ofFile(atPath: path)
+        } catch {
+            throw BackupError.fileUnreadable(path: path, reason: error.reason)
+        }
+        if let expected, expected != sha256 {
+            throw ScenarioError.checksumMismatch(file: name, expected: expected, actual: sha256)
+        }
+        if expected == nil {
+            context.log("no recorded checksum for \(name) off-site; verified by pg_restore and size only")
+        }
+        try await testIntegrity(path: path, name: name, context: context)
+        let scratch = try await restorer.prepareScratch(context: context)
+        let jobs = toolbox.manifest.backups.effectiveRestoreJobs
+        context.log("restoring \(name) into \(scratch) with pg_restore -j \(jobs)")
+        try await context.runner.runChecked(restorer.archiveLoad(file: path, into: scratch))
+        try await context.runner.runChecked(restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
+        context.log(
+            "\(name) restored into \(scratch) and verified (sha256 \(sha256.prefix(12))…"
                 + (expected == nil ? ", no recorded checksum)" : " = recorded)"))
         return (scratch, sha256, expected != nil)
     }

@@ -35,12 +35,12 @@ public struct OffsiteBackupFetcher: Sendable {
     public func plannedCommands(backup: String?, before: Date? = nil) -> [String] {
         guard let (store, prefix) = try? location() else { return ["(no off-site store in the manifest)"] }
         let newest = before.map { "newest before \(Self.utc($0))" } ?? "newest"
-        let name = backup ?? "<\(newest) \(toolbox.manifest.database.name)_backup_*.sql.gz>"
+        let name = backup ?? "<\(newest) \(toolbox.manifest.database.name)_backup_*\(plannedExtension(backup))>"
         var lines = [store.list(prefix: prefix).redactedCommandLine]
         if let download = try? store.download(prefix + name, to: .file("$RUN_DIR/backup/" + name)) {
             lines.append(download.redactedCommandLine)
         }
-        lines.append(toolbox.gzip.test(file: "$RUN_DIR/backup/" + name).redactedCommandLine)
+        lines += plannedIntegrityCommands(file: "$RUN_DIR/backup/" + name, backup: backup)
         lines.append("sha256($RUN_DIR/backup/\(name)) compared with \(prefix + name).sha256")
         return lines
     }
@@ -75,7 +75,7 @@ public struct OffsiteBackupFetcher: Sendable {
         let database = backupDatabaseName
         var candidates = objects.filter { object in
             let name = Self.fileName(object.key)
-            return name.hasPrefix(database + "_backup_") && name.hasSuffix(".sql.gz")
+            return BackupName.hasBackupShape(name, database: database)
         }
         .sorted { Self.fileName($0.key) > Self.fileName($1.key) }
         if let backup {
@@ -127,11 +127,38 @@ public struct OffsiteBackupFetcher: Sendable {
         throw lastError ?? ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: database)
     }
 
+    /// The extension of the backup a plan shows: the named backup's, else the one `backups.format` writes.
+    func plannedExtension(_ backup: String?) -> String {
+        BackupName.fileExtension(
+            for: backup.flatMap(BackupName.format(ofFileName:)) ?? toolbox.manifest.backups.format)
+    }
+
+    /// `gzip -t FILE`, or for a custom-format backup `pg_restore --list FILE` and a full read.
+    func plannedIntegrityCommands(file: String, backup: String?) -> [String] {
+        guard plannedExtension(backup) == BackupName.archiveFileExtension else {
+            return [toolbox.gzip.test(file: file).redactedCommandLine]
+        }
+        let archive = toolbox.postgres.archive
+        return [archive.list(file: file).redactedCommandLine, archive.readThrough(file: file).redactedCommandLine]
+    }
+
+    /// `gzip -t` for a `.sql.gz`; `pg_restore --list` and a full read for a `.dump`.
+    func testIntegrity(path: String, name: String, context: StepContext) async throws {
+        if BackupName.format(ofFileName: name) == .custom {
+            let check = BackupIntegrityCheck(
+                gzip: toolbox.gzip, archive: toolbox.postgres.archive, sizeFloor: ByteSize(bytes: 1),
+                runner: context.runner)
+            try await check.testArchiveIntegrity(path: path, file: name)
+            return
+        }
+        let integrity = try await context.runner.run(toolbox.gzip.test(file: path))
+        try Gzip.classifyIntegrity(integrity, file: path).get()
+    }
+
     private func verify(path: String, object: StoredObject, store: any ObjectStore, context: StepContext) async throws
         -> (size: Int64, sha256: String, recorded: Bool)
     {
-        let integrity = try await context.runner.run(toolbox.gzip.test(file: path))
-        try Gzip.classifyIntegrity(integrity, file: path).get()
+        try await testIntegrity(path: path, name: Self.fileName(object.key), context: context)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
         let floor = toolbox.manifest.backups.sizeFloor
@@ -141,7 +168,8 @@ public struct OffsiteBackupFetcher: Sendable {
         let actual = try SHA256Checksum.ofFile(atPath: path)
         let sidecar = try await context.runner.run(try store.download(object.key + ".sha256", to: .stream))
         guard sidecar.status.isSuccess, let expected = SHA256Checksum.parseSidecar(sidecar.output) else {
-            context.log("no recorded checksum for \(Self.fileName(object.key)) off-site; verified by gzip -t and size")
+            context.log(
+                "no recorded checksum for \(Self.fileName(object.key)) off-site; verified by its integrity and size")
             return (size, actual, false)
         }
         guard expected == actual else {

@@ -106,17 +106,22 @@ public struct RecoveryBackupSource: Sendable {
     public func plannedCommands(_ choice: BackupChoice) -> [String] {
         let local = "\(folder.root)/{daily,monthly}/"
         let file: String
+        var named: String?
+        let planned = fetcher.plannedExtension(nil)
         switch choice {
-        case .latest: file = "<newest verified \(database)_backup_*.sql.gz>"
-        case .named(let name): file = name
-        case .before(let date): file = "<newest \(database)_backup_*.sql.gz before \(BackupChoice.format(date))>"
+        case .latest: file = "<newest verified \(database)_backup_*\(planned)>"
+        case .named(let name):
+            file = name
+            named = name
+        case .before(let date): file = "<newest \(database)_backup_*\(planned) before \(BackupChoice.format(date))>"
         }
-        var lines = [
-            "pick \(file) from \(folder.catalogStore.path)",
-            toolbox.gzip.test(file: local + file).redactedCommandLine,
-            "size of \(local + file) ≥ \(toolbox.manifest.backups.sizeFloor); sha256 compared with the catalog",
-            origin.pipeline(file: local + file).redactedCommandLine,
-        ]
+        var lines = ["pick \(file) from \(folder.catalogStore.path)"]
+        lines += fetcher.plannedIntegrityCommands(file: local + file, backup: named)
+        lines.append(
+            "size of \(local + file) ≥ \(toolbox.manifest.backups.sizeFloor); sha256 compared with the catalog")
+        if fetcher.plannedExtension(named) != BackupName.archiveFileExtension {
+            lines.append(origin.pipeline(file: local + file).redactedCommandLine)
+        }
         if toolbox.manifest.backups.s3 != nil || toolbox.manifest.backups.azure != nil {
             lines.append("(when no local backup qualifies, from off-site:)")
             switch choice {
@@ -161,11 +166,6 @@ public struct RecoveryBackupSource: Sendable {
                 name: fetched.name, path: fetched.path, size: fetched.size, sha256: fetched.sha256,
                 origin: (try? fetcher.location()).map { "\($0.store.displayName)/\(fetched.key)" } ?? fetched.key,
                 skipped: fetched.skipped)
-        }
-        if BackupName.format(ofFileName: selected.name) == .custom {
-            // Until the restore path runs pg_restore -j (issue #6), a .dump is refused before anything is touched.
-            throw DrctlError.notYetImplemented(
-                feature: "restoring the custom-format backup \(selected.name) (pg_restore -j)", issue: 6)
         }
         try await origin.check(file: selected.path, name: selected.name, database: database, runner: context.runner)
         context.log("backup \(selected.name) verified (\(selected.origin), sha256 \(selected.sha256.prefix(12))…)")
@@ -216,7 +216,9 @@ public struct RecoveryBackupSource: Sendable {
         let database = backupDatabase
         return RunbookStep(
             id: "backup.verify",
-            title: "Pick \(choice.description) and verify it (gzip -t, size floor, SHA-256, database)"
+            title: "Pick \(choice.description) and verify it ("
+                + (toolbox.manifest.backups.format == .custom ? "pg_restore --list and a full read" : "gzip -t")
+                + ", size floor, SHA-256, database)"
                 + (suffix.map { " " + $0 } ?? ""),
             inputs: choice.parameters.merging(["database": database]) { $1 },
             commands: plannedCommands(choice)

@@ -140,9 +140,13 @@ public struct RowRecovery: Sendable {
         var lines = [
             production.dropDatabase(temp, force: true).redactedCommandLine,
             production.createDatabase(temp).redactedCommandLine,
-            CommandPipeline([
-                toolbox.gzip.decompress(file: "<verified backup>"), on(temp).runScript(singleTransaction: true),
-            ]).redactedCommandLine,
+            toolbox.manifest.backups.format == .custom
+                ? on(temp).restoreArchive(
+                    file: "<verified backup>.dump", jobs: toolbox.manifest.backups.effectiveRestoreJobs
+                ).redactedCommandLine
+                : CommandPipeline([
+                    toolbox.gzip.decompress(file: "<verified backup>"), on(temp).runScript(singleTransaction: true),
+                ]).redactedCommandLine,
             on(temp).query(columnsQuery()).redactedCommandLine,
             on(temp).query(selection.keysQuery()).redactedCommandLine,
             ((try? on(temp).copyOut(query: selection.exportQuery(columns: columns)))?.redactedCommandLine ?? "")
@@ -178,10 +182,15 @@ public struct RowRecovery: Sendable {
             try await runner.runChecked(production.dropDatabase(temp, force: true))
             try await runner.runChecked(production.createDatabase(temp))
             context.log("restoring \(backupName) into the temporary database \(temp)")
-            try await runner.runChecked(
-                CommandPipeline([
-                    toolbox.gzip.decompress(file: backupPath), on(temp).runScript(singleTransaction: true),
-                ]))
+            if BackupName.format(ofFileName: backupName) == .custom {
+                try await runner.runChecked(
+                    on(temp).restoreArchive(file: backupPath, jobs: toolbox.manifest.backups.effectiveRestoreJobs))
+            } else {
+                try await runner.runChecked(
+                    CommandPipeline([
+                        toolbox.gzip.decompress(file: backupPath), on(temp).runScript(singleTransaction: true),
+                    ]))
+            }
             let recovered = try await recoverRows(from: temp, backupName: backupName, context: context)
             outputs.values.merge(recovered.values) { $1 }
         } catch {
