@@ -10,6 +10,11 @@ struct ResumeCommand: AsyncParsableCommand {
             completed is first checked against the real world by its probe: found done, it is accepted; found \
             not done, it runs again. A destructive step that cannot be checked stops the resume.
 
+            Before any probe or step, the programs a killed drctl left running on this machine (helm, psql, aws, \
+            recorded in the run's folder while they ran) get SIGTERM, then SIGKILL after 5 s, so they cannot race \
+            the resumed run; a recorded pid that now belongs to another program is left alone. What was stopped \
+            is printed and journaled.
+
             The run is rebuilt from the manifest and flags journaled when it started; if the manifest or the \
             plan changed since, resume refuses and lists what changed, unless --accept-drift is given.
 
