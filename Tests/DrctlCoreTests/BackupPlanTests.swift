@@ -66,6 +66,32 @@ struct BackupPlanTests {
         #expect(plan.text.contains("PGPASSWORD='***' pg_dump"))
     }
 
+    @Test("with backups.format custom the plan shows pg_dump -Fc into a .dump and the pg_restore checks")
+    func customFormat() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-plan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let yaml = try String(contentsOfFile: Self.projectRoot + "/manifests/production.yaml", encoding: .utf8)
+        let custom = yaml.replacingOccurrences(of: "  # format: custom ", with: "  format: custom # ")
+        #expect(custom != yaml)
+        let path = folder.appendingPathComponent("custom.yaml").path
+        try custom.write(toFile: path, atomically: true, encoding: .utf8)
+        let loader = ScenarioLoader(
+            environment: ["DB_PASSWORD": "x", "DRCTL_HELM_MAJOR": "3"], runner: RecordingCommandRunner())
+        let toolbox = try await loader.toolbox(manifestPath: path, planning: true)
+        let steps = try BackupScenario(toolbox: toolbox, workRoot: "/w").runbook().steps
+        let create = try #require(steps.first).commands
+        let partial = "/backups/postgresql/daily/valeo_erp_backup_<YYYYMMDD_HHMMSS>.dump.partial"
+        #expect(create.first?.contains("pg_dump") == true && create.first?.contains("-Fc") == true, "\(create)")
+        #expect(create.first?.contains("gzip") == false)
+        #expect(create.contains("pg_restore --list '\(partial)'"), "\(create)")
+        #expect(!create.contains { $0.hasPrefix("gzip -t") })
+        let sync = try #require(steps.first { $0.id == "backup.sync" }).commands
+        #expect(
+            sync.contains { $0.contains("s3://valeo-backups/postgresql/daily/valeo_erp_backup_<YYYYMMDD_HHMMSS>.dump") }
+        )
+    }
+
     @Test("without an off-site store there is no sync step")
     func noOffsiteNoSync() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-plan-\(UUID().uuidString)")

@@ -9,9 +9,11 @@ import Testing
 struct BackupNightlyRunTests {
     /// A fixture with an S3 bucket, an older backup (taken in March, so a new month's backup gets its own
     /// monthly copy) and a retention of one daily and one monthly backup, so prune has something to delete.
-    static func world(_ body: (BackupFixture, String, [String: String]) async throws -> Void) async throws {
+    static func world(
+        format: PostgresDumpFormat = .plain, _ body: (BackupFixture, String, [String: String]) async throws -> Void
+    ) async throws {
         let bucket = "drctl-nightly-\(UUID().uuidString.prefix(8).lowercased())"
-        let fixture = try BackupFixture(retention: (1, 1), bucket: bucket)
+        let fixture = try BackupFixture(retention: (1, 1), bucket: bucket, format: format)
         let drctl = try DrctlProcess.binary()
         var environment = fixture.stack.variables
         environment["HOME"] = fixture.root
@@ -122,6 +124,24 @@ struct BackupNightlyRunTests {
             let history = try await RunCatalog(backend: LocalStateBackend(root: state)).history(runID: runID)
             #expect(history.header.planFingerprint == planned["fingerprint"] as? String)
             #expect(history.header.runbook == "backup")
+        }
+    }
+
+    @Test("with backups.format custom the nightly run writes, verifies and uploads a pg_dump -Fc archive")
+    func customFormatNight() async throws {
+        try await Self.world(format: .custom) { fixture, drctl, environment in
+            let state = fixture.root + "/state"
+            let run = try await DrctlProcess.run(
+                drctl, ["backup", "nightly", "-f", fixture.manifestPath, "-o", "json", "--state-dir", state],
+                environment: environment)
+            #expect(run.status == 0, "drctl backup nightly failed:\n\(run.output)\n\(run.errors)")
+            let daily = try fixture.catalog().records.filter { $0.tier == .daily }
+            #expect(daily.count == 1, "retention 1: \(daily.map(\.fileName))")
+            let newest = try #require(daily.first)
+            #expect(newest.fileName.hasSuffix(".dump") && newest.isVerified)
+            let bucket = try #require(fixture.manifest.backups.s3?.bucket)
+            let keys = try await Self.s3Keys(bucket: bucket, environment: environment)
+            #expect(keys.contains("postgresql/daily/\(newest.fileName)"), "\(keys)")
         }
     }
 

@@ -46,9 +46,26 @@ public struct BackupScenario: Sendable {
 
     // MARK: - Steps
 
-    /// `daily/<db>_backup_<YYYYMMDD_HHMMSS>.sql.gz`: the name is the time the dump starts.
+    /// `<db>_backup_<YYYYMMDD_HHMMSS>.sql.gz` (`.dump` with `backups.format: custom`): the name is the time the
+    /// dump starts.
     private var plannedFileName: String {
-        manifest.database.name + BackupName.marker + "<YYYYMMDD_HHMMSS>" + BackupName.fileExtension
+        manifest.database.name + BackupName.marker + "<YYYYMMDD_HHMMSS>"
+            + BackupName.fileExtension(for: manifest.backups.format)
+    }
+
+    /// What `BackupIntegrityCheck` runs on a file of the manifest's format: `gzip -t`, or for a custom-format
+    /// archive `pg_restore --list` and a full read.
+    private func integrityCommands(path: String) -> [String] {
+        let check = BackupIntegrityCheck(
+            gzip: toolbox.gzip, sizeFloor: manifest.backups.sizeFloor, runner: CommandRunner())
+        switch manifest.backups.format {
+        case .plain: return [check.gzip.test(file: path).redactedCommandLine]
+        case .custom:
+            return [
+                check.archive.list(file: path).redactedCommandLine,
+                check.archive.readThrough(file: path).redactedCommandLine,
+            ]
+        }
     }
 
     /// `$RUN_DIR/backup-create-started`: when this run's dump started (whole seconds), for the probe.
@@ -90,8 +107,8 @@ public struct BackupScenario: Sendable {
             title: "Dump \(manifest.database.name) with pg_dump | gzip into daily/ and record its checksum",
             inputs: ["database": manifest.database.name, "folder": folder.root],
             commands: [
-                planned.pipeline(partialPath: partial).redactedCommandLine,
-                toolbox.gzip.test(file: partial).redactedCommandLine,
+                planned.pipeline(partialPath: partial).redactedCommandLine
+            ] + integrityCommands(path: partial) + [
                 "sha256(\(partial)), size at least \(manifest.backups.sizeFloor)",
                 "link \(partial) → \(final) (never replacing a backup), rm \(partial);"
                     + " record size and SHA-256 in \(folder.root)/catalog.json",
@@ -123,12 +140,11 @@ public struct BackupScenario: Sendable {
         let each = "\(folder.root)/<daily|monthly>/<each backup changed since it last passed>"
         return RunbookStep(
             id: Self.verifyStep,
-            title: "Verify the backups: gzip -t, size floor, SHA-256 against the catalog, newest against the RPO",
+            title: "Verify the backups: integrity, size floor, SHA-256 against the catalog, newest against the RPO",
             dependsOn: [Self.createStep],
             inputs: ["rpo": manifest.objectives.rpo.manifestText],
-            commands: [
-                gzip.test(file: each).redactedCommandLine,
-                "sha256(\(each)) compared with \(folder.root)/catalog.json",
+            commands: integrityCommands(path: each) + [
+                "sha256(\(each)) compared with \(folder.root)/catalog.json"
             ]
         ) { context in
             let verifier = BackupVerifier(manifest: manifest, gzip: gzip, runner: context.runner, clock: context.clock)
