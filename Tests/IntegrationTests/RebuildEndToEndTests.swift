@@ -136,7 +136,8 @@ struct RebuildEndToEndTests {
         }
     }
 
-    @Test("a rebuild killed (with its aws) during the archive sync resumes to a complete archive and database")
+    @Test(
+        "a rebuild killed during the archive sync resumes (stopping its aws first) to a complete archive and database")
     func killedDuringArchiveSyncResumes() async throws {
         try await RebuildWorld.with { world in
             let before = try await world.tableDigests()
@@ -145,8 +146,7 @@ struct RebuildEndToEndTests {
                 world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
                 whenOutputContains: "\"step\":\"archive.sync\"", delay: .milliseconds(600))
             #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
-            _ = try await CommandRunner().run(
-                CommandInvocation("pkill", ["-KILL", "-f", "s3 sync s3://\(world.bucket)/archives/"]))
+            // An `aws s3 sync` still running is stopped by the resume before it syncs again (not killed here).
             let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
             let completedBefore = try world.completedSteps(runID: runID)
             #expect(!completedBefore.contains("archive.sync"))
