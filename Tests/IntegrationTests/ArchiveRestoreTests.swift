@@ -74,6 +74,30 @@ struct ArchiveRestoreTests {
     }
 }
 
+extension ArchiveRestoreTests {
+    @Test("recover-rows restores a .dump into its temporary database with pg_restore -j; the rows come back exactly")
+    func recoverRowsFromAnArchive() async throws {
+        let fixture = try RecoveryFixture(format: .custom)
+        try await fixture.seed()
+        let rowSum =
+            "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM documents_header t WHERE id IN"
+            + " ('DOC-7', 'DOC-77', 'DOC-11', 'O''Brien; DROP TABLE x; --')"
+        let original = try await fixture.query(rowSum)
+        let record = try await fixture.createBackup()
+        #expect(record.fileName.hasSuffix(".dump"))
+        _ = try await fixture.query(
+            "DELETE FROM documents_line WHERE header_id IN ('DOC-7', 'DOC-77', 'DOC-11');"
+                + " DELETE FROM documents_header WHERE id IN ('DOC-7', 'DOC-77', 'DOC-11', 'O''Brien; DROP TABLE x; --')"
+        )
+        let error = await RecoverRowsTests().recover(
+            fixture, ids: ["DOC-7", "DOC-77", "DOC-11", RecoverRowsTests.hostile])
+        #expect(error == nil, "\(String(describing: error))")
+        #expect(try await fixture.query(rowSum) == original)
+        #expect(try await fixture.databases(like: fixture.database + "_recover_%").isEmpty)
+        await fixture.cleanUp()
+    }
+}
+
 /// Runs everything on `runner` and remembers each invocation (pipeline stages included).
 final class RecordingTee: CommandRunning, @unchecked Sendable {
     let runner: any CommandRunning
