@@ -49,8 +49,8 @@ struct BackupPlanTests {
             ])
         #expect(plan.steps.filter(\.destructive).map(\.id) == ["backup.prune"])
         let create = try #require(plan.steps.first)
-        #expect(create.commands.first?.contains("pg_dump") == true)
-        #expect(create.commands.first?.contains("| gzip -c > ") == true)
+        let dump = try #require(create.commands.first { $0.contains("pg_dump") })
+        #expect(dump.contains("| gzip -c > "))
         #expect(create.commands.contains { $0.hasPrefix("gzip -t ") })
         let sync = try #require(plan.steps.first { $0.id == "backup.sync" })
         #expect(
@@ -82,8 +82,8 @@ struct BackupPlanTests {
         let steps = try BackupScenario(toolbox: toolbox, workRoot: "/w").runbook().steps
         let create = try #require(steps.first).commands
         let partial = "/backups/postgresql/daily/valeo_erp_backup_<YYYYMMDD_HHMMSS>.dump.partial"
-        #expect(create.first?.contains("pg_dump") == true && create.first?.contains("-Fc") == true, "\(create)")
-        #expect(create.first?.contains("gzip") == false)
+        let dump = try #require(create.first { $0.contains("pg_dump") }, "\(create)")
+        #expect(dump.contains("-Fc") && !dump.contains("gzip"), "\(dump)")
         #expect(create.contains("pg_restore --list '\(partial)'"), "\(create)")
         #expect(!create.contains { $0.hasPrefix("gzip -t") })
         let sync = try #require(steps.first { $0.id == "backup.sync" }).commands

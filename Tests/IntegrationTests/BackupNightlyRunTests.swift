@@ -106,6 +106,37 @@ struct BackupNightlyRunTests {
         }
     }
 
+    @Test("a create run again after its dump was killed removes that dump's .partial and nothing else")
+    func rerunRemovesTheUnfinishedDump() async throws {
+        try await Self.world { fixture, _, _ in
+            let runID = "20261125-020000-cafe"
+            let workRoot = fixture.root + "/state/work"
+            let runbook = try BackupScenario(toolbox: fixture.toolbox, workRoot: workRoot).runbook()
+            let create = try #require(runbook.step("backup.create"))
+            // The first attempt marked its start and died while pg_dump wrote its .partial.
+            try FileManager.default.createDirectory(atPath: workRoot + "/" + runID, withIntermediateDirectories: true)
+            let started = Date().addingTimeInterval(-60)
+            try String(Int64(started.timeIntervalSince1970)).write(
+                toFile: workRoot + "/\(runID)/backup-create-started", atomically: true, encoding: .utf8)
+            let ours = try BackupName(database: fixture.database, timestamp: started.addingTimeInterval(1))
+            let older = try BackupName(database: fixture.database, timestamp: started.addingTimeInterval(-3600))
+            let otherDatabase = try BackupName(database: fixture.database + "_x", timestamp: started)
+            for name in [ours, older, otherDatabase] {
+                try Data("partial dump".utf8).write(
+                    to: URL(fileURLWithPath: fixture.folder.path(.daily, fileName: name.fileName + ".partial")))
+            }
+
+            let outputs = try await create.action(
+                StepContext(runID: runID, step: "backup.create", runner: fixture.runner))
+
+            let files = try fixture.folder.files().map(\.fileName)
+            #expect(!files.contains(ours.fileName + ".partial"), "the interrupted dump's .partial is gone")
+            #expect(files.contains(older.fileName + ".partial"), "an older .partial is not this run's")
+            #expect(files.contains(otherDatabase.fileName + ".partial"), "another database's .partial stays")
+            #expect(files.contains(try #require(outputs["file"])))
+        }
+    }
+
     @Test("drctl plan backup shows the same plan the nightly run journals")
     func planFingerprintMatchesTheRun() async throws {
         try await Self.world { fixture, drctl, environment in

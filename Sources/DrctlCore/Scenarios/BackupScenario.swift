@@ -94,6 +94,32 @@ public struct BackupScenario: Sendable {
         return .done(outputs(record, path: file.path))
     }
 
+    /// A resumed `backup.create` whose first attempt was killed mid-dump: that attempt's `daily/<name>.partial`
+    /// (named after a time at or after the attempt's marker) is removed before dumping again. `drctl resume`
+    /// has stopped the programs the killed run left running, so nothing writes it any more. Files of other
+    /// runs or databases, and anything older than the marker, are left alone.
+    static func removeUnfinishedDumps(folder: BackupFolder, database: String, marker: String) throws -> [String] {
+        guard let text = try? String(contentsOfFile: marker, encoding: .utf8),
+            let seconds = TimeInterval(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return [] }
+        let started = Date(timeIntervalSince1970: seconds)
+        var removed: [String] = []
+        for file in try folder.files() where file.tier == .daily && file.isRegularFile {
+            guard file.fileName.hasSuffix(".partial"),
+                let name = BackupName(fileName: String(file.fileName.dropLast(".partial".count))),
+                name.database == database, name.timestamp >= started
+            else { continue }
+            do {
+                try FileManager.default.removeItem(atPath: file.path)
+            } catch {
+                throw BackupError.fileNotWritten(
+                    path: file.path, reason: "could not delete it: \(error.localizedDescription)")
+            }
+            removed.append(file.relativePath)
+        }
+        return removed
+    }
+
     private func createStep() -> RunbookStep {
         let toolbox = toolbox
         let folder = folder
@@ -104,10 +130,13 @@ public struct BackupScenario: Sendable {
         let planned = BackupCreator(toolbox: toolbox)
         return RunbookStep(
             id: Self.createStep,
-            title: "Dump \(manifest.database.name) with pg_dump | gzip into daily/ and record its checksum",
+            title:
+                "Dump \(manifest.database.name) with \(manifest.backups.format == .custom ? "pg_dump -Fc" : "pg_dump | gzip")"
+                + " into daily/ and record its checksum",
             inputs: ["database": manifest.database.name, "folder": folder.root],
             commands: [
-                planned.pipeline(partialPath: partial).redactedCommandLine
+                "(resumed after an interrupted dump) rm \(partial) of that dump",
+                planned.pipeline(partialPath: partial).redactedCommandLine,
             ] + integrityCommands(path: partial) + [
                 "sha256(\(partial)), size at least \(manifest.backups.sizeFloor)",
                 "link \(partial) → \(final) (never replacing a backup), rm \(partial);"
@@ -121,9 +150,12 @@ public struct BackupScenario: Sendable {
             }
         ) { context in
             _ = try RunScratch.folder(workRoot: workRoot, runID: context.runID)
+            let marker = Self.createMarker(workRoot: workRoot, runID: context.runID)
+            for removed in try Self.removeUnfinishedDumps(folder: folder, database: database, marker: marker) {
+                context.log("removed \(removed), left by this run's dump that was interrupted")
+            }
             let started = context.clock.now().timeIntervalSince1970.rounded(.down)
-            try RunScratch.writePrivate(
-                String(Int64(started)), to: Self.createMarker(workRoot: workRoot, runID: context.runID))
+            try RunScratch.writePrivate(String(Int64(started)), to: marker)
             let creator = BackupCreator(toolbox: toolbox, runner: context.runner, clock: context.clock)
             let creation = try await creator.create()
             for warning in creation.warnings { context.log("warning: " + warning) }
