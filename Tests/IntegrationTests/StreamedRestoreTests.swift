@@ -78,6 +78,94 @@ struct StreamedRestoreTests {
             #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
         }
     }
+
+    // MARK: drctl restore and recover-rows from an off-site copy
+
+    /// A fixture whose local backup folder is gone: two backups of the seeded data in its bucket (a day apart,
+    /// with sidecars), the newer one's object then damaged (bytes flipped, sidecar kept).
+    static func offsiteFixture() async throws -> (fixture: RecoveryFixture, newer: String, older: String) {
+        let bucket = "drctl-stream-it-\(UUID().uuidString.prefix(8).lowercased())"
+        let fixture = try RecoveryFixture(bucket: bucket)
+        try await fixture.seed()
+        try await fixture.runner.runChecked(CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
+        let older = try await fixture.createBackup()
+        let newer = try await fixture.createBackup()
+        let sync = BackupSync(
+            manifest: fixture.manifest, targets: OffsiteTarget.targets(of: fixture.toolbox), runner: fixture.runner,
+            clock: fixture.clock, scratchDirectory: fixture.root)
+        #expect(try await sync.sync(dryRun: false).inSync)
+        let path = fixture.backupPath(newer)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        for index in (bytes.count / 2)..<(bytes.count / 2 + 32) { bytes[index] ^= 0xFF }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let listing = try await fixture.runner.runChecked(
+            CommandInvocation("aws", ["s3", "ls", "s3://\(bucket)/postgresql/", "--recursive"]))
+        let key = try #require(
+            listing.output.split(separator: "\n").compactMap { $0.split(separator: " ").last }
+                .first { $0.hasSuffix(newer.fileName) })
+        try await fixture.runner.runChecked(
+            CommandInvocation("aws", ["s3", "cp", path, "s3://\(bucket)/\(key)", "--only-show-errors"]))
+        try FileManager.default.removeItem(atPath: fixture.folder.root)
+        return (fixture, newer.fileName, older.fileName)
+    }
+
+    @Test("restore from off-site: a damaged backup named is refused after streaming, the live database untouched")
+    func offsiteRestoreOfADamagedBackupIsRefused() async throws {
+        let (fixture, newer, _) = try await Self.offsiteFixture()
+        _ = try await fixture.query("DELETE FROM documents_line WHERE id > 100")
+        let live = try await fixture.tableChecksums()
+
+        let error = await fixture.restore(.init(backup: .named(newer)))
+        let message = try #require(error).localizedDescription
+        #expect(message.contains("refused after streaming"), "\(message)")
+        #expect(message.contains("but the recorded one"), "\(message)")
+        #expect(try await fixture.tableChecksums() == live, "the live database changed")
+        #expect(try await fixture.databases(like: fixture.database + "\\_restore\\_%").isEmpty)
+        #expect(try await fixture.databases(like: fixture.database + "\\_before\\_%").isEmpty)
+        #expect(try await fixture.deploymentReplicas() == fixture.replicas, "the app was stopped")
+        await fixture.cleanUp()
+    }
+
+    @Test("restore from off-site: the damaged newest backup is skipped and the older one streamed in")
+    func offsiteRestoreFallsBackToTheOlderBackup() async throws {
+        let (fixture, _, _) = try await Self.offsiteFixture()
+        let source = try await fixture.tableChecksums()
+        _ = try await fixture.query("TRUNCATE documents_line")
+
+        let error = await fixture.restore(.init(dropOld: true))
+        #expect(error == nil, "\(String(describing: error))")
+        #expect(try await fixture.tableChecksums() == source)
+        #expect(try await fixture.databases(like: fixture.database + "\\_%").isEmpty)
+        #expect(try await fixture.deploymentReplicas() == fixture.replicas)
+        await fixture.cleanUp()
+    }
+
+    @Test("recover-rows from off-site streams the backup into the temporary database and brings the rows back")
+    func recoverRowsFromOffsite() async throws {
+        let (fixture, _, _) = try await Self.offsiteFixture()
+        let sum = "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY t::text)) FROM documents_header t"
+        let source = try await fixture.query(sum)
+        _ = try await fixture.query(
+            "DELETE FROM documents_line WHERE header_id IN ('DOC-7', 'DOC-42');"
+                + " DELETE FROM documents_header WHERE id IN ('DOC-7', 'DOC-42')")
+        do {
+            let options = RecoverRowsScenario.Options(
+                selection: RowSelection(table: "documents_header", key: "id", ids: ["DOC-7", "DOC-42"]),
+                before: fixture.clock.now())
+            let scenario = RecoverRowsScenario(
+                toolbox: fixture.toolbox, options: options, workRoot: fixture.workRoot,
+                spaceCheck: DatabaseSpaceCheck { _ in nil })
+            let service = RunService(
+                backend: LocalStateBackend(root: fixture.stateDirectory), runner: fixture.runner,
+                events: EventRecorder())
+            try await service.start(try scenario.runbook())
+        } catch {
+            Issue.record("recover-rows failed: \(error.localizedDescription)")
+        }
+        #expect(try await fixture.query(sum) == source)
+        #expect(try await fixture.databases(like: fixture.database + "\\_%").isEmpty)
+        await fixture.cleanUp()
+    }
 }
 
 extension RebuildWorld {

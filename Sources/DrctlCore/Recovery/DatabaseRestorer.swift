@@ -33,8 +33,8 @@ public struct DatabaseRestorer: Sendable {
     private var plannedScratch: String { "\(database)_restore_<run>" }
 
     /// The new database's preparation and load, for a plan: `source` is the stage that prints the gzip dump.
-    func plannedLoadCommands(source: CommandInvocation) -> [String] {
-        let scratch = plannedScratch
+    func plannedLoadCommands(source: CommandInvocation, into database: String? = nil) -> [String] {
+        let scratch = database ?? plannedScratch
         return [
             admin.dropDatabase(scratch, force: true).redactedCommandLine,
             admin.createDatabase(scratch).redactedCommandLine,
@@ -49,8 +49,9 @@ public struct DatabaseRestorer: Sendable {
     }
 
     /// The new database's preparation and `pg_restore -j` load of a custom-format `file`, for a plan.
-    func plannedArchiveLoadCommands(file: String) -> [String] {
-        [
+    func plannedArchiveLoadCommands(file: String, into database: String? = nil) -> [String] {
+        let plannedScratch = database ?? self.plannedScratch
+        return [
             admin.dropDatabase(plannedScratch, force: true).redactedCommandLine,
             admin.createDatabase(plannedScratch).redactedCommandLine,
             archiveLoad(file: file, into: plannedScratch).redactedCommandLine,
@@ -69,13 +70,17 @@ public struct DatabaseRestorer: Sendable {
         if streamed {
             lines = ["(\(scratch) was loaded from the off-site stream and verified by the fetch step)"]
         } else if toolbox.manifest.backups.format == .custom {
-            lines = plannedArchiveLoadCommands(file: "<verified backup>.dump")
-            lines.append("(a .sql.gz backup is restored with: \(restore.redactedCommandLine))")
+            lines = ["(a local backup:)"] + plannedArchiveLoadCommands(file: "<verified backup>.dump")
+            lines.append("(a local .sql.gz backup is restored with: \(restore.redactedCommandLine))")
+            lines.append(
+                "(an off-site backup was loaded into \(scratch) and verified by the backup step: from here on)")
         } else {
             lines = [
+                "(a local backup:)",
                 admin.dropDatabase(scratch, force: true).redactedCommandLine,
                 admin.createDatabase(scratch).redactedCommandLine,
                 restore.redactedCommandLine,
+                "(an off-site backup was streamed into \(scratch) and verified by the backup step: from here on)",
             ]
         }
         lines.append(
@@ -121,16 +126,14 @@ public struct DatabaseRestorer: Sendable {
             output: .discard, taps: [PipelineTap(afterStage: 0, readsToEnd: true)])
     }
 
-    /// Drops and creates this run's new database; returns its name.
-    func prepareScratch(context: StepContext) async throws -> String {
-        let scratch = scratchName(runID: context.runID)
-        try await recreate(scratch, context: context)
-        return scratch
+    /// Drops and creates a database to load into (this run's new database, or recover-rows' temporary one).
+    func prepare(_ name: String, context: StepContext) async throws {
+        try await recreate(name, context: context)
     }
 
-    /// Drops this run's new database (a refused stream's partial load).
-    func dropScratch(context: StepContext) async throws {
-        try await context.runner.runChecked(admin.dropDatabase(scratchName(runID: context.runID), force: true))
+    /// Drops a database a refused stream was loaded into.
+    func drop(_ name: String, context: StepContext) async throws {
+        try await context.runner.runChecked(admin.dropDatabase(name, force: true))
     }
 
     /// Notes on the loaded database which verified backup it holds; the note goes with it when it is renamed,
@@ -141,8 +144,8 @@ public struct DatabaseRestorer: Sendable {
                 + PostgresQuoting.literal(loadedMarker(runID: runID, sha256: sha256)))
     }
 
-    func plannedMarkLoadedCommand() -> String {
-        markLoaded(scratch: plannedScratch, runID: "<run>", sha256: "<sha256>").redactedCommandLine
+    func plannedMarkLoadedCommand(into database: String? = nil) -> String {
+        markLoaded(scratch: database ?? plannedScratch, runID: "<run>", sha256: "<sha256>").redactedCommandLine
     }
 
     func loadedMarker(runID: String, sha256: String) -> String {

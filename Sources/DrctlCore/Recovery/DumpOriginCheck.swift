@@ -38,6 +38,25 @@ public struct DumpOriginCheck: Sendable {
         try Self.judge(lines: result.output, name: name, database: database)
     }
 
+    /// The same judgement on the first bytes of a backup (`downloadHead`), before it is streamed anywhere.
+    /// `pg_dump -C` writes its `CREATE DATABASE` and `\connect` right after the header, so the head holds them.
+    /// gzip stops at the cut, and the head may hold damage further on: the stream that follows judges integrity,
+    /// so gzip's complaint only matters when not even the header came out.
+    public func checkHead(file: String, name: String, database: String, runner: any CommandRunning) async throws {
+        let result = try await runner.run(pipeline(file: file))
+        guard let decompress = result.stages.first else {
+            throw BackupError.backupCorrupt(file: name, detail: "gzip -dc did not run")
+        }
+        if let grep = result.stages.last, grep.status != .exited(0), grep.status != .exited(1) {
+            _ = try grep.checked()
+        }
+        do {
+            try Self.judge(lines: result.output, name: name, database: database)
+        } catch .notADatabaseDump where !decompress.status.isSuccess {
+            throw BackupError.backupCorrupt(file: name, detail: "gzip -dc: " + decompress.standardErrorTail)
+        }
+    }
+
     static func judge(lines output: String, name: String, database: String) throws(RecoveryError) {
         let lines = output.split(separator: "\n").map(String.init)
         for line in lines where line.hasPrefix("CREATE DATABASE ") || line.hasPrefix("\\connect ") {

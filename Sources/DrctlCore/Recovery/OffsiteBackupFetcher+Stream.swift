@@ -34,12 +34,16 @@ extension OffsiteBackupFetcher {
     }
 
     /// The commands `stream` runs, for a plan.
-    public func plannedStreamCommands(backup: String?, before: Date? = nil, restorer: DatabaseRestorer) -> [String] {
+    public func plannedStreamCommands(
+        backup: String?, before: Date? = nil, restorer: DatabaseRestorer, into database: String? = nil,
+        checkOrigin: Bool = false
+    ) -> [String] {
         guard let (store, prefix) = try? location() else { return ["(no off-site store in the manifest)"] }
         let newest = before.map { "newest before \(Self.utc($0))" } ?? "newest"
         let name = backup ?? "<\(newest) \(backupDatabaseName)_backup_*\(plannedExtension(backup))>"
         if plannedExtension(backup) == BackupName.archiveFileExtension {
-            return plannedArchiveCommands(name: name, backup: backup, store: store, prefix: prefix, restorer: restorer)
+            return plannedArchiveCommands(
+                name: name, backup: backup, store: store, prefix: prefix, restorer: restorer, into: database)
         }
         let floor = toolbox.manifest.backups.sizeFloor
         var lines = [
@@ -53,6 +57,14 @@ extension OffsiteBackupFetcher {
         {
             lines.append(sidecar.redactedCommandLine)
         }
+        if checkOrigin {
+            let head = "$RUN_DIR/backup/" + name + ".head"
+            lines += [
+                store.downloadHead(prefix + name, bytes: Self.headBytes, to: head).redactedCommandLine,
+                DumpOriginCheck(gzip: toolbox.gzip).pipeline(file: head).redactedCommandLine
+                    + "  (a pg_dump -C dump or no dump at all is refused before psql sees it)",
+            ]
+        }
         let source: CommandInvocation
         if let stream = try? store.download(prefix + name, to: .stream) {
             source = stream
@@ -63,13 +75,13 @@ extension OffsiteBackupFetcher {
             }
             source = Self.readFile(path)
         }
-        lines += restorer.plannedLoadCommands(source: source)
+        lines += restorer.plannedLoadCommands(source: source, into: database)
         lines += [
             "(sha256 of the stream compared with \(name).sha256; bytes compared with the listing; gzip -dc's exit"
                 + " status: corrupt, truncated, trailing garbage; psql's exit status)",
             "(on any mismatch the new database is dropped and"
                 + (backup == nil ? " the next older backup is tried)" : " the run stops)"),
-            restorer.plannedMarkLoadedCommand(),
+            restorer.plannedMarkLoadedCommand(into: database),
         ]
         return lines
     }
@@ -77,7 +89,8 @@ extension OffsiteBackupFetcher {
     /// A custom-format backup cannot be streamed (`pg_restore -j` seeks): downloaded into the run's scratch
     /// folder, verified, restored with `pg_restore -j`, removed.
     private func plannedArchiveCommands(
-        name: String, backup: String?, store: any ObjectStore, prefix: String, restorer: DatabaseRestorer
+        name: String, backup: String?, store: any ObjectStore, prefix: String, restorer: DatabaseRestorer,
+        into database: String?
     ) -> [String] {
         let path = "$RUN_DIR/backup/" + name
         var lines = [
@@ -89,29 +102,37 @@ extension OffsiteBackupFetcher {
         }
         lines.append("sha256(\(path)) compared with \(prefix + name).sha256; bytes compared with the listing")
         lines += plannedIntegrityCommands(file: path, backup: backup)
-        lines += restorer.plannedArchiveLoadCommands(file: path)
+        lines += restorer.plannedArchiveLoadCommands(file: path, into: database)
         lines += [
             "(on any refusal or a failing pg_restore the new database is dropped and"
                 + (backup == nil ? " the next older backup is tried)" : " the run stops)"),
-            restorer.plannedMarkLoadedCommand(),
+            restorer.plannedMarkLoadedCommand(into: database),
             "(\(path) is removed afterwards, whatever happened)",
         ]
         return lines
     }
 
-    /// Streams `backup`, or the newest backup (taken strictly before `before`, when given), into the run's new
-    /// database and verifies it on the way; refused candidates are dropped and the next older one tried.
-    public func stream(backup: String?, before: Date? = nil, restorer: DatabaseRestorer, context: StepContext)
-        async throws -> Loaded
-    {
+    /// Streams `backup`, or the newest backup (taken strictly before `before`, when given), into `database` (the
+    /// run's new database `<db>_restore_<run>` unless given) and verifies it on the way; refused candidates are
+    /// dropped and the next older one tried. With `checkOrigin`, the first MiB of each SQL candidate is read
+    /// first and a `pg_dump -C` dump (which would `\connect` elsewhere) or a file that is no dump refused before
+    /// psql sees any of it.
+    public func stream(
+        backup: String?, before: Date? = nil, restorer: DatabaseRestorer, into database: String? = nil,
+        checkOrigin: Bool = false, context: StepContext
+    ) async throws -> Loaded {
+        let target = database ?? restorer.scratchName(runID: context.runID)
         let (store, prefix, candidates) = try await candidates(backup: backup, before: before, context: context)
         var skipped: [String] = []
         var lastError: (any Error)?
         for object in candidates {
             let name = Self.fileName(object.key)
             do {
+                if checkOrigin, BackupName.format(ofFileName: name) != .custom {
+                    try await checkHead(of: object, store: store, context: context)
+                }
                 let (scratch, sha256, recorded) = try await load(
-                    object, store: store, restorer: restorer, context: context)
+                    object, store: store, restorer: restorer, into: target, context: context)
                 return Loaded(
                     name: name, key: object.key, size: object.size, sha256: sha256, checksumVerified: recorded,
                     skipped: skipped, scratchDatabase: scratch)
@@ -119,7 +140,7 @@ extension OffsiteBackupFetcher {
                 throw error
             } catch {
                 if Task.isCancelled { throw CancellationError() }
-                _ = try? await restorer.dropScratch(context: context)
+                _ = try? await restorer.drop(target, context: context)
                 context.log("refused \(name): \(error.localizedDescription)")
                 skipped.append("\(name): \(error.localizedDescription)")
                 lastError = error
@@ -129,8 +150,22 @@ extension OffsiteBackupFetcher {
             ?? ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: backupDatabaseName)
     }
 
+    /// Reads the first MiB of the object and judges the dump's origin statements (see `DumpOriginCheck`).
+    private func checkHead(of object: StoredObject, store: any ObjectStore, context: StepContext) async throws {
+        let name = Self.fileName(object.key)
+        let path =
+            try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/" + name + ".head"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await context.runner.runChecked(store.downloadHead(object.key, bytes: Self.headBytes, to: path))
+        try await DumpOriginCheck(gzip: toolbox.gzip).checkHead(
+            file: path, name: name, database: backupDatabaseName, runner: context.runner)
+    }
+
+    static let headBytes = 1 << 20
+
     private func load(
-        _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, context: StepContext
+        _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
+        context: StepContext
     ) async throws -> (scratch: String, sha256: String, recorded: Bool) {
         let name = Self.fileName(object.key)
         let floor = toolbox.manifest.backups.sizeFloor
@@ -138,7 +173,7 @@ extension OffsiteBackupFetcher {
             throw ScenarioError.backupTooSmall(file: name, size: object.size, floor: floor)
         }
         if BackupName.format(ofFileName: name) == .custom {
-            return try await loadArchive(object, store: store, restorer: restorer, context: context)
+            return try await loadArchive(object, store: store, restorer: restorer, into: scratch, context: context)
         }
         let expected = try await recordedChecksum(of: object, store: store, context: context)
         if expected == nil {
@@ -155,7 +190,7 @@ extension OffsiteBackupFetcher {
             try await context.runner.runChecked(try store.download(object.key, to: .file(path)))
             source = Self.readFile(path)
         }
-        let scratch = try await restorer.prepareScratch(context: context)
+        try await restorer.prepare(scratch, context: context)
         context.log("streaming \(name) (\(ByteSize(bytes: object.size))) into \(scratch)")
         let result = try await context.runner.run(restorer.loadPipeline(source: source, into: scratch))
         let sha256 = try Self.judge(
@@ -173,7 +208,8 @@ extension OffsiteBackupFetcher {
     /// SHA-256 (against the `.sha256` sidecar) and archive integrity checked, then `pg_restore -j` into the new
     /// database; the download is removed afterwards, whatever happened.
     private func loadArchive(
-        _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, context: StepContext
+        _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
+        context: StepContext
     ) async throws -> (scratch: String, sha256: String, recorded: Bool) {
         let name = Self.fileName(object.key)
         let expected = try await recordedChecksum(of: object, store: store, context: context)
@@ -200,7 +236,7 @@ extension OffsiteBackupFetcher {
             context.log("no recorded checksum for \(name) off-site; verified by pg_restore and size only")
         }
         try await testIntegrity(path: path, name: name, context: context)
-        let scratch = try await restorer.prepareScratch(context: context)
+        try await restorer.prepare(scratch, context: context)
         let jobs = toolbox.manifest.backups.effectiveRestoreJobs
         context.log("restoring \(name) into \(scratch) with pg_restore -j \(jobs)")
         try await context.runner.runChecked(restorer.archiveLoad(file: path, into: scratch))

@@ -61,7 +61,7 @@ public enum BackupChoice: Sendable, Hashable {
 /// A backup picked and verified for a restore.
 public struct SelectedBackup: Sendable, Hashable {
     public var name: String
-    /// The file to restore from: in the local backup folder, or downloaded into the run's scratch folder.
+    /// The file to restore from, in the local backup folder; empty when the backup came from off-site.
     public var path: String
     public var size: Int64
     public var sha256: String
@@ -69,20 +69,25 @@ public struct SelectedBackup: Sendable, Hashable {
     public var origin: String
     /// Newer off-site backups that failed verification and were passed over, with the reason.
     public var skipped: [String] = []
+    /// The database an off-site backup was loaded into and verified in (`OffsiteBackupFetcher.stream`).
+    public var loadedDatabase: String? = nil
 
     public var outputs: StepOutputs {
         var outputs: StepOutputs = [
             "name": name, "path": path, "size": String(size), "sha256": sha256, "origin": origin,
         ]
         if !skipped.isEmpty { outputs["skipped"] = skipped.joined(separator: "; ") }
+        if let loadedDatabase { outputs["scratchDatabase"] = loadedDatabase }
         return outputs
     }
 }
 
-/// Picks the backup for `drctl restore` and `drctl recover-rows` and verifies it before anything is touched:
-/// the local backup folder's catalog first (`BackupIntegrityCheck`: not empty, size floor, `gzip -t`, SHA-256
-/// against the catalog), else the off-site store (`OffsiteBackupFetcher`: the same checks against the `.sha256`
-/// sidecar); then that the dump is one of the manifest's database (`DumpOriginCheck`).
+/// Picks the backup for `drctl restore` and `drctl recover-rows` and verifies it before the live database is
+/// touched: the local backup folder's catalog first (`BackupIntegrityCheck`: not empty, size floor, `gzip -t`,
+/// SHA-256 against the catalog, then `DumpOriginCheck`), else the off-site store, whose backup is loaded
+/// straight into the database the restore works on (`OffsiteBackupFetcher.stream`: a `.sql.gz` is streamed
+/// after an origin check on its first MiB, checked against the `.sha256` sidecar on the way; a `.dump` is
+/// downloaded and checked first; the next older one is tried after a refusal).
 public struct RecoveryBackupSource: Sendable {
     public var toolbox: ScenarioToolbox
     public var workRoot: String
@@ -90,10 +95,21 @@ public struct RecoveryBackupSource: Sendable {
     /// (production's `valeo_erp` backups into staging's database).
     public var backupDatabase: String
 
-    public init(toolbox: ScenarioToolbox, workRoot: String, backupDatabase: String? = nil) {
+    /// The database an off-site backup is loaded into, from the run id; `<db>_restore_<run>` by default.
+    public var offsiteTarget: @Sendable (_ runID: String) -> String
+    /// How a plan shows `offsiteTarget`.
+    public var plannedOffsiteTarget: String
+
+    public init(
+        toolbox: ScenarioToolbox, workRoot: String, backupDatabase: String? = nil,
+        offsiteTarget: (@Sendable (String) -> String)? = nil, plannedOffsiteTarget: String? = nil
+    ) {
         self.toolbox = toolbox
         self.workRoot = workRoot
         self.backupDatabase = backupDatabase ?? toolbox.manifest.database.name
+        let restorer = DatabaseRestorer(toolbox: toolbox)
+        self.offsiteTarget = offsiteTarget ?? { restorer.scratchName(runID: $0) }
+        self.plannedOffsiteTarget = plannedOffsiteTarget ?? "\(toolbox.manifest.database.name)_restore_<run>"
     }
 
     private var database: String { backupDatabase }
@@ -123,12 +139,11 @@ public struct RecoveryBackupSource: Sendable {
             lines.append(origin.pipeline(file: local + file).redactedCommandLine)
         }
         if toolbox.manifest.backups.s3 != nil || toolbox.manifest.backups.azure != nil {
-            lines.append("(when no local backup qualifies, from off-site:)")
-            switch choice {
-            case .latest: lines += fetcher.plannedCommands(backup: nil)
-            case .named(let name): lines += fetcher.plannedCommands(backup: name)
-            case .before(let date): lines += fetcher.plannedCommands(backup: nil, before: date)
-            }
+            lines.append("(when no local backup qualifies, loaded from off-site into \(plannedOffsiteTarget):)")
+            let (backup, before) = Self.offsiteChoice(choice)
+            lines += fetcher.plannedStreamCommands(
+                backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
+                into: plannedOffsiteTarget, checkOrigin: true)
         }
         return lines
     }
@@ -151,25 +166,34 @@ public struct RecoveryBackupSource: Sendable {
             selected = SelectedBackup(
                 name: record.fileName, path: path, size: measured.size, sha256: measured.sha256,
                 origin: "local " + record.relativePath)
+            try await origin.check(
+                file: selected.path, name: selected.name, database: database, runner: context.runner)
         } else {
-            let fetched: OffsiteBackupFetcher.Fetched
+            let loaded: OffsiteBackupFetcher.Loaded
             do {
-                switch choice {
-                case .latest: fetched = try await fetcher.fetch(backup: nil, context: context)
-                case .named(let name): fetched = try await fetcher.fetch(backup: name, context: context)
-                case .before(let date): fetched = try await fetcher.fetch(backup: nil, before: date, context: context)
-                }
+                let (backup, before) = Self.offsiteChoice(choice)
+                loaded = try await fetcher.stream(
+                    backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
+                    into: offsiteTarget(context.runID), checkOrigin: true, context: context)
             } catch ScenarioError.noOffsiteStore {
                 throw noLocalBackup(choice)
             }
             selected = SelectedBackup(
-                name: fetched.name, path: fetched.path, size: fetched.size, sha256: fetched.sha256,
-                origin: (try? fetcher.location()).map { "\($0.store.displayName)/\(fetched.key)" } ?? fetched.key,
-                skipped: fetched.skipped)
+                name: loaded.name, path: "", size: loaded.size, sha256: loaded.sha256,
+                origin: (try? fetcher.location()).map { "\($0.store.displayName)/\(loaded.key)" } ?? loaded.key,
+                skipped: loaded.skipped, loadedDatabase: loaded.scratchDatabase)
         }
-        try await origin.check(file: selected.path, name: selected.name, database: database, runner: context.runner)
         context.log("backup \(selected.name) verified (\(selected.origin), sha256 \(selected.sha256.prefix(12))…)")
         return selected
+    }
+
+    /// The fetcher's arguments for a choice: a backup name, or a time to be older than.
+    private static func offsiteChoice(_ choice: BackupChoice) -> (backup: String?, before: Date?) {
+        switch choice {
+        case .latest: return (nil, nil)
+        case .named(let name): return (name, nil)
+        case .before(let date): return (nil, date)
+        }
     }
 
     /// The catalog record to use, nil when the off-site store should be asked.

@@ -138,6 +138,7 @@ public struct RowRecovery: Sendable {
         let temp = "\(database)_recover_<run>"
         let columns = ["<columns of \(selection.table)>"]
         var lines = [
+            "(a local backup:)",
             production.dropDatabase(temp, force: true).redactedCommandLine,
             production.createDatabase(temp).redactedCommandLine,
             toolbox.manifest.backups.format == .custom
@@ -147,6 +148,7 @@ public struct RowRecovery: Sendable {
                 : CommandPipeline([
                     toolbox.gzip.decompress(file: "<verified backup>"), on(temp).runScript(singleTransaction: true),
                 ]).redactedCommandLine,
+            "(an off-site backup was loaded into \(temp) and verified by backup.verify: from here on)",
             on(temp).query(columnsQuery()).redactedCommandLine,
             on(temp).query(selection.keysQuery()).redactedCommandLine,
             ((try? on(temp).copyOut(query: selection.exportQuery(columns: columns)))?.redactedCommandLine ?? "")
@@ -174,22 +176,43 @@ public struct RowRecovery: Sendable {
             + " ORDER BY ordinal_position"
     }
 
-    public func run(backupPath: String, backupName: String, context: StepContext) async throws -> StepOutputs {
+    /// Recovers the rows from an off-site backup that `backup.verify` loaded into the temporary database and
+    /// verified. When that database is gone (a resumed run whose earlier attempt dropped it), the same backup is
+    /// loaded and verified again.
+    public func run(loadedDatabase: String, backupName: String, backupDatabase: String? = nil, context: StepContext)
+        async throws -> StepOutputs
+    {
+        let exists = try await context.runner.runChecked(production.databaseExists(loadedDatabase))
+        if !Postgres.parseExists(exists.output) {
+            context.log("the temporary database \(loadedDatabase) is gone; loading \(backupName) into it again")
+            _ = try await OffsiteBackupFetcher(
+                toolbox: toolbox, workRoot: workRoot, backupDatabaseName: backupDatabase
+            ).stream(
+                backup: backupName, restorer: DatabaseRestorer(toolbox: toolbox), into: loadedDatabase,
+                checkOrigin: true, context: context)
+        }
+        return try await run(backupPath: nil, backupName: backupName, context: context)
+    }
+
+    /// Restores `backupPath` into the temporary database (nil: it holds the backup already) and recovers the rows.
+    public func run(backupPath: String?, backupName: String, context: StepContext) async throws -> StepOutputs {
         let temp = temporaryName(runID: context.runID)
         let runner = context.runner
         var outputs: StepOutputs = ["temporaryDatabase": temp]
         do {
-            try await runner.runChecked(production.dropDatabase(temp, force: true))
-            try await runner.runChecked(production.createDatabase(temp))
-            context.log("restoring \(backupName) into the temporary database \(temp)")
-            if BackupName.format(ofFileName: backupName) == .custom {
-                try await runner.runChecked(
-                    on(temp).restoreArchive(file: backupPath, jobs: toolbox.manifest.backups.effectiveRestoreJobs))
-            } else {
-                try await runner.runChecked(
-                    CommandPipeline([
-                        toolbox.gzip.decompress(file: backupPath), on(temp).runScript(singleTransaction: true),
-                    ]))
+            if let backupPath {
+                try await runner.runChecked(production.dropDatabase(temp, force: true))
+                try await runner.runChecked(production.createDatabase(temp))
+                context.log("restoring \(backupName) into the temporary database \(temp)")
+                if BackupName.format(ofFileName: backupName) == .custom {
+                    try await runner.runChecked(
+                        on(temp).restoreArchive(file: backupPath, jobs: toolbox.manifest.backups.effectiveRestoreJobs))
+                } else {
+                    try await runner.runChecked(
+                        CommandPipeline([
+                            toolbox.gzip.decompress(file: backupPath), on(temp).runScript(singleTransaction: true),
+                        ]))
+                }
             }
             let recovered = try await recoverRows(from: temp, backupName: backupName, context: context)
             outputs.values.merge(recovered.values) { $1 }

@@ -307,10 +307,12 @@ public struct RebuildScenario: Sendable {
             retry: RetryPolicy(attempts: 3, backoff: .seconds(5)),
             inputs: ["backup": options.backup ?? "latest", "sizeFloor": String(manifest.backups.sizeFloor.bytes)]
                 .merging(options.before.map { ["before": BackupChoice.format($0)] } ?? [:]) { $1 },
-            commands: fetcher.plannedStreamCommands(backup: options.backup, before: options.before, restorer: restorer)
+            commands: fetcher.plannedStreamCommands(
+                backup: options.backup, before: options.before, restorer: restorer, checkOrigin: true)
         ) { [options] context in
             try await fetcher.stream(
-                backup: options.backup, before: options.before, restorer: restorer, context: context
+                backup: options.backup, before: options.before, restorer: restorer, checkOrigin: true,
+                context: context
             ).outputs
         }
     }

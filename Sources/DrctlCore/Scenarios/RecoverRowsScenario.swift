@@ -82,15 +82,22 @@ public struct RecoverRowsScenario: Sendable {
     private var manifest: Manifest { toolbox.manifest }
 
     public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
-        Runbook(
+        let recovery = RowRecovery(
+            toolbox: toolbox, selection: options.selection, keepTemp: options.keepTemp, dryRun: options.dryRun,
+            workRoot: workRoot)
+        // An off-site backup is streamed straight into the temporary database the rows are taken from.
+        let source = RecoveryBackupSource(
+            toolbox: toolbox, workRoot: workRoot, backupDatabase: options.backupDatabase,
+            offsiteTarget: { recovery.temporaryName(runID: $0) },
+            plannedOffsiteTarget: "\(manifest.database.name)_recover_<run>")
+        return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
             parameters: parameters.merging(options.parameters) { _, new in new },
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: [
-                RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot, backupDatabase: options.backupDatabase)
-                    .verifyStep(.before(options.before)),
+                source.verifyStep(.before(options.before)),
                 spaceCheck.step(toolbox: toolbox, what: "the temporary database"), recoverStep(),
                 RunScratch.cleanupStep(workRoot: workRoot, after: ["rows.recover"]),
             ]
@@ -103,6 +110,7 @@ public struct RecoverRowsScenario: Sendable {
             workRoot: workRoot)
         let selection = options.selection
         let what = selection.ids.isEmpty ? "rows" : "\(selection.ids.count) row(s)"
+        let backupDatabase = options.backupDatabase
         return RunbookStep(
             id: "rows.recover",
             title: (options.dryRun ? "Show (--dry-run) " : "Recover ") + "\(what) of \(selection.table) by"
@@ -119,6 +127,11 @@ public struct RecoverRowsScenario: Sendable {
             probe: { _ in .notDone }
         ) { context in
             let backup = try context.outputs(of: "backup.verify")
+            if let loaded = backup["scratchDatabase"], !loaded.isEmpty {
+                return try await recovery.run(
+                    loadedDatabase: loaded, backupName: try backup.require("name", from: "backup.verify"),
+                    backupDatabase: backupDatabase, context: context)
+            }
             return try await recovery.run(
                 backupPath: try backup.require("path", from: "backup.verify"),
                 backupName: backup["name"] ?? "", context: context)
