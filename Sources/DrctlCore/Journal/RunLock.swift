@@ -71,9 +71,11 @@ public struct ProcessIdentity: Sendable, Hashable {
         return ProcessIdentity(user: user, host: host, pid: getpid())
     }
 
-    /// Whether a process with this pid exists (EPERM: it exists but belongs to someone else).
+    /// Whether a process with this pid exists (EPERM: it exists but belongs to someone else) and is not a zombie:
+    /// a SIGKILLed drctl whose parent is gone stays a zombie until someone reaps it, and must not hold its lock.
     public static func isAlive(pid: Int32) -> Bool {
         guard pid > 0 else { return false }
-        return kill(pid, 0) == 0 || errno == EPERM
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        return ProcStat(pid: pid)?.isRunning ?? true
     }
 }

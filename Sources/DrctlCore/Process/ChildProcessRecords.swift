@@ -62,7 +62,7 @@ public final class ChildProcessRecords: Sendable {
     func started(processGroup: Int32, command: String) {
         guard let folder = folder.withLock({ $0 }) else { return }
         let record = Record(
-            processGroup: processGroup, startTime: Self.startTime(of: processGroup), bootID: Self.bootID(),
+            processGroup: processGroup, startTime: ProcStat.startTime(of: processGroup), bootID: ProcStat.bootID(),
             command: command)
         guard let data = try? JSONEncoder().encode(record) else { return }
         try? FileManager.default.createDirectory(
@@ -149,10 +149,10 @@ public final class ChildProcessRecords: Sendable {
     /// A group whose leader has exited keeps its id reserved while any member lives, so its members are the
     /// recorded child's own.
     private func isSameProgram(_ record: Record) -> Bool {
-        guard let recordedStart = record.startTime, let bootID = record.bootID, bootID == Self.bootID() else {
+        guard let recordedStart = record.startTime, let bootID = record.bootID, bootID == ProcStat.bootID() else {
             return false
         }
-        guard let start = Self.startTime(of: record.processGroup) else {
+        guard let start = ProcStat.startTime(of: record.processGroup) else {
             return FileManager.default.fileExists(atPath: "/proc/self/stat")
         }
         return start == recordedStart
@@ -166,38 +166,9 @@ public final class ChildProcessRecords: Sendable {
         }
         guard ProcessGroupSupervisor.hasMembers(group) else { return false }
         for entry in entries where entry.first?.isNumber == true {
-            guard let (state, processGroup) = statusAndGroup(of: entry) else { continue }
-            if processGroup == group && state != "Z" && state != "X" { return true }
+            guard let pid = Int32(entry), let stat = ProcStat(pid: pid) else { continue }
+            if stat.processGroup == group && stat.isRunning { return true }
         }
         return false
-    }
-
-    /// `/proc/<pid>/stat` fields 3 (state) and 5 (process group).
-    private static func statusAndGroup(of pid: String) -> (Character, Int32)? {
-        guard let fields = statFields(of: pid), fields.count > 2, let state = fields[0].first,
-            let group = Int32(fields[2])
-        else { return nil }
-        return (state, group)
-    }
-
-    /// The fields of `/proc/<pid>/stat` after `pid (comm)`, from field 3 (state) on.
-    private static func statFields(of pid: String) -> [Substring]? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
-            let text = String(data: data, encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return nil }
-        return text[text.index(after: close)...].split(separator: " ")
-    }
-
-    /// `/proc/<pid>/stat` field 22 (start time in clock ticks since boot); nil without procfs or the process.
-    static func startTime(of pid: Int32) -> UInt64? {
-        // Field 3 (state) is the first; field 22 is the 20th.
-        guard let fields = statFields(of: String(pid)), fields.count > 19 else { return nil }
-        return UInt64(fields[19])
-    }
-
-    static func bootID() -> String? {
-        guard let data = FileManager.default.contents(atPath: "/proc/sys/kernel/random/boot_id") else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
