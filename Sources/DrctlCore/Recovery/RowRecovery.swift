@@ -217,17 +217,43 @@ public struct RowRecovery: Sendable {
             let recovered = try await recoverRows(from: temp, backupName: backupName, context: context)
             outputs.values.merge(recovered.values) { $1 }
         } catch {
-            if !keepTemp { _ = try? await runner.run(production.dropDatabase(temp, force: true)) }
-            if keepTemp { context.log("kept the temporary database \(temp) (--keep-temp); drop it when done") }
+            if keepTemp {
+                context.log("kept the temporary database \(temp) (--keep-temp); drop it when done")
+            } else {
+                await dropTemporary(temp, context: context)
+            }
             throw error
         }
         if keepTemp {
             context.log("kept the temporary database \(temp) (--keep-temp); drop it when done")
             outputs["kept"] = temp
-        } else {
-            try await runner.runChecked(production.dropDatabase(temp, force: true))
+        } else if await !dropTemporary(temp, context: context) {
+            outputs["notDropped"] = temp
         }
         return outputs
+    }
+
+    /// Drops the temporary database, a few times if PostgreSQL says no (a busy server can be slow to end the
+    /// sessions `WITH (FORCE)` terminates). The rows are recovered by then, so a temporary database that stays is
+    /// logged with the statement that removes it, never an error that would hide the recovery.
+    @discardableResult
+    private func dropTemporary(_ temp: String, context: StepContext) async -> Bool {
+        let drop = production.dropDatabase(temp, force: true)
+        var detail = ""
+        for attempt in 1...3 {
+            do {
+                let result = try await context.runner.run(drop)
+                if result.status.isSuccess { return true }
+                detail = result.standardErrorTail.trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                detail = error.localizedDescription
+            }
+            if attempt < 3 { try? await context.clock.sleep(for: .seconds(2)) }
+        }
+        context.log(
+            "could not drop the temporary database \(temp) (\(detail)); drop it with: DROP DATABASE "
+                + PostgresQuoting.identifier(temp) + " WITH (FORCE)")
+        return false
     }
 
     private func recoverRows(from temp: String, backupName: String, context: StepContext) async throws -> StepOutputs {
