@@ -98,6 +98,38 @@ extension ArchiveRestoreTests {
     }
 }
 
+extension ArchiveRestoreTests {
+    @Test("with only the off-site copy, a .dump is downloaded, verified and restored with pg_restore -j")
+    func offsiteArchiveRestores() async throws {
+        let bucket = "drctl-archive-rs-\(UUID().uuidString.prefix(8).lowercased())"
+        let fixture = try RecoveryFixture(bucket: bucket, format: .custom)
+        try await fixture.seed()
+        let source = try await fixture.tableChecksums()
+        try await fixture.runner.runChecked(CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
+        let record = try await fixture.createBackup()
+        let sync = BackupSync(
+            manifest: fixture.manifest, targets: OffsiteTarget.targets(of: fixture.toolbox), runner: fixture.runner,
+            clock: fixture.clock, scratchDirectory: fixture.root)
+        #expect(try await sync.sync(dryRun: false).inSync)
+        try FileManager.default.removeItem(atPath: fixture.folder.root)
+        _ = try await fixture.query("TRUNCATE documents_line; DELETE FROM customers WHERE id > 10")
+
+        let recorder = RecordingTee(fixture.runner)
+        let error = await fixture.restore(.init(dropOld: true), runner: recorder)
+        #expect(error == nil, "\(String(describing: error))")
+
+        #expect(try await fixture.tableChecksums() == source)
+        #expect(try await fixture.databases(like: fixture.database + "_%").isEmpty)
+        let restores = recorder.invocations.filter { $0.executable == "pg_restore" && $0.arguments.contains("-j") }
+        #expect(restores.count == 1)
+        #expect(restores.first?.arguments.last?.hasSuffix("/backup/" + record.fileName) == true)
+        let leftovers = FileManager.default.enumerator(atPath: fixture.workRoot)?.compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".dump") }
+        #expect(leftovers?.isEmpty != false, "downloaded archives left behind: \(leftovers ?? [])")
+        await fixture.cleanUp()
+    }
+}
+
 /// Runs everything on `runner` and remembers each invocation (pipeline stages included).
 final class RecordingTee: CommandRunning, @unchecked Sendable {
     let runner: any CommandRunning
