@@ -20,7 +20,8 @@ final class RecoveryFixture: Sendable {
     let kube: KubeStandIn
 
     init(
-        sizeFloor: String = "16KiB", bucket: String? = nil, environment: String = "restore-tests",
+        sizeFloor: String = "16KiB", bucket: String? = nil, azureContainer: String? = nil,
+        environment: String = "restore-tests",
         databasePort: Int? = nil, sharing other: RecoveryFixture? = nil, format: PostgresDumpFormat = .plain
     ) throws {
         stack = try StackEnvironment.current(requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"])
@@ -35,6 +36,7 @@ final class RecoveryFixture: Sendable {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-restore-it-\(suffix)").path
         try FileManager.default.createDirectory(atPath: root + "/manifests", withIntermediateDirectories: true)
         let s3Line = bucket.map { "  s3: { bucket: \($0), prefix: postgresql/ }\n" } ?? ""
+        let azureLine = azureContainer.map { "  azure: { container: \($0), prefix: postgresql/ }\n" } ?? ""
         let formatLines = format == .plain ? "" : "  format: \(format.rawValue)\n  restoreJobs: 2\n"
         let yaml = """
             environment: \(environment)
@@ -52,7 +54,7 @@ final class RecoveryFixture: Sendable {
               local: backups
               sizeFloor: \(sizeFloor)
               retention: { daily: 30, monthly: 12 }
-            \(s3Line)\(formatLines)releases:
+            \(s3Line)\(azureLine)\(formatLines)releases:
               postgresql: { name: postgresql, chart: bitnami/postgresql }
               app: { name: app, chart: ./chart, deployment: app, replicas: \(replicas) }
             readiness: { url: "\(kubeURL)/_standin/apps/\(namespace)/app/readyz", timeout: 60s }

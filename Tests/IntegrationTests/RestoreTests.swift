@@ -179,6 +179,58 @@ struct RestoreTests {
         await fixture.cleanUp()
     }
 
+    /// Azure Blob as the only off-site store, with the real az against the stack's Blob stand-in: az cannot write
+    /// to a pipe, so the backup goes through the run's scratch folder, checked against its `.sha256` all the same.
+    @Test(
+        "a backup that lives only in Azure Blob is restored with the source's contents; a damaged one is refused",
+        arguments: [PostgresDumpFormat.plain, .custom])
+    func azureOnlyRestore(_ format: PostgresDumpFormat) async throws {
+        let az = try TestPrograms.az()
+        let container = "drctl-restore-it-\(UUID().uuidString.prefix(8).lowercased())"
+        let fixture = try RecoveryFixture(azureContainer: container, format: format)
+        try await fixture.seed()
+        let source = try await fixture.tableChecksums()
+        try await fixture.runner.runChecked(
+            CommandInvocation(az, ["storage", "container", "create", "--name", container, "-o", "none"]))
+        let record = try await fixture.createBackup()
+        let sync = BackupSync(
+            manifest: fixture.manifest, targets: OffsiteTarget.targets(of: fixture.toolbox), runner: fixture.runner,
+            clock: fixture.clock, scratchDirectory: fixture.root)
+        #expect(try await sync.sync(dryRun: false).inSync)
+        try FileManager.default.removeItem(atPath: fixture.folder.root)
+
+        // Both copies in Azure (daily/ and the month's first under monthly/) damaged: same size, one byte flipped
+        // near the end. Refused after the download, nothing touched.
+        let store = AzureBlobObjectStore(container: container, executable: az)
+        let keys = ["daily", "monthly"].map { "postgresql/\($0)/\(record.fileName)" }
+        let staged = fixture.root + "/staged"
+        try await fixture.runner.runChecked(try store.download(keys[0], to: .file(staged)))
+        let good = try Data(contentsOf: URL(fileURLWithPath: staged))
+        var bytes = good
+        bytes[bytes.count - 20] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: staged))
+        for key in keys { try await fixture.runner.runChecked(try store.upload(.file(staged), to: key)) }
+        _ = try await fixture.query("TRUNCATE documents_line")
+        let damagedState = try await fixture.tableChecksums()
+        let refused = await fixture.restore(.init(dropOld: true))
+        #expect(refused != nil)
+
+        #expect(try await fixture.tableChecksums() == damagedState)
+        #expect(try await fixture.databases(like: fixture.database + "_%").isEmpty)
+
+        // The good daily copy back in place: restored, the replaced database dropped, the app scaled back.
+        try good.write(to: URL(fileURLWithPath: staged))
+        try await fixture.runner.runChecked(try store.upload(.file(staged), to: keys[0]))
+        let error = await fixture.restore(.init(dropOld: true))
+        #expect(error == nil, "\(String(describing: error))")
+        #expect(try await fixture.tableChecksums() == source)
+        #expect(try await fixture.databases(like: fixture.database + "_%").isEmpty)
+        #expect(try await fixture.deploymentReplicas() == fixture.replicas)
+        _ = try? await fixture.runner.run(
+            CommandInvocation(az, ["storage", "container", "delete", "--name", container, "-o", "none"]))
+        await fixture.cleanUp()
+    }
+
     @Test("an off-site store without the bucket is a clear error, nothing touched")
     func missingBucket() async throws {
         let fixture = try RecoveryFixture(bucket: "drctl-no-such-bucket-\(UUID().uuidString.prefix(8).lowercased())")
