@@ -145,8 +145,8 @@ public struct MigrationRollbackScenario: Sendable {
 
     private static func backupStep(_ toolbox: ScenarioToolbox) -> RunbookStep {
         let manifest = toolbox.manifest
-        let shown = BackupCreator(toolbox: toolbox).pipeline(
-            partialPath: manifest.backups.local.absolute + "/daily/<backup name>.sql.gz.partial")
+        let creator = BackupCreator(toolbox: toolbox)
+        let shown = creator.pipeline(partialPath: creator.plannedPartialPath)
         return RunbookStep(
             id: "database.backup",
             title: "Back up \(manifest.database.name) before the downgrade (production; --no-backup skips this)",

@@ -301,8 +301,11 @@ public struct RebuildScenario: Sendable {
         let restorer = DatabaseRestorer(toolbox: toolbox)
         return RunbookStep(
             id: "backup.fetch",
-            title: "Stream the \(options.backup.map { "backup \($0)" } ?? "newest backup") from off-site into a new"
-                + " database, verifying gzip, size and SHA-256 on the way",
+            title: manifest.backups.format == .custom
+                ? "Load the \(options.backup.map { "backup \($0)" } ?? "newest backup") from off-site into a new database"
+                    + " (a .dump: downloaded, its size, SHA-256 and archive checked, then pg_restore -j)"
+                : "Stream the \(options.backup.map { "backup \($0)" } ?? "newest backup") from off-site into a new"
+                    + " database, verifying gzip, size and SHA-256 on the way",
             dependsOn: ["database.ready"],
             retry: RetryPolicy(attempts: 3, backoff: .seconds(5)),
             inputs: ["backup": options.backup ?? "latest", "sizeFloor": String(manifest.backups.sizeFloor.bytes)]
