@@ -133,7 +133,7 @@ public struct DatabaseRestorer: Sendable {
 
     /// Drops a database a refused stream was loaded into.
     func drop(_ name: String, context: StepContext) async throws {
-        try await context.runner.runChecked(admin.dropDatabase(name, force: true))
+        try await admin.dropDatabase(name, context: context)
     }
 
     /// Notes on the loaded database which verified backup it holds; the note goes with it when it is renamed,
@@ -175,7 +175,7 @@ public struct DatabaseRestorer: Sendable {
         outputs["tables"] = String(try await userTableCount(in: scratch, runner: runner))
         if try await exists(database, runner: runner) {
             if try await userTableCount(in: database, runner: runner) == 0 {
-                try await runner.runChecked(admin.dropDatabase(database, force: true))
+                try await admin.dropDatabase(database, context: context)
             } else {
                 let kept = keptName(runID: context.runID)
                 try await runner.runChecked(terminateSessions(database))
@@ -193,7 +193,7 @@ public struct DatabaseRestorer: Sendable {
     /// its `CREATE DATABASE` (children outlive their parent): that shows as "already exists" and is retried.
     private func recreate(_ scratch: String, context: StepContext) async throws {
         for attempt in 1... {
-            try await context.runner.runChecked(admin.dropDatabase(scratch, force: true))
+            try await admin.dropDatabase(scratch, context: context)
             let create = try await context.runner.run(admin.createDatabase(scratch))
             if create.status.isSuccess { return }
             guard attempt < 5, create.standardErrorTail.contains("already exists") else {

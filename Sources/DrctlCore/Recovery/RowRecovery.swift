@@ -201,7 +201,7 @@ public struct RowRecovery: Sendable {
         var outputs: StepOutputs = ["temporaryDatabase": temp]
         do {
             if let backupPath {
-                try await runner.runChecked(production.dropDatabase(temp, force: true))
+                try await production.dropDatabase(temp, context: context)
                 try await runner.runChecked(production.createDatabase(temp))
                 context.log("restoring \(backupName) into the temporary database \(temp)")
                 if BackupName.format(ofFileName: backupName) == .custom {
@@ -233,27 +233,20 @@ public struct RowRecovery: Sendable {
         return outputs
     }
 
-    /// Drops the temporary database, a few times if PostgreSQL says no (a busy server can be slow to end the
-    /// sessions `WITH (FORCE)` terminates). The rows are recovered by then, so a temporary database that stays is
-    /// logged with the statement that removes it, never an error that would hide the recovery.
+    /// Drops the temporary database (retried while PostgreSQL cannot end a session on it yet). The rows are
+    /// recovered by then, so a temporary database that stays is logged with the statement that removes it, never
+    /// an error that would hide the recovery.
     @discardableResult
     private func dropTemporary(_ temp: String, context: StepContext) async -> Bool {
-        let drop = production.dropDatabase(temp, force: true)
-        var detail = ""
-        for attempt in 1...3 {
-            do {
-                let result = try await context.runner.run(drop)
-                if result.status.isSuccess { return true }
-                detail = result.standardErrorTail.trimmingCharacters(in: .whitespacesAndNewlines)
-            } catch {
-                detail = error.localizedDescription
-            }
-            if attempt < 3 { try? await context.clock.sleep(for: .seconds(2)) }
+        do {
+            try await production.dropDatabase(temp, context: context)
+            return true
+        } catch {
+            context.log(
+                "could not drop the temporary database \(temp) (\(error.localizedDescription)); drop it with:"
+                    + " DROP DATABASE \(PostgresQuoting.identifier(temp)) WITH (FORCE)")
+            return false
         }
-        context.log(
-            "could not drop the temporary database \(temp) (\(detail)); drop it with: DROP DATABASE "
-                + PostgresQuoting.identifier(temp) + " WITH (FORCE)")
-        return false
     }
 
     private func recoverRows(from temp: String, backupName: String, context: StepContext) async throws -> StepOutputs {

@@ -158,7 +158,7 @@ public struct RestoreScenario: Sendable {
         ) { context in
             let restored = try context.outputs(of: "database.restore")
             guard let kept = restored["keptPrevious"], !kept.isEmpty else { return ["dropped": ""] }
-            try await context.runner.runChecked(postgres.dropDatabase(kept, force: true))
+            try await postgres.dropDatabase(kept, context: context)
             return ["dropped": kept]
         }
     }

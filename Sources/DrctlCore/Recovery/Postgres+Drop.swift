@@ -1,0 +1,29 @@
+import Foundation
+
+extension Postgres {
+    /// `DROP DATABASE IF EXISTS name WITH (FORCE)`, tried again while PostgreSQL cannot end a session on it yet:
+    /// an autovacuum worker on a freshly loaded database can be ended only by a superuser or a member of
+    /// `pg_signal_backend`, and a session just terminated may take a moment to go. Any other failure is thrown
+    /// at once.
+    func dropDatabase(_ name: String, attempts: Int = 4, context: StepContext) async throws {
+        let drop = dropDatabase(name, force: true)
+        for attempt in 1... {
+            let result = try await context.runner.run(drop)
+            if result.status.isSuccess { return }
+            guard attempt < attempts, Self.isBusyDatabase(result.standardErrorTail) else {
+                try result.checked()
+                return
+            }
+            context.log("\(name) still has a session PostgreSQL could not end yet; trying the drop again")
+            try await context.clock.sleep(for: .seconds(2))
+        }
+    }
+
+    /// A drop refused because of other sessions (autovacuum included), not because of the statement or rights
+    /// on the database itself.
+    static func isBusyDatabase(_ standardError: String) -> Bool {
+        ["pg_signal_backend", "is being accessed by other users", "superuser process"].contains {
+            standardError.contains($0)
+        }
+    }
+}
