@@ -213,6 +213,42 @@ struct ToolLiveTests {
         try await run(CommandInvocation(aws, ["s3api", "delete-bucket", "--bucket", bucket]))
     }
 
+    /// A killed `aws s3 sync` leaves `<file>.<8 hex digits>` behind; the archive step of the resumed run removes
+    /// exactly those (an object's name plus that suffix) and leaves every other file alone.
+    @Test func archiveSyncRemovesWhatAnInterruptedSyncLeft() async throws {
+        let aws = try TestPrograms.aws()
+        _ = try LiveStack.require("AWS_ENDPOINT_URL")
+        let bucket = "drctl-tools-\(LiveStack.uniqueSuffix())"
+        try await run(CommandInvocation(aws, ["s3api", "create-bucket", "--bucket", bucket]))
+        let store = S3ObjectStore(bucket: bucket, executable: aws)
+        let work = try LiveStack.temporaryDirectory()
+        for name in ["a.pdf", "2026/b.pdf"] {
+            let file = work + "/upload"
+            try Data("body of \(name)".utf8).write(to: URL(fileURLWithPath: file))
+            try await run(try store.upload(.file(file), to: "archives/" + name))
+        }
+        let destination = work + "/archive"
+        try FileManager.default.createDirectory(atPath: destination + "/2026", withIntermediateDirectories: true)
+        let leftovers = ["2026/b.pdf.2aD8E567", "a.pdf.0123abcd"]
+        let unrelated = ["notes.txt.ABCDEF12", "a.pdf.backup", "a.pdf.0123abc", "local-only.pdf"]
+        for name in leftovers + unrelated {
+            try Data("partial".utf8).write(to: URL(fileURLWithPath: destination + "/" + name))
+        }
+        var executables = ToolExecutables()
+        executables.aws = aws
+        let sync = try ArchiveSync(
+            archive: Manifest.Archive(
+                source: "s3://\(bucket)/archives/",
+                destination: ManifestPath(written: "archive", absolute: destination)),
+            executables: executables)
+        let outputs = try await sync.run(context: StepContext(runID: "archive", step: "archive", runner: runner))
+        #expect(outputs["files"] == "2")
+        #expect(outputs["removedPartialDownloads"] == "2")
+        for name in leftovers { #expect(!FileManager.default.fileExists(atPath: destination + "/" + name)) }
+        for name in unrelated { #expect(FileManager.default.fileExists(atPath: destination + "/" + name)) }
+        #expect(try String(contentsOfFile: destination + "/2026/b.pdf", encoding: .utf8) == "body of 2026/b.pdf")
+    }
+
     // MARK: Azure Blob (the real az against the stack's Blob stand-in)
 
     @Test func azureCopyListHeadSyncDelete() async throws {

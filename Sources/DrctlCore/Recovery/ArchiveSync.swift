@@ -34,10 +34,15 @@ public struct ArchiveSync: Sendable {
         }
         let listing = try await context.runner.runChecked(store.list(prefix: source.key))
         let objects = try store.parseList(listing.standardOutput).filter { !$0.key.hasSuffix("/") }
+        let relatives = objects.map { String(String($0.key.dropFirst(source.key.count)).drop { $0 == "/" }) }
+        let leftovers = removeInterruptedDownloads(expected: Set(relatives))
+        if !leftovers.isEmpty {
+            context.log(
+                "removed \(leftovers.count) partial download(s) an interrupted sync left: \(leftovers.prefix(5))")
+        }
         var found = 0
         var bytes: Int64 = 0
-        for object in objects {
-            let relative = String(object.key.dropFirst(source.key.count)).drop { $0 == "/" }
+        for (object, relative) in zip(objects, relatives) {
             let path = destination + "/" + relative
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
             if size == object.size {
@@ -49,7 +54,29 @@ public struct ArchiveSync: Sendable {
             throw ScenarioError.archiveIncomplete(
                 source: source.description, destination: destination, expected: objects.count, found: found)
         }
-        return ["files": String(found), "bytes": String(bytes)]
+        var outputs: StepOutputs = ["files": String(found), "bytes": String(bytes)]
+        if !leftovers.isEmpty { outputs["removedPartialDownloads"] = String(leftovers.count) }
+        return outputs
+    }
+
+    /// `aws s3 sync` downloads into `<file>.<8 hex digits>` and renames it when done; a sync killed half-way (a
+    /// SIGKILLed run whose leftover aws was stopped on resume) leaves that file behind. Removes exactly those:
+    /// a file not in the listing whose name is an object's name plus such a suffix. Returns their paths relative
+    /// to the destination.
+    private func removeInterruptedDownloads(expected: Set<String>) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: destination) else { return [] }
+        var removed: [String] = []
+        while let relative = walker.nextObject() as? String {
+            guard !expected.contains(relative), let dot = relative.lastIndex(of: ".") else { continue }
+            let suffix = relative[relative.index(after: dot)...]
+            guard suffix.count == 8, suffix.allSatisfy(\.isHexDigit), expected.contains(String(relative[..<dot])) else {
+                continue
+            }
+            if (try? FileManager.default.removeItem(atPath: destination + "/" + relative)) != nil {
+                removed.append(relative)
+            }
+        }
+        return removed.sorted()
     }
 
     /// Moves every file below `<staging>/<prefix>` to the same relative path below the destination (replacing an
