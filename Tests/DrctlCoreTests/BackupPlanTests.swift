@@ -6,10 +6,7 @@ import Testing
 /// `drctl plan backup` is built from the same runbook `drctl backup nightly` runs; its text is golden text.
 @Suite("Backup plan")
 struct BackupPlanTests {
-    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Golden/plan-backup-production.txt").path
+    static let projectRoot = GoldenPlan.projectRoot
 
     /// The runbook for manifests/production.yaml through the registry, as `drctl plan backup` builds it.
     static func runbook(environment extra: [String: String] = [:]) async throws -> Runbook {
@@ -30,14 +27,7 @@ struct BackupPlanTests {
 
     @Test("the plan prints the nightly backup's command lines, as in the golden file")
     func matchesGoldenText() async throws {
-        let plan = try await Self.plan()
-        let text = plan.text.replacingOccurrences(of: Self.projectRoot, with: "<root>")
-            .replacingOccurrences(of: String(plan.fingerprint.prefix(12)), with: "<fingerprint>")
-        if ProcessInfo.processInfo.environment["DRCTL_UPDATE_GOLDEN"] == "1" {
-            try text.write(toFile: Self.golden, atomically: true, encoding: .utf8)
-        }
-        let expected = try String(contentsOfFile: Self.golden, encoding: .utf8)
-        #expect(text == expected, "plan text changed; if intended, run with DRCTL_UPDATE_GOLDEN=1 and review the diff")
+        try GoldenPlan.expectMatches(try await Self.plan(), golden: "plan-backup-production.txt")
     }
 
     @Test("create, verify, sync and prune run in that order; only prune is destructive")

@@ -8,9 +8,7 @@ import Testing
 /// Compared as golden text (manifests/production.yaml with `format: custom` and `restoreJobs: 4`).
 @Suite("Custom-format plans")
 struct CustomFormatPlanTests {
-    static let projectRoot = RebuildPlanTests.projectRoot
-    static let goldenFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Golden").path
+    static let projectRoot = GoldenPlan.projectRoot
 
     static func toolbox() async throws -> ScenarioToolbox {
         let environment = ["DB_PASSWORD": "s3cret", "DRCTL_HELM_MAJOR": "3", "HOME": "/home/operator"]
@@ -22,25 +20,15 @@ struct CustomFormatPlanTests {
         return toolbox
     }
 
-    static func text(_ runbook: Runbook, _ toolbox: ScenarioToolbox) -> String {
-        let plan = RunbookPlan(runbook, manifest: "manifests/production.yaml", rpo: toolbox.manifest.objectives.rpo)
-        return plan.text.replacingOccurrences(of: projectRoot, with: "<root>")
-            .replacingOccurrences(of: String(plan.fingerprint.prefix(12)), with: "<fingerprint>")
-    }
-
-    static func compare(_ text: String, golden name: String) throws {
-        let path = goldenFolder + "/" + name
-        if ProcessInfo.processInfo.environment["DRCTL_UPDATE_GOLDEN"] == "1" {
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-        }
-        let expected = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text == expected, "plan text changed; if intended, run with DRCTL_UPDATE_GOLDEN=1 and review the diff")
+    static func plan(_ runbook: Runbook, _ toolbox: ScenarioToolbox) -> RunbookPlan {
+        RunbookPlan(runbook, manifest: "manifests/production.yaml", rpo: toolbox.manifest.objectives.rpo)
     }
 
     @Test func rebuildDownloadsVerifiesAndRestoresWithPgRestoreJ() async throws {
         let toolbox = try await Self.toolbox()
-        let text = Self.text(try RebuildScenario(toolbox: toolbox, workRoot: "/state/work").runbook(), toolbox)
-        try Self.compare(text, golden: "plan-rebuild-production-custom.txt")
+        let text = try GoldenPlan.expectMatches(
+            Self.plan(try RebuildScenario(toolbox: toolbox, workRoot: "/state/work").runbook(), toolbox),
+            golden: "plan-rebuild-production-custom.txt")
 
         #expect(text.contains("pg_restore --list '$RUN_DIR/backup/<newest valeo_erp_backup_*.dump>'"))
         #expect(text.contains("pg_restore --file=/dev/null '$RUN_DIR/backup/<newest valeo_erp_backup_*.dump>'"))
@@ -57,8 +45,8 @@ struct CustomFormatPlanTests {
         let scenario = RestoreScenario(
             toolbox: toolbox, options: .init(confirmed: true), workRoot: "/state/work",
             spaceCheck: DatabaseSpaceCheck { _ in (1 << 40, "/var/lib/postgresql") })
-        let text = Self.text(try scenario.runbook(), toolbox)
-        try Self.compare(text, golden: "plan-restore-production-custom.txt")
+        let text = try GoldenPlan.expectMatches(
+            Self.plan(try scenario.runbook(), toolbox), golden: "plan-restore-production-custom.txt")
 
         #expect(text.contains("pg_restore --list '/backups/postgresql/{daily,monthly}/<newest verified"))
         #expect(
@@ -71,7 +59,8 @@ struct CustomFormatPlanTests {
     @Test func aPlainManifestStillPlansGzipAndPsql() async throws {
         var toolbox = try await Self.toolbox()
         toolbox.manifest.backups.format = .plain
-        let text = Self.text(try RebuildScenario(toolbox: toolbox, workRoot: "/state/work").runbook(), toolbox)
+        let text = GoldenPlan.text(
+            Self.plan(try RebuildScenario(toolbox: toolbox, workRoot: "/state/work").runbook(), toolbox))
         #expect(text.contains("gzip -dc"))
         #expect(!text.contains("pg_restore"))
     }

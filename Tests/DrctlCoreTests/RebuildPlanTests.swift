@@ -6,10 +6,7 @@ import Testing
 /// `drctl plan rebuild` is built from the same runbook `drctl rebuild` runs; its text is compared as golden text.
 @Suite("Rebuild plan")
 struct RebuildPlanTests {
-    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Golden/plan-rebuild-production.txt").path
+    static let projectRoot = GoldenPlan.projectRoot
 
     /// The runbook for manifests/production.yaml with the runbook's password variable set, helm 3, no tool
     /// on PATH consulted (the recording runner answers everything).
@@ -26,14 +23,7 @@ struct RebuildPlanTests {
     @Test("the plan prints the runbook's whole cluster-loss sequence, as in the golden file")
     func matchesGoldenText() async throws {
         // The checkout's folder appears in absolute paths and so in the fingerprint: both are normalised.
-        let plan = try await Self.plan()
-        let text = plan.text.replacingOccurrences(of: Self.projectRoot, with: "<root>")
-            .replacingOccurrences(of: String(plan.fingerprint.prefix(12)), with: "<fingerprint>")
-        if ProcessInfo.processInfo.environment["DRCTL_UPDATE_GOLDEN"] == "1" {
-            try text.write(toFile: Self.golden, atomically: true, encoding: .utf8)
-        }
-        let expected = try String(contentsOfFile: Self.golden, encoding: .utf8)
-        #expect(text == expected, "plan text changed; if intended, run with DRCTL_UPDATE_GOLDEN=1 and review the diff")
+        try GoldenPlan.expectMatches(try await Self.plan(), golden: "plan-rebuild-production.txt")
     }
 
     @Test("every runbook section of Szenario 2 appears, in order")

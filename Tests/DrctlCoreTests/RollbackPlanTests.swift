@@ -7,8 +7,7 @@ import Testing
 /// compared as golden text.
 @Suite("Rollback plans")
 struct RollbackPlanTests {
-    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
+    static let projectRoot = GoldenPlan.projectRoot
 
     /// manifests/production.yaml with the password set, helm 3, no program consulted.
     static func toolbox() async throws -> ScenarioToolbox {
@@ -21,17 +20,11 @@ struct RollbackPlanTests {
         RunbookPlan(runbook, manifest: "manifests/production.yaml", rpo: toolbox.manifest.objectives.rpo)
     }
 
-    static func expectGolden(_ plan: RunbookPlan, _ name: String) throws {
-        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Golden/\(name)").path
-        let text = plan.text.replacingOccurrences(of: projectRoot, with: "<root>")
-            .replacingOccurrences(of: String(plan.fingerprint.prefix(12)), with: "<fingerprint>")
-        if ProcessInfo.processInfo.environment["DRCTL_UPDATE_GOLDEN"] == "1" {
-            try text.write(toFile: golden, atomically: true, encoding: .utf8)
-        }
-        let expected = try String(contentsOfFile: golden, encoding: .utf8)
-        #expect(text == expected, "plan text changed; if intended, run with DRCTL_UPDATE_GOLDEN=1 and review the diff")
-        #expect(!plan.text.contains("s3cret"))
+    static func expectGolden(
+        _ plan: RunbookPlan, _ name: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        try GoldenPlan.expectMatches(plan, golden: name, sourceLocation: sourceLocation)
+        #expect(!plan.text.contains("s3cret"), sourceLocation: sourceLocation)
     }
 
     @Test("plan rollback-app --with-migrations (production: backup before the downgrade), as in the golden file")
