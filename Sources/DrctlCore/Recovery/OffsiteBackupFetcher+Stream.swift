@@ -128,11 +128,9 @@ extension OffsiteBackupFetcher {
         for object in candidates {
             let name = Self.fileName(object.key)
             do {
-                if checkOrigin, BackupName.format(ofFileName: name) != .custom {
-                    try await checkHead(of: object, store: store, context: context)
-                }
                 let (scratch, sha256, recorded) = try await load(
-                    object, store: store, restorer: restorer, into: target, context: context)
+                    object, store: store, restorer: restorer, into: target, checkOrigin: checkOrigin,
+                    context: context)
                 return Loaded(
                     name: name, key: object.key, size: object.size, sha256: sha256, checksumVerified: recorded,
                     skipped: skipped, scratchDatabase: scratch)
@@ -165,7 +163,7 @@ extension OffsiteBackupFetcher {
 
     private func load(
         _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
-        context: StepContext
+        checkOrigin: Bool, context: StepContext
     ) async throws -> (scratch: String, sha256: String, recorded: Bool) {
         let name = Self.fileName(object.key)
         let floor = toolbox.manifest.backups.sizeFloor
@@ -175,7 +173,16 @@ extension OffsiteBackupFetcher {
         if BackupName.format(ofFileName: name) == .custom {
             return try await loadArchive(object, store: store, restorer: restorer, into: scratch, context: context)
         }
-        let expected = try await recordedChecksum(of: object, store: store, context: context)
+        // Three independent waits side by side (each `aws` call costs most of a second): the sidecar, the origin
+        // check of the first MiB, and the empty new database. The stream starts only when all three are done; a
+        // refusal by the origin check still comes before psql reads a byte.
+        async let recorded = recordedChecksum(of: object, store: store, context: context)
+        async let prepared: Void = restorer.prepare(scratch, context: context)
+        if checkOrigin {
+            try await checkHead(of: object, store: store, context: context)
+        }
+        let expected = try await recorded
+        try await prepared
         if expected == nil {
             context.log("no recorded checksum for \(name) off-site; verified by gzip, size and psql only")
         }
@@ -190,7 +197,6 @@ extension OffsiteBackupFetcher {
             try await context.runner.runChecked(try store.download(object.key, to: .file(path)))
             source = Self.readFile(path)
         }
-        try await restorer.prepare(scratch, context: context)
         context.log("streaming \(name) (\(ByteSize(bytes: object.size))) into \(scratch)")
         let result = try await context.runner.run(restorer.loadPipeline(source: source, into: scratch))
         let sha256 = try Self.judge(
