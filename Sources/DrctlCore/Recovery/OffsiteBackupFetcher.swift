@@ -1,9 +1,8 @@
 import Foundation
 
 /// Finds the newest usable backup of the manifest's database in the off-site store and verifies it (gzip
-/// integrity, size floor, recorded SHA-256) before the live database is touched: `fetch` downloads it into the
-/// run's scratch folder first; `stream` loads it straight into a new database (`<db>_restore_<run>`) and checks
-/// it on the way. A newer backup that fails verification is reported and skipped in favour of the next older
+/// integrity, size floor, recorded SHA-256) before the live database is touched: `stream` loads it straight into
+/// a new database (`<db>_restore_<run>`) and checks it on the way (a `.dump` is downloaded and checked first). A newer backup that fails verification is reported and skipped in favour of the next older
 /// one, unless a specific backup was asked for.
 public struct OffsiteBackupFetcher: Sendable {
     public var toolbox: ScenarioToolbox
@@ -30,38 +29,6 @@ public struct OffsiteBackupFetcher: Sendable {
             return (store, azure.prefix)
         }
         throw ScenarioError.noOffsiteStore(environment: toolbox.manifest.environment)
-    }
-
-    public func plannedCommands(backup: String?, before: Date? = nil) -> [String] {
-        guard let (store, prefix) = try? location() else { return ["(no off-site store in the manifest)"] }
-        let newest = before.map { "newest before \(Self.utc($0))" } ?? "newest"
-        let name = backup ?? "<\(newest) \(toolbox.manifest.database.name)_backup_*\(plannedExtension(backup))>"
-        var lines = [store.list(prefix: prefix).redactedCommandLine]
-        if let download = try? store.download(prefix + name, to: .file("$RUN_DIR/backup/" + name)) {
-            lines.append(download.redactedCommandLine)
-        }
-        lines += plannedIntegrityCommands(file: "$RUN_DIR/backup/" + name, backup: backup)
-        lines.append("sha256($RUN_DIR/backup/\(name)) compared with \(prefix + name).sha256")
-        return lines
-    }
-
-    /// What the fetch chose, as step outputs.
-    public struct Fetched: Sendable {
-        public var name: String
-        public var key: String
-        public var path: String
-        public var size: Int64
-        public var sha256: String
-        public var checksumVerified: Bool
-        public var skipped: [String]
-
-        public var outputs: StepOutputs {
-            [
-                "name": name, "key": key, "path": path, "size": String(size), "sha256": sha256,
-                "checksumVerified": checksumVerified ? "yes" : "no (no .sha256 recorded off-site)",
-                "skipped": skipped.joined(separator: "; "),
-            ]
-        }
     }
 
     /// The objects that may be restored, newest first: `backup` only when named, else every backup of the
@@ -99,34 +66,6 @@ public struct OffsiteBackupFetcher: Sendable {
         return (store, prefix, Array(candidates.prefix(backup == nil ? maximumCandidates : 1)))
     }
 
-    /// Downloads and verifies `backup`, or the newest backup (taken strictly before `before`, when given).
-    public func fetch(backup: String?, before: Date? = nil, context: StepContext) async throws -> Fetched {
-        let (store, prefix, candidates) = try await candidates(backup: backup, before: before, context: context)
-        let database = backupDatabaseName
-        let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup")
-        var skipped: [String] = []
-        var lastError: (any Error)?
-        for object in candidates {
-            let name = Self.fileName(object.key)
-            let path = folder + "/" + name
-            do {
-                try await context.runner.runChecked(try store.download(object.key, to: .file(path)))
-                let fetched = try await verify(path: path, object: object, store: store, context: context)
-                return Fetched(
-                    name: name, key: object.key, path: path, size: fetched.size, sha256: fetched.sha256,
-                    checksumVerified: fetched.recorded, skipped: skipped)
-            } catch let error as CancellationError {
-                throw error
-            } catch {
-                try? FileManager.default.removeItem(atPath: path)
-                context.log("refused \(name): \(error.localizedDescription)")
-                skipped.append("\(name): \(error.localizedDescription)")
-                lastError = error
-            }
-        }
-        throw lastError ?? ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: database)
-    }
-
     /// The extension of the backup a plan shows: the named backup's, else the one `backups.format` writes.
     func plannedExtension(_ backup: String?) -> String {
         BackupName.fileExtension(
@@ -153,29 +92,6 @@ public struct OffsiteBackupFetcher: Sendable {
         }
         let integrity = try await context.runner.run(toolbox.gzip.test(file: path))
         try Gzip.classifyIntegrity(integrity, file: path).get()
-    }
-
-    private func verify(path: String, object: StoredObject, store: any ObjectStore, context: StepContext) async throws
-        -> (size: Int64, sha256: String, recorded: Bool)
-    {
-        try await testIntegrity(path: path, name: Self.fileName(object.key), context: context)
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
-        let floor = toolbox.manifest.backups.sizeFloor
-        guard size >= floor.bytes else {
-            throw ScenarioError.backupTooSmall(file: Self.fileName(object.key), size: size, floor: floor)
-        }
-        let actual = try SHA256Checksum.ofFile(atPath: path)
-        let sidecar = try await context.runner.run(try store.download(object.key + ".sha256", to: .stream))
-        guard sidecar.status.isSuccess, let expected = SHA256Checksum.parseSidecar(sidecar.output) else {
-            context.log(
-                "no recorded checksum for \(Self.fileName(object.key)) off-site; verified by its integrity and size")
-            return (size, actual, false)
-        }
-        guard expected == actual else {
-            throw ScenarioError.checksumMismatch(file: Self.fileName(object.key), expected: expected, actual: actual)
-        }
-        return (size, actual, true)
     }
 
     static func utc(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }

@@ -275,7 +275,10 @@ public struct RowRecovery: Sendable {
         }
         let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID)
         let csv = folder + "/rows.csv"
-        try FileManager.default.createFile(atPath: csv, contents: nil, attributes: [.posixPermissions: 0o600])
+        // Created 0600 before psql writes rows into it; a folder drctl cannot write to is the scratch folder's error.
+        guard FileManager.default.createFile(atPath: csv, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw BackupError.fileNotWritten(path: csv, reason: "cannot create the export file for the rows")
+        }
         let export = try on(temp).copyOut(query: selection.exportQuery(columns: columns))
         try await runner.runChecked(CommandPipeline([export], output: .file(csv)))
         let present = try await keys(on: production, runner: runner)
