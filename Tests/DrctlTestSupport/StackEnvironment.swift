@@ -60,6 +60,22 @@ public struct StackEnvironment: Sendable {
         throw StackEnvironmentError.programMissing(name)
     }
 
+    /// Drops each of these databases and every database whose name starts with one of them (what a restore left:
+    /// `<db>_restore_…`, `<db>_before_…`, `<db>_recover_…`), as the password role; failures are ignored.
+    public func dropDatabases(startingWith names: [String]) async {
+        let runner = CommandRunner()
+        let admin = Postgres(connection: connection(database: "postgres"))
+        for database in names {
+            let listed = try? await runner.run(
+                admin.adminQuery(
+                    "SELECT datname FROM pg_database WHERE datname LIKE \(PostgresQuoting.literal(database + "%"))"))
+            let found = Postgres.parseRows(listed?.output ?? "").compactMap(\.first)
+            for name in Set(found + [database]) {
+                _ = try? await runner.run(admin.dropDatabase(name, force: true))
+            }
+        }
+    }
+
     /// A fresh, lowercase database name for one test.
     public static func uniqueDatabaseName(_ prefix: String) -> String {
         prefix + "_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()

@@ -385,16 +385,7 @@ final class DrillWorld: Sendable {
     }
 
     private func tearDown() async {
-        let admin = Postgres(connection: stack.connection(database: "postgres"))
-        for database in [sourceDatabase, targetDatabase] {
-            let listed = try? await runner.run(
-                admin.adminQuery(
-                    "SELECT datname FROM pg_database WHERE datname LIKE \(PostgresQuoting.literal(database + "%"))"))
-            let names = Postgres.parseRows(listed?.output ?? "").compactMap(\.first)
-            for name in Set(names + [database]) {
-                _ = try? await runner.run(admin.dropDatabase(name, force: true))
-            }
-        }
+        await stack.dropDatabases(startingWith: [sourceDatabase, targetDatabase])
         try? FileManager.default.removeItem(atPath: folder)
     }
 }

@@ -195,17 +195,7 @@ struct GamedayWorld {
 
     /// Drops the world's databases (and the restore's leftovers) and removes its files.
     func tearDown() async {
-        let runner = CommandRunner()
-        let admin = Postgres(connection: stack.connection(database: "postgres"))
-        for database in databases {
-            let listed = try? await runner.run(
-                admin.adminQuery(
-                    "SELECT datname FROM pg_database WHERE datname LIKE \(PostgresQuoting.literal(database + "%"))"))
-            let names = Postgres.parseRows(listed?.output ?? "").compactMap(\.first)
-            for name in Set(names + [database]) {
-                _ = try? await runner.run(admin.dropDatabase(name, force: true))
-            }
-        }
+        await stack.dropDatabases(startingWith: databases)
         try? FileManager.default.removeItem(atPath: folder)
     }
 }

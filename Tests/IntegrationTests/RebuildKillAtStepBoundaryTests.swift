@@ -14,7 +14,6 @@ struct RebuildKillAtStepBoundaryTests {
         arguments: await RebuildBoundaries.planned())
     func killedAtStepBoundary(_ planned: RebuildBoundary) async throws {
         try #require(planned.unavailable == nil, "\(planned.unavailable ?? "")")
-        let boundary = planned.step
         let seed = try await RebuildSeed.shared()
         // The step after `readiness` takes a millisecond: the run can finish before the kill lands. Then the
         // boundary was not tested, and the case runs again in a fresh world (at most 3 times).
