@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// drctl runs on Linux only: it follows its child processes and its locks through /proc
+// (Sources/DrctlCore/Support/Platform.swift stops the build elsewhere with that message).
 let package = Package(
     name: "drctl",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "drctl", targets: ["drctl"])
     ],
@@ -11,7 +12,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
@@ -31,7 +31,6 @@ let package = Package(
             dependencies: [
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

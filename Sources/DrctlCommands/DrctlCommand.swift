@@ -22,9 +22,9 @@ public struct DrctlCommand: AsyncParsableCommand {
               drctl runs list                                    # the journal
               drctl resume RUN_ID                                # continue a run
 
-            Exit codes: 0 success, 1 a step or a status check failed, 2 bad usage or manifest, \
-            3 refused by a safety check, 4 interrupted (resumable with `drctl resume`), 5 another run holds \
-            the environment's lock, 6 not implemented yet.
+            Exit codes: 0 success, 1 a step or a status check failed, 2 bad usage (an unknown flag, a \
+            missing -f, a manifest that does not parse), 3 refused by a safety check before anything changed, \
+            4 interrupted (resumable with `drctl resume`), 5 another run holds the environment's lock.
             """,
         version: DrctlVersion.current,
         subcommands: [

@@ -27,18 +27,8 @@ enum ScenarioCatalog {
         var registry = ScenarioRegistry.builtIn
         registry.registerManifestScenarios(loader: ScenarioLoader(runner: runner), planning: planning)
         guard registry.names.contains(name.rawValue) else {
-            throw DrctlError.notYetImplemented(feature: "the \(name.rawValue) scenario", issue: name.issue)
+            throw RunbookError.unknownScenario(name.rawValue, known: registry.names)
         }
         return try await registry.makeRunbook(id: name.rawValue, parameters: parameters)
-    }
-}
-
-extension ScenarioCatalog.Name {
-    var issue: Int {
-        switch self {
-        case .rebuild: return 6
-        case .restore, .recoverRows, .backup: return 5
-        case .rollbackApp, .rollbackMigration: return 7
-        }
     }
 }

@@ -10,8 +10,11 @@ struct RebuildPlanTests {
 
     /// The runbook for manifests/production.yaml with the runbook's password variable set, helm 3, no tool
     /// on PATH consulted (the recording runner answers everything).
-    static func plan(environment extra: [String: String] = [:]) async throws -> RunbookPlan {
-        var environment = ["DB_PASSWORD": "s3cret", "DRCTL_HELM_MAJOR": "3", "HOME": "/home/operator"]
+    static func plan(environment extra: [String: String] = [:], password: String? = "s3cret") async throws
+        -> RunbookPlan
+    {
+        var environment = ["DRCTL_HELM_MAJOR": "3", "HOME": "/home/operator"]
+        if let password { environment["DB_PASSWORD"] = password }
         environment.merge(extra) { _, new in new }
         let loader = ScenarioLoader(environment: environment, runner: RecordingCommandRunner())
         let manifestPath = projectRoot + "/manifests/production.yaml"
@@ -24,6 +27,13 @@ struct RebuildPlanTests {
     func matchesGoldenText() async throws {
         // The checkout's folder appears in absolute paths and so in the fingerprint: both are normalised.
         try GoldenPlan.expectMatches(try await Self.plan(), golden: "plan-rebuild-production.txt")
+    }
+
+    @Test("the fingerprint does not depend on the password: read without it, with it, or with another one")
+    func fingerprintIndependentOfSecrets() async throws {
+        let withPassword = try await Self.plan().fingerprint
+        #expect(try await Self.plan(password: nil).fingerprint == withPassword)
+        #expect(try await Self.plan(password: "a-b!c~d").fingerprint == withPassword)
     }
 
     @Test("every runbook section of Szenario 2 appears, in order")

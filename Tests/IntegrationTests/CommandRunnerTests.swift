@@ -389,7 +389,8 @@ struct CommandRunnerTests {
         let invocation = CommandInvocation("drctl-no-such-tool", ["--password", "s3cret"], secrets: ["s3cret"])
         let error = try await #require(throws: CommandLaunchError.self) { try await runner.run(invocation) }
         let message = error.errorDescription ?? ""
-        #expect(message.hasPrefix("drctl-no-such-tool: not found on PATH — run scripts/bootstrap"))
+        #expect(message.hasPrefix("drctl-no-such-tool: not found on PATH — install it"))
+        #expect(message.contains("DRCTL_DRCTL_NO_SUCH_TOOL"))
         #expect(message.contains("drctl-no-such-tool --password '***'"))
         #expect(!message.contains("s3cret"))
     }

@@ -50,3 +50,13 @@ public enum GamedayError: Error, Sendable, LocalizedError, Equatable {
         }
     }
 }
+
+extension GamedayError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .targetLooksLikeProduction, .faultNotPossible: .refused
+        case .drillUnreadable, .drillInvalid, .unknownScenario, .reportNotFound, .drillRequired: .usage
+        case .smokeCheckFailed, .badReleaseBecameReady, .childRunEnded: .failed
+        }
+    }
+}

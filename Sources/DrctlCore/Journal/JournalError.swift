@@ -25,7 +25,8 @@ public enum JournalError: Error, Sendable, LocalizedError {
         case .runAlreadyExists(let runID, let location):
             return "a run \(runID) already exists in \(location)."
         case .unreadable(let path, let detail):
-            return "cannot read \(path): \(detail)."
+            return "cannot read \(path): \(detail). Check that the state folder (--state-dir, DRCTL_STATE_DIR) exists"
+                + " and that this user may read it; drctl does not act on a journal it cannot read."
         case .unwritable(let path, let detail):
             return "cannot write \(path): \(detail). The run stops rather than act without a journal."
         case .corruptLine(let path, let line, let detail):
@@ -35,7 +36,8 @@ public enum JournalError: Error, Sendable, LocalizedError {
             return "journal \(path) has a broken hash chain at line \(line): lines were edited, removed or "
                 + "reordered. drctl will not resume from it: inspect the file."
         case .emptyJournal(let path):
-            return "journal \(path) holds no complete record; the run never started properly."
+            return "journal \(path) holds no complete record: the run was stopped before it wrote its first line, so"
+                + " it changed nothing. Start the scenario again; remove that run's folder to tidy `drctl runs list`."
         case .lockHeld(let lock, let location, let stale):
             var text =
                 "environment \(lock.environment) is locked by run \(lock.runID) (\(lock.owner)@\(lock.host), "
@@ -59,7 +61,19 @@ public enum JournalError: Error, Sendable, LocalizedError {
         case .invalidRunID(let runID):
             return "\(runID) is not a run id (letters, digits, '-', '_' and '.' only)."
         case .backendFailed(let operation, let detail):
-            return "state backend: \(operation) failed: \(detail)"
+            return "state backend: \(operation) failed: \(detail). Check --state-dir / DRCTL_STATE_DIR (a folder, or"
+                + " s3://bucket/prefix with working aws credentials), then run the command again."
+        }
+    }
+}
+
+extension JournalError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .lockHeld: .lockHeld
+        case .runNotFound, .invalidRunID: .usage
+        case .noLock, .wrongNonce, .corruptLine, .brokenHashChain, .emptyJournal: .refused
+        case .runAlreadyExists, .unreadable, .unwritable, .backendFailed: .failed
         }
     }
 }

@@ -79,3 +79,14 @@ public enum ManifestError: Error, Sendable, Hashable, LocalizedError {
         keyPath.isEmpty ? "at the top level" : "in \(keyPath)"
     }
 }
+
+extension ManifestError: ClassifiedError {
+    /// Every manifest problem is the user's to fix in the file or the environment (exit 2).
+    public var failureKind: FailureKind {
+        switch self {
+        case .fileNotFound, .unreadable, .syntax, .emptyDocument, .unknownKey, .duplicateKey, .missingKey, .wrongType,
+            .invalidValue, .unsetVariable, .malformedInterpolation, .invalidEnvironmentOverride:
+            .usage
+        }
+    }
+}

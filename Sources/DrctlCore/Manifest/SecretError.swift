@@ -22,3 +22,11 @@ public enum SecretError: Error, Sendable, Hashable, LocalizedError {
         }
     }
 }
+
+extension SecretError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .environmentVariableUnset, .fileNotFound, .fileUnreadable, .empty: .usage
+        }
+    }
+}

@@ -22,14 +22,17 @@ public enum CommandLaunchError: Error, Sendable, Hashable, LocalizedError {
         switch self {
         case .notFound(let executable, let commandLine, let searchPath):
             if executable.contains("/") {
-                return "\(executable): no such file — install it or fix the path (run scripts/bootstrap for the "
-                    + "project's tools)\n  command: \(commandLine)"
+                return "\(executable): no such file — install the program there or point drctl at it with its "
+                    + "DRCTL_<PROGRAM> variable (e.g. DRCTL_PSQL=/usr/lib/postgresql/15/bin/psql)\n"
+                    + "  command: \(commandLine)"
             }
-            return "\(executable): not found on PATH — run scripts/bootstrap (and `eval \"$(scripts/stack env)\"`) "
-                + "or install it\n  command: \(commandLine)\n  PATH: \(searchPath)"
+            return "\(executable): not found on PATH — install it (Debian/Ubuntu: \(Self.installHint(executable))),"
+                + " add its folder to PATH, or name its path in DRCTL_\(Self.variableStem(executable)); in a drctl"
+                + " checkout, scripts/bootstrap installs the test stack's tools\n  command: \(commandLine)\n"
+                + "  PATH: \(searchPath)"
         case .notExecutable(let path, let commandLine):
-            return "\(path): not an executable file — check its permissions (chmod +x) or reinstall it with "
-                + "scripts/bootstrap\n  command: \(commandLine)"
+            return "\(path): not an executable file — check its permissions (chmod +x) or reinstall the program\n"
+                + "  command: \(commandLine)"
         case .workingDirectoryMissing(let path, let commandLine):
             return "working directory \(path) does not exist — create it or fix the path\n  command: \(commandLine)"
         case .standardInputUnreadable(let path, let commandLine, let reason):
@@ -42,6 +45,36 @@ public enum CommandLaunchError: Error, Sendable, Hashable, LocalizedError {
         case .lostTrack(let commandLine, let reason):
             return "lost track of the running program: \(reason) — it may still be running; check with ps\n"
                 + "  command: \(commandLine)"
+        }
+    }
+}
+
+extension CommandLaunchError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .notFound, .notExecutable, .workingDirectoryMissing, .standardInputUnreadable, .outputFileUnwritable,
+            .spawnFailed, .lostTrack:
+            .failed
+        }
+    }
+
+    /// The override variable's stem for a program: `pg_dump` → `PG_DUMP`.
+    static func variableStem(_ executable: String) -> String {
+        executable.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    /// Where a platform engineer gets the program.
+    static func installHint(_ executable: String) -> String {
+        switch executable {
+        case "psql", "pg_dump", "pg_restore": "apt-get install postgresql-client-15"
+        case "gzip": "apt-get install gzip"
+        case "pigz": "apt-get install pigz"
+        case "aws": "apt-get install awscli, or pip install awscli"
+        case "az": "pip install azure-cli"
+        case "alembic": "pip install alembic into the app's Python environment"
+        case "kubectl": "apt-get install kubectl from the Kubernetes package repository"
+        case "helm": "the helm release binary from helm.sh"
+        default: "apt-get install the package that provides it"
         }
     }
 }

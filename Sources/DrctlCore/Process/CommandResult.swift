@@ -168,3 +168,7 @@ extension Duration {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
+
+extension CommandFailure: ClassifiedError {
+    public var failureKind: FailureKind { .failed }
+}

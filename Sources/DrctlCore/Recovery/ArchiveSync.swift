@@ -52,7 +52,8 @@ public struct ArchiveSync: Sendable {
         }
         guard found == objects.count else {
             throw ScenarioError.archiveIncomplete(
-                source: source.description, destination: destination, expected: objects.count, found: found)
+                runID: context.runID, source: source.description, destination: destination, expected: objects.count,
+                found: found)
         }
         var outputs: StepOutputs = ["files": String(found), "bytes": String(bytes)]
         if !leftovers.isEmpty { outputs["removedPartialDownloads"] = String(leftovers.count) }

@@ -83,4 +83,15 @@ public enum RecoveryError: Error, Sendable, LocalizedError, RefusalError {
             return false
         }
     }
+
+    /// Named inputs that do not exist are usage errors (exit 2) when the command line gave them.
+    public var failureKind: FailureKind {
+        switch self {
+        case .notABackupName, .invalidTime, .unknownTable, .unknownColumns: .usage
+        case .backupOfAnotherDatabase, .dumpReconnects, .notADatabaseDump, .noBackupBefore, .confirmationRequired,
+            .notEnoughDisk, .rowsNotInBackup:
+            .refused
+        case .rowsMissingAfterImport: .failed
+        }
+    }
 }

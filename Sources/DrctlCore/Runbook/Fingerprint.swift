@@ -24,7 +24,8 @@ public enum Fingerprint {
 
 extension Runbook {
     /// The fingerprint of what the run will do: each step's id, dependencies, destructiveness, inputs and command
-    /// lines, in order. A change between the interrupted run and the resume is drift.
+    /// lines, in order. A change between the interrupted run and the resume is drift. Secrets play no part: a
+    /// plan read without the password has the fingerprint of the run made with it.
     public var planFingerprint: String {
         var canonical = "runbook \(id)\n"
         for step in steps {
@@ -32,8 +33,15 @@ extension Runbook {
             canonical += "after \(step.dependsOn.map(\.rawValue).sorted().joined(separator: ","))\n"
             canonical += "destructive \(step.destructive)\n"
             canonical += "inputs \(step.inputFingerprint)\n"
-            for command in step.commands { canonical += "command \(command)\n" }
+            for command in step.commands { canonical += "command \(Self.withoutSecretAssignments(command))\n" }
         }
         return Fingerprint.of(canonical)
+    }
+
+    /// A command line without its `NAME='***'` prefixes: they are there only when the secret is set.
+    static func withoutSecretAssignments(_ commandLine: String) -> String {
+        let assignment = "='" + Redactor.mask + "' "
+        guard commandLine.contains(assignment) else { return commandLine }
+        return commandLine.replacing(#/[A-Za-z_][A-Za-z0-9_]*='\*\*\*' /#, with: "")
     }
 }

@@ -1,9 +1,13 @@
 import Foundation
 
 /// An error a step throws when a safety check says no before anything was changed. The run stops (no retry)
-/// and the CLI exits 3 ("refused") instead of 1.
-public protocol RefusalError: Error {
+/// and the CLI exits 3 ("refused") instead of 1. Its failure kind follows `isRefusal` unless it declares one.
+public protocol RefusalError: ClassifiedError {
     var isRefusal: Bool { get }
+}
+
+extension RefusalError {
+    public var failureKind: FailureKind { isRefusal ? .refused : .failed }
 }
 
 /// Errors of the runbook engine: building, running and resuming runbooks.
@@ -44,7 +48,10 @@ public enum RunbookError: Error, Sendable, LocalizedError {
             return "step \(requestedBy) asked for the outputs of \(step), which has not completed; "
                 + "declare \(step) in its dependsOn."
         case .stepTimedOut(let step, let after):
-            return "step \(step) did not finish within its timeout of \(after.formattedSeconds)."
+            return "step \(step) did not finish within its timeout of \(after.formattedSeconds) and was stopped. Find"
+                + " out what it waited for in the run's log (`drctl runs show`); if the work is only slow, raise the timeout"
+                + " that governs it (readiness.timeout or a provision hook's timeout in the manifest, --rollout-timeout"
+                + " on the command), then `drctl resume`."
         case .stepFailed(let runID, let step, let message):
             return "step \(step) failed: \(message)\nRun \(runID) stopped; fix the cause, then `drctl resume \(runID)`."
         case .stepRefused(let runID, let step, let message):
@@ -69,6 +76,19 @@ public enum RunbookError: Error, Sendable, LocalizedError {
         case .unsafeToResume(let runID, let step, let reason):
             return "refusing to resume run \(runID): destructive step \(step) started but never completed, and "
                 + "\(reason). Check by hand whether it finished, then start a new run."
+        }
+    }
+}
+
+extension RunbookError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .interrupted: .interrupted
+        case .stepRefused, .drift, .unsafeToResume, .nothingToResume, .changedWhileResuming: .refused
+        case .unknownScenario: .usage
+        case .stepFailed, .stepTimedOut, .duplicateStep, .unknownDependency, .dependencyCycle, .missingOutput,
+            .outputsUnavailable:
+            .failed
         }
     }
 }

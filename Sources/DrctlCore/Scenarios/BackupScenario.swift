@@ -257,12 +257,17 @@ public struct BackupScenario: Sendable {
 extension BackupError: RefusalError {
     /// A backup that fails its checks (or misses the RPO) stops the nightly run as a refusal, exit 3, as
     /// `drctl backup verify` exits.
-    public var isRefusal: Bool {
+    public var isRefusal: Bool { failureKind == .refused }
+
+    public var failureKind: FailureKind {
         switch self {
         case .backupCorrupt, .backupEmpty, .backupUnderSizeFloor, .checksumMismatch, .backupNotInCatalog,
             .verificationFailed, .recoveryPointObjectiveMissed, .backupExists, .dumpUnderSizeFloor:
-            true
-        default: false
+            .refused
+        case .databaseNameUnusableInFileName, .noOffsiteStore, .backupNotFound: .usage
+        case .localFolderUnusable, .catalogUnreadable, .catalogNotWritten, .dumpFailed, .fileNotWritten,
+            .fileUnreadable, .offsiteOperationFailed, .offsiteCopiesOutOfSync:
+            .failed
         }
     }
 }

@@ -7,8 +7,7 @@ public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
     case backupNotFound(name: String, location: String)
     case backupTooSmall(file: String, size: Int64, floor: ByteSize)
     case checksumMismatch(file: String, expected: String, actual: String)
-    case targetDatabaseNotEmpty(database: String, keptAs: String)
-    case archiveIncomplete(source: String, destination: String, expected: Int, found: Int)
+    case archiveIncomplete(runID: String, source: String, destination: String, expected: Int, found: Int)
     case noOffsiteStore(environment: String)
     case releasePending(release: String, revision: Int, status: String)
     /// A backup streamed from the off-site store failed a check on the way (SHA-256 against its `.sha256`, byte
@@ -32,12 +31,10 @@ public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
         case .checksumMismatch(let file, let expected, let actual):
             return "backup \(file) has SHA-256 \(actual), but its recorded checksum is \(expected): refused before the"
                 + " database was touched. Fetch it again or pick another backup with --backup."
-        case .targetDatabaseNotEmpty(let database, let keptAs):
-            return "database \(database) already held data; it was kept as \(keptAs) and the restored copy swapped in."
-                + " Drop \(keptAs) once you no longer need it."
-        case .archiveIncomplete(let source, let destination, let expected, let found):
+        case .archiveIncomplete(let runID, let source, let destination, let expected, let found):
             return "archive sync from \(source) to \(destination) is incomplete: \(expected) objects off-site, \(found)"
-                + " files present. Run `drctl resume` to sync again."
+                + " files present with their off-site size. Check the free space and permissions of \(destination),"
+                + " then `drctl resume \(runID)` to sync the missing files again."
         case .releasePending(let release, let revision, let status):
             return "helm release \(release) is \(status) at revision \(revision), and not from this run: another helm"
                 + " operation is in progress or died. Wait for it, or clear it (`helm rollback \(release)` after a"
@@ -61,7 +58,7 @@ public enum ScenarioError: Error, Sendable, LocalizedError, RefusalError {
         case .invalidReadinessURL, .noBackupFound, .backupNotFound, .backupTooSmall, .checksumMismatch,
             .noOffsiteStore, .releasePending, .streamedBackupRefused:
             return true
-        case .targetDatabaseNotEmpty, .archiveIncomplete, .loadedDatabaseMissing:
+        case .archiveIncomplete, .loadedDatabaseMissing:
             return false
         }
     }

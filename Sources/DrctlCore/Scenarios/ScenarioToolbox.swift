@@ -56,13 +56,11 @@ public struct ScenarioToolbox: Sendable {
         objectStores = stores
     }
 
-    /// Every secret a rendering of this environment's commands must mask.
-    /// The password as written and percent-encoded (as it appears inside the app's DATABASE_URL).
+    /// Every secret a rendering of this environment's commands must mask (`Redactor` masks each in every
+    /// encoding it takes, such as inside the app's DATABASE_URL).
     public var secrets: [String] {
         let password = databasePassword.value
-        guard !password.isEmpty else { return [] }
-        let encoded = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? password
-        return Array(Set([password, encoded]))
+        return password.isEmpty ? [] : [password]
     }
 }
 

@@ -21,3 +21,13 @@ public enum ScheduleError: Error, Sendable, Hashable, LocalizedError {
         }
     }
 }
+
+extension ScheduleError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        // The manifest cannot express the schedule asked for: fix the manifest (exit 2).
+        case .noSchedule, .unusableName, .notExpressible: .usage
+        case .unreadableStatus: .failed
+        }
+    }
+}

@@ -16,3 +16,12 @@ public enum StatusError: Error, Sendable, LocalizedError, Equatable {
         }
     }
 }
+
+extension StatusError: ClassifiedError {
+    /// A failed checklist check is a failure like a failed step: 1, so `drctl status || page` works.
+    public var failureKind: FailureKind {
+        switch self {
+        case .checksFailed, .metricsNotWritten: .failed
+        }
+    }
+}

@@ -76,3 +76,7 @@ extension SHA256Checksum {
         return hex
     }
 }
+
+extension ChecksumError: ClassifiedError {
+    public var failureKind: FailureKind { .failed }
+}

@@ -237,3 +237,11 @@ public enum AlembicError: Error, Sendable, Hashable, LocalizedError {
         }
     }
 }
+
+extension AlembicError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .alembicFailed, .databaseError, .usage, .other: .failed
+        }
+    }
+}

@@ -26,7 +26,8 @@ public enum HelmError: Error, Sendable, Hashable, LocalizedError {
         case .unsupportedVersion(let version):
             return
                 "helm reported version \(version.isEmpty ? "(nothing)" : "'\(version)'"); drctl supports helm 3 and helm 4."
-                + " Install a supported helm (scripts/bootstrap puts helm 3.18 and 4.1 in .tools/bin) or pass --helm."
+                + " Install a supported helm, or name its path in DRCTL_HELM (a drctl checkout's scripts/bootstrap puts"
+                + " helm 3.18 and 4.1 in .tools/bin)."
         }
     }
 }
@@ -174,5 +175,13 @@ public struct Helm: Sendable, Hashable {
 
     private func invocation(_ arguments: [String]) -> CommandInvocation {
         CommandInvocation(executable, arguments + target.helmFlags())
+    }
+}
+
+extension HelmError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .unsupportedVersion: .failed
+        }
     }
 }

@@ -119,3 +119,12 @@ public enum ObjectStoreError: Error, Sendable, Hashable, LocalizedError {
         }
     }
 }
+
+extension ObjectStoreError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .invalidURL: .usage
+        case .streamingUnsupported, .headFailed: .failed
+        }
+    }
+}

@@ -246,3 +246,11 @@ public enum PostgresError: Error, Sendable, Hashable, LocalizedError {
         }
     }
 }
+
+extension PostgresError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .copyQuerySpansLines: .usage
+        }
+    }
+}

@@ -131,3 +131,11 @@ public enum ReadinessError: Error, Sendable, Hashable, LocalizedError {
         }
     }
 }
+
+extension ReadinessError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .notReady: .failed
+        }
+    }
+}

@@ -52,3 +52,11 @@ public enum ToolOutputError: Error, Sendable, Hashable, LocalizedError {
         }
     }
 }
+
+extension ToolOutputError: ClassifiedError {
+    public var failureKind: FailureKind {
+        switch self {
+        case .unparseable: .failed
+        }
+    }
+}
