@@ -11,6 +11,8 @@ public struct S3StateBackend: StateBackend {
     public let bucket: String
     /// Empty, or ends with `/`.
     public let prefix: String
+    /// The `aws` program (`DRCTL_AWS` overrides it, as for every other use of aws).
+    public let awsExecutable: String
     private let runner: any CommandRunning
     private let mirror: LocalStateBackend
     private let identity: ProcessIdentity
@@ -18,9 +20,10 @@ public struct S3StateBackend: StateBackend {
     /// - Parameter mirrorDirectory: a local folder for the journals being written and for temporary files.
     public init(
         bucket: String, prefix: String, mirrorDirectory: String, runner: any CommandRunning,
-        identity: ProcessIdentity = .current
+        awsExecutable: String = ToolExecutables().aws, identity: ProcessIdentity = .current
     ) {
         self.bucket = bucket
+        self.awsExecutable = awsExecutable
         let trimmed = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         self.prefix = trimmed.isEmpty ? "" : trimmed + "/"
         self.runner = runner
@@ -29,9 +32,10 @@ public struct S3StateBackend: StateBackend {
     }
 
     /// Parses `s3://bucket/prefix`.
-    public init(url: String, mirrorDirectory: String, runner: any CommandRunning, identity: ProcessIdentity = .current)
-        throws(JournalError)
-    {
+    public init(
+        url: String, mirrorDirectory: String, runner: any CommandRunning, awsExecutable: String = ToolExecutables().aws,
+        identity: ProcessIdentity = .current
+    ) throws(JournalError) {
         guard url.hasPrefix("s3://") else {
             throw .backendFailed(operation: "state location \(url)", detail: "not an s3://bucket/prefix URL")
         }
@@ -42,7 +46,7 @@ public struct S3StateBackend: StateBackend {
         }
         self.init(
             bucket: String(bucket), prefix: String(path.dropFirst(bucket.count)), mirrorDirectory: mirrorDirectory,
-            runner: runner, identity: identity)
+            runner: runner, awsExecutable: awsExecutable, identity: identity)
     }
 
     public var location: String { "s3://\(bucket)/\(prefix)".trimmingSuffix("/") }
@@ -183,7 +187,7 @@ public struct S3StateBackend: StateBackend {
     private func aws(_ arguments: [String], operation: String, allowFailure: Bool = false) async throws
         -> CommandResult
     {
-        let invocation = CommandInvocation("aws", arguments + ["--output", "json"])
+        let invocation = CommandInvocation(awsExecutable, arguments + ["--output", "json"])
         let runner = self.runner
         let result: CommandResult
         do { result = try await Task { try await runner.run(invocation) }.value } catch {
@@ -240,6 +244,8 @@ public enum StateBackends {
         let local =
             StateDirectory.localDefault(environment: environment) + "/s3-mirror/"
             + location.dropFirst("s3://".count).replacingOccurrences(of: "/", with: "_")
-        return try S3StateBackend(url: location, mirrorDirectory: local, runner: runner)
+        return try S3StateBackend(
+            url: location, mirrorDirectory: local, runner: runner,
+            awsExecutable: ToolExecutables(environment: environment).aws)
     }
 }
