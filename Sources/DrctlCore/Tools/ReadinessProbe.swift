@@ -4,17 +4,6 @@ import Foundation
     import FoundationNetworking
 #endif
 
-/// One HTTP answer: the status code and the body.
-public struct HTTPResponse: Sendable, Hashable {
-    public var statusCode: Int
-    public var body: Data
-
-    public init(statusCode: Int, body: Data = Data()) {
-        self.statusCode = statusCode
-        self.body = body
-    }
-}
-
 /// Fetches a URL with a per-request timeout. The live one is `ReadinessProbe.urlSessionFetch`; tests pass a script.
 public typealias HTTPFetch = @Sendable (_ url: URL, _ timeout: Duration) async throws -> HTTPResponse
 
