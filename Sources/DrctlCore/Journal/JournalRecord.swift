@@ -10,6 +10,10 @@ public struct JournalRecord: Sendable, Hashable, Codable {
         case stepCompleted = "step-completed"
         case stepFailed = "step-failed"
         case stepSkipped = "step-skipped"
+        /// A completed step's effect was undone after a later step failed (its `StepUndo`); `reason` says how.
+        case stepUndone = "step-undone"
+        /// A completed step's undo declined or failed; `reason` or `error` says why. The step stays done.
+        case stepNotUndone = "step-not-undone"
         case runInterrupted = "run-interrupted"
         case runFinished = "run-finished"
     }

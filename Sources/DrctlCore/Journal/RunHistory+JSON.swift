@@ -37,7 +37,7 @@ extension RunHistory: Encodable {
 }
 
 extension RunHistory.Step: Encodable {
-    private enum CodingKeys: String, CodingKey { case id, title, destructive, state, attempts, outputs }
+    private enum CodingKeys: String, CodingKey { case id, title, destructive, state, attempts, outputs, undo }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -45,10 +45,12 @@ extension RunHistory.Step: Encodable {
         try container.encode(title, forKey: .title)
         try container.encode(destructive, forKey: .destructive)
         try container.encode(attempts, forKey: .attempts)
+        try container.encodeIfPresent(undo, forKey: .undo)
         switch state {
         case .notStarted: try container.encode("not-run", forKey: .state)
         case .inDoubt: try container.encode("never-completed", forKey: .state)
         case .failed: try container.encode("failed", forKey: .state)
+        case .undone: try container.encode("undone", forKey: .state)
         case .completed(let outputs):
             try container.encode("completed", forKey: .state)
             try container.encode(outputs, forKey: .outputs)

@@ -75,6 +75,9 @@ extension RunHistory {
                     lines.append(TextProgressRenderer.indent(stderr.trimmingCharacters(in: .newlines), by: 11))
                 }
             }
+            if case .completed = step.state, let undo = step.undo {
+                lines.append("       NOT undone after a later step failed: " + undo)
+            }
             if case .completed(let outputs) = step.state, !outputs.values.isEmpty {
                 lines.append(
                     "       outputs: "
@@ -97,6 +100,9 @@ extension RunHistory {
         case .inDoubt:
             let later = attempt.number < step.attempts.count ? " (so it was run again)" : ""
             return number + started + ", never completed: the run stopped during it" + later
+        case .undone:
+            return "undone at " + (attempt.startedAt.map(Self.formatTime) ?? "?") + " after a later step failed: "
+                + (attempt.note ?? "") + " (a resume runs the step again)"
         case .acceptedByProbe:
             return number + started + ", never completed; on resume at "
                 + (attempt.endedAt.map(Self.formatTime) ?? "?") + " its probe found it done, so it was accepted "

@@ -35,10 +35,13 @@ public struct RunHistory: Sendable {
         public var title: String
         public var destructive: Bool
         public var attempts: [Attempt]
+        /// What the step's undo did, or why it did not act, after a later step failed.
+        public var undo: String?
 
         public var state: State {
             guard let last = attempts.last else { return .notStarted }
             switch last.outcome {
+            case .undone: return .undone(last.note ?? "")
             case .completed, .acceptedByProbe: return .completed(last.outputs ?? .empty)
             case .skipped: return .completed(.empty)
             case .failed: return .failed(last.error ?? "")
@@ -59,6 +62,8 @@ public struct RunHistory: Sendable {
         case inDoubt
         case completed(StepOutputs)
         case failed(String)
+        /// Completed, then undone after a later step failed: resume runs it again.
+        case undone(String)
     }
 
     public struct Attempt: Sendable, Hashable, Encodable {
@@ -68,6 +73,8 @@ public struct RunHistory: Sendable {
             case inDoubt = "never-completed"
             /// Started, never completed, and a resume's probe found its effect in place.
             case acceptedByProbe = "accepted-by-probe"
+            /// Not an attempt of the step: its completed effect was undone after a later step failed.
+            case undone
         }
         public var number: Int
         public var startedAt: Date?
@@ -107,6 +114,16 @@ public struct RunHistory: Sendable {
             segments[segments.count - 1].end = Segment.End(
                 status: record.status ?? (record.type == .runInterrupted ? .interrupted : .failed), time: record.time,
                 inFlight: record.inFlight ?? [], reason: record.reason)
+        case .stepUndone, .stepNotUndone:
+            guard let id = record.step, let index = steps.firstIndex(where: { $0.id == id }) else { return }
+            let text = record.reason ?? record.error ?? ""
+            steps[index].undo = text
+            if record.type == .stepUndone {
+                steps[index].attempts.append(
+                    Attempt(
+                        number: steps[index].attempts.count + 1, startedAt: record.time, endedAt: record.time,
+                        outcome: .undone, note: text))
+            }
         case .stepStarted, .stepCompleted, .stepFailed, .stepSkipped:
             guard let id = record.step else { return }
             if !steps.contains(where: { $0.id == id }) {

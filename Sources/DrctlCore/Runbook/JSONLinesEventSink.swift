@@ -36,6 +36,7 @@ struct EventLine: Encodable {
     var outputs: StepOutputs?
     var note: String?
     var error: String?
+    var undone: Bool?
     var retryInSeconds: Double?
     var percent: Int?
     var elapsedSeconds: Double?
@@ -51,6 +52,7 @@ struct EventLine: Encodable {
         var outputs: StepOutputs
         var error: String?
         var note: String?
+        var undo: String?
     }
 
     init(_ event: RunEvent, time: Date) {
@@ -91,6 +93,11 @@ struct EventLine: Encodable {
             self.attempt = attempt
             self.error = error
             self.retryInSeconds = retryIn?.seconds
+        case .stepUndo(let step, let undone, let message):
+            self.event = "step-undo"
+            self.step = step
+            self.undone = undone
+            self.message = message
         case .budgetWarning(let elapsed, let budget, let percent):
             self.event = "budget-warning"
             self.elapsedSeconds = elapsed.seconds
@@ -108,7 +115,8 @@ struct EventLine: Encodable {
             self.steps = report.steps.map {
                 StepLine(
                     step: $0.step, outcome: $0.outcome.rawValue, attempts: $0.attempts,
-                    durationSeconds: $0.duration?.seconds, outputs: $0.outputs, error: $0.error, note: $0.note)
+                    durationSeconds: $0.duration?.seconds, outputs: $0.outputs, error: $0.error, note: $0.note,
+                    undo: $0.undo)
             }
         }
     }

@@ -9,6 +9,8 @@ public enum RunEvent: Sendable, Hashable {
     case stepCompleted(step: StepID, duration: Duration, outputs: StepOutputs, note: String?)
     case stepSkipped(step: StepID, reason: String)
     case stepFailed(step: StepID, attempt: Int, error: String, retryIn: Duration?)
+    /// After a later step failed, a completed step's undo ran (`undone`) or declined or failed (`message` says why).
+    case stepUndo(step: StepID, undone: Bool, message: String)
     case budgetWarning(elapsed: Duration, budget: Duration, percent: Int)
     case runFinished(RunReport)
 }
@@ -63,6 +65,8 @@ public struct StepReport: Sendable, Hashable {
         case interrupted
         /// Never started (an earlier step failed, or the run was interrupted first).
         case notRun = "not-run"
+        /// Completed, then undone after a later step failed (see `StepUndo`).
+        case undone
     }
 
     public var step: StepID
@@ -74,6 +78,8 @@ public struct StepReport: Sendable, Hashable {
     public var error: String?
     /// Why a step was skipped or accepted without running ("completed before the interruption").
     public var note: String?
+    /// What the step's undo did after a later step failed, or why it did not act.
+    public var undo: String?
 
     public init(
         step: StepID, title: String, outcome: Outcome, attempts: Int = 0, duration: Duration? = nil,

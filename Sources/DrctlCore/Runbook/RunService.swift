@@ -190,7 +190,7 @@ public struct RunService: Sendable {
                         throw RunbookError.unsafeToResume(runID: runID, step: step.id, reason: reason)
                     }
                 }
-            case .notStarted, .failed:
+            case .notStarted, .failed, .undone:
                 break
             }
         }

@@ -75,6 +75,9 @@ public struct RunbookStep: Sendable {
     /// Reads the real state (helm status, does the database exist, alembic current) to decide on resume
     /// whether a step that started but never completed actually finished.
     public var probe: Probe?
+    /// What puts the world back when a later step of the run fails or is refused (the app a restore scaled down
+    /// is scaled back up). See `StepUndo`.
+    public var undo: StepUndo?
 
     public init(
         id: StepID,
@@ -86,6 +89,7 @@ public struct RunbookStep: Sendable {
         inputs: [String: String] = [:],
         commands: [String] = [],
         probe: Probe? = nil,
+        undo: StepUndo? = nil,
         action: @escaping Action
     ) {
         self.id = id
@@ -97,6 +101,7 @@ public struct RunbookStep: Sendable {
         self.inputs = inputs
         self.commands = commands
         self.probe = probe
+        self.undo = undo
         self.action = action
     }
 
@@ -112,18 +117,52 @@ public struct RunbookStep: Sendable {
         invocations: [CommandInvocation],
         pipelines: [CommandPipeline] = [],
         probe: Probe? = nil,
+        undo: StepUndo? = nil,
         action: @escaping Action
     ) {
         self.init(
             id: id, title: title, dependsOn: dependsOn, destructive: destructive, retry: retry, timeout: timeout,
             inputs: inputs,
             commands: invocations.map(\.redactedCommandLine) + pipelines.map(\.redactedCommandLine),
-            probe: probe, action: action
+            probe: probe, undo: undo, action: action
         )
     }
 
     /// The fingerprint of `inputs`: equal inputs give equal fingerprints, whatever their order.
     public var inputFingerprint: String { Fingerprint.of(inputs) }
+}
+
+/// What undoes a completed step's effect when a later step of the same run fails or is refused: a restore that
+/// scaled the app to 0 and then stopped would otherwise leave production down.
+///
+/// The executor runs it once when the run ends failed, in reverse step order, for every completed step (also one
+/// completed in an earlier attempt of the run) whose undo no completed step of `settledBy` already took care of,
+/// and journals it. An undone step counts as not done: `drctl resume` runs it again before the steps after it.
+/// Not run when the run is interrupted (Ctrl-C, SIGTERM): that run is resumed as it stands.
+public struct StepUndo: Sendable {
+    /// Returns what it did, for the summary and the journal. Throws `StepUndoDeclined` when it must not act.
+    public typealias Action = @Sendable (StepContext) async throws -> String
+
+    /// What it does, for the plan: "scale deployment valeo-erp back to its recorded replica count".
+    public var title: String
+    /// The steps that undo the effect in the normal course of the run (`app.scale-up`): once one of them
+    /// completed, there is nothing left to undo.
+    public var settledBy: [StepID]
+    /// Gets the step's own outputs (`context.outputs(of: step)`) and those of the steps it depends on.
+    public var action: Action
+
+    public init(title: String, settledBy: [StepID], action: @escaping Action) {
+        self.title = title
+        self.settledBy = settledBy
+        self.action = action
+    }
+}
+
+/// Thrown by a `StepUndo` that must not act (the database the app would serve is gone); `reason` says what to do.
+/// Journaled and shown; the step stays done.
+public struct StepUndoDeclined: Error, Sendable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
 }
 
 /// How often a failing step is tried again. Only steps that declare a policy are retried.

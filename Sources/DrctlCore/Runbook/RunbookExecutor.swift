@@ -5,7 +5,8 @@ import Synchronization
 /// after its side effect.
 ///
 /// A failing step stops new steps from starting; steps already running are allowed to finish (cancelling a
-/// restore half-way is worse than letting it end). Cancelling the calling task (SIGINT/SIGTERM) cancels the
+/// restore half-way is worse than letting it end). Then the undo of every completed step that declares one
+/// (`StepUndo`) runs, newest first, so a failed restore does not leave the app scaled down. Cancelling the calling task (SIGINT/SIGTERM) cancels the
 /// running steps; they stay "started, never completed" in the journal, and `drctl resume` probes them.
 public struct RunbookExecutor: Sendable {
     public var runner: any CommandRunning
@@ -154,6 +155,9 @@ public struct RunbookExecutor: Sendable {
             }
         }
         if let journalError { throw journalError }
+        if failure != nil, !Task.isCancelled {
+            try await undo(runbook, done: done, reports: &reports, journal: journal, runID: runID)
+        }
         let status: RunStatus =
             failure != nil
             ? .failed
@@ -164,6 +168,47 @@ public struct RunbookExecutor: Sendable {
             steps: runbook.steps.compactMap { reports[$0.id] }, elapsed: clock.now().duration(since: startedAt),
             rtoBudget: runbook.rtoBudget)
         return Outcome(report: report, failure: failure, inFlight: interrupted)
+    }
+
+    /// Runs the undo of each completed step (newest first) whose effect no completed `settledBy` step took care
+    /// of, journals what it did or why not, and notes it in the step's report.
+    private func undo(
+        _ runbook: Runbook, done: [StepID: StepOutputs], reports: inout [StepID: StepReport], journal: Journal,
+        runID: String
+    ) async throws {
+        for step in runbook.steps.reversed() {
+            guard let undo = step.undo, let outputs = done[step.id], reports[step.id]?.outcome == .completed,
+                !undo.settledBy.contains(where: { done[$0] != nil })
+            else { continue }
+            let ancestors = runbook.ancestors(of: step.id)
+            var completed = done.filter { ancestors.contains($0.key) }
+            completed[step.id] = outputs
+            let events = self.events
+            let context = StepContext(
+                runID: runID, step: step.id, runner: runner, clock: clock, completed: completed,
+                log: { events.emit(.stepMessage(step: step.id, message: $0)) })
+            var record = JournalRecord(type: .stepUndone, time: clock.now())
+            record.step = step.id
+            let message: String
+            do {
+                message = try await undo.action(context)
+                record.reason = message
+                reports[step.id]?.outcome = .undone
+            } catch let declined as StepUndoDeclined {
+                message = declined.reason
+                record.type = .stepNotUndone
+                record.reason = message
+            } catch {
+                message = "it failed: " + Self.describe(error)
+                record.type = .stepNotUndone
+                record.error = message
+                record.stderrTail = (error as? CommandFailure)?.standardErrorTail
+            }
+            record.time = clock.now()
+            reports[step.id]?.undo = message
+            try await journal.append(record)
+            events.emit(.stepUndo(step: step.id, undone: record.type == .stepUndone, message: message))
+        }
     }
 
     private func runStep(

@@ -12,6 +12,8 @@ public struct RunbookPlan: Sendable, Encodable {
         public var retries: Int
         public var timeout: String?
         public var commands: [String]
+        /// What undoes the step when a later step fails (`StepUndo.title`).
+        public var undo: String?
     }
 
     public var scenario: String
@@ -33,7 +35,7 @@ public struct RunbookPlan: Sendable, Encodable {
             Step(
                 number: index + 1, id: step.id.rawValue, title: step.title, dependsOn: step.dependsOn.map(\.rawValue),
                 destructive: step.destructive, retries: step.retry.attempts - 1,
-                timeout: step.timeout?.manifestText, commands: step.commands)
+                timeout: step.timeout?.manifestText, commands: step.commands, undo: step.undo?.title)
         }
     }
 
@@ -55,6 +57,7 @@ public struct RunbookPlan: Sendable, Encodable {
             lines.append(
                 "\(number). \(step.id) — \(step.title)" + (notes.isEmpty ? "" : "  [\(notes.joined(separator: "; "))]"))
             for command in step.commands { lines.append("      $ \(command)") }
+            if let undo = step.undo { lines.append("      if a later step fails: \(undo)") }
         }
         lines.append("")
         lines.append("Nothing was run. `$RUN_DIR` is the run's private scratch folder; <…> is chosen at run time.")

@@ -49,6 +49,8 @@ public final class TextProgressRenderer: EventSink {
             case .stepFailed(let step, let attempt, let error, let retryIn):
                 let retry = retryIn.map { "; retrying in \(Self.format($0))" } ?? ""
                 return "      \(step) FAILED (attempt \(attempt))\(retry):\n" + Self.indent(error, by: 8)
+            case .stepUndo(let step, let undone, let message):
+                return "      \(step) " + (undone ? "undone: " : "NOT undone: ") + message
             case .budgetWarning(let elapsed, let budget, let percent):
                 return
                     "WARNING: \(percent) % of the RTO budget used (\(Self.format(elapsed)) of \(Self.format(budget)))"
@@ -87,6 +89,11 @@ public final class TextProgressRenderer: EventSink {
         }
         if report.steps.contains(where: { $0.note != nil }) {
             lines.append("  * not run this time: completed before the interruption, or accepted by its probe")
+        }
+        for step in report.steps {
+            guard let undo = step.undo else { continue }
+            let verb = step.outcome == .undone ? "undone after the failure" : "NOT undone after the failure"
+            lines.append("  \(step.step) \(verb): \(undo)")
         }
         var total = "  elapsed \(format(report.elapsed))"
         if let budget = report.rtoBudget, let percent = report.budgetPercent {

@@ -132,7 +132,8 @@ public struct RestoreScenario: Sendable {
             title: "Stop the application: scale deployment \(deployment) to 0 (its replica count is recorded)",
             dependsOn: ["database.space"],
             inputs: ["deployment": deployment],
-            invocations: [read, scale]
+            invocations: [read, scale],
+            undo: scaleBackUndo()
         ) { context in
             if Self.needsConfirmation(environment: environment), !confirmed {
                 throw RecoveryError.confirmationRequired(environment: environment, action: summary)
@@ -146,6 +147,46 @@ public struct RestoreScenario: Sendable {
         }
     }
 
+    /// After a failure later in the run: the app back at the replica count `app.scale-down` recorded, so
+    /// production keeps serving, unless the live database is gone (a swap that stopped half-way: `drctl resume`
+    /// finishes it, and the app would only fail against a missing database).
+    private func scaleBackUndo() -> StepUndo {
+        let kubectl = toolbox.kubectl
+        let postgres = toolbox.postgres
+        let deployment = deployment
+        let database = manifest.database.name
+        let rollout = kubectl.rolloutStatus(deployment: deployment, timeout: options.rolloutTimeout)
+        return StepUndo(
+            title: "scale \(deployment) back to its recorded replica count and wait for the rollout (unless"
+                + " \(database) is gone)",
+            settledBy: ["app.scale-up"]
+        ) { context in
+            let recorded = try context.outputs(of: "app.scale-down")
+            let replicas = try recorded.integer("previousReplicas", from: "app.scale-down")
+            let exists = try await context.runner.runChecked(postgres.databaseExists(database))
+            guard Postgres.parseExists(exists.output) else {
+                throw StepUndoDeclined(
+                    reason: "deployment \(deployment) left at 0: the database \(database) does not exist (the swap"
+                        + " stopped half-way); `drctl resume \(context.runID)` finishes the restore and scales it back")
+            }
+            let current = try Kubectl.parseReplicas(
+                try await context.runner.runChecked(kubectl.deploymentReplicas(deployment)).output)
+            if current == replicas {
+                // app.scale-up got as far as the scale before it failed (its rollout, say): nothing to undo.
+                return "deployment \(deployment) is already at its recorded \(replicas) replica(s)"
+            }
+            try await context.runner.runChecked(kubectl.scaleDeployment(deployment, replicas: replicas))
+            let done = "deployment \(deployment) scaled back to its recorded \(replicas) replica(s)"
+            let rolledOut = try await context.runner.run(rollout)
+            guard rolledOut.status.isSuccess else {
+                return done + "; its rollout did not finish: "
+                    + rolledOut.standardErrorTail
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return done + " and rolled out"
+        }
+    }
+
     private func dropOldStep() -> RunbookStep {
         let postgres = toolbox.postgres
         let planned = postgres.dropDatabase("\(manifest.database.name)_before_<run>", force: true)
@@ -154,7 +195,21 @@ public struct RestoreScenario: Sendable {
             title: "Drop the replaced database (--drop-old)",
             dependsOn: ["database.restore"],
             destructive: true,
-            commands: ["(if the old database was kept) " + planned.redactedCommandLine]
+            commands: [
+                "(if the old database was kept) " + planned.redactedCommandLine,
+                postgres.databaseExists("\(manifest.database.name)_before_<run>").redactedCommandLine
+                    + "  (on resume: gone means dropped)",
+            ],
+            probe: { context in
+                // Dropping twice is harmless (IF EXISTS): the world says whether it still has to happen.
+                let kept = try context.outputs(of: "database.restore")["keptPrevious"] ?? ""
+                guard !kept.isEmpty else { return .done(["dropped": ""]) }
+                let exists = try await context.runner.run(postgres.databaseExists(kept))
+                guard exists.status.isSuccess else {
+                    return .unknown(reason: "cannot tell whether \(kept) still exists: psql failed")
+                }
+                return Postgres.parseExists(exists.output) ? .notDone : .done(["dropped": kept])
+            }
         ) { context in
             let restored = try context.outputs(of: "database.restore")
             guard let kept = restored["keptPrevious"], !kept.isEmpty else { return ["dropped": ""] }
