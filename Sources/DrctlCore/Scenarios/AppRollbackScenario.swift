@@ -191,31 +191,62 @@ public struct AppRollbackScenario: Sendable {
         }
     }
 
+    /// Destructive (it replaces what runs) and probed: a rollback killed with its drctl leaves its own revision
+    /// `pending-rollback` for good (`drctl resume` stops the orphaned helm before probing). The probe finds that
+    /// revision by its number and description and says "not done"; the step then deletes only that record and
+    /// rolls back once, into the same revision number, so the history shows one rollback.
     private func rollbackStep(after dependencies: [StepID]) -> RunbookStep {
         let helm = toolbox.helm
+        let kubectl = toolbox.kubectl
         let release = self.release
         let timeout = self.timeout
         let namespace = manifest.kube.namespace
         var shown = helm.rollback(release: release, to: options.revision ?? 0, wait: true, timeout: timeout)
         if options.revision == nil, shown.arguments.count > 2 { shown.arguments[2] = "<last good revision>" }
+        let clearShown = kubectl.deleteHelmReleaseRecord(
+            release: release, revision: "<pending revision>", status: "pending-rollback")
         return RunbookStep(
             id: "helm.rollback",
             title: "helm rollback \(release) and wait until it is ready",
             dependsOn: dependencies,
+            destructive: true,
             timeout: timeout + .seconds(60),
             inputs: ["release": release, "timeout": timeout.manifestText],
-            invocations: [shown, helm.history(release: release)],
+            commands: [
+                helm.history(release: release).redactedCommandLine,
+                "(if this run's own rollback was left pending-rollback by a killed helm) "
+                    + clearShown.redactedCommandLine,
+                shown.redactedCommandLine, helm.history(release: release).redactedCommandLine,
+            ],
             probe: { context in
                 let expected = try Self.expectation(context)
                 let history = try await Self.readHistory(helm, release: release, namespace: namespace, context)
                 guard let newest = history.last else { return .unknown(reason: "helm history is empty") }
                 if expected.matches(newest) { return .done(expected.outputs(newest)) }
-                if newest.revision < expected.minimumRevision || newest.status == "failed" { return .notDone }
+                if expected.isOwnPending(newest) || newest.revision < expected.minimumRevision
+                    || newest.status == "failed"
+                {
+                    return .notDone
+                }
                 return .unknown(
                     reason: "the newest revision is \(newest.revision) (\(newest.status), \(newest.description))")
             }
         ) { context in
             let expected = try Self.expectation(context)
+            if let newest = try await Self.readHistory(helm, release: release, namespace: namespace, context).last {
+                if expected.matches(newest) {
+                    context.log("revision \(newest.revision) is already deployed: \(newest.description)")
+                    return expected.outputs(newest)
+                }
+                if expected.isOwnPending(newest) {
+                    let clear = kubectl.deleteHelmReleaseRecord(
+                        release: release, revision: String(newest.revision), status: newest.status)
+                    context.log(
+                        "revision \(newest.revision) (\(newest.status), \(newest.description)) was left by this run's"
+                            + " interrupted helm; deleting only that record: \(clear.redactedCommandLine)")
+                    try await context.runner.runChecked(clear)
+                }
+            }
             let rollback = helm.rollback(release: release, to: expected.target, wait: true, timeout: timeout)
             context.log(rollback.redactedCommandLine)
             do {
@@ -250,6 +281,12 @@ public struct AppRollbackScenario: Sendable {
         func matches(_ newest: HelmRevision) -> Bool {
             newest.status == "deployed" && newest.revision >= minimumRevision && newest.chart == chart
                 && newest.appVersion == appVersion && newest.description == "Rollback to \(target)"
+        }
+
+        /// This run's own rollback, left `pending-rollback` by a helm that died with the drctl that started it.
+        func isOwnPending(_ newest: HelmRevision) -> Bool {
+            newest.status.hasPrefix("pending-") && newest.revision == minimumRevision
+                && newest.description == "Rollback to \(target)"
         }
 
         func outputs(_ newest: HelmRevision) -> StepOutputs {
