@@ -53,11 +53,10 @@ public struct StackEnvironment: Sendable {
         let local = projectRoot + "/.tools/" + relativePath
         if FileManager.default.isExecutableFile(atPath: local) { return local }
         let name = (relativePath as NSString).lastPathComponent
-        for directory in (variables["PATH"] ?? "").split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        guard let found = ProgramSearch.find(name, path: variables["PATH"] ?? "") else {
+            throw StackEnvironmentError.programMissing(name)
         }
-        throw StackEnvironmentError.programMissing(name)
+        return found
     }
 
     /// Drops each of these databases and every database whose name starts with one of them (what a restore left:
@@ -82,9 +81,7 @@ public struct StackEnvironment: Sendable {
     }
 
     public func isOnPath(_ program: String) -> Bool {
-        (variables["PATH"] ?? "/usr/bin:/bin").split(separator: ":").contains { directory in
-            FileManager.default.isExecutableFile(atPath: "\(directory)/\(program)")
-        }
+        ProgramSearch.find(program, path: variables["PATH"] ?? "/usr/bin:/bin") != nil
     }
 }
 

@@ -1,4 +1,5 @@
 import DrctlCore
+import DrctlTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -413,13 +414,9 @@ struct CommandRunnerTests {
 
 /// Fails the test (never skips it) when a program the test drives is not installed.
 private func requirePrograms(_ names: String..., sourceLocation: SourceLocation = #_sourceLocation) throws {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
     for name in names {
-        let found = path.split(separator: ":").contains { directory in
-            FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)")
-        }
         try #require(
-            found, "\(name) is not on PATH — run scripts/bootstrap to install the test tools",
+            ProgramSearch.find(name) != nil, "\(name) is not on PATH — run scripts/bootstrap to install the test tools",
             sourceLocation: sourceLocation)
     }
 }

@@ -1,4 +1,5 @@
 import DrctlCore
+import DrctlTestSupport
 import Foundation
 import Testing
 
@@ -45,13 +46,6 @@ enum TestPrograms {
 
     @discardableResult
     static func requireOnPath(_ name: String, install: String) throws -> String {
-        if name.hasPrefix("/") {
-            try #require(FileManager.default.isExecutableFile(atPath: name), "\(name) not found: run \(install)")
-            return name
-        }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        let found = path.split(separator: ":").map { "\($0)/\(name)" }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
-        return try #require(found, "\(name) not found on PATH: run \(install)")
+        try #require(ProgramSearch.find(name), "\(name) not found on PATH: run \(install)")
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Turns the YAML tree of one manifest into a `Manifest`, section by section, following the schema in
-/// CONTEXT.md. Each section lists its keys once; `ManifestNode.mapping(allowing:)` rejects every other key.
+/// Turns the YAML tree of one manifest into a `Manifest`, section by section, following the keys documented in
+/// manifests/README.md. Each section lists its keys once; `ManifestNode.mapping(allowing:)` rejects every other key.
 struct ManifestParser {
     let root: ManifestNode
     let source: Manifest.Source
