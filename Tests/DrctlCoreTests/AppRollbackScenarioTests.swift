@@ -133,10 +133,14 @@ struct AppRollbackScenarioTests {
             runbook.step("helm.history")?.commands == [
                 "helm history valeo-erp --output json --kube-context ctx --namespace prod"
             ])
+        // The step reads the history first (a resumed run may find its own rollback left pending), then rolls back.
+        let rollback = try #require(runbook.step("helm.rollback"))
+        #expect(rollback.destructive)
+        #expect(rollback.commands.first == "helm history valeo-erp --output json --kube-context ctx --namespace prod")
         #expect(
-            runbook.step("helm.rollback")?.commands.first
-                == "helm rollback valeo-erp '<last good revision>' --wait --timeout 120s --kube-context ctx --namespace prod"
-        )
+            rollback.commands.contains(
+                "helm rollback valeo-erp '<last good revision>' --wait --timeout 120s --kube-context ctx --namespace prod"
+            ))
         #expect(
             runbook.step("app.rollout")?.commands == [
                 "kubectl --context ctx --namespace prod rollout status deployment/valeo-erp --timeout 120s"
@@ -207,18 +211,31 @@ struct AppRollbackScenarioTests {
 
     @Test("rollback runs helm rollback to the chosen revision and checks helm status")
     func rollbackStep() async throws {
-        let runner = ScriptedTools(history: Self.afterRollback).runner()
+        let runner = ScriptedTools(history: F.historyJSON(Self.goodHistory), historyAfterRollback: Self.afterRollback)
+            .runner()
         let step = try #require(try runbook().step("helm.rollback"))
         let outputs = try await step.action(
             F.context(step.id, runner: runner, completed: ["helm.history": Self.historyOutputs]))
         #expect(outputs["revision"] == "4")
         #expect(outputs["rolledBackTo"] == "2")
+        let rollbacks = runner.invocations.map(\.arguments).filter { $0.first == "rollback" }
         #expect(
-            runner.invocations.map(\.arguments).first
-                == [
+            rollbacks == [
+                [
                     "rollback", "valeo-erp", "2", "--wait", "--timeout", "120s", "--kube-context", "ctx", "--namespace",
                     "prod",
-                ])
+                ]
+            ])
+    }
+
+    @Test("a rollback already deployed (the kill came after helm finished) is accepted without a second one")
+    func rollbackAlreadyDone() async throws {
+        let runner = ScriptedTools(history: Self.afterRollback).runner()
+        let step = try #require(try runbook().step("helm.rollback"))
+        let outputs = try await step.action(
+            F.context(step.id, runner: runner, completed: ["helm.history": Self.historyOutputs]))
+        #expect(outputs["revision"] == "4")
+        #expect(!runner.invocations.contains { $0.arguments.first == "rollback" })
     }
 
     @Test("a failed helm rollback says what helm recorded and how to continue")
@@ -235,7 +252,7 @@ struct AppRollbackScenarioTests {
         }
     }
 
-    @Test("probe: a finished rollback is accepted, an untouched release is not done, a pending one is unknown")
+    @Test("probe: done when rolled back; not done when untouched or its own rollback is pending; else unknown")
     func rollbackProbe() async throws {
         let step = try #require(try runbook().step("helm.rollback"))
         let probe = try #require(step.probe)
@@ -246,15 +263,23 @@ struct AppRollbackScenarioTests {
                 == .done(["revision": "4", "rolledBackTo": "2", "chart": "valeo-erp-1.1.0"]))
         let untouched = ScriptedTools(history: F.historyJSON(Self.goodHistory)).runner()
         #expect(try await probe(F.context(step.id, runner: untouched, completed: completed)) == .notDone)
-        let pending = ScriptedTools(
+        let ownPending = ScriptedTools(
             history: F.historyJSON(
                 Self.goodHistory + [
                     F.revision(
                         4, "pending-rollback", chart: "valeo-erp-1.1.0", app: "1.1.0", description: "Rollback to 2")
                 ])
         ).runner()
-        guard case .unknown = try await probe(F.context(step.id, runner: pending, completed: completed)) else {
-            Issue.record("a pending-rollback release must be unknown")
+        #expect(try await probe(F.context(step.id, runner: ownPending, completed: completed)) == .notDone)
+        let otherPending = ScriptedTools(
+            history: F.historyJSON(
+                Self.goodHistory + [
+                    F.revision(
+                        4, "pending-upgrade", chart: "valeo-erp-1.3.0", app: "1.3.0", description: "Upgrade started")
+                ])
+        ).runner()
+        guard case .unknown = try await probe(F.context(step.id, runner: otherPending, completed: completed)) else {
+            Issue.record("another operation's pending release must be unknown")
             return
         }
     }

@@ -80,6 +80,8 @@ enum RollbackFixtures {
 struct ScriptedTools: Sendable {
     var history: String = "[]"
     var historyAfterDelete: String? = nil
+    /// What `helm history` shows once `helm rollback` ran (default: `history`, unchanged).
+    var historyAfterRollback: String? = nil
     var rollbackFails: Bool = false
     var alembicCurrent: String = "0004 (head)\n"
     var alembicCurrentFailure: String? = nil
@@ -89,16 +91,22 @@ struct ScriptedTools: Sendable {
 
     func runner() -> RecordingCommandRunner {
         let deleted = DeletedFlag()
+        let rolledBack = DeletedFlag()
         return RecordingCommandRunner { invocation in
             let arguments = invocation.arguments
             if invocation.executable == "helm" {
                 switch arguments.first {
                 case "history":
+                    if rolledBack.isSet, let historyAfterRollback {
+                        return .success(invocation, output: historyAfterRollback)
+                    }
                     return .success(invocation, output: deleted.isSet ? (historyAfterDelete ?? history) : history)
                 case "rollback":
-                    return rollbackFails
-                        ? .failure(invocation, stderr: "Error: timed out waiting for the condition")
-                        : .success(invocation)
+                    if rollbackFails {
+                        return .failure(invocation, stderr: "Error: timed out waiting for the condition")
+                    }
+                    rolledBack.set()
+                    return .success(invocation)
                 default: return .success(invocation)
                 }
             }
