@@ -372,16 +372,61 @@ struct CommandRunnerTests {
         #expect(result.tap(after: 0)?.byteCount == 0)
     }
 
+    /// `yes | tap | sleep 30`, each stage announcing its pid: once cancelled, every stage is dead and drctl holds
+    /// neither pipe of the tap any more (the relay returned), when `run` has thrown.
     @Test func cancellingATappedPipelineStopsEveryStage() async throws {
-        try requirePrograms("yes", "sleep")
+        try requirePrograms("sh", "yes", "sleep")
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
         let pipeline = CommandPipeline(
-            [CommandInvocation("yes"), CommandInvocation("sleep", ["30"])], taps: [PipelineTap(afterStage: 0)])
-        let started = ContinuousClock.now
+            [
+                CommandInvocation("sh", ["-c", "echo $$ > \(folder.path)/writer; exec yes"]),
+                CommandInvocation("sh", ["-c", "echo $$ > \(folder.path)/reader; exec sleep 30"]),
+            ],
+            taps: [PipelineTap(afterStage: 0)])
         let task = Task { try await runner.run(pipeline) }
-        try await Task.sleep(for: .milliseconds(500))
+        let writer = try await announcedPID(folder.path + "/writer")
+        let reader = try await announcedPID(folder.path + "/reader")
+        let relayPipes = try #require(pipeInode(of: writer, descriptor: 1)).union(
+            try #require(pipeInode(of: reader, descriptor: 0)))
+
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(ContinuousClock.now - started < .seconds(20), "the cancelled pipeline kept running")
+
+        #expect(await processEnds(writer), "stage 1 (yes, \(writer)) survived the cancellation")
+        #expect(await processEnds(reader), "stage 2 (sleep, \(reader)) survived the cancellation")
+        #expect(ownDescriptors(on: relayPipes).isEmpty, "the relay still holds a pipe of the tap")
+    }
+
+    /// The stage before the tap leaves a grandchild in its own session holding the pipe (no stage's signal
+    /// reaches it), so the relay never sees end-of-file: cancelling still ends the relay before `run` throws.
+    @Test func cancellingUnblocksARelayWhosePipeAnEscapedGrandchildHolds() async throws {
+        try requirePrograms("sh", "setsid", "sleep", "cat")
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pipeline = CommandPipeline(
+            [
+                CommandInvocation(
+                    "sh",
+                    ["-c", "setsid sleep 30 & echo $! > \(folder.path)/escaped; echo $$ > \(folder.path)/writer; wait"]),
+                CommandInvocation("sh", ["-c", "echo $$ > \(folder.path)/reader; exec cat"]),
+            ],
+            taps: [PipelineTap(afterStage: 0)])
+        let task = Task { try await runner.run(pipeline) }
+        let escaped = try await announcedPID(folder.path + "/escaped")
+        defer { kill(escaped, SIGKILL) }
+        let writer = try await announcedPID(folder.path + "/writer")
+        let reader = try await announcedPID(folder.path + "/reader")
+        let relayPipes = try #require(pipeInode(of: writer, descriptor: 1)).union(
+            try #require(pipeInode(of: reader, descriptor: 0)))
+
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+
+        #expect(await processEnds(writer))
+        #expect(await processEnds(reader))
+        #expect(isRunning(escaped), "the escaped grandchild is outside every stage's group: still running")
+        #expect(ownDescriptors(on: relayPipes).isEmpty, "the relay is still blocked on the escaped writer's pipe")
     }
 
     // MARK: Launch errors
@@ -426,6 +471,36 @@ private func temporaryDirectory() throws -> URL {
         "drctl-runner-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory
+}
+
+/// The pid a test stage wrote into `path` (waits up to 10 s for it).
+private func announcedPID(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> pid_t {
+    for _ in 0..<500 {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            return pid
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw CommandLaunchError.spawnFailed(commandLine: path, reason: "no stage wrote its pid there")
+}
+
+/// The pipe (`pipe:[inode]`) that descriptor `descriptor` of process `pid` is, if it is one.
+private func pipeInode(of pid: pid_t, descriptor: Int32) -> Set<String>? {
+    guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"),
+        target.hasPrefix("pipe:")
+    else { return nil }
+    return [target]
+}
+
+/// This process's descriptors that are one of `pipes`.
+private func ownDescriptors(on pipes: Set<String>) -> [String] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return entries.filter { entry in
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry)).map(pipes.contains)
+            ?? false
+    }
 }
 
 /// Waits (up to 10 s) for the process to be gone or a zombie nobody has reaped yet.

@@ -120,11 +120,32 @@ extension CommandRunner {
         Self.ignoreBrokenPipeSignal()
         let started = ContinuousClock.now
         let configurations = try invocations.map(configuration(for:))
-        let (descriptors, relays) = try Self.openDescriptors(for: invocations, output: output, taps: taps)
+        let (descriptors, opened) = try Self.openDescriptors(for: invocations, output: output, taps: taps)
         let supervisor = ProcessGroupSupervisor(gracePeriod: terminationGracePeriod)
-        // Each relay ends when its stage before closes its output (or the stage after stops reading): at the
-        // latest when the supervisor has ended every process group.
+        // Each relay ends when its stage before closes its output (or the stage after stops reading), and at once
+        // when the pipeline is cancelled or times out (`relayStop`): it never outlives `execute`.
+        let relayStop: RelayStop?
+        do {
+            relayStop = opened.isEmpty ? nil : try RelayStop()
+        } catch {
+            for relay in opened { close(relay.source); close(relay.destination) }
+            throw error
+        }
+        let relays = opened.map { relay in
+            var relay = relay
+            relay.stop = relayStop?.readEnd ?? -1
+            return relay
+        }
         let relaying = relays.map { relay in Task.detached { await relay.run() } }
+        /// Stops the relays (unless they ended by themselves) and waits for them: every pipe end drctl held is
+        /// closed when this returns.
+        @Sendable func endRelays(stopping: Bool) async -> [PipelineTap.Reading] {
+            if stopping { relayStop?.stop() }
+            var readings: [PipelineTap.Reading] = []
+            for relay in relaying { readings.append(await relay.value) }
+            relayStop?.release()
+            return readings
+        }
 
         let outcomes: [Int: StageOutcome]
         do {
@@ -149,6 +170,7 @@ extension CommandRunner {
                         group.addTask {
                             guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
                             supervisor.expireTimeLimit()
+                            relayStop?.stop()
                             guard (try? await Task.sleep(for: grace)) != nil else { return nil }
                             supervisor.killRunning()
                             return nil
@@ -163,8 +185,10 @@ extension CommandRunner {
                 }
             } onCancel: {
                 supervisor.cancel()
+                relayStop?.stop()
             }
         } catch {
+            _ = await endRelays(stopping: true)
             await supervisor.sweep()
             if Task.isCancelled { throw CancellationError() }
             throw error
@@ -172,11 +196,15 @@ extension CommandRunner {
         if supervisor.isTerminating || Task.isCancelled {
             await supervisor.sweep()
         }
-        if Task.isCancelled { throw CancellationError() }
+        if Task.isCancelled {
+            _ = await endRelays(stopping: true)
+            throw CancellationError()
+        }
 
         var results: [CommandResult] = []
         for (index, invocation) in invocations.enumerated() {
             guard let stage = outcomes[index] else {
+                _ = await endRelays(stopping: true)
                 throw CommandLaunchError.spawnFailed(
                     commandLine: invocation.redactedCommandLine, reason: "the runner lost the program's result")
             }
@@ -189,8 +217,7 @@ extension CommandRunner {
                     duration: stage.duration
                 ))
         }
-        var readings: [PipelineTap.Reading] = []
-        for relay in relaying { readings.append(await relay.value) }
+        let readings = await endRelays(stopping: false)
         return Outcome(
             stages: results,
             standardOutput: outcomes[invocations.count - 1]?.standardOutput ?? Data(),
