@@ -372,30 +372,17 @@ struct CommandRunnerTests {
         #expect(result.tap(after: 0)?.byteCount == 0)
     }
 
-    /// `yes | tap | sleep 30`, each stage announcing its pid: once cancelled, every stage is dead and drctl holds
-    /// neither pipe of the tap any more (the relay returned), when `run` has thrown.
+    /// `yes | tap | sleep 30`: once cancelled, every stage is dead and drctl holds neither pipe of the tap any more
+    /// (the relay returned), when `run` has thrown.
     @Test func cancellingATappedPipelineStopsEveryStage() async throws {
         try requirePrograms("sh", "yes", "sleep")
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let pipeline = CommandPipeline(
-            [
-                CommandInvocation("sh", ["-c", "echo $$ > \(folder.path)/writer; exec yes"]),
-                CommandInvocation("sh", ["-c", "echo $$ > \(folder.path)/reader; exec sleep 30"]),
-            ],
-            taps: [PipelineTap(afterStage: 0)])
-        let task = Task { try await runner.run(pipeline) }
-        let writer = try await announcedPID(folder.path + "/writer")
-        let reader = try await announcedPID(folder.path + "/reader")
-        let relayPipes = try #require(pipeInode(of: writer, descriptor: 1)).union(
-            try #require(pipeInode(of: reader, descriptor: 0)))
+        let cancelled = try await cancelTappedPipeline(writer: "exec yes", reader: "exec sleep 30", in: folder.path)
 
-        task.cancel()
-        await #expect(throws: CancellationError.self) { try await task.value }
-
-        #expect(await processEnds(writer), "stage 1 (yes, \(writer)) survived the cancellation")
-        #expect(await processEnds(reader), "stage 2 (sleep, \(reader)) survived the cancellation")
-        #expect(ownDescriptors(on: relayPipes).isEmpty, "the relay still holds a pipe of the tap")
+        #expect(await processEnds(cancelled.writer), "stage 1 (yes) survived the cancellation")
+        #expect(await processEnds(cancelled.reader), "stage 2 (sleep) survived the cancellation")
+        #expect(ownDescriptors(on: cancelled.relayPipes).isEmpty, "the relay still holds a pipe of the tap")
     }
 
     /// The stage before the tap leaves a grandchild in its own session holding the pipe (no stage's signal
@@ -404,29 +391,41 @@ struct CommandRunnerTests {
         try requirePrograms("sh", "setsid", "sleep", "cat")
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
+        let cancelled = try await cancelTappedPipeline(
+            writer: "setsid sleep 30 & echo $! > \(folder.path)/escaped; wait", reader: "exec cat", in: folder.path,
+            alsoAnnounced: "escaped")
+        let escaped = try #require(cancelled.also)
+        defer { kill(escaped, SIGKILL) }
+
+        #expect(await processEnds(cancelled.writer))
+        #expect(await processEnds(cancelled.reader))
+        #expect(isRunning(escaped), "the escaped grandchild is outside every stage's group: still running")
+        #expect(
+            ownDescriptors(on: cancelled.relayPipes).isEmpty, "the relay is still blocked on the escaped writer's pipe")
+    }
+
+    /// Runs `sh -c WRITER | tap | sh -c READER` (each stage first writes its pid into `folder`), cancels it once
+    /// both run and `alsoAnnounced` (a pid file WRITER writes) exists, and expects `CancellationError`. Returns the
+    /// stages' pids, the `alsoAnnounced` pid and the two pipes of the tap.
+    private func cancelTappedPipeline(
+        writer: String, reader: String, in folder: String, alsoAnnounced: String? = nil
+    ) async throws -> (writer: pid_t, reader: pid_t, also: pid_t?, relayPipes: Set<String>) {
         let pipeline = CommandPipeline(
             [
-                CommandInvocation(
-                    "sh",
-                    ["-c", "setsid sleep 30 & echo $! > \(folder.path)/escaped; echo $$ > \(folder.path)/writer; wait"]),
-                CommandInvocation("sh", ["-c", "echo $$ > \(folder.path)/reader; exec cat"]),
+                CommandInvocation("sh", ["-c", "echo $$ > \(folder)/writer; \(writer)"]),
+                CommandInvocation("sh", ["-c", "echo $$ > \(folder)/reader; \(reader)"]),
             ],
             taps: [PipelineTap(afterStage: 0)])
         let task = Task { try await runner.run(pipeline) }
-        let escaped = try await announcedPID(folder.path + "/escaped")
-        defer { kill(escaped, SIGKILL) }
-        let writer = try await announcedPID(folder.path + "/writer")
-        let reader = try await announcedPID(folder.path + "/reader")
-        let relayPipes = try #require(pipeInode(of: writer, descriptor: 1)).union(
-            try #require(pipeInode(of: reader, descriptor: 0)))
-
+        let writerPID = try await announcedPID(folder + "/writer")
+        let readerPID = try await announcedPID(folder + "/reader")
+        var also: pid_t?
+        if let alsoAnnounced { also = try await announcedPID(folder + "/" + alsoAnnounced) }
+        let relayPipes = try #require(pipeInode(of: writerPID, descriptor: 1)).union(
+            try #require(pipeInode(of: readerPID, descriptor: 0)))
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-
-        #expect(await processEnds(writer))
-        #expect(await processEnds(reader))
-        #expect(isRunning(escaped), "the escaped grandchild is outside every stage's group: still running")
-        #expect(ownDescriptors(on: relayPipes).isEmpty, "the relay is still blocked on the escaped writer's pipe")
+        return (writerPID, readerPID, also, relayPipes)
     }
 
     // MARK: Launch errors

@@ -44,15 +44,23 @@ public struct PendingReleaseGuard: Sendable {
             guard let recorded, pending.revision == recorded + 1 else {
                 throw ScenarioError.releasePending(release: release, revision: pending.revision, status: pending.status)
             }
-            let delete = kubectl.deleteHelmReleaseRecord(
-                release: release, revision: String(pending.revision), status: pending.status)
-            context.log(
-                "\(release) revision \(pending.revision) was left \(pending.status) by this run's interrupted helm;"
-                    + " deleting only that record: \(delete.redactedCommandLine)")
-            try await context.runner.runChecked(delete)
+            try await Self.deleteRecord(
+                of: pending.revision, status: pending.status, release: release, kubectl: kubectl,
+                why: "was left \(pending.status) by this run's interrupted helm", context: context)
             current = try await status(context: context)
         }
         try RunScratch.writePrivate(String(current?.revision ?? 0), to: markerPath)
+    }
+
+    /// Deletes only the helm record of `revision` of `release`, guarded by its `status` label (a revision that
+    /// moved on in the meantime is not matched), and says so with `why`.
+    static func deleteRecord(
+        of revision: Int, status: String, release: String, kubectl: Kubectl, why: String, context: StepContext
+    ) async throws {
+        let delete = kubectl.deleteHelmReleaseRecord(release: release, revision: String(revision), status: status)
+        context.log(
+            "\(release) revision \(revision) \(why); deleting only that record: \(delete.redactedCommandLine)")
+        try await context.runner.runChecked(delete)
     }
 
     /// nil when the release does not exist.

@@ -178,9 +178,9 @@ public struct AppRollbackScenario: Sendable {
                 throw RollbackError.pendingChanged(
                     release: release, expected: "revision \(pending) (\(status))", found: found)
             }
-            let delete = kubectl.deleteHelmReleaseRecord(release: release, revision: String(pending), status: status)
-            context.log("deleting only the record of revision \(pending) (\(status)): \(delete.redactedCommandLine)")
-            try await context.runner.runChecked(delete)
+            try await PendingReleaseGuard.deleteRecord(
+                of: pending, status: status, release: release, kubectl: kubectl, why: "is wedged in \(status)",
+                context: context)
             let after = try await Self.readHistory(helm, release: release, namespace: namespace, context)
             guard let newestAfter = after.last, newestAfter.revision < pending else {
                 throw RollbackError.pendingChanged(
@@ -239,12 +239,10 @@ public struct AppRollbackScenario: Sendable {
                     return expected.outputs(newest)
                 }
                 if expected.isOwnPending(newest) {
-                    let clear = kubectl.deleteHelmReleaseRecord(
-                        release: release, revision: String(newest.revision), status: newest.status)
-                    context.log(
-                        "revision \(newest.revision) (\(newest.status), \(newest.description)) was left by this run's"
-                            + " interrupted helm; deleting only that record: \(clear.redactedCommandLine)")
-                    try await context.runner.runChecked(clear)
+                    try await PendingReleaseGuard.deleteRecord(
+                        of: newest.revision, status: newest.status, release: release, kubectl: kubectl,
+                        why: "(\(newest.status), \(newest.description)) was left by this run's interrupted helm",
+                        context: context)
                 }
             }
             let rollback = helm.rollback(release: release, to: expected.target, wait: true, timeout: timeout)
