@@ -174,6 +174,19 @@ import Testing
                 == true)
     }
 
+    @Test func aFailedRunSaysWhatItPutBackAfterTheFailure() {
+        var report = Self.failedReport()
+        var scaleDown = StepReport(step: "app.scale-down", title: "Stop the app", outcome: .undone, attempts: 1)
+        scaleDown.undo = "deployment valeo-erp scaled back to its recorded 2 replica(s) and rolled out"
+        report.steps.insert(scaleDown, at: 1)
+        let notification = RunNotifier.notification(for: report, time: Date())
+        #expect(notification?.kind == .runFailed)
+        #expect(
+            notification?.details["undo"]
+                == "app.scale-down undone: deployment valeo-erp scaled back to its recorded 2 replica(s) and rolled out"
+        )
+    }
+
     @Test func anInterruptedRunIsAnError() {
         var report = Self.failedReport()
         report.status = .interrupted

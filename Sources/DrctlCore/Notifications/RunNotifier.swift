@@ -86,6 +86,11 @@ public final class RunNotifier: EventSink {
             details["step"] = step.step.rawValue
             if let error = step.error { details["error"] = String(error.prefix(2000)) }
         }
+        // What the run put back after the failure (the app scaled back up), or could not: on-call needs both.
+        let undos = report.steps.compactMap { step in
+            step.undo.map { "\(step.step.rawValue) " + (step.outcome == .undone ? "undone: " : "NOT undone: ") + $0 }
+        }
+        if !undos.isEmpty { details["undo"] = undos.joined(separator: "; ") }
         func make(_ kind: Notification.Kind, _ summary: String, _ severity: Notification.Severity) -> Notification {
             Notification(
                 kind: kind, environment: report.environment, scenario: report.runbook, runID: report.runID,
