@@ -66,33 +66,38 @@ public struct Notifier: Sendable {
         let redactor = Redactor(secrets: channel.secrets)
         var request = channel.request(for: notification)
         request.timeout = requestTimeout
-        var backoff = initialBackoff
+        let send = self.send
+        var tries = 0
         var detail = ""
-        for attempt in 1...attempts {
-            if Task.isCancelled && attempt > 1 {
-                return Failure(channel: channel.label, attempts: attempt - 1, detail: "cancelled")
-            }
-            do {
-                let response = try await send(request)
-                if (200..<300).contains(response.statusCode) { return nil }
-                let body = String(decoding: response.body.prefix(300), as: UTF8.self)
-                detail = "HTTP \(response.statusCode) \(body)".trimmingCharacters(in: .whitespacesAndNewlines)
-                // A 4xx other than 408/429 will not get better by asking again (a wrong routing key, a bad URL).
-                if (400..<500).contains(response.statusCode), ![408, 429].contains(response.statusCode) {
-                    return Failure(channel: channel.label, attempts: attempt, detail: redactor.redact(detail))
-                }
-            } catch {
-                detail = error.localizedDescription
-            }
-            if attempt < attempts {
+        do {
+            try await RetryPolicy(attempts: attempts, backoff: initialBackoff).run(clock: clock) { attempt in
+                tries = attempt
                 do {
-                    try await clock.sleep(for: backoff)
+                    let response = try await send(request)
+                    if (200..<300).contains(response.statusCode) { return .finished(()) }
+                    let body = String(decoding: response.body.prefix(300), as: UTF8.self)
+                    detail = "HTTP \(response.statusCode) \(body)".trimmingCharacters(in: .whitespacesAndNewlines)
+                    // A 4xx other than 408/429 will not get better by asking again (a wrong routing key, a bad URL).
+                    if (400..<500).contains(response.statusCode), ![408, 429].contains(response.statusCode) {
+                        throw Undelivered()
+                    }
+                } catch let error as Undelivered {
+                    throw error
+                } catch is CancellationError {
+                    detail = "cancelled"
+                    throw Undelivered()
                 } catch {
-                    return Failure(channel: channel.label, attempts: attempt, detail: redactor.redact(detail))
+                    detail = error.localizedDescription
                 }
-                backoff = backoff * 2
+                return .tryAgain(reason: detail, failure: Undelivered())
             }
+            return nil
+        } catch {
+            if error is CancellationError { detail = detail.isEmpty ? "cancelled" : detail }
+            return Failure(channel: channel.label, attempts: tries, detail: redactor.redact(detail))
         }
-        return Failure(channel: channel.label, attempts: attempts, detail: redactor.redact(detail))
     }
+
+    /// The end of the retries for one channel; `detail` says why.
+    private struct Undelivered: Error {}
 }

@@ -44,6 +44,16 @@ public struct CommandResult: Sendable, Hashable {
 
     public var output: String { String(decoding: standardOutput, as: UTF8.self) }
 
+    /// The failure `checked()` would throw; nil when the program succeeded.
+    public var failure: CommandFailure? {
+        do {
+            _ = try checked()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// Throws `CommandFailure` unless the process exited with status 0. The one place a bad exit becomes an error.
     @discardableResult
     public func checked() throws(CommandFailure) -> CommandResult {

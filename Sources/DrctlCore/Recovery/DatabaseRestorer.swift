@@ -192,16 +192,15 @@ public struct DatabaseRestorer: Sendable {
     /// Drops and creates the scratch database. After a SIGKILL, a psql of the killed run can still be finishing
     /// its `CREATE DATABASE` (children outlive their parent): that shows as "already exists" and is retried.
     private func recreate(_ scratch: String, context: StepContext) async throws {
-        for attempt in 1... {
+        let policy = RetryPolicy(attempts: 5, backoff: .seconds(1), multiplier: 1)
+        try await policy.run(clock: context.clock, log: context.log) { _ in
             try await admin.dropDatabase(scratch, context: context)
             let create = try await context.runner.run(admin.createDatabase(scratch))
-            if create.status.isSuccess { return }
-            guard attempt < 5, create.standardErrorTail.contains("already exists") else {
-                try create.checked()
-                return
-            }
-            context.log("\(scratch) reappeared (a process of the interrupted run was still creating it); retrying")
-            try await context.clock.sleep(for: .seconds(1))
+            guard let failure = create.failure else { return .finished(()) }
+            guard create.standardErrorTail.contains("already exists") else { throw failure }
+            return .tryAgain(
+                reason: "\(scratch) reappeared (a process of the interrupted run was still creating it); retrying",
+                failure: failure)
         }
     }
 

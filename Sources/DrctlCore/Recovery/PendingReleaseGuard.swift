@@ -26,17 +26,22 @@ public struct PendingReleaseGuard: Sendable {
     var markerPath: String { folder + "/\(release).helm-started-from" }
 
     public func prepare(context: StepContext) async throws {
-        var current = try await status(context: context)
         // The helm of a killed drctl may still be running (children outlive their parent): give it time to
-        // finish before deciding that its pending revision is abandoned.
-        var waited = Duration.zero
-        while let pending = current, pending.status.hasPrefix("pending-"), waited < settleTime {
-            if waited == .zero {
-                context.log("\(release) is \(pending.status); waiting up to \(settleTime) for it to settle")
+        // finish before deciding that its pending revision is abandoned. Polled once a second for `settleTime`.
+        let settle = RetryPolicy(
+            attempts: Int(settleTime.components.seconds) + 1, backoff: .seconds(1), multiplier: 1)
+        var current: HelmReleaseStatus?
+        do {
+            current = try await settle.run(clock: context.clock) { attempt in
+                let current = try await status(context: context)
+                guard let pending = current, pending.status.hasPrefix("pending-") else { return .finished(current) }
+                if attempt == 1 {
+                    context.log("\(release) is \(pending.status); waiting up to \(settleTime) for it to settle")
+                }
+                return .tryAgain(reason: "", failure: StillPending(status: pending))
             }
-            try await context.clock.sleep(for: .seconds(1))
-            waited += .seconds(1)
-            current = try await status(context: context)
+        } catch let stillPending as StillPending {
+            current = stillPending.status
         }
         if let pending = current, pending.status.hasPrefix("pending-") {
             let recorded = (try? String(contentsOfFile: markerPath, encoding: .utf8))
@@ -75,5 +80,10 @@ public struct PendingReleaseGuard: Sendable {
         let text = result.standardErrorTail
         return text.contains("cannot re-use a name that is still in use")
             || text.contains("another operation (install/upgrade/rollback) is in progress")
+    }
+
+    /// The release was still pending when the settle time ran out.
+    private struct StillPending: Error {
+        var status: HelmReleaseStatus
     }
 }

@@ -7,15 +7,14 @@ extension Postgres {
     /// at once.
     func dropDatabase(_ name: String, attempts: Int = 4, context: StepContext) async throws {
         let drop = dropDatabase(name, force: true)
-        for attempt in 1... {
+        let policy = RetryPolicy(attempts: attempts, backoff: .seconds(2), multiplier: 1)
+        try await policy.run(clock: context.clock, log: context.log) { _ in
             let result = try await context.runner.run(drop)
-            if result.status.isSuccess { return }
-            guard attempt < attempts, Self.isBusyDatabase(result.standardErrorTail) else {
-                try result.checked()
-                return
-            }
-            context.log("\(name) still has a session PostgreSQL could not end yet; trying the drop again")
-            try await context.clock.sleep(for: .seconds(2))
+            guard let failure = result.failure else { return .finished(()) }
+            guard Self.isBusyDatabase(result.standardErrorTail) else { throw failure }
+            return .tryAgain(
+                reason: "\(name) still has a session PostgreSQL could not end yet; trying the drop again",
+                failure: failure)
         }
     }
 

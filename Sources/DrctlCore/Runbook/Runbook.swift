@@ -165,30 +165,6 @@ public struct StepUndoDeclined: Error, Sendable {
     public init(reason: String) { self.reason = reason }
 }
 
-/// How often a failing step is tried again. Only steps that declare a policy are retried.
-public struct RetryPolicy: Sendable, Hashable {
-    /// Total tries, including the first.
-    public var attempts: Int
-    /// Wait before the second try; multiplied by `multiplier` before each further try.
-    public var backoff: Duration
-    public var multiplier: Int
-
-    public init(attempts: Int, backoff: Duration = .seconds(5), multiplier: Int = 2) {
-        self.attempts = max(1, attempts)
-        self.backoff = backoff
-        self.multiplier = max(1, multiplier)
-    }
-
-    public static let none = RetryPolicy(attempts: 1, backoff: .zero)
-
-    /// The wait after failed attempt `attempt` (1-based).
-    public func delay(after attempt: Int) -> Duration {
-        var delay = backoff
-        for _ in 1..<max(1, attempt) { delay *= multiplier }
-        return delay
-    }
-}
-
 /// The typed values a step hands to later steps (chosen backup, checksum, helm revision, row counts).
 /// Journaled as strings: never put a secret here.
 public struct StepOutputs: Sendable, Hashable, Codable, ExpressibleByDictionaryLiteral {

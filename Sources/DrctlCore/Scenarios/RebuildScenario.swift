@@ -240,15 +240,15 @@ public struct RebuildScenario: Sendable {
                 secretFile: secretFile, description: schemaRevision.map(DatabaseMigrationRevision.helmDescription)
             )
             .adding(secrets: toolbox.secrets)
-            for attempt in 1... {
+            // A helm of an interrupted attempt may have created the release just after the guard looked.
+            try await RetryPolicy(attempts: 3, backoff: .zero).run(clock: context.clock, log: context.log) { _ in
                 try await pendingGuard.prepare(context: context)
                 let result = try await context.runner.run(invocation)
-                // A helm of an interrupted attempt may have created the release just after the guard looked.
-                guard !result.status.isSuccess, attempt < 3, PendingReleaseGuard.isConcurrentOperation(result) else {
-                    try result.checked()
-                    break
-                }
-                context.log("another helm operation on \(release.name) is still running; trying again")
+                guard let failure = result.failure else { return .finished(()) }
+                guard PendingReleaseGuard.isConcurrentOperation(result) else { throw failure }
+                return .tryAgain(
+                    reason: "another helm operation on \(release.name) is still running; trying again", failure: failure
+                )
             }
             let result = try await context.runner.runChecked(status)
             let parsed = try Helm.parseStatus(result.standardOutput)

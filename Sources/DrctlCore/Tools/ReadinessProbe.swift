@@ -47,22 +47,22 @@ public struct ReadinessProbe: Sendable {
     }
 
     /// Returns at the first 2xx answer; throws `ReadinessError.notReady` with the last answer when time runs out.
+    /// The waits follow the one `RetryPolicy` (doubling up to `maximumBackoff`); the last one ends exactly at the
+    /// deadline, and one final attempt is made there.
     public func waitUntilReady() async throws -> Outcome {
         let start = clock.now()
-        func elapsed() -> Duration { .milliseconds(Int64((clock.now().timeIntervalSince(start) * 1000).rounded())) }
-        let deadline = timeout
-        var attempts = 0
-        var backoff = initialBackoff
+        let clock = self.clock
+        func elapsed() -> Duration { clock.now().duration(since: start) }
+        let policy = RetryPolicy(
+            attempts: .max, backoff: initialBackoff, multiplier: 2, maximumBackoff: maximumBackoff)
         var lastResponse: HTTPResponse?
         var lastError: String?
-        while true {
-            try Task.checkCancellation()
-            attempts += 1
-            let remaining = deadline - elapsed()
+        return try await policy.run(clock: clock, budget: timeout) { attempt in
+            let remaining = timeout - elapsed()
             do {
                 let response = try await fetch(url, min(requestTimeout, max(remaining, .milliseconds(100))))
                 if (200..<300).contains(response.statusCode) {
-                    return Outcome(attempts: attempts, statusCode: response.statusCode, waited: elapsed())
+                    return .finished(Outcome(attempts: attempt, statusCode: response.statusCode, waited: elapsed()))
                 }
                 lastResponse = response
                 lastError = nil
@@ -71,20 +71,16 @@ public struct ReadinessProbe: Sendable {
             } catch {
                 lastError = error.localizedDescription
             }
-            let left = deadline - elapsed()
-            guard left > .zero else { break }
-            // The last pause ends exactly at the deadline, and one final attempt is made there.
-            try await clock.sleep(for: min(backoff, left))
-            backoff = min(backoff * 2, maximumBackoff)
+            let notReady = ReadinessError.notReady(
+                url: url.absoluteString,
+                attempts: attempt,
+                waited: elapsed(),
+                lastStatusCode: lastResponse?.statusCode,
+                lastBodyTail: lastResponse.map { Self.tail(of: $0.body) } ?? "",
+                lastError: lastError
+            )
+            return .tryAgain(reason: "\(url.absoluteString) not ready yet", failure: notReady)
         }
-        throw ReadinessError.notReady(
-            url: url.absoluteString,
-            attempts: attempts,
-            waited: elapsed(),
-            lastStatusCode: lastResponse?.statusCode,
-            lastBodyTail: lastResponse.map { Self.tail(of: $0.body) } ?? "",
-            lastError: lastError
-        )
     }
 
     /// The last 500 bytes of a body, as text.
