@@ -58,8 +58,7 @@ struct PlanCommand: AsyncParsableCommand {
         let runbook = try await ScenarioCatalog.runbook(
             scenario, manifest: options.file, stateDirectory: stateDirectory, flags: flags,
             runner: CommandRunner(), planning: true)
-        let manifest = try ManifestLoader().load(from: options.file)
-        let plan = RunbookPlan(runbook, manifest: options.file, rpo: manifest.objectives.rpo)
+        let plan = RunbookPlan(runbook, manifest: options.file, rpo: runbook.manifest?.objectives.rpo)
         switch options.output {
         case .text: StandardStreams.out(plan.text)
         case .json: StandardStreams.out(try plan.json())

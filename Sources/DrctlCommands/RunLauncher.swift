@@ -40,9 +40,7 @@ struct RunLauncher {
 
     /// `notify: false` leaves the run notifications to the caller (the nightly backup sends its own).
     func start(_ runbook: Runbook, notify: Bool = true) async throws {
-        let notifier =
-            notify
-            ? NotificationSetup.notifier(manifestPath: runbook.parameters["manifest"]).map(RunNotifier.init) : nil
+        let notifier = notify ? runbook.manifest.flatMap(NotificationSetup.notifier(for:)).map(RunNotifier.init) : nil
         let service = try await makeService(runbook: runbook.id, notifier: notifier)
         try await Self.deliveringNotifications(notifier) {
             _ = try await SignalCancellation.run(notice: Self.notice) { try await service.start(runbook) }

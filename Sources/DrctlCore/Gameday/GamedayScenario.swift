@@ -149,7 +149,7 @@ public struct GamedayScenario: Sendable {
             id: Self.runbookID, environment: target.manifest.environment, parameters: merged,
             manifestFingerprint: Fingerprint.of(
                 inner.manifestFingerprint + Fingerprint.of(try source.canonicalEncoding())),
-            rtoBudget: inner.rtoBudget, steps: steps)
+            rtoBudget: inner.rtoBudget, steps: steps, manifest: target.manifest)
     }
 
     private func requireOffsiteStore(_ toolbox: ScenarioToolbox) throws {

@@ -16,6 +16,10 @@ public struct Runbook: Sendable {
     /// The recovery time objective from the manifest; tracked with warnings at 50 % and 80 %.
     public var rtoBudget: Duration?
     public var steps: [RunbookStep]
+    /// The manifest the runbook was built from, loaded once: the commands read the objectives and the
+    /// notification targets from here instead of loading the file again. Not journaled (the path is, in
+    /// `parameters`); nil for runbooks built without a manifest.
+    public var manifest: Manifest?
 
     public init(
         id: String,
@@ -23,7 +27,8 @@ public struct Runbook: Sendable {
         parameters: [String: String] = [:],
         manifestFingerprint: String,
         rtoBudget: Duration? = nil,
-        steps: [RunbookStep]
+        steps: [RunbookStep],
+        manifest: Manifest? = nil
     ) {
         self.id = id
         self.environment = environment
@@ -31,6 +36,7 @@ public struct Runbook: Sendable {
         self.manifestFingerprint = manifestFingerprint
         self.rtoBudget = rtoBudget
         self.steps = steps
+        self.manifest = manifest
     }
 
     public func step(_ id: StepID) -> RunbookStep? { steps.first { $0.id == id } }

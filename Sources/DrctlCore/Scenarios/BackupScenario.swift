@@ -40,7 +40,8 @@ public struct BackupScenario: Sendable {
             environment: manifest.environment,
             parameters: parameters,
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
-            steps: steps
+            steps: steps,
+            manifest: manifest
         )
     }
 

@@ -52,7 +52,8 @@ public struct MigrationRollbackScenario: Sendable {
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: try Self.steps(
-                toolbox: toolbox, target: .request(options.request), noBackup: options.noBackup, after: []))
+                toolbox: toolbox, target: .request(options.request), noBackup: options.noBackup, after: []),
+            manifest: manifest)
     }
 
     /// Where the schema steps take their target from.

@@ -100,7 +100,8 @@ public struct RecoverRowsScenario: Sendable {
                 source.verifyStep(.before(options.before)),
                 spaceCheck.step(toolbox: toolbox, what: "the temporary database"), recoverStep(),
                 RunScratch.cleanupStep(workRoot: workRoot, after: ["rows.recover"]),
-            ]
+            ],
+            manifest: manifest
         )
     }
 

@@ -112,7 +112,8 @@ public struct RestoreScenario: Sendable {
             parameters: parameters.merging(options.parameters) { _, new in new },
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
-            steps: steps
+            steps: steps,
+            manifest: manifest
         )
     }
 
