@@ -74,29 +74,70 @@ public enum DrctlProcess {
         andCondition condition: (@Sendable () async -> Bool)?, pollEvery interval: Duration,
         when trigger: (String) -> Bool
     ) async throws -> Killed {
-        let (process, out, _) = try start(path, arguments, environment: environment)
-        var killed = false
+        var ofPID: (@Sendable (pid_t) async -> Bool)?
+        if let condition { ofPID = { _ in await condition() } }
+        let (sent, process, result) = try await runSignalling(
+            path, arguments, environment: environment, signal: SIGKILL, delay: delay, andCondition: ofPID,
+            pollEvery: interval, when: trigger)
+        return Killed(
+            killed: sent && process.terminationReason == .uncaughtSignal, output: result.output,
+            runID: runID(in: result.output))
+    }
+
+    /// Runs and sends `signal` (`SIGINT`: Ctrl-C; `SIGTERM`) once stdout contains `trigger` and then, if given,
+    /// `condition` (called with drctl's pid, polled for at most 20 s) holds. `sent` is false when the run ended
+    /// first.
+    public static func runSignalled(
+        _ path: String, _ arguments: [String], environment: [String: String], signal: Int32,
+        whenOutputContains trigger: String, andCondition condition: (@Sendable (pid_t) async -> Bool)? = nil
+    ) async throws -> (sent: Bool, result: Result) {
+        let (sent, _, result) = try await runSignalling(
+            path, arguments, environment: environment, signal: signal, delay: .zero, andCondition: condition,
+            pollEvery: .milliseconds(10), when: { $0.contains(trigger) })
+        return (sent, result)
+    }
+
+    private static func runSignalling(
+        _ path: String, _ arguments: [String], environment: [String: String], signal: Int32, delay: Duration,
+        andCondition condition: (@Sendable (pid_t) async -> Bool)?, pollEvery interval: Duration,
+        when trigger: (String) -> Bool
+    ) async throws -> (sent: Bool, process: Process, result: Result) {
+        let (process, out, err) = try start(path, arguments, environment: environment)
+        var sent = false
         while process.isRunning {
             if trigger(read(out)) {
                 if delay > .zero { try await Task.sleep(for: delay) }
                 // Then, if asked, until the world is in the state the test wants to interrupt (at most 20 s).
                 if let condition {
                     for _ in 0..<200 where process.isRunning {
-                        if await condition() { break }
+                        if await condition(process.processIdentifier) { break }
                         try await Task.sleep(for: .milliseconds(100))
                     }
                 }
-                kill(process.processIdentifier, SIGKILL)
-                killed = true
+                sent = process.isRunning
+                kill(process.processIdentifier, signal)
                 break
             }
             try await Task.sleep(for: interval)
         }
         // Not waitUntilExit(): it can spin forever on Linux once swift-subprocess has run children here.
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        let output = read(out)
-        return Killed(
-            killed: killed && process.terminationReason == .uncaughtSignal, output: output, runID: runID(in: output))
+        return (sent, process, Result(status: process.terminationStatus, output: read(out), errors: read(err)))
+    }
+
+    /// The processes whose parent is `pid`, with their command names (`/proc/<pid>/comm`).
+    public static func children(of pid: pid_t) -> [(pid: pid_t, command: String)] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> (pid_t, String)? in
+            guard let child = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            guard fields.count > 1, pid_t(fields[1]) == pid else { return nil }
+            let command = (try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8)) ?? ""
+            return (child, command.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     /// The run id of the first `run-started` event in JSON-lines output.

@@ -1,0 +1,61 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Ctrl-C (SIGINT) while a rebuild streams its off-site backup (`aws s3 cp … - | tap | gzip -dc | psql`): the real
+/// binary, aws against moto, gzip, psql. Every stage ends, drctl exits 4 with the run interrupted, and the resume
+/// restores the data.
+@Suite("Ctrl-C during a streamed restore")
+struct StreamInterruptTests {
+    @Test("SIGINT while the backup streams: aws, gzip and psql all end, exit 4, and the resume restores the data")
+    func ctrlCStopsEveryStageOfTheStream() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            try await world.loseEverything()
+            let stages = Mutex<[(pid: pid_t, command: String)]>([])
+
+            let (sent, run) = try await DrctlProcess.runSignalled(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
+                signal: SIGINT, whenOutputContains: "streaming \(world.database)_backup_",
+                andCondition: { drctl in
+                    // Once all three stages of the stream run.
+                    let running = DrctlProcess.children(of: drctl).filter {
+                        ["aws", "gzip", "psql"].contains($0.command)
+                    }
+                    stages.withLock { $0 = running }
+                    return Set(running.map(\.command)) == ["aws", "gzip", "psql"]
+                })
+
+            #expect(sent, "the run finished before it could be interrupted:\n\(run.output)")
+            let seen = stages.withLock { $0 }
+            #expect(Set(seen.map(\.command)) == ["aws", "gzip", "psql"], "\(seen)")
+            #expect(run.status == 4, "expected exit 4 (interrupted):\n\(run.output)\n\(run.errors)")
+            for stage in seen {
+                #expect(!isAlive(stage.pid), "\(stage.command) (\(stage.pid)) outlived the interrupted drctl")
+            }
+            let runID = try #require(DrctlProcess.runID(in: run.output))
+            #expect(!(try world.completedSteps(runID: runID)).contains("database.restore"))
+
+            let resumed = try await DrctlProcess.run(
+                world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
+            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+            #expect(try await world.tableDigests() == before)
+            #expect(try await world.databases(like: "_restore_").isEmpty, "a new database was left behind")
+        }
+    }
+}
+
+/// Running, and not a zombie waiting to be reaped.
+private func isAlive(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return false }
+    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+    return state != "Z" && state != "X"
+}
