@@ -127,3 +127,66 @@ private final class Lines: Sendable {
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var text: String { lines.withLock { $0.joined(separator: "\n") } }
 }
+
+@Suite("Restore's undo: the app back unless the live database is gone (recorded commands)")
+struct RestoreUndoTests {
+    @Test("the swap stopped after the live database was renamed away: the app is left at 0 and the summary says why")
+    func liveDatabaseGoneLeavesTheAppDown() async throws {
+        let fixture = try RestoreUnitFixture(
+            answers: ["datname = 'valeo_erp'": ""], failing: ["RENAME TO \"valeo_erp\"": "ERROR: disk full"])
+        guard case .failure = try await fixture.run() else {
+            Issue.record("the restore succeeded although its swap failed")
+            return
+        }
+        let scaledDown = try #require(fixture.index(of: "scale deployment valeo-erp --replicas 0"))
+        #expect(!fixture.commands[scaledDown...].contains { $0.contains("scale deployment valeo-erp --replicas 3") })
+        let runID = try fixture.state.backend.onlyRunID()
+        let scaleDown = try #require(try fixture.state.backend.history(runID).steps.first { $0.id == "app.scale-down" })
+        #expect(scaleDown.attempts.map(\.outcome) == [.completed], "the step stays done")
+        #expect(scaleDown.undo?.contains("left at 0: the database valeo_erp does not exist") == true)
+        #expect(scaleDown.undo?.contains("drctl resume \(runID)") == true)
+    }
+
+    @Test("a failure after the scale-down with the live database in place scales the app back to its recorded count")
+    func failureScalesBack() async throws {
+        let fixture = try RestoreUnitFixture(failing: ["RENAME TO \"valeo_erp\"": "ERROR: disk full"])
+        // The recorded count is 3; the deployment reads 0 once the restore scaled it down.
+        let readings = Replicas()
+        let log = fixture.log
+        fixture.runner.respond { invocation in
+            let line = ([invocation.executable] + invocation.arguments).joined(separator: " ")
+            log.append(line)
+            if line.contains("RENAME TO \"valeo_erp\"") { return .failure(invocation, stderr: "ERROR: disk full") }
+            if invocation.executable == "grep" { return .success(invocation, output: "-- PostgreSQL database dump\n") }
+            if line.contains("jsonpath={.spec.replicas}") {
+                return .success(invocation, output: readings.next())
+            }
+            if line.contains("pg_tables") { return .success(invocation, output: "4\n") }
+            if line.contains("FROM pg_database WHERE datname") { return .success(invocation, output: "1\n") }
+            if line.contains("COUNT(*) FROM documents_header") { return .success(invocation, output: "42\n") }
+            return .success(invocation)
+        }
+        guard case .failure = try await fixture.run() else {
+            Issue.record("the restore succeeded although its swap failed")
+            return
+        }
+        let failedAt = try #require(fixture.index(of: "RENAME TO \"valeo_erp\""))
+        let back = try #require(fixture.index(of: "scale deployment valeo-erp --replicas 3"))
+        #expect(failedAt < back)
+        #expect(fixture.commands[back...].contains { $0.contains("rollout status") })
+        let history = try fixture.state.backend.history(try fixture.state.backend.onlyRunID())
+        let scaleDown = try #require(history.steps.first { $0.id == "app.scale-down" })
+        #expect(scaleDown.attempts.map(\.outcome) == [.completed, .undone])
+    }
+}
+
+/// The deployment's replica count as kubectl reads it: 3 before the scale-down, 0 after.
+private final class Replicas: Sendable {
+    private let reads = Mutex(0)
+    func next() -> String {
+        reads.withLock { count in
+            defer { count += 1 }
+            return count == 0 ? "3" : "0"
+        }
+    }
+}
