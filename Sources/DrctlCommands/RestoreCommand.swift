@@ -19,7 +19,10 @@ struct RestoreCommand: AsyncParsableCommand {
             is a dump of the manifest's database. Then it checks there is room for a new database, scales the app \
             deployment to 0 (recording its replica count), restores into a new database and swaps it in by \
             rename — the old database is kept as <db>_before_<run> unless --drop-old —, runs the manifest's smoke \
-            query, scales the app back to the recorded count and checks the readiness URL.
+            query, scales the app back to the recorded count and checks the readiness URL. A step that fails or \
+            is refused after the app was stopped does not leave it down: drctl scales it back to the recorded \
+            count and says so in the summary (unless the live database is gone, when `drctl resume RUN_ID` \
+            finishes the swap first).
 
             In an environment named production the run needs --yes, or a "yes" typed on the terminal after \
             drctl says what will happen. Every step is journaled; `drctl resume RUN_ID` continues an interrupted \
