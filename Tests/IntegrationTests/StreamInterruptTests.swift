@@ -40,13 +40,7 @@ struct StreamInterruptTests {
                 #expect(!isAlive(stage.pid), "\(stage.command) (\(stage.pid)) outlived the interrupted drctl")
             }
             let runID = try #require(DrctlProcess.runID(in: run.output))
-            #expect(!(try world.completedSteps(runID: runID)).contains("database.restore"))
-
-            let resumed = try await DrctlProcess.run(
-                world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
-            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
-            #expect(try await world.tableDigests() == before)
-            #expect(try await world.databases(like: "_restore_").isEmpty, "a new database was left behind")
+            try await world.expectResumeRestores(runID, to: before)
         }
     }
 }

@@ -68,13 +68,7 @@ struct StreamedRestoreTests {
                 whenOutputContains: "streaming \(world.database)_backup_", delay: .milliseconds(50))
             #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
             let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
-            #expect(!(try world.completedSteps(runID: runID)).contains("database.restore"))
-
-            let resumed = try await DrctlProcess.run(
-                world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
-            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
-            #expect(try await world.tableDigests() == before)
-            #expect(try await world.databases(like: "_restore_").isEmpty, "a new database was left behind")
+            try await world.expectResumeRestores(runID, to: before)
             #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
         }
     }
@@ -169,6 +163,22 @@ struct StreamedRestoreTests {
 }
 
 extension RebuildWorld {
+    /// A run stopped while its backup streamed (`database.restore` not done) resumes with `drctl resume` to the
+    /// data as it was before the loss (`before`, from `tableDigests()`), no new database left behind.
+    func expectResumeRestores(
+        _ runID: String, to before: [String], sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        #expect(!(try completedSteps(runID: runID)).contains("database.restore"), sourceLocation: sourceLocation)
+        let resumed = try await DrctlProcess.run(drctl, ["resume", runID, "-o", "json"], environment: environment)
+        #expect(
+            resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)",
+            sourceLocation: sourceLocation)
+        #expect(try await tableDigests() == before, sourceLocation: sourceLocation)
+        #expect(
+            try await databases(like: "_restore_").isEmpty, "a new database was left behind",
+            sourceLocation: sourceLocation)
+    }
+
     struct DamagedBackup {
         var name: String
         /// What the refusal says.
