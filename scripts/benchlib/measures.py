@@ -1,0 +1,376 @@
+"""What scripts/bench measures: each contender (drctl, the runbook done by hand, the raw pipeline) in the same
+world on the same data, alternately, and the measures P1-P5 built from their runs into `results["measures"]`."""
+
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+from .common import ROOT, fail, log, median, run
+from .data import generator_sql
+
+
+class Sampler:
+    """Runs one process and samples /proc/<pid>/stat: its own CPU time (utime + stime, without its children)
+    from the last sample before it exits, and the total with every reaped descendant from wait4."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, argv, env, stdout_path, on_line=None):
+        self.stdout_path = stdout_path
+        self.out = open(stdout_path, "w")
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=self.out, text=True,
+                                        start_new_session=True)
+        self.own_cpu = 0.0
+        self.returncode = None
+        self.lines = []
+        self.on_line = on_line
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+            self.out.write(line)
+            if self.on_line:
+                self.on_line(line)
+
+    def _sample(self):
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            # fields[0] is state (field 3); utime, stime are fields 14 and 15
+            self.own_cpu = (int(fields[11]) + int(fields[12])) / self.TICK
+        except (OSError, IndexError, ValueError):
+            pass
+
+    def exited(self):
+        """Samples once and reaps the process if it has exited (never Popen.poll: that would lose wait4's usage)."""
+        if self.returncode is not None:
+            return True
+        self._sample()
+        pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+        if not pid:
+            return False
+        self.wall = time.monotonic() - self.started
+        self.returncode = os.waitstatus_to_exitcode(status)
+        self.process.returncode = self.returncode
+        self.total_cpu = usage.ru_utime + usage.ru_stime
+        return True
+
+    def wait(self):
+        while not self.exited():
+            time.sleep(0.05)
+        self.reader.join(timeout=10)
+        self.out.close()
+        return self.returncode
+
+    def kill_group(self):
+        os.killpg(self.process.pid, signal.SIGKILL)
+
+
+class Measures:
+    """The contenders and measures of one world; every measure writes its entry into results["measures"]."""
+
+    def __init__(self, world, results):
+        self.world = world
+        self.results = results
+        self.p1_runs = []
+
+    def drctl_rebuild(self, label, on_line=None):
+        env = self.world.state_env(label)
+        sampler = Sampler([self.world.drctl, "rebuild", "-f", self.world.manifest, "-o", "json"], env,
+                          os.path.join(self.world.dir, f"{label}.out"), on_line=on_line)
+        return sampler, env
+
+    def timed_drctl_rebuild(self, label):
+        self.world.lose_everything()
+        sampler, _ = self.drctl_rebuild(label)
+        if sampler.wait() != 0:
+            fail(f"drctl rebuild exited {sampler.process.returncode}; see {sampler.stdout_path}")
+        self.world.check_restored()
+        return {"seconds": sampler.wall, "ownCPU": sampler.own_cpu, "totalCPU": sampler.total_cpu}
+
+    def write_manual_script(self):
+        """The runbook's Szenario 2, steps 3-7, as a plain shell script (argv from the same manifest values)."""
+        path = os.path.join(self.world.dir, "runbook-szenario2.sh")
+        helm = os.path.join(ROOT, ".tools/bin/helm")
+        download = os.path.join(self.world.download, self.world.backup_name)
+        psql = " ".join(self.world.stack.psql_argv("postgres"))
+        psql_db = " ".join(self.world.stack.psql_argv(self.world.database))
+        with open(path, "w") as out:
+            out.write(f"""#!/usr/bin/env bash
+# Runbook Szenario 2 done by hand, in order (written by scripts/bench). Secrets come from the environment and a
+# 0600 values file, as drctl passes them; otherwise these are the runbook's commands.
+set -euo pipefail
+export PGPASSWORD="$DRCTL_PG_PASSWORD"
+secrets="$(mktemp)"; trap 'rm -f "$secrets"' EXIT
+printf 'auth: {{password: "%s"}}\\nenv:\\n  - {{name: DATABASE_URL, value: "postgresql://{self.world.stack.user}:%s@{self.world.stack.host}:{self.world.stack.port}/{self.world.database}"}}\\n' "$DRCTL_PG_PASSWORD" "$DRCTL_PG_PASSWORD" > "$secrets"
+# 3. Deploy PostgreSQL
+{helm} install postgresql {ROOT}/charts/sandbox-postgresql --namespace sandbox --create-namespace \\
+  -f {ROOT}/values/sandbox/postgresql.yaml -f "$secrets" --wait --timeout 10m >/dev/null
+# 4. Restore database from S3 (download to /tmp, then scripts/restore-db.sh: create, gunzip -c | psql)
+mkdir -p {self.world.download}
+aws s3 cp s3://{self.world.bucket}/postgresql/{self.world.backup_name} {download} --only-show-errors
+{psql} -c 'CREATE DATABASE "{self.world.database}"'
+gunzip -c {download} | {psql_db} >/dev/null
+# 5. Deploy application
+{helm} install valeo-erp {ROOT}/charts/sample-app --namespace sandbox -f {ROOT}/values/sandbox/valeo-erp.yaml \\
+  -f "$secrets" --wait --timeout 10m >/dev/null
+# 6. Verify deployment
+kubectl get pods -n sandbox >/dev/null
+until curl -fsS {self.world.readyz} >/dev/null; do sleep 1; done
+# 7. Restore archive files from S3
+aws s3 sync s3://{self.world.bucket}/archives/ {self.world.archive_destination}/ --only-show-errors
+""")
+        os.chmod(path, 0o755)
+        return path
+
+    def timed_manual(self, script):
+        self.world.lose_everything()
+        run(["kubectl", "create", "namespace", "sandbox"], env=self.world.env)  # step 1: provision (the hook's command)
+        started = time.monotonic()
+        result = subprocess.run([script], env=self.world.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        seconds = time.monotonic() - started
+        if result.returncode != 0:
+            fail(f"the runbook script exited {result.returncode}: {result.stderr[-800:]}")
+        self.world.check_restored()
+        return {"seconds": seconds}
+
+    def p1_rebuild(self):
+        log("P1: drctl rebuild vs the runbook's Szenario 2 as a shell script (alternating)")
+        script = self.write_manual_script()
+        drctl_runs, manual_runs = [], []
+        for index in range(self.world.config["runs"]):
+            drctl_runs.append(self.timed_drctl_rebuild(f"p1-drctl-{index}"))
+            log(f"  drctl rebuild #{index + 1}: {drctl_runs[-1]['seconds']:.1f} s")
+            manual_runs.append(self.timed_manual(script))
+            log(f"  runbook script #{index + 1}: {manual_runs[-1]['seconds']:.1f} s")
+        drctl = median(r["seconds"] for r in drctl_runs)
+        manual = median(r["seconds"] for r in manual_runs)
+        self.p1_runs = drctl_runs
+        self.results["measures"]["P1"] = {
+            "what": "drctl rebuild vs runbook Szenario 2 script", "drctlSeconds": drctl_runs and [r["seconds"] for r in drctl_runs],
+            "baselineSeconds": [r["seconds"] for r in manual_runs], "drctlMedian": drctl, "baselineMedian": manual,
+            "ratio": drctl / manual, "target": 0.6, "met": drctl / manual <= 0.6}
+
+    def p2_restore(self):
+        help_text = run([self.world.drctl, "restore", "--help"], env=self.world.env, check=False, capture=True).stdout
+        if "not implemented yet" in help_text.lower().replace("\n", " "):
+            log("P2: this drctl build has no restore yet: not available yet")
+            self.results["measures"]["P2"] = {"what": "drctl restore vs gunzip -c | psql", "available": False,
+                                              "note": "not available yet", "target": 1.05}
+            return
+        log("P2: drctl restore vs gunzip -c backup | psql (alternating)")
+        backup = self.world.backup
+        raw_db = f"{self.world.database}_raw"
+        self.world.lose_everything()
+        self.timed_drctl_rebuild("p2-setup")  # a running system to restore into
+        # A freshly restored 1M-row database draws an autovacuum worker; drctl's restore (the live build) tries to
+        # pg_terminate_backend it and fails as a non-superuser (see README). A database in service has been
+        # vacuumed: vacuum it here, outside the timings.
+        self.world.stack.sql(self.world.database, "VACUUM ANALYZE", superuser=True)
+        drctl_runs, raw_runs = [], []
+        for index in range(self.world.config["runs"]):
+            env = self.world.state_env(f"p2-drctl-{index}")
+            sampler = Sampler([self.world.drctl, "restore", "-f", self.world.manifest, "--yes", "-o", "json"], env,
+                              os.path.join(self.world.dir, f"p2-drctl-{index}.out"))
+            if sampler.wait() != 0:
+                fail(f"drctl restore exited {sampler.process.returncode}; see {sampler.stdout_path}")
+            drctl_runs.append(sampler.wall)
+            log(f"  drctl restore #{index + 1}: {sampler.wall:.1f} s")
+            self.world.stack.drop_like(f"{self.world.database}_before")
+            self.world.stack.sql(self.world.database, "VACUUM ANALYZE", superuser=True)
+            self.world.stack.drop_like(raw_db)
+            self.world.stack.sql("postgres", f'CREATE DATABASE "{raw_db}"')
+            started = time.monotonic()
+            gunzip = subprocess.Popen(["gunzip", "-c", backup], stdout=subprocess.PIPE)
+            psql = subprocess.run(self.world.stack.psql_argv(raw_db), stdin=gunzip.stdout, env=self.world.stack.env(),
+                                  stdout=subprocess.DEVNULL)
+            gunzip.stdout.close()
+            if gunzip.wait() != 0 or psql.returncode != 0:
+                fail("gunzip -c | psql failed")
+            raw_runs.append(time.monotonic() - started)
+            log(f"  gunzip | psql #{index + 1}: {raw_runs[-1]:.1f} s")
+            self.world.stack.drop_like(raw_db)
+        drctl, raw = median(drctl_runs), median(raw_runs)
+        self.results["measures"]["P2"] = {
+            "what": "drctl restore vs gunzip -c | psql", "available": True, "drctlSeconds": drctl_runs,
+            "baselineSeconds": raw_runs, "drctlMedian": drctl, "baselineMedian": raw, "ratio": drctl / raw,
+            "target": 1.05, "met": drctl / raw <= 1.05}
+
+    def p3_resume(self):
+        log("P3: SIGKILL during the archive sync, then drctl resume")
+        full = self.results["measures"]["P1"]["drctlMedian"]
+        total_files = self.world.config["archive_files"]
+        runs = []
+        for index in range(self.world.config["runs"]):
+            self.world.lose_everything()
+            label = f"p3-{index}"
+            seen = set()
+
+            def watch(line):
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    return
+                if isinstance(event, dict) and event.get("step"):
+                    seen.add((event.get("event"), event["step"]))
+
+            sampler, env = self.drctl_rebuild(label, on_line=watch)
+            killed_at = None
+            while not sampler.exited():
+                syncing = ("step-started", "archive.sync") in seen and ("step-completed", "archive.sync") not in seen
+                # Not while helm is installing: a helm killed mid-install leaves a pending release (see README).
+                helm_idle = ("step-completed", "postgresql.install") in seen and (
+                    ("step-started", "app.install") not in seen or ("step-completed", "app.install") in seen)
+                synced = ("step-completed", "archive.sync") in seen
+                if helm_idle and (syncing or synced):
+                    restored = ("step-completed", "database.restore") in seen
+                    landed = sum(len(f) for _, _, f in os.walk(self.world.archive_destination))
+                    # With tiny data (--smoke) the sync can be over before PostgreSQL is installed: then the kill
+                    # comes right after it, and the run records that it missed the sync.
+                    if synced or restored or landed >= total_files // 2:
+                        sampler.kill_group()
+                        killed_at = time.monotonic() - sampler.started
+                        during_sync = not synced
+                        break
+                time.sleep(0.02)
+            sampler.wait()
+            if killed_at is None:
+                fail(f"no moment to kill: the archive sync was over before PostgreSQL was installed or half the files "
+                     f"had landed; see {sampler.stdout_path}")
+            run_id = next((json.loads(line)["runID"] for line in sampler.lines if '"run-started"' in line), None)
+            if not run_id:
+                fail(f"no run id in {sampler.stdout_path}")
+            journal = os.path.join(env["DRCTL_STATE_DIR"], "runs", run_id, "journal.jsonl")
+            before = events(journal)
+            restore_done_before = ("step-completed", "database.restore") in before
+            restore_started_before = ("step-started", "database.restore") in before
+            started = time.monotonic()
+            resumed = subprocess.run([self.world.drctl, "resume", run_id, "-o", "json"], env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            resume_seconds = time.monotonic() - started
+            if resumed.returncode != 0:
+                fail(f"drctl resume {run_id} exited {resumed.returncode}: {resumed.stderr[-800:]}")
+            self.world.check_restored()
+            after = events(journal)[len(before):]
+            # Repeated: started before the kill and started again by the resume (not: first started by the resume).
+            restore_restarted = restore_started_before and ("step-started", "database.restore") in after
+            work_left = max(full - killed_at, 0.0)
+            runs.append({"killedAfter": killed_at, "resumeSeconds": resume_seconds, "workLeft": work_left,
+                         "killedDuringSync": during_sync, "restoreStartedBeforeKill": restore_started_before,
+                         "restoreCompletedBeforeKill": restore_done_before, "restoreRepeated": restore_restarted})
+            log(f"  killed after {killed_at:.1f} s ({'during' if during_sync else 'after'} the archive sync; restore done before: {restore_done_before}); resume "
+                f"{resume_seconds:.1f} s, work left {work_left:.1f} s, restore repeated: {restore_restarted}")
+        resume, left = median(r["resumeSeconds"] for r in runs), median(r["workLeft"] for r in runs)
+        repeated = any(r["restoreRepeated"] and r["restoreCompletedBeforeKill"] for r in runs)
+        in_flight = any(r["restoreRepeated"] and not r["restoreCompletedBeforeKill"] for r in runs)
+        self.results["measures"]["P3"] = {
+            "what": "resume after SIGKILL in the archive sync vs the work left", "runs": runs,
+            "resumeMedian": resume, "workLeftMedian": left, "overheadSeconds": resume - left,
+            "completedRestoreRepeated": repeated, "inFlightRestoreRedone": in_flight, "target": "resume <= work left + 5 s, restore not repeated",
+            "met": resume <= left + 5 and not repeated}
+
+    def p4_verify(self):
+        log("P4: drctl backup verify over 42 unchanged backups, first vs second")
+        db = self.world.verify_database
+        backups = os.path.join(self.world.dir, "verify-backups")
+        shutil.rmtree(backups, ignore_errors=True)
+        manifest = self.world.write_manifest("verify.yaml", database=db, local=backups)
+        self.world.stack.drop_like(db)
+        self.world.stack.sql("postgres", f'CREATE DATABASE "{db}"')
+        self.world.stack.sql(db, generator_sql(self.world.config["verify_rows"]))
+        env = self.world.state_env("p4")
+        run([self.world.drctl, "backup", "create", "-f", manifest], env=env)
+        self.world.stack.drop_like(db)
+        catalog_path = os.path.join(backups, "catalog.json")
+        catalog = json.load(open(catalog_path))
+        original = next(r for r in catalog["records"] if r["tier"] == "daily")
+        name = file_name(original)
+        stem_time = name[len(db) + len("_backup_"):-len(".sql.gz")]
+        moment = datetime.datetime.strptime(stem_time, "%Y%m%d_%H%M%S")
+        clones = 42 - len(catalog["records"])
+        for index in range(1, clones + 1):
+            new_name = f"{db}_backup_{(moment - datetime.timedelta(hours=index)).strftime('%Y%m%d_%H%M%S')}.sql.gz"
+            shutil.copy2(os.path.join(backups, "daily", name), os.path.join(backups, "daily", new_name))
+            catalog["records"].append(replace_strings(original, name, new_name))
+        files = sum(len(f) for _, _, f in os.walk(os.path.join(backups, "daily"))) + \
+            sum(len(f) for _, _, f in os.walk(os.path.join(backups, "monthly")))
+        first_runs, second_runs = [], []
+        for index in range(self.world.config["runs"]):
+            for record in catalog["records"]:
+                record.pop("verification", None)
+            json.dump(catalog, open(catalog_path, "w"), indent=2)
+            for bucket in (first_runs, second_runs):
+                started = time.monotonic()
+                result = run([self.world.drctl, "backup", "verify", "-f", manifest, "-o", "json"], env=env, check=False,
+                             capture=True)
+                bucket.append(time.monotonic() - started)
+                if result.returncode != 0:
+                    fail(f"drctl backup verify exited {result.returncode}: {result.stderr[-600:]}")
+            log(f"  first {first_runs[-1]:.2f} s, second {second_runs[-1]:.2f} s ({files} files)")
+        first, second = median(first_runs), median(second_runs)
+        self.results["measures"]["P4"] = {
+            "what": f"second drctl backup verify over {files} unchanged backups vs the first", "backups": files,
+            "backupBytes": original.get("size"), "drctlSeconds": second_runs, "baselineSeconds": first_runs,
+            "drctlMedian": second, "baselineMedian": first, "ratio": second / first, "target": 0.05,
+            "met": second / first <= 0.05}
+
+    def p5_overhead(self):
+        log("P5: drctl's own CPU share of a rebuild; drctl plan rebuild latency")
+        runs = self.p1_runs
+        shares = [r["ownCPU"] / r["seconds"] for r in runs]
+        cpu_shares = [r["ownCPU"] / r["totalCPU"] for r in runs if r["totalCPU"] > 0]
+        latencies = []
+        for _ in range(self.world.config["plan_runs"]):
+            started = time.monotonic()
+            run([self.world.drctl, "plan", "rebuild", "-f", self.world.manifest], env=self.world.state_env("plan"), capture=True)
+            latencies.append(time.monotonic() - started)
+        self.results["measures"]["P5cpu"] = {
+            "what": "drctl's own CPU time / rebuild wall time", "ownCPUSeconds": [r["ownCPU"] for r in runs],
+            "childrenCPUSeconds": [r["totalCPU"] - r["ownCPU"] for r in runs], "wallSeconds": [r["seconds"] for r in runs],
+            "shareOfWall": median(shares), "shareOfAllCPU": median(cpu_shares) if cpu_shares else None,
+            "target": 0.01, "met": median(shares) <= 0.01}
+        self.results["measures"]["P5plan"] = {
+            "what": "drctl plan rebuild latency", "seconds": latencies, "median": median(latencies),
+            "target": 0.1, "met": median(latencies) <= 0.1}
+
+
+def events(journal):
+    found = []
+    if not os.path.exists(journal):
+        return found
+    for line in open(journal):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        step = obj.get("step")
+        if isinstance(step, dict):
+            step = step.get("rawValue")
+        found.append((obj.get("type"), step))
+    return found
+
+
+def file_name(record):
+    name = record["name"]
+    if isinstance(name, dict):
+        name = name.get("fileName") or next(v for v in name.values() if isinstance(v, str) and v.endswith(".sql.gz"))
+    return name if name.endswith(".sql.gz") else name + ".sql.gz"
+
+
+def replace_strings(value, old, new):
+    old_stem, new_stem = old[:-len(".sql.gz")], new[:-len(".sql.gz")]
+    if isinstance(value, dict):
+        return {k: replace_strings(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_strings(v, old, new) for v in value]
+    if isinstance(value, str):
+        return value.replace(old, new).replace(old_stem, new_stem)
+    return value

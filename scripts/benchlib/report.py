@@ -1,0 +1,92 @@
+"""scripts/bench's report: the machine it ran on, the markdown table of the measures, the JSON results."""
+
+import datetime
+import json
+import os
+import platform
+
+from .common import ROOT, median, yes
+
+
+def machine():
+    model = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            memory = int(line.split()[1]) * 1024
+    return {"nproc": os.cpu_count(), "memoryGiB": round(memory / 2**30, 1), "cpu": model,
+            "kernel": platform.release(), "loadAverage": [round(x, 1) for x in os.getloadavg()],
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def render_table(measures):
+    m = measures
+    rows = [("measure", "drctl", "baseline", "ratio / value", "target", "met")]
+
+    def sec(x):
+        return f"{x:.1f} s" if x >= 1 else f"{x * 1000:.0f} ms"
+
+    if "P1" in m:
+        p = m["P1"]
+        rows.append(("P1 rebuild vs runbook script", sec(p["drctlMedian"]), sec(p["baselineMedian"]),
+                     f"{p['ratio']:.2f}", "≤ 0.60", yes(p["met"])))
+    if "P2" in m:
+        p = m["P2"]
+        if p.get("available"):
+            rows.append(("P2 restore vs raw gunzip → psql", sec(p["drctlMedian"]), sec(p["baselineMedian"]),
+                         f"{p['ratio']:.2f}", "≤ 1.05", yes(p["met"])))
+        else:
+            rows.append(("P2 restore vs raw gunzip → psql", "not available yet", "—", "—", "≤ 1.05", "—"))
+    if "P3" in m:
+        p = m["P3"]
+        rows.append(("P3 resume after SIGKILL in sync", sec(p["resumeMedian"]), f"left {sec(p['workLeftMedian'])}",
+                     f"{p['overheadSeconds']:+.1f} s, restore repeated: {yes(p['completedRestoreRepeated'])}",
+                     "≤ +5 s, not repeated",
+                     yes(p["met"])))
+    if "P4" in m:
+        p = m["P4"]
+        rows.append((f"P4 verify {p['backups']} backups, 2nd vs 1st", sec(p["drctlMedian"]),
+                     sec(p["baselineMedian"]), f"{p['ratio']:.3f}", "≤ 0.05", yes(p["met"])))
+    if "P5cpu" in m:
+        p = m["P5cpu"]
+        rows.append(("P5 drctl own CPU / rebuild", f"{median(p['ownCPUSeconds']):.2f} s CPU",
+                     f"{sec(median(p['wallSeconds']))} wall", f"{p['shareOfWall'] * 100:.2f} %", "≤ 1 %",
+                     yes(p["met"])))
+        p = m["P5plan"]
+        rows.append((f"P5 drctl plan rebuild ({len(p['seconds'])} runs)", sec(p["median"]), "—", sec(p["median"]),
+                     "≤ 100 ms", yes(p["met"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def finish(results, config, out):
+    """Prints the table and writes the JSON results to `out`."""
+    mode, build = results["mode"], results["build"]
+    results["machine"] = machine()
+    results["config"] = config
+    table = render_table(results["measures"])
+    results["table"] = table
+    d = results.get("data", {})
+    print()
+    build = f"{build} build" if "drctl" not in results else f"drctl {results['drctl']}"
+    print(f"drctl benchmarks ({mode}, {build}, median of {config['runs']} run(s) each; "
+          f"dump {d.get('sqlBytes', 0) / 1e6:.0f} MB SQL / {d.get('gzipBytes', 0) / 1e6:.0f} MB gzip, "
+          f"{config['archive_files']} archive files)")
+    print(table)
+    mach = results["machine"]
+    print(f"machine: {mach['nproc']} CPUs ({mach['cpu']}), {mach['memoryGiB']} GiB, load {mach['loadAverage']},"
+          f" {mach['date']}")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(results, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    print(f"written: {os.path.relpath(out, ROOT)}")
