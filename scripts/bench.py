@@ -3,7 +3,7 @@
 Contenders run alternately (A, B, A, B, ...) and the table reports medians and ratios. The data (a database dump,
 archive files) is built once per mode under .stack/bench/<mode> and reused while its inputs are unchanged.
 The parts live in scripts/benchlib: world (stack, stand-in, manifest), data (generated and cached), measures
-(contenders, P1-P5), report (table, JSON).
+(contenders, P1-P7), report (table, JSON).
 """
 
 import argparse
@@ -24,13 +24,16 @@ MODES = {
              "verify_rows": 20_000},
 }
 
+ALL = ["P1", "P2A", "P2B", "P3", "P4", "P5", "P6", "P7"]
+
 
 def main():
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny data, 1 run each, debug build (for scripts/test)")
     parser.add_argument("--build", choices=["debug", "release"], help="default: release (full), debug (smoke)")
     parser.add_argument("--runs", type=int, help="runs per contender (default: 3 full, 1 smoke)")
-    parser.add_argument("--only", help="comma-separated subset of P1,P2,P3,P4,P5 (P3 and P5 need P1)")
+    parser.add_argument("--only", help="comma-separated subset of P1,P2,P2a,P2b,P3,P4,P5,P6,P7 (P2 is P2a and P2b; "
+                                       "P3 and P5 need P1)")
     parser.add_argument("--drctl", help="use this drctl binary instead of building one (say which in reports)")
     parser.add_argument("--prepare-only", action="store_true", help="build and upload the data, measure nothing")
     parser.add_argument("--out", help="JSON results (default: bench-results/latest.json full, "
@@ -45,7 +48,12 @@ def main():
     results = {"mode": mode, "build": build, "runs": config["runs"], "measures": {}}
     out = args.out or (os.path.join(world.dir, "results.json") if args.smoke
                        else os.path.join(ROOT, "bench-results", "latest.json"))
-    only = set((args.only or "P1,P2,P3,P4,P5").upper().split(","))
+    only = {name.strip().upper() for name in (args.only or ",".join(ALL)).split(",")}
+    if "P2" in only:
+        only |= {"P2A", "P2B"}
+    unknown = only - set(ALL) - {"P2"}
+    if unknown:
+        fail(f"--only: unknown {', '.join(sorted(unknown))}; choose from P1, P2, P2a, P2b, P3, P4, P5, P6, P7")
     if args.only and os.path.exists(out):
         # A partial run updates the measures it took in the existing results; the others are kept as they were.
         results["measures"] = json.load(open(out)).get("measures", {})
@@ -65,12 +73,18 @@ def main():
             return
         if "P1" in only:
             measures.p1_rebuild()
-        if "P2" in only:
-            measures.p2_restore()
         if "P3" in only:
             if "P1" not in results["measures"]:
                 fail("P3 needs P1's median rebuild time")
             measures.p3_resume()
+        if "P7" in only:
+            measures.p7_backup()  # before P2a and P6: its last backup is the one they restore
+        if "P2A" in only:
+            measures.p2a_restore_local()
+        if "P2B" in only:
+            measures.p2b_restore_offsite()
+        if "P6" in only:
+            measures.p6_downtime()
         if "P4" in only:
             measures.p4_verify()
         if "P5" in only:

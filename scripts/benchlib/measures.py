@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 
 from .common import ROOT, fail, log, median, run
 from .data import generator_sql
@@ -74,6 +75,51 @@ class Sampler:
         os.killpg(self.process.pid, signal.SIGKILL)
 
 
+class ReadyWatcher:
+    """Polls the app's readyz every 50 ms while in use and sums the time it was not answering 200; on leaving,
+    waits (up to 2 min) until it answers 200 again, so a run that ends with the app still starting is counted."""
+
+    def __init__(self, url):
+        self.url = url
+        self.down = 0.0
+        self.stopping = threading.Event()
+
+    def ready(self):
+        try:
+            with urllib.request.urlopen(self.url, timeout=2) as response:
+                return response.status == 200
+        except (OSError, ValueError):
+            return False
+
+    def _poll(self):
+        last = time.monotonic()
+        while True:
+            ok = self.ready()
+            now = time.monotonic()
+            if not ok:
+                self.down += now - last
+            last = now
+            if self.stopping.is_set() and (ok or now - self.stopped > 120):
+                return
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped = time.monotonic()
+        self.stopping.set()
+        self.thread.join()
+        self.seconds = self.stopped - self.started
+        return False
+
+    def result(self):
+        return {"downSeconds": round(self.down, 3), "seconds": round(self.seconds, 2)}
+
+
 class Measures:
     """The contenders and measures of one world; every measure writes its entry into results["measures"]."""
 
@@ -81,6 +127,8 @@ class Measures:
         self.world = world
         self.results = results
         self.p1_runs = []
+        self.system_ready = False
+        self.last_create = 0.0
 
     def drctl_rebuild(self, label, on_line=None):
         env = self.world.state_env(label)
@@ -89,7 +137,7 @@ class Measures:
         return sampler, env
 
     def timed_drctl_rebuild(self, label):
-        self.world.lose_everything()
+        self.lose_everything()
         sampler, _ = self.drctl_rebuild(label)
         if sampler.wait() != 0:
             fail(f"drctl rebuild exited {sampler.process.returncode}; see {sampler.stdout_path}")
@@ -132,7 +180,7 @@ aws s3 sync s3://{self.world.bucket}/archives/ {self.world.archive_destination}/
         return path
 
     def timed_manual(self, script):
-        self.world.lose_everything()
+        self.lose_everything()
         run(["kubectl", "create", "namespace", "sandbox"], env=self.world.env)  # step 1: provision (the hook's command)
         started = time.monotonic()
         result = subprocess.run([script], env=self.world.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -159,50 +207,209 @@ aws s3 sync s3://{self.world.bucket}/archives/ {self.world.archive_destination}/
             "baselineSeconds": [r["seconds"] for r in manual_runs], "drctlMedian": drctl, "baselineMedian": manual,
             "ratio": drctl / manual, "target": 0.6, "met": drctl / manual <= 0.6}
 
-    def p2_restore(self):
-        help_text = run([self.world.drctl, "restore", "--help"], env=self.world.env, check=False, capture=True).stdout
-        if "not implemented yet" in help_text.lower().replace("\n", " "):
-            log("P2: this drctl build has no restore yet: not available yet")
-            self.results["measures"]["P2"] = {"what": "drctl restore vs gunzip -c | psql", "available": False,
-                                              "note": "not available yet", "target": 1.05}
-            return
-        log("P2: drctl restore vs gunzip -c backup | psql (alternating)")
-        backup = self.world.backup
-        raw_db = f"{self.world.database}_raw"
+    # ---------------------------------------------------------------- a running system (P2a, P2b, P6, P7)
+
+    def lose_everything(self):
         self.world.lose_everything()
-        self.timed_drctl_rebuild("p2-setup")  # a running system to restore into
-        # A freshly restored 1M-row database draws an autovacuum worker; drctl's restore (the live build) tries to
-        # pg_terminate_backend it and fails as a non-superuser (see README). A database in service has been
-        # vacuumed: vacuum it here, outside the timings.
+        self.system_ready = False
+
+    def running_system(self):
+        """A rebuilt system to restore into and back up from, made once per bench run."""
+        if self.system_ready:
+            return
+        self.lose_everything()
+        self.timed_drctl_rebuild("setup")
+        self.vacuum()
+        self.system_ready = True
+
+    def vacuum(self):
+        # A freshly restored database draws an autovacuum worker that a non-superuser's DROP cannot end (see
+        # README). A database in service has been vacuumed: vacuum it here, outside the timings.
         self.world.stack.sql(self.world.database, "VACUUM ANALYZE", superuser=True)
+
+    def after_restore(self):
+        """drctl restore keeps the replaced database as <db>_before_<run>: dropped outside the timings."""
+        self.world.check_rows()
+        self.world.stack.drop_like(f"{self.world.database}_before")
+        self.vacuum()
+
+    @property
+    def local_manifest(self):
+        """The bench manifest with a local backup folder of its own (P2a, P6, P7 write and read it)."""
+        return self.world.write_manifest("local.yaml", local=self.local_folder)
+
+    @property
+    def local_folder(self):
+        return os.path.join(self.world.dir, "local-backups")
+
+    def backup_create(self, label):
+        """drctl backup create into the local folder; returns its wall time. Backup names carry the second, so
+        two creates are at least a second apart."""
+        wait = self.last_create + 1.05 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self.last_create = time.monotonic()
+        started = time.monotonic()
+        run([self.world.drctl, "backup", "create", "-f", self.local_manifest, "-o", "json"],
+            env=self.world.state_env(label))
+        return time.monotonic() - started
+
+    def local_backup(self):
+        """The newest backup in the local folder (made by drctl backup create if there is none): what drctl
+        restore picks there, and the file the raw baselines read."""
+        daily = os.path.join(self.local_folder, "daily")
+        names = sorted(n for n in os.listdir(daily) if n.endswith(".sql.gz")) if os.path.isdir(daily) else []
+        if not names:
+            self.backup_create("local-backup")
+            names = sorted(n for n in os.listdir(daily) if n.endswith(".sql.gz"))
+        return os.path.join(daily, names[-1])
+
+    def drctl_restore(self, label, manifest):
+        sampler = Sampler([self.world.drctl, "restore", "-f", manifest, "--yes", "-o", "json"],
+                          self.world.state_env(label), os.path.join(self.world.dir, f"{label}.out"))
+        if sampler.wait() != 0:
+            fail(f"drctl restore exited {sampler.process.returncode}; see {sampler.stdout_path}")
+        return sampler.wall
+
+    def raw_restore(self, source_argv, label):
+        """source | gunzip -c | psql into a new database, as by hand; returns its wall time."""
+        stack, raw_db = self.world.stack, f"{self.world.database}_raw"
+        stack.drop_like(raw_db)
+        started = time.monotonic()
+        stack.sql("postgres", f'CREATE DATABASE "{raw_db}"')
+        source = subprocess.Popen(source_argv, env=self.world.env, stdout=subprocess.PIPE)
+        gunzip = subprocess.Popen(["gunzip", "-c"], stdin=source.stdout, stdout=subprocess.PIPE)
+        source.stdout.close()
+        psql = subprocess.run(stack.psql_argv(raw_db), stdin=gunzip.stdout, env=stack.env(), stdout=subprocess.DEVNULL)
+        gunzip.stdout.close()
+        if source.wait() != 0 or gunzip.wait() != 0 or psql.returncode != 0:
+            fail(f"{label} failed")
+        seconds = time.monotonic() - started
+        self.world.check_rows(raw_db)
+        stack.drop_like(raw_db)
+        return seconds
+
+    def restore_pair(self, key, what, manifest, source_argv, baseline):
+        """drctl restore and the raw pipeline alternately, both into a new database, on the same backup."""
         drctl_runs, raw_runs = [], []
         for index in range(self.world.config["runs"]):
-            env = self.world.state_env(f"p2-drctl-{index}")
-            sampler = Sampler([self.world.drctl, "restore", "-f", self.world.manifest, "--yes", "-o", "json"], env,
-                              os.path.join(self.world.dir, f"p2-drctl-{index}.out"))
-            if sampler.wait() != 0:
-                fail(f"drctl restore exited {sampler.process.returncode}; see {sampler.stdout_path}")
-            drctl_runs.append(sampler.wall)
-            log(f"  drctl restore #{index + 1}: {sampler.wall:.1f} s")
-            self.world.stack.drop_like(f"{self.world.database}_before")
-            self.world.stack.sql(self.world.database, "VACUUM ANALYZE", superuser=True)
-            self.world.stack.drop_like(raw_db)
-            self.world.stack.sql("postgres", f'CREATE DATABASE "{raw_db}"')
-            started = time.monotonic()
-            gunzip = subprocess.Popen(["gunzip", "-c", backup], stdout=subprocess.PIPE)
-            psql = subprocess.run(self.world.stack.psql_argv(raw_db), stdin=gunzip.stdout, env=self.world.stack.env(),
-                                  stdout=subprocess.DEVNULL)
-            gunzip.stdout.close()
-            if gunzip.wait() != 0 or psql.returncode != 0:
-                fail("gunzip -c | psql failed")
-            raw_runs.append(time.monotonic() - started)
-            log(f"  gunzip | psql #{index + 1}: {raw_runs[-1]:.1f} s")
-            self.world.stack.drop_like(raw_db)
+            drctl_runs.append(self.drctl_restore(f"{key.lower()}-drctl-{index}", manifest))
+            log(f"  drctl restore #{index + 1}: {drctl_runs[-1]:.1f} s")
+            self.after_restore()
+            raw_runs.append(self.raw_restore(source_argv, baseline))
+            log(f"  {baseline} #{index + 1}: {raw_runs[-1]:.1f} s")
         drctl, raw = median(drctl_runs), median(raw_runs)
-        self.results["measures"]["P2"] = {
-            "what": "drctl restore vs gunzip -c | psql", "available": True, "drctlSeconds": drctl_runs,
-            "baselineSeconds": raw_runs, "drctlMedian": drctl, "baselineMedian": raw, "ratio": drctl / raw,
-            "target": 1.05, "met": drctl / raw <= 1.05}
+        self.results["measures"][key] = {
+            "what": what, "available": True, "drctlSeconds": drctl_runs, "baselineSeconds": raw_runs,
+            "drctlMedian": drctl, "baselineMedian": raw, "ratio": drctl / raw, "target": 1.05,
+            "met": drctl / raw <= 1.05}
+
+    # ---------------------------------------------------------------- P2a, P2b, P6, P7
+
+    def p2a_restore_local(self):
+        log("P2a: drctl restore from the local backup folder vs gunzip -c FILE | psql (alternating)")
+        self.running_system()
+        backup = self.local_backup()
+        self.restore_pair("P2a", "drctl restore (local folder) vs gunzip -c FILE | psql, into a new database",
+                          self.local_manifest, ["cat", backup], "gunzip -c FILE | psql")
+
+    def p2b_restore_offsite(self):
+        log("P2b: drctl restore from off-site vs aws s3 cp s3://… - | gunzip -c | psql (alternating)")
+        self.running_system()
+        key = f"s3://{self.world.bucket}/postgresql/{self.world.backup_name}"
+        # The main manifest's local folder stays empty, so drctl restores from off-site.
+        self.restore_pair("P2b", "drctl restore (off-site) vs aws s3 cp - | gunzip -c | psql, into a new database",
+                          self.world.manifest, ["aws", "s3", "cp", key, "-"], "aws s3 cp - | gunzip -c | psql")
+
+    def write_szenario1_script(self, backup):
+        """The runbook's Szenario 1 in its order: the app at 0 for the whole restore (restore-db.sh: drop, create,
+        gunzip -c | psql), then scaled back and readyz awaited."""
+        w = self.world
+        path = os.path.join(w.dir, "runbook-szenario1.sh")
+        psql = " ".join(w.stack.psql_argv("postgres"))
+        psql_db = " ".join(w.stack.psql_argv(w.database))
+        with open(path, "w") as out:
+            out.write(f"""#!/usr/bin/env bash
+# Runbook Szenario 1 done by hand, in order (written by scripts/bench).
+set -euo pipefail
+export PGPASSWORD="$DRCTL_PG_PASSWORD"
+# 1. Stop application
+kubectl scale deployment valeo-erp --replicas=0 -n sandbox >/dev/null
+# 3. Restore from backup (restore-db.sh: drop, create, load)
+{psql} -c 'DROP DATABASE IF EXISTS "{w.database}" WITH (FORCE)'
+{psql} -c 'CREATE DATABASE "{w.database}"'
+gunzip -c {backup} | {psql_db} >/dev/null
+# 4. Verify restore
+{psql_db} -At -c 'SELECT COUNT(*) FROM documents_header' >/dev/null
+# 5. Restart application
+kubectl scale deployment valeo-erp --replicas=2 -n sandbox >/dev/null
+# 6. Verify health
+until curl -fsS {w.readyz} >/dev/null 2>&1; do sleep 0.2; done
+""")
+        os.chmod(path, 0o755)
+        return path
+
+    def p6_downtime(self):
+        log("P6: time the app is not serving (readyz failing): drctl restore vs the runbook's order (alternating)")
+        self.running_system()
+        backup = self.local_backup()
+        script = self.write_szenario1_script(backup)
+        drctl_runs, runbook_runs = [], []
+        for index in range(self.world.config["runs"]):
+            with ReadyWatcher(self.world.readyz) as watcher:
+                self.drctl_restore(f"p6-drctl-{index}", self.local_manifest)
+            drctl_runs.append(watcher.result())
+            self.after_restore()
+            log(f"  drctl restore #{index + 1}: app down {drctl_runs[-1]['downSeconds']:.2f} s of "
+                f"{drctl_runs[-1]['seconds']:.1f} s")
+            with ReadyWatcher(self.world.readyz) as watcher:
+                run([script], env=self.world.env)
+            runbook_runs.append(watcher.result())
+            self.world.check_rows()
+            self.vacuum()
+            log(f"  runbook order #{index + 1}: app down {runbook_runs[-1]['downSeconds']:.2f} s of "
+                f"{runbook_runs[-1]['seconds']:.1f} s")
+        drctl = median(r["downSeconds"] for r in drctl_runs)
+        runbook = median(r["downSeconds"] for r in runbook_runs)
+        self.results["measures"]["P6"] = {
+            "what": "app downtime (readyz failing) during drctl restore vs the runbook's Szenario 1 order",
+            "drctlRuns": drctl_runs, "baselineRuns": runbook_runs, "drctlMedian": drctl, "baselineMedian": runbook,
+            "ratio": drctl / runbook if runbook else None, "target": 0.10,
+            "met": bool(runbook) and drctl / runbook <= 0.10}
+
+    def raw_backup(self, compressor, path):
+        """pg_dump | COMPRESSOR -c > path, every stage checked; returns its wall time."""
+        stack = self.world.stack
+        started = time.monotonic()
+        with open(path, "wb") as out:
+            dump = subprocess.Popen(["pg_dump", "-h", stack.host, "-p", stack.port, "-U", stack.user, "-w",
+                                     self.world.database], env=stack.env(), stdout=subprocess.PIPE)
+            compress = subprocess.Popen([compressor, "-c"], stdin=dump.stdout, stdout=out)
+            dump.stdout.close()
+            if dump.wait() != 0 or compress.wait() != 0:
+                fail(f"pg_dump | {compressor} -c failed")
+        return time.monotonic() - started
+
+    def p7_backup(self):
+        log("P7: drctl backup create vs pg_dump | gzip -c and pg_dump | pigz -c (alternating)")
+        if not shutil.which("pigz"):
+            fail("pigz is missing; run scripts/bootstrap (it installs Debian's pigz)")
+        self.running_system()
+        shutil.rmtree(self.local_folder, ignore_errors=True)
+        raw = os.path.join(self.world.dir, "p7-raw.sql.gz")
+        drctl_runs, gzip_runs, pigz_runs = [], [], []
+        for index in range(self.world.config["runs"]):
+            drctl_runs.append(self.backup_create(f"p7-{index}"))
+            gzip_runs.append(self.raw_backup("gzip", raw))
+            pigz_runs.append(self.raw_backup("pigz", raw))
+            log(f"  #{index + 1}: drctl backup create {drctl_runs[-1]:.1f} s, pg_dump | gzip {gzip_runs[-1]:.1f} s, "
+                f"pg_dump | pigz {pigz_runs[-1]:.1f} s")
+        os.remove(raw)
+        drctl, gz, pz = median(drctl_runs), median(gzip_runs), median(pigz_runs)
+        self.results["measures"]["P7"] = {
+            "what": "drctl backup create vs pg_dump | gzip -c (and pg_dump | pigz -c)", "drctlSeconds": drctl_runs,
+            "baselineSeconds": gzip_runs, "pigzSeconds": pigz_runs, "drctlMedian": drctl, "baselineMedian": gz,
+            "pigzMedian": pz, "ratio": drctl / gz, "pigzRatio": pz / gz, "target": 1.05, "met": drctl / gz <= 1.05}
 
     def p3_resume(self):
         log("P3: SIGKILL during the archive sync, then drctl resume")
@@ -210,7 +417,7 @@ aws s3 sync s3://{self.world.bucket}/archives/ {self.world.archive_destination}/
         total_files = self.world.config["archive_files"]
         runs = []
         for index in range(self.world.config["runs"]):
-            self.world.lose_everything()
+            self.lose_everything()
             label = f"p3-{index}"
             seen = set()
 
