@@ -4,7 +4,7 @@ extension BackupScheduleStatus {
     /// The `drctl status` check "Backups running daily — schedule": nil when the manifest names no schedule. Looks
     /// for the CronJob first, then (when `systemctl` is installed and there is no CronJob) the systemd timer.
     /// Passes when the schedule exists, is active and its last run did not fail.
-    public func statusCheck(manifest: Manifest, kubectl: Kubectl, systemctl: String? = Self.installedSystemctl)
+    public func statusCheck(manifest: Manifest, kubectl: Kubectl, systemctl: Systemctl? = Systemctl.installed)
         async -> StatusCheck?
     {
         guard let schedule = manifest.schedule else { return nil }
@@ -42,10 +42,5 @@ extension BackupScheduleStatus {
             id: "backups.schedule", checklistItem: item, result: pass ? .pass : .fail, evidence: evidence,
             remedy: state.exists
                 ? "look at the last backup Job's logs (kubectl logs job/…) or journalctl -u the service" : remedy)
-    }
-
-    /// `systemctl` when installed, else nil.
-    public static var installedSystemctl: String? {
-        ["/usr/bin/systemctl", "/bin/systemctl"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }

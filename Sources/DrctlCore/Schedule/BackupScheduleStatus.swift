@@ -49,19 +49,17 @@ public struct BackupScheduleStatus: Sendable {
     }
 
     /// The systemd timer `drctl backup schedule --emit systemd` writes for `manifest`.
-    public func systemdTimer(manifest: Manifest, systemctl: String = "systemctl") async throws -> BackupScheduleState {
+    public func systemdTimer(manifest: Manifest, systemctl: Systemctl = Systemctl()) async throws
+        -> BackupScheduleState
+    {
         let name = "drctl-backup-\(manifest.environment.lowercased())"
         let source = "systemd \(name).timer"
-        let timer = try await runner.run(
-            CommandInvocation(systemctl, ["show", "\(name).timer", "--property=LoadState,ActiveState"])
-        ).checked()
+        let timer = try await runner.run(systemctl.show("\(name).timer", properties: ["LoadState", "ActiveState"]))
+            .checked()
         let service = try await runner.run(
-            CommandInvocation(
-                systemctl,
-                [
-                    "show", "\(name).service", "--property=Result,ExecMainStatus,ExecMainExitTimestamp",
-                    "--timestamp=utc",
-                ])
+            systemctl.show(
+                "\(name).service", properties: ["Result", "ExecMainStatus", "ExecMainExitTimestamp"],
+                utcTimestamps: true)
         ).checked()
         return Self.parseSystemd(
             timer: String(decoding: timer.standardOutput, as: UTF8.self),
