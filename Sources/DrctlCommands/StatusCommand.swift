@@ -7,11 +7,14 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "The runbook checklist as checks: backup age, verification, off-site copies, drills, review.",
         discussion: """
-            Checks, each with PASS/FAIL and its evidence: the newest backup in the local catalog is younger than \
-            the RPO (backups.daily); it passed verification, and when (backups.verified); it is in every off-site \
+            Checks, each with PASS/FAIL and its evidence: every backup the local catalog lists is in the folder \
+            with its recorded size and SHA-256 (backups.files; a file whose size and modification time are what \
+            its last verification saw is not read again, any other is hashed); the newest of those intact \
+            backups is younger than the RPO (backups.daily); it passed verification, and when (backups.verified); it is in every off-site \
             store with the same size and a .sha256 sidecar naming the catalog's checksum (offsite.s3, \
-            offsite.azure; read only); a game day succeeded within the last 92 days, from the journal in the \
-            state folder (restore.tested); the manifest's review.lastReviewed is not older than review.every \
+            offsite.azure; read only); a game day that restored data (cluster-loss, db-restore, row-recovery; \
+            not app-rollback) succeeded within the last 92 days, from the journal in the state folder \
+            (restore.tested); the manifest's review.lastReviewed is not older than review.every \
             (runbook.reviewed). Exits 1 when any check fails.
 
             --prometheus FILE writes the node exporter textfile-collector format (atomically): \

@@ -108,6 +108,18 @@ struct HelmRollbackTargetTests {
             HelmRollbackTarget.recordedMigrationRevision(
                 F.revision(2, "superseded", description: "Upgrade complete; drctl migration-revision=0003")) == "0003")
         #expect(HelmRollbackTarget.recordedMigrationRevision(F.revision(2, "superseded")) == nil)
+        // Through helm's rollback revisions, to the revision they restored; a cycle gives nil.
+        let history = [
+            F.revision(1, "superseded", description: "drctl migration-revision=0002"),
+            F.revision(2, "superseded", description: "Rollback to 1"),
+            F.revision(3, "failed"), F.revision(4, "deployed", description: "Rollback to 2"),
+        ]
+        #expect(HelmRollbackTarget.recordedMigrationRevision(history[3], history: history) == "0002")
+        let cycle = [
+            F.revision(5, "superseded", description: "Rollback to 6"),
+            F.revision(6, "deployed", description: "Rollback to 5"),
+        ]
+        #expect(HelmRollbackTarget.recordedMigrationRevision(cycle[1], history: cycle) == nil)
     }
 }
 

@@ -42,30 +42,51 @@ import Testing
         }
         #expect(try load("db-restore").scenario == .dbRestore)
         let rows = try load("row-recovery")
-        #expect(rows.rows == DrillScript.Rows(table: "documents_header", key: "id", ids: ["17", "42", "99"]))
+        #expect(
+            rows.rows
+                == DrillScript.Rows(
+                    table: "documents_header", key: "id", ids: ["DOC-000017", "DOC-000042", "DOC-000099"]))
+        #expect(rows.incidentTime == nil)
         let rollback = try load("app-rollback")
         #expect(rollback.badRelease.set == ["image.tag=drctl-gameday-never-ready"])
         #expect(rollback.badRelease.timeout == .seconds(120))
     }
 
-    @Test func rowRecoveryNeedsRowsAndAnIncidentTimeAndBadReleaseBelongsToAppRollback() throws {
+    @Test func rowRecoveryNeedsRowsAndBadReleaseBelongsToAppRollback() throws {
         #expect {
             try DrillScript.parse(
                 "scenario: row-recovery\nhypothesis: h\nincidentTime: 2026-11-25T09:00:00Z\n", path: "d")
         } throws: { error in
             (error as? GamedayError)?.errorDescription?.contains("needs rows:") == true
         }
-        #expect {
+        // Without incidentTime the incident is the run's start.
+        #expect(
             try DrillScript.parse(
-                "scenario: row-recovery\nhypothesis: h\nrows: { table: t, key: id, ids: [\"1\"] }\n", path: "d")
-        } throws: { error in
-            (error as? GamedayError)?.errorDescription?.contains("needs incidentTime") == true
-        }
+                "scenario: row-recovery\nhypothesis: h\nrows: { table: t, key: id, ids: [\"1\"] }\n", path: "d"
+            ).incidentTime == nil)
         #expect(throws: GamedayError.self) {
             try DrillScript.parse("scenario: cluster-loss\nhypothesis: h\nbadRelease: { set: [\"a=b\"] }\n", path: "d")
         }
         #expect(throws: GamedayError.self) { try DrillScript.forRun(path: nil, scenario: "row-recovery") }
         #expect(try DrillScript.forRun(path: nil, scenario: "app-rollback").badRelease == DrillScript.BadRelease())
+    }
+
+    /// The numbers in a hypothesis are the target manifest's: {rto} and {rpo} are replaced, a literal is refused.
+    @Test func theHypothesisTakesItsNumbersFromTheManifest() throws {
+        let drill = try DrillScript.parse(
+            "scenario: db-restore\nhypothesis: Back within the {rto} RTO, losing at most the {rpo} RPO.\n", path: "d")
+        #expect(
+            drill.hypothesis(objectives: Manifest.Objectives(rpo: .seconds(86_400), rto: .seconds(900)))
+                == "Back within the 15m RTO, losing at most the 1d RPO.")
+        #expect {
+            try DrillScript.parse("scenario: db-restore\nhypothesis: Back within the 4h RTO.\n", path: "d")
+        } throws: { error in
+            (error as? GamedayError)?.errorDescription?.contains("names \"4h RTO\": write {rto} instead") == true
+        }
+        for name in ["cluster-loss", "db-restore", "row-recovery", "app-rollback"] {
+            let shipped = try DrillScript.load(path: root.appendingPathComponent("manifests/gameday-\(name).yaml").path)
+            #expect(shipped.hypothesis.contains("{rto}"))
+        }
     }
 
     /// Every drill composes its scenario's runbook (no copy of its steps) with the drill's own steps around it.

@@ -19,11 +19,29 @@ import Testing
             runner: RecordingCommandRunner(), clock: clock, scratchDirectory: folder.path)
     }
 
+    /// Writes the record's file into `folder` (a few bytes) and records it with their size and checksum, as
+    /// `drctl backup create` would.
+    private func store(_ record: BackupRecord, in folder: TemporaryFolder) throws {
+        let backups = BackupFolder(root: folder.path)
+        try backups.prepare()
+        let bytes = Data("backup \(record.fileName)".utf8)
+        let path = backups.path(record.tier, fileName: record.fileName)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let file = try #require(try backups.file(record.tier, fileName: record.fileName))
+        var record = record
+        record.size = Int64(bytes.count)
+        record.sha256 = SHA256Checksum.of(bytes)
+        if var verification = record.verification {
+            verification.fileSize = file.size
+            verification.fileModifiedAt = file.modifiedAt
+            record.verification = verification
+        }
+        try backups.catalogStore.update { catalog throws(BackupError) in catalog.upsert(record) }
+    }
+
     @Test func aFreshVerifiedBackupPassesAndEverythingMissingFailsWithARemedy() async throws {
         let folder = try TemporaryFolder()
-        let record = try catalogRecord(day: 9, verification: .passed)
-        try BackupFolder(root: folder.path).catalogStore.update { catalog throws(BackupError) in catalog.upsert(record)
-        }
+        try store(try catalogRecord(day: 9, verification: .passed), in: folder)
         let clock = ManualClock(now: utc(2025, 10, 9, 14))
         let report = try await service(
             folder: folder, clock: clock, review: Manifest.Review(lastReviewed: utc(2025, 9, 1))
@@ -34,6 +52,7 @@ import Testing
             byID["backups.daily"]?.evidence
                 == "newest backup daily/valeo_erp_backup_20251009_020000.sql.gz taken 2025-10-09T02:00:00Z, 12h 0m old (RPO 1d)"
         )
+        #expect(byID["backups.files"]?.result == .pass)
         #expect(byID["backups.verified"]?.result == .pass)
         #expect(byID["runbook.reviewed"]?.result == .pass)
         #expect(byID["runbook.reviewed"]?.evidence == "last reviewed 2025-09-01, next review due 2025-11-30")
@@ -47,9 +66,7 @@ import Testing
 
     @Test func aStaleOrUnverifiedBackupAndAnOverdueReviewFail() async throws {
         let folder = try TemporaryFolder()
-        let record = try catalogRecord(day: 9, verification: nil)
-        try BackupFolder(root: folder.path).catalogStore.update { catalog throws(BackupError) in catalog.upsert(record)
-        }
+        try store(try catalogRecord(day: 9, verification: nil), in: folder)
         let clock = ManualClock(now: utc(2025, 10, 11, 2))
         let report = try await service(
             folder: folder, clock: clock, review: Manifest.Review(lastReviewed: utc(2025, 6, 1))
@@ -69,8 +86,8 @@ import Testing
         let clock = ManualClock(now: utc(2025, 10, 9, 14))
         let status = try service(folder: folder, clock: clock, review: nil)
         let state = LocalStateBackend(root: folder.path + "/state")
-        func drill(on environment: String, from: String?) async throws {
-            var parameters = ["scenario": "db-restore"]
+        func drill(on environment: String, from: String?, scenario: String = "db-restore") async throws {
+            var parameters = ["scenario": scenario]
             parameters[GamedayScenario.fromEnvironmentParameter] = from
             let runbook = Runbook(
                 id: StatusService.drillRunbookID, environment: environment, parameters: parameters,
@@ -87,7 +104,14 @@ import Testing
         try await drill(on: "staging", from: "production")
         try await drill(on: "other", from: nil)
         #expect(await tested()?.result == .fail)
-        #expect(await tested()?.evidence == "no succeeded game day in the journal on test or from its backups")
+        #expect(
+            await tested()?.evidence == "no succeeded game day that restored data in the journal on test or from its "
+                + "backups")
+
+        // An app rollback restores no data: it is no restore test.
+        try await drill(on: "test", from: "test", scenario: "app-rollback")
+        #expect(await tested()?.result == .fail)
+        #expect(await tested()?.evidence.contains("(app-rollback, 2025-10-09T14:02:00Z) does not count") == true)
 
         try await drill(on: "staging", from: "test")
         let fromBackups = await tested()

@@ -88,6 +88,56 @@ struct GamedayDrillTests {
         }
     }
 
+    /// manifests/gameday-row-recovery.yaml exactly as shipped, against the demo's data (samples/seed.sql's ids):
+    /// its incident deletes the three documents, the recovery brings them back, the hypothesis names the target's
+    /// RTO.
+    @Test("the shipped row-recovery drill runs as shipped against the demo's data")
+    func shippedRowRecoveryDrill() async throws {
+        let world = try await DrillWorld.make(targetData: .demo)
+        await world.run {
+            let run = try await world.gameday(
+                "row-recovery", drill: TestPrograms.projectRoot + "/manifests/gameday-row-recovery.yaml")
+            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
+            let (_, report) = try await world.lastDrill()
+            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            #expect(report.steps.first { $0.id == "drill.incident" }?.evidence["deleted"] == "3")
+            #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["value"] == "3")
+            #expect(report.backup == world.backupName)
+            #expect(report.hypothesis.contains("within the 15m RTO"), "\(report.hypothesis)")
+            #expect(try await world.targetCount() == "5000")
+            let title = try await world.runner.runChecked(
+                world.targetPostgres.query("SELECT title FROM documents_header WHERE id = 'DOC-000042'"))
+            #expect(Postgres.parseValue(title.output)?.hasPrefix("Delivery note 000042 for ") == true)
+        }
+    }
+
+    /// A drill whose ids are not in the data (the old shipped 17, 42, 99 against the demo's DOC-… ids) stops at its
+    /// incident, refused (exit 3), saying so; nothing is deleted and the recovery never starts.
+    @Test("a row-recovery drill whose incident would delete nothing stops there and says so")
+    func rowRecoveryIncidentThatDoesNothingStops() async throws {
+        let world = try await DrillWorld.make(targetData: .demo)
+        await world.run {
+            let drill = try world.writeDrill(
+                """
+                scenario: row-recovery
+                hypothesis: Rows deleted by mistake come back within the {rto} RTO.
+                rows: { table: documents_header, key: id, ids: ["17", "42", "99"] }
+                """)
+            let run = try await world.gameday("row-recovery", drill: drill)
+            #expect(run.status == .exited(3), "\(run.output)\n\(run.standardErrorTail)")
+            #expect(
+                run.standardErrorTail.contains("the drill stopped at its incident: only 0 of the 3 rows"),
+                "\(run.standardErrorTail)")
+            #expect(run.standardErrorTail.contains("Nothing was changed"))
+            let (history, report) = try await world.lastDrill()
+            #expect(history.status == .failed)
+            #expect(history.steps.first { $0.id == "drill.incident" }?.attempts.last?.outcome == .failed)
+            #expect(history.steps.first { $0.id == "rows.recover" }?.attempts.isEmpty ?? true)
+            #expect(report.verdict == .failed)
+            #expect(try await world.targetCount() == "5000")
+        }
+    }
+
     @Test("app-rollback drill deploys a release that never becomes ready and rolls it back; RTO from the incident")
     func appRollbackDrill() async throws {
         let world = try await DrillWorld.make(targetData: .none)
@@ -134,6 +184,44 @@ struct GamedayDrillTests {
                 CommandInvocation(
                     world.drctl, ["gameday", "report", report.runID, "--format", "md"], environment: world.environment))
             #expect(markdown.output.contains("| n/a |"))
+        }
+    }
+
+    /// A "bad" release that becomes ready is no incident: the drill fails, puts staging back on the revision it found
+    /// and says so; the next drill then rolls back to a good revision, not to the drill's release.
+    @Test("app-rollback drill whose bad release became ready leaves the target as it found it")
+    func appRollbackBadReleaseBecameReady() async throws {
+        let world = try await DrillWorld.make(targetData: .none)
+        await world.run {
+            try await world.installApp()
+            let ready = try world.writeDrill(
+                """
+                scenario: app-rollback
+                hypothesis: A release that never becomes ready is rolled back within the {rto} RTO.
+                badRelease: { set: ["image.tag=1.26"], timeout: 30s }
+                """)
+            let run = try await world.gameday("app-rollback", drill: ready)
+            #expect(run.status == .exited(1), "\(run.output)\n\(run.standardErrorTail)")
+            #expect(run.standardErrorTail.contains("became ready"), "\(run.standardErrorTail)")
+            #expect(
+                run.standardErrorTail.contains("it was rolled back to revision 1, the one the drill found deployed"),
+                "\(run.standardErrorTail)")
+            #expect(try await world.deployedImage() == "nginx:1.27")
+            let after = try Helm.parseHistory(try await world.runner.runChecked(world.helmHistory()).standardOutput)
+            #expect(after.last?.description == "Rollback to 1")
+            #expect(after.last?.status == "deployed")
+
+            // The next drill, with a release that really never becomes ready, goes back to nginx:1.27.
+            try await world.kube.setFaults(#"{"neverReadyImages": ["nginx:drctl-gameday-never-ready"]}"#)
+            let broken = try world.writeDrill(
+                """
+                scenario: app-rollback
+                hypothesis: A release that never becomes ready is rolled back within the {rto} RTO.
+                badRelease: { set: ["image.tag=drctl-gameday-never-ready"], timeout: 5s }
+                """)
+            let second = try await world.gameday("app-rollback", drill: broken)
+            #expect(second.status == .exited(0), "\(second.output)\n\(second.standardErrorTail)")
+            #expect(try await world.deployedImage() == "nginx:1.27")
         }
     }
 
@@ -191,7 +279,11 @@ struct GamedayDrillTests {
 /// A production-like source (database with 500 documents, one verified backup synced to its own bucket) and a
 /// staging-like target (its own database and namespace) on a private kube stand-in.
 final class DrillWorld: Sendable {
-    enum TargetData { case none, different, sameAsSource }
+    enum TargetData {
+        case none, different, sameAsSource
+        /// The demo's data in source and target: samples/migrations at head (alembic) and samples/seed.sql.
+        case demo
+    }
 
     let folder: String
     let source: String
@@ -271,12 +363,28 @@ final class DrillWorld: Sendable {
         let documents =
             "CREATE TABLE documents_header (id int PRIMARY KEY, title text); "
             + "INSERT INTO documents_header SELECT g, 'Rechnung ' || g FROM generate_series(1, 500) g;"
+        /// samples/migrations at head and samples/seed.sql, as scripts/demo builds its database.
+        func seedDemo(_ postgres: Postgres, database: String) async throws {
+            let alembic = Alembic(
+                executable: try TestPrograms.alembic(), configPath: "alembic.ini",
+                workingDirectory: TestPrograms.projectRoot + "/samples/migrations",
+                environment: [
+                    "DB_HOST": stack.postgresHost, "DB_PORT": String(stack.postgresPort), "DB_USER": stack.postgresUser,
+                    "DB_NAME": database, "DB_PASSWORD": stack.postgresPassword,
+                ], secrets: [stack.postgresPassword])
+            try await runner.runChecked(alembic.upgrade())
+            try await runner.runChecked(postgres.runScript(file: TestPrograms.projectRoot + "/samples/seed.sql"))
+        }
         if seed {
             try await runner.runChecked(CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
             let manifest = try ManifestLoader(environment: stack.variables).load(from: source)
             let toolbox = ScenarioToolbox(manifest: manifest, databasePassword: SecretValue(stack.postgresPassword))
             try await runner.runChecked(toolbox.postgres.createDatabase(sourceDatabase))
-            try await runner.runChecked(toolbox.postgres.query(documents))
+            if targetData == .demo {
+                try await seedDemo(toolbox.postgres, database: sourceDatabase)
+            } else {
+                try await runner.runChecked(toolbox.postgres.query(documents))
+            }
             let creation = try await BackupCreator(toolbox: toolbox, runner: runner).create()
             backupName = creation.daily.fileName
             _ = try await BackupVerifier(manifest: manifest, gzip: toolbox.gzip, runner: runner).verify()
@@ -299,6 +407,9 @@ final class DrillWorld: Sendable {
         case .sameAsSource:
             try await runner.runChecked(targetToolbox.postgres.createDatabase(targetDatabase))
             try await runner.runChecked(targetToolbox.postgres.query(documents))
+        case .demo:
+            try await runner.runChecked(targetToolbox.postgres.createDatabase(targetDatabase))
+            try await seedDemo(targetToolbox.postgres, database: targetDatabase)
         }
         return DrillWorld(
             folder: folder, source: source, target: target, environment: environment, backupName: backupName,

@@ -252,6 +252,36 @@ struct RollbackAppTests {
         #expect(runs == [report.runID], "app and schema share one journaled run")
     }
 
+    /// After one earlier rollback the last good revision is the one helm created for it ("Rollback to 2"), which
+    /// carries no migration-revision: drctl follows it back to revision 2, which does.
+    @Test("--with-migrations after an earlier rollback follows helm's rollback revision to the recorded schema")
+    func withMigrationsAfterAnEarlierRollback() async throws {
+        let fixture = try await Fixture(major: .v3, withDatabase: true)
+        try await fixture.deployThreeRevisions()
+        let alembic = try #require(try fixture.toolbox().alembic)
+        let first = try await fixture.service().start(try fixture.runbook())
+        #expect(first.status == .succeeded)
+        #expect(try await fixture.history().last?.description == "Rollback to 2")
+        // Another bad release (revision 5), then the rollback with the schema.
+        var broken = fixture.helmTool.upgradeInstall(
+            release: Self.release, chart: TestPrograms.projectRoot + "/charts/sample-app",
+            options: .init(wait: true, timeout: .seconds(5)))
+        broken.arguments += ["--set", "image.tag=broken"]
+        #expect(!(try await fixture.runner.run(broken)).status.isSuccess)
+
+        let report = try await fixture.service().start(
+            try fixture.runbook(.init(timeout: .seconds(60), withMigrations: true)))
+
+        #expect(report.status == .succeeded)
+        let chosen = report.steps.first { $0.step == "helm.history" }?.outputs
+        #expect(chosen?["target"] == "4")
+        #expect(chosen?["migrationRevision"] == "0003")
+        #expect(try await fixture.history().last?.description == "Rollback to 4")
+        let current = try await fixture.runner.runChecked(alembic.current()).output
+        #expect(try Alembic.parseCurrent(current).map(\.id) == ["0003"])
+        #expect(try await fixture.image() == "nginx:1.28")
+    }
+
     @Test(
         "a release wedged in pending-upgrade: refused, then --recover-pending clears only that revision and rolls back",
         arguments: [HelmMajorVersion.v3, .v4])

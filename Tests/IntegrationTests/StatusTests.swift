@@ -69,6 +69,78 @@ struct StatusTests {
         #expect(result(await status.check(), "offsite.s3") == .fail)
     }
 
+    /// Status looks at the files, not only the catalog: a touched file is re-hashed and still passes, a file with
+    /// other bytes of the same size fails, and once every file is deleted no backup is cited as newest or
+    /// verified; the real drctl binary exits 1 with the remedy.
+    @Test func deletedOrChangedBackupFilesFailStatusWithARemedy() async throws {
+        let fixture = try BackupFixture()
+        try await fixture.seed()
+        defer { Task { [fixture] in await fixture.dropDatabase() } }
+        let status = StatusService(
+            toolbox: fixture.toolbox, runs: RunCatalog(backend: LocalStateBackend(root: fixture.root + "/state")),
+            runner: fixture.runner, clock: fixture.clock, scratchDirectory: fixture.root)
+        let older = try await fixture.createBackup(advance: .seconds(60))
+        let newest = try await fixture.createBackup(advance: .seconds(3_600))
+        _ = try await fixture.verifier.verify()
+        let intact = await status.check()
+        #expect(result(intact, "backups.files") == .pass, "\(intact.text)")
+        #expect(result(intact, "backups.daily") == .pass)
+        let rehashedBefore = try #require(rehashed(intact), "\(intact.text)")
+
+        // Touched: another modification time, the same bytes; status reads it again and it still matches.
+        let newestPath = fixture.folder.path(.daily, fileName: newest.daily.fileName)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -7 * 86_400)], ofItemAtPath: newestPath)
+        let touched = await status.check()
+        #expect(result(touched, "backups.files") == .pass)
+        #expect(try #require(rehashed(touched)) == rehashedBefore + 1, "\(touched.text)")
+
+        // The same size, other bytes: the checksum no longer matches; the older backup becomes the newest.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: newestPath))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: newestPath))
+        let changed = await status.check()
+        #expect(result(changed, "backups.files") == .fail)
+        #expect(
+            evidence(changed, "backups.files")?.contains("daily/\(newest.daily.fileName) has SHA-256") == true,
+            "\(changed.text)")
+        #expect(evidence(changed, "backups.daily")?.contains(older.daily.fileName) == true)
+        #expect(evidence(changed, "backups.verified")?.contains(newest.daily.fileName) == false)
+
+        // Every file deleted: nothing is cited as newest or verified.
+        for tier in BackupTier.allCases {
+            try? FileManager.default.removeItem(atPath: fixture.folder.directory(tier))
+        }
+        let gone = await status.check()
+        #expect(result(gone, "backups.files") == .fail)
+        #expect(evidence(gone, "backups.files")?.contains("daily/\(older.daily.fileName) is missing") == true)
+        #expect(result(gone, "backups.daily") == .fail)
+        #expect(result(gone, "backups.verified") == .fail)
+        #expect(!gone.text.contains(newest.daily.fileName + " verified"))
+        #expect(gone.metrics.newestBackupAt == nil)
+
+        var environment = fixture.stack.variables
+        environment["DRCTL_STATE_DIR"] = fixture.root + "/state"
+        let run = try await DrctlProcess.run(
+            try DrctlProcess.binary(), ["status", "-f", fixture.manifestPath], environment: environment)
+        #expect(run.status == 1, "\(run.output)\n\(run.errors)")
+        #expect(run.output.contains("[FAIL] Backups running daily (backups.files)"), "\(run.output)")
+        #expect(run.output.contains("are not as written: "))
+        #expect(run.output.contains("take a new one (drctl backup create -f "))
+    }
+
+    /// How many files status re-hashed ("(N changed since their last verification and re-hashed)").
+    private func rehashed(_ report: StatusReport) -> Int? {
+        guard let text = evidence(report, "backups.files"),
+            let match = text.firstMatch(of: /\((\d+) changed since their last verification/)
+        else { return nil }
+        return Int(match.output.1)
+    }
+
+    private func evidence(_ report: StatusReport, _ id: String) -> String? {
+        report.checks.first { $0.id == id }?.evidence
+    }
+
     private func result(_ report: StatusReport, _ id: String) -> StatusCheck.Result? {
         report.checks.first { $0.id == id }?.result
     }

@@ -10,12 +10,18 @@ public struct DrillScript: Sendable, Hashable, Codable {
         case dbRestore = "db-restore"
         case rowRecovery = "row-recovery"
         case appRollback = "app-rollback"
+
+        /// Whether the drill restores data from a backup (an app rollback restores none): only such drills count as
+        /// "Restore tested quarterly" and have an RPO.
+        public var restoresData: Bool { self != .appRollback }
     }
 
     public var scenario: Scenario
+    /// What the team expects; `{rto}` and `{rpo}` stand for the target manifest's objectives
+    /// (`hypothesis(objectives:)`), so the text cannot name other numbers than the report's table.
     public var hypothesis: String
     /// When the incident is declared; RPO achieved = incident time − time of the restored backup. nil: the run's
-    /// start.
+    /// start (row-recovery: the time the run was built, just before its incident deletes the rows).
     public var incidentTime: Date?
     public var smokeChecks: [SmokeCheck]
     public var faults: Faults
@@ -35,6 +41,12 @@ public struct DrillScript: Sendable, Hashable, Codable {
         self.faults = faults
         self.rows = rows
         self.badRelease = badRelease
+    }
+
+    /// The hypothesis with `{rto}` and `{rpo}` replaced by the target's objectives (`15m`, `1d`).
+    public func hypothesis(objectives: Manifest.Objectives) -> String {
+        hypothesis.replacingOccurrences(of: "{rto}", with: objectives.rto.manifestText)
+            .replacingOccurrences(of: "{rpo}", with: objectives.rpo.manifestText)
     }
 
     /// The rows a row-recovery drill deletes (its incident) and recovers: `key` in `ids` (compared as text).
@@ -118,17 +130,18 @@ public struct DrillScript: Sendable, Hashable, Codable {
             if chosen == .rowRecovery {
                 throw .drillRequired(
                     scenario: scenario,
-                    detail: "it names the rows the drill deletes at the incident (rows:) and the incidentTime")
+                    detail: "it names the rows the drill deletes at the incident (rows:)")
             }
             if chosen == .appRollback {
                 return DrillScript(
                     scenario: chosen,
                     hypothesis: "A release that never becomes ready is rolled back to the last good revision "
-                        + "within the RTO.")
+                        + "within the {rto} RTO.")
             }
             return DrillScript(
                 scenario: chosen,
-                hypothesis: "The \(scenario) runbook recovers the target from the newest good backup within the RTO.")
+                hypothesis: "The \(scenario) runbook recovers the target from the newest good backup within the {rto} "
+                    + "RTO, losing at most the {rpo} RPO.")
         }
         let drill = try load(path: path)
         guard drill.scenario == chosen else {
@@ -168,8 +181,14 @@ public struct DrillScript: Sendable, Hashable, Codable {
         }
         guard let hypothesis = top["hypothesis"]?.string, !hypothesis.isEmpty else {
             throw invalid(
-                "hypothesis is required: what the team expects (e.g. \"RTO under 4h, no data after the last backup lost\")"
+                "hypothesis is required: what the team expects (e.g. \"recovered within the {rto} RTO, losing at most "
+                    + "the {rpo} RPO\"; {rto} and {rpo} are the target manifest's objectives)"
             )
+        }
+        if let literal = hypothesis.firstMatch(of: /\b\d+(\.\d+)?\s*(s|m|h|d|min|hours?|days?)\s+(RTO|RPO)\b/) {
+            throw invalid(
+                "the hypothesis names \"\(literal.output.0)\": write {\(literal.output.3.lowercased())} instead, so the "
+                    + "number is the target manifest's objective (the report's table shows that one)")
         }
         var incident: Date?
         if let node = top["incidentTime"] {
@@ -207,12 +226,8 @@ public struct DrillScript: Sendable, Hashable, Codable {
         if scenario == .rowRecovery {
             guard rows != nil else {
                 throw invalid(
-                    "a row-recovery drill needs rows: { table: documents_header, key: id, ids: [\"17\", \"42\"] }, "
+                    "a row-recovery drill needs rows: { table: documents_header, key: id, ids: [\"DOC-000017\"] }, "
                         + "the rows it deletes at the incident and recovers")
-            }
-            guard incident != nil else {
-                throw invalid(
-                    "a row-recovery drill needs incidentTime: the rows are recovered from the newest backup before it")
             }
         }
         var badRelease = BadRelease()

@@ -16,8 +16,11 @@ public enum GamedayError: Error, Sendable, LocalizedError, Equatable {
     case drillRequired(scenario: String, detail: String)
     /// The child drctl that runs a drill with a kill fault ended other than by the injected SIGKILL.
     case childRunEnded(runID: String, status: String, detail: String)
-    /// The app-rollback drill's bad release became ready: there is nothing to roll back from.
-    case badReleaseBecameReady(release: String, revision: String)
+    /// The app-rollback drill's bad release became ready: there is nothing to roll back from. `left` says what the
+    /// drill did about it and where the release stands.
+    case badReleaseBecameReady(release: String, revision: String, left: String)
+    /// The drill's own incident would change nothing (its rows are not in the target): the drill stops before it.
+    case incidentDidNothing(detail: String, remedy: String)
 
     public var errorDescription: String? {
         switch self {
@@ -41,20 +44,26 @@ public enum GamedayError: Error, Sendable, LocalizedError, Equatable {
                 + "show \(runID) and the report."
         case .drillRequired(let scenario, let detail):
             "a \(scenario) game day needs a drill script (--drill FILE): \(detail) — see manifests/gameday-\(scenario).yaml."
-        case .badReleaseBecameReady(let release, let revision):
+        case .badReleaseBecameReady(let release, let revision, let left):
             "the drill's bad release of \(release) (revision \(revision)) became ready, so there is no failed "
-                + "rollout to roll back from — give badRelease.set values that break it (e.g. an image tag that "
-                + "does not exist)."
+                + "rollout to roll back from; \(left) — give badRelease.set values that break it (e.g. an image tag "
+                + "that does not exist)."
+        case .incidentDidNothing(let detail, let remedy):
+            "the drill stopped at its incident: \(detail); a drill whose incident does nothing tests nothing — "
+                + "\(remedy). Nothing was changed."
         case .reportNotFound(let runID):
             "run \(runID) is not a game day (no gameday run with that id in the state folder) — see drctl runs list."
         }
     }
 }
 
-extension GamedayError: ClassifiedError {
+extension GamedayError: RefusalError {
+    /// A step's refusal (the drill's incident would change nothing) stops the run without a retry, exit 3.
+    public var isRefusal: Bool { failureKind == .refused }
+
     public var failureKind: FailureKind {
         switch self {
-        case .targetLooksLikeProduction, .faultNotPossible: .refused
+        case .targetLooksLikeProduction, .faultNotPossible, .incidentDidNothing: .refused
         case .drillUnreadable, .drillInvalid, .unknownScenario, .reportNotFound, .drillRequired: .usage
         case .smokeCheckFailed, .badReleaseBecameReady, .childRunEnded: .failed
         }

@@ -88,13 +88,17 @@ extension GamedayReport {
     ) {
         runID = history.header.runID
         scenario = drill.scenario.rawValue
-        hypothesis = drill.hypothesis
+        hypothesis = drill.hypothesis(objectives: target.objectives)
         self.target = "\(target.environment) (\(target.source.file.written))"
         self.source = "\(source.environment) (\(source.source.file.written))"
         startedAt = history.startedAt
         endedAt = history.endedAt
         status = history.status.rawValue
-        let incident = drill.incidentTime ?? history.startedAt
+        let incident =
+            drill.incidentTime
+            ?? history.header.parameters[GamedayScenario.incidentTimeParameter].flatMap {
+                ISO8601DateFormatter().date(from: $0)
+            } ?? history.startedAt
         incidentTime = incident
         segments = history.segments.map {
             Segment(

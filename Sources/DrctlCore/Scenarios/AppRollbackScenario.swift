@@ -134,7 +134,7 @@ public struct AppRollbackScenario: Sendable {
             if options.withMigrations {
                 guard
                     let schema = options.migrationRevision
-                        ?? HelmRollbackTarget.recordedMigrationRevision(choice.target)
+                        ?? HelmRollbackTarget.recordedMigrationRevision(choice.target, history: revisions)
                 else {
                     throw RollbackError.noRecordedMigrationRevision(release: release, revision: choice.target.revision)
                 }

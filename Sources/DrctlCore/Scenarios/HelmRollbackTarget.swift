@@ -69,6 +69,29 @@ public struct HelmRollbackTarget: Sendable, Hashable {
         return value.isEmpty ? nil : String(value)
     }
 
+    /// The schema revision of `revision`, following helm's rollback revisions: a revision helm created for a
+    /// rollback ("Rollback to 1") carries no `migration-revision`; it runs what the revision it restored ran, so
+    /// that one's recorded revision is the answer (through any chain of rollbacks; a cycle or a pruned revision
+    /// gives nil).
+    public static func recordedMigrationRevision(_ revision: HelmRevision, history: [HelmRevision]) -> String? {
+        var current = revision
+        var seen: Set<Int> = []
+        while seen.insert(current.revision).inserted {
+            if let recorded = recordedMigrationRevision(current) { return recorded }
+            guard let restored = rolledBackTo(current), let next = history.first(where: { $0.revision == restored })
+            else { return nil }
+            current = next
+        }
+        return nil
+    }
+
+    /// N for a revision helm created by `helm rollback RELEASE N` (description `Rollback to N`).
+    public static func rolledBackTo(_ revision: HelmRevision) -> Int? {
+        let prefix = "Rollback to "
+        guard revision.description.hasPrefix(prefix) else { return nil }
+        return Int(revision.description.dropFirst(prefix.count).prefix { $0.isNumber })
+    }
+
     /// `helm history` as a table, oldest first, for refusal messages.
     public static func table(_ history: [HelmRevision]) -> String {
         let formatter = ISO8601DateFormatter()

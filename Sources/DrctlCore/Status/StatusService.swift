@@ -49,14 +49,20 @@ public struct StatusService: Sendable {
         } catch {
             catalogProblem = error.localizedDescription
         }
-        let newest = catalog?.latest(verified: false)
+        let files = fileCheck(catalog: catalog, folder: folder)
+        // Only a backup whose file is there with its recorded size and checksum counts as the newest one: a
+        // catalog record of a deleted or replaced file restores nothing.
+        let newest = files.intact.max { lhs, rhs in
+            lhs.name != rhs.name ? lhs.name < rhs.name : lhs.tier > rhs.tier
+        }
         if let newest {
             metrics.newestBackupAt = newest.name.timestamp
             metrics.newestBackupAgeSeconds = now.timeIntervalSince(newest.name.timestamp).rounded()
         }
-        metrics.lastVerifiedAt = catalog?.records.compactMap { $0.isVerified ? $0.verification?.verifiedAt : nil }.max()
+        metrics.lastVerifiedAt = files.intact.compactMap { $0.isVerified ? $0.verification?.verifiedAt : nil }.max()
 
         checks.append(backupAgeCheck(newest: newest, now: now, catalogProblem: catalogProblem, folder: folder))
+        if let check = files.check { checks.append(check) }
         if let schedule = await BackupScheduleStatus(runner: runner).statusCheck(
             manifest: manifest, kubectl: toolbox.kubectl)
         {
@@ -64,10 +70,10 @@ public struct StatusService: Sendable {
         }
         checks.append(verificationCheck(newest: newest, now: now))
         checks.append(contentsOf: await offsiteChecks(newest: newest))
-        let drill = await lastDrill()
+        let (drill, ignored) = await lastDrill()
         metrics.lastDrillAt = drill?.endedAt
         metrics.lastDrillRunID = drill?.runID
-        checks.append(drillCheck(drill, now: now))
+        checks.append(drillCheck(drill, ignored: ignored, now: now))
         checks.append(reviewCheck(now: now))
         return StatusReport(environment: manifest.environment, checkedAt: now, checks: checks, metrics: metrics)
     }
@@ -93,6 +99,93 @@ public struct StatusService: Sendable {
             evidence: "newest backup \(newest.relativePath) taken \(Self.stamp(newest.name.timestamp)), "
                 + "\(Self.age(age)) old (RPO \(rpo.manifestText))",
             remedy: "the newest backup is older than the RPO: check the backup schedule, then drctl backup create")
+    }
+
+    /// Every catalog record against its file in the local folder: present, its recorded size, its recorded
+    /// checksum. Cheap on purpose: a file whose size and modification time are what its last passed verification
+    /// saw (and whose checksum the catalog still records) is trusted without reading it
+    /// (`BackupVerifier.isUnchanged`); any other file is hashed. nil when the catalog is unreadable or empty (the
+    /// age check says so).
+    private func fileCheck(catalog: BackupCatalog?, folder: BackupFolder) -> (
+        check: StatusCheck?, intact: [BackupRecord]
+    ) {
+        guard let catalog, !catalog.records.isEmpty else { return (nil, []) }
+        var intact: [BackupRecord] = []
+        var problems: [String] = []
+        var read = 0
+        var copyBack: String?
+        for record in catalog.records {
+            let file: LocalBackupFile?
+            do {
+                file = try folder.file(record.tier, fileName: record.fileName)
+            } catch {
+                problems.append("\(record.relativePath) unreadable: \(error.localizedDescription)")
+                continue
+            }
+            guard let file, file.isRegularFile else {
+                problems.append("\(record.relativePath) is missing")
+                if copyBack == nil, let copy = record.copies.first {
+                    copyBack = Self.copyBackCommand(copy, to: folder.path(record.tier, fileName: record.fileName))
+                }
+                continue
+            }
+            guard file.size == record.size else {
+                problems.append("\(record.relativePath) is \(file.size) bytes, the catalog recorded \(record.size)")
+                continue
+            }
+            if !BackupVerifier.isUnchanged(file, record: record) {
+                read += 1
+                do {
+                    let sha256 = try SHA256Checksum.ofFile(atPath: file.path)
+                    guard sha256 == record.sha256 else {
+                        problems.append(
+                            "\(record.relativePath) has SHA-256 \(sha256.prefix(12))…, the catalog recorded "
+                                + "\(record.sha256.prefix(12))…")
+                        continue
+                    }
+                } catch {
+                    problems.append("\(record.relativePath) unreadable: \(error.localizedDescription)")
+                    continue
+                }
+            }
+            intact.append(record)
+        }
+        let item = "Backups running daily"
+        guard problems.isEmpty else {
+            let shown = problems.prefix(5).joined(separator: "; ")
+            let more = problems.count > 5 ? " (and \(problems.count - 5) more)" : ""
+            return (
+                StatusCheck(
+                    id: "backups.files", checklistItem: item, result: .fail,
+                    evidence: "\(problems.count) of \(catalog.records.count) catalog backups in \(folder.root) are "
+                        + "not as written: \(shown)\(more)",
+                    remedy: "these backups cannot be restored from this folder: find out who deleted or changed "
+                        + "them; copy each back from its off-site copy"
+                        + (copyBack.map { " (\($0))" } ?? "")
+                        + " or, when none is left, take a new one (drctl backup create -f \(manifest.source.file.written)) "
+                        + "and remove the lost file's record from \(folder.catalogStore.path)"),
+                intact
+            )
+        }
+        return (
+            StatusCheck(
+                id: "backups.files", checklistItem: item, result: .pass,
+                evidence:
+                    "all \(catalog.records.count) catalog backups in \(folder.root) are there with their recorded "
+                    + "size and checksum (\(read) changed since their last verification and re-hashed)"),
+            intact
+        )
+    }
+
+    /// How to copy a lost backup back from its off-site copy, as a hint in the remedy.
+    static func copyBackCommand(_ copy: OffsiteCopy, to path: String) -> String {
+        switch copy.store {
+        case .s3: "aws s3 cp \(copy.location) \(path)"
+        case .azure:
+            "az storage blob download --container-name "
+                + "\(copy.location.dropFirst("azure://".count).split(separator: "/").first ?? "<container>") "
+                + "--name \(copy.key) --file \(path)"
+        }
     }
 
     private func verificationCheck(newest: BackupRecord?, now: Date) -> StatusCheck {
@@ -200,36 +293,51 @@ public struct StatusService: Sendable {
         var endedAt: Date
     }
 
-    /// The newest succeeded game day that concerns this manifest's environment: run against it (the target), or
-    /// restoring its backups (`--from`, journaled as `fromEnvironment`) — production's restore is tested by the
-    /// staging drill from production's backups. Drills of other environments do not count.
-    private func lastDrill() async -> Drill? {
-        guard let runs, let summaries = try? await runs.list() else { return nil }
+    /// The newest succeeded game day that restored data (not an app rollback) and concerns this manifest's
+    /// environment: run against it (the target), or restoring its backups (`--from`, journaled as
+    /// `fromEnvironment`) — production's restore is tested by the staging drill from production's backups. Drills
+    /// of other environments do not count. `ignored` is the newest succeeded drill passed over because it restored
+    /// no data, for the evidence.
+    private func lastDrill() async -> (restore: Drill?, ignored: Drill?) {
+        guard let runs, let summaries = try? await runs.list() else { return (nil, nil) }
         let environment = manifest.environment
+        var ignored: Drill?
         for summary in summaries where summary.runbook == Self.drillRunbookID && summary.status == "succeeded" {
             guard let history = try? await runs.history(runID: summary.runID), let end = history.endedAt else {
                 continue
             }
             let from = history.header.parameters[GamedayScenario.fromEnvironmentParameter]
             guard history.header.environment == environment || from == environment else { continue }
-            return Drill(
+            let scenario = history.header.parameters["scenario"] ?? "?"
+            let drill = Drill(
                 runID: summary.runID, environment: history.header.environment, fromEnvironment: from,
-                scenario: history.header.parameters["scenario"] ?? "?", endedAt: end)
+                scenario: scenario, endedAt: end)
+            guard DrillScript.Scenario(rawValue: scenario)?.restoresData ?? false else {
+                if ignored == nil { ignored = drill }
+                continue
+            }
+            return (drill, ignored)
         }
-        return nil
+        return (nil, ignored)
     }
 
-    private func drillCheck(_ drill: Drill?, now: Date) -> StatusCheck {
+    private func drillCheck(_ drill: Drill?, ignored: Drill?, now: Date) -> StatusCheck {
         let item = "Restore tested quarterly"
         let remedy =
-            "run a game day: drctl gameday -f manifests/staging.yaml --from \(manifest.source.file.written) "
-            + "--scenario cluster-loss --drill manifests/gameday-cluster-loss.yaml"
+            "run a game day that restores data: drctl gameday -f manifests/staging.yaml --from "
+            + "\(manifest.source.file.written) --scenario cluster-loss --drill manifests/gameday-cluster-loss.yaml "
+            + "(or db-restore, row-recovery)"
+        let passedOver =
+            ignored.map {
+                "; game day \($0.runID) (\($0.scenario), \(Self.stamp($0.endedAt))) does not count: it restored no data"
+            } ?? ""
         guard let drill else {
             return StatusCheck(
                 id: "restore.tested", checklistItem: item, result: .fail,
                 evidence: runs == nil
                     ? "the state folder could not be read"
-                    : "no succeeded game day in the journal on \(manifest.environment) or from its backups",
+                    : "no succeeded game day that restored data in the journal on \(manifest.environment) or from its "
+                        + "backups" + passedOver,
                 remedy: remedy)
         }
         let age = now.timeIntervalSince(drill.endedAt)
