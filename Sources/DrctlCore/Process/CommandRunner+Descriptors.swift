@@ -1,0 +1,156 @@
+import Foundation
+import Subprocess
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Pipes and descriptors: what each stage reads and writes, opened before any stage starts, so a missing file
+/// or executable starts nothing.
+
+extension CommandRunner {
+    /// Writing to a pipe whose reader has exited must fail with EPIPE, not kill drctl. Children get the default
+    /// SIGPIPE disposition back (swift-subprocess resets every signal in the child).
+    private static let brokenPipeSignalIgnored: Bool = {
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
+    static func ignoreBrokenPipeSignal() {
+        _ = brokenPipeSignalIgnored
+    }
+
+    static func resolveExecutable(_ invocation: CommandInvocation) throws -> String {
+        let redactor = Redactor(secrets: invocation.secrets)
+        let commandLine = invocation.redactedCommandLine
+        if let directory = invocation.workingDirectory {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
+                throw CommandLaunchError.workingDirectoryMissing(
+                    path: redactor.redact(directory), commandLine: commandLine)
+            }
+        }
+        switch ExecutableLocator.locate(invocation) {
+        case .found(let path):
+            return path
+        case .notExecutable(let path):
+            throw CommandLaunchError.notExecutable(path: redactor.redact(path), commandLine: commandLine)
+        case .notFound:
+            throw CommandLaunchError.notFound(
+                executable: redactor.redact(invocation.executable),
+                commandLine: commandLine,
+                searchPath: redactor.redact(ExecutableLocator.searchPath(for: invocation))
+            )
+        }
+    }
+
+    /// Opens every descriptor the stages need: the first stage's input, the pipes between stages, and the last
+    /// stage's output. All are close-on-exec, so only the child that takes one over (as 0 or 1) holds it; each
+    /// is closed in drctl right after that child starts, so end-of-file reaches the next stage. A tapped
+    /// boundary gets two pipes, with drctl's relay holding the inner ends.
+    static func openDescriptors(
+        for invocations: [CommandInvocation],
+        output: CommandPipeline.Output,
+        taps: [PipelineTap]
+    ) throws -> (stages: [(StageInput, StageOutput)], relays: [PipeRelay]) {
+        var opened: [Int32] = []
+        do {
+            guard let first = invocations.first, let last = invocations.last else { return ([], []) }
+            let firstRedactor = Redactor(secrets: first.secrets)
+            let firstInput: StageInput
+            switch first.standardInput {
+            case .none:
+                firstInput = .descriptor(
+                    try openOrThrow("/dev/null", O_RDONLY, &opened) { reason in
+                        CommandLaunchError.standardInputUnreadable(
+                            path: "/dev/null", commandLine: first.redactedCommandLine, reason: reason)
+                    })
+            case .file(let path):
+                firstInput = .descriptor(
+                    try openOrThrow(path, O_RDONLY, &opened) { reason in
+                        CommandLaunchError.standardInputUnreadable(
+                            path: firstRedactor.redact(path), commandLine: first.redactedCommandLine, reason: reason)
+                    })
+            case .bytes(let data):
+                firstInput = .bytes(data)
+            }
+
+            let lastRedactor = Redactor(secrets: invocations.flatMap(\.secrets))
+            let lastOutput: StageOutput
+            switch output {
+            case .capture:
+                lastOutput = .capture
+            case .discard:
+                lastOutput = .descriptor(
+                    try openOrThrow("/dev/null", O_WRONLY, &opened) { reason in
+                        CommandLaunchError.outputFileUnwritable(
+                            path: "/dev/null", commandLine: last.redactedCommandLine, reason: reason)
+                    })
+            case .file(let path):
+                let descriptor = try openOrThrow(path, O_WRONLY | O_CREAT | O_TRUNC, &opened) { reason in
+                    CommandLaunchError.outputFileUnwritable(
+                        path: lastRedactor.redact(path), commandLine: last.redactedCommandLine, reason: reason)
+                }
+                // An existing file keeps its mode on O_CREAT; the output may hold a database dump.
+                _ = fchmod(descriptor, 0o600)
+                lastOutput = .descriptor(descriptor)
+            }
+
+            func makePipe(_ index: Int) throws -> (read: Int32, write: Int32) {
+                var ends: [Int32] = [-1, -1]
+                guard pipe(&ends) == 0 else {
+                    throw CommandLaunchError.spawnFailed(
+                        commandLine: invocations[index].redactedCommandLine,
+                        reason: "cannot create a pipe: \(String(cString: strerror(errno)))")
+                }
+                opened += ends
+                // Close-on-exec, so a stage started at the same moment does not inherit the other end.
+                for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+                return (ends[0], ends[1])
+            }
+
+            var stages: [(StageInput, StageOutput)] = []
+            var relays: [PipeRelay] = []
+            var nextInput = firstInput
+            for index in invocations.indices {
+                if index == invocations.count - 1 {
+                    stages.append((nextInput, lastOutput))
+                } else if let tap = taps.first(where: { $0.afterStage == index }) {
+                    let before = try makePipe(index)
+                    let after = try makePipe(index)
+                    stages.append((nextInput, .descriptor(before.write)))
+                    relays.append(
+                        PipeRelay(
+                            afterStage: index, source: before.read, destination: after.write,
+                            readsToEnd: tap.readsToEnd))
+                    nextInput = .descriptor(after.read)
+                } else {
+                    let ends = try makePipe(index)
+                    stages.append((nextInput, .descriptor(ends.write)))
+                    nextInput = .descriptor(ends.read)
+                }
+            }
+            return (stages, relays)
+        } catch {
+            for descriptor in opened { close(descriptor) }
+            throw error
+        }
+    }
+
+    static func openOrThrow(
+        _ path: String,
+        _ flags: Int32,
+        _ opened: inout [Int32],
+        error: (String) -> CommandLaunchError
+    ) throws -> Int32 {
+        let descriptor = open(path, flags | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw error(String(cString: strerror(errno)))
+        }
+        opened.append(descriptor)
+        return descriptor
+    }
+}
