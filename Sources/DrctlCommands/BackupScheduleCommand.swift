@@ -13,13 +13,21 @@ struct BackupScheduleCommand: AsyncParsableCommand {
             Etc/UTC, DB_PASSWORD from the Secret via secretKeyRef). systemd: a .service and a .timer \
             (Persistent=true, RandomizedDelaySec=0). cron: a crontab line with CRON_TZ=UTC.
 
+            On a host (systemd, cron) the secrets the run reads (the database password variable, the S3 or Azure \
+            credentials, notification keys) come from one environment file, /etc/drctl/ENVIRONMENT.env, mode \
+            0600: the systemd unit names it as EnvironmentFile=, the crontab line sources it (set -a; . FILE) \
+            before it runs drctl, so no secret is in the crontab. Its template (NAME= lines to fill in) is \
+            emitted beside the units or the crontab as drctl-backup-ENVIRONMENT.env; with --output-dir it is \
+            written with mode 0600 and never overwritten.
+
             Examples:
               drctl backup schedule -f manifests/production.yaml --emit cronjob
               drctl backup schedule -f manifests/production.yaml --emit cronjob --apply
               drctl backup schedule -f manifests/production.yaml --emit systemd \\
                 --output-dir /etc/systemd/system
-              (crontab -l; drctl backup schedule -f manifests/production.yaml \\
-                --emit cron) | crontab -
+              drctl backup schedule -f manifests/production.yaml --emit cron --output-dir ~/drctl-cron
+              install -m 0600 ~/drctl-cron/drctl-backup-production.env /etc/drctl/production.env  # fill it in
+              (crontab -l; cat ~/drctl-cron/drctl-backup-production.crontab) | crontab -
             """
     )
 
@@ -66,8 +74,22 @@ struct BackupScheduleCommand: AsyncParsableCommand {
         if let outputDir {
             for file in files {
                 let path = URL(fileURLWithPath: outputDir).appendingPathComponent(file.name).path
-                try Data(file.contents.utf8).write(to: URL(fileURLWithPath: path))
-                StandardStreams.out("wrote \(path)")
+                if file.isPrivate {
+                    // The template is filled with secrets in place: private from the start, never overwritten.
+                    guard !FileManager.default.fileExists(atPath: path) else {
+                        StandardStreams.out("kept \(path) (it exists and may hold the secrets already)")
+                        continue
+                    }
+                    guard
+                        FileManager.default.createFile(
+                            atPath: path, contents: Data(file.contents.utf8), attributes: [.posixPermissions: 0o600])
+                    else {
+                        throw ScheduleError.unreadableStatus(source: path, detail: "could not write the file")
+                    }
+                } else {
+                    try Data(file.contents.utf8).write(to: URL(fileURLWithPath: path))
+                }
+                StandardStreams.out("wrote \(path)\(file.isPrivate ? " (mode 0600)" : "")")
             }
             return
         }

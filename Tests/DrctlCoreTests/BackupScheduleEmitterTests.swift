@@ -47,7 +47,10 @@ import Yams
     @Test func systemdUnitsMatchTheGoldenFiles() throws {
         let sandbox = try ManifestSandbox()
         let files = try Self.emitter(in: sandbox).emit(.systemd)
-        #expect(files.map(\.name) == ["drctl-backup-test.service", "drctl-backup-test.timer"])
+        #expect(
+            files.map(\.name) == ["drctl-backup-test.service", "drctl-backup-test.timer", "drctl-backup-test.env"])
+        #expect(files[2].isPrivate)
+        #expect(files[2].contents.hasSuffix("\nTEST_DB_PASSWORD=\n"), "\(files[2].contents)")
         try Self.expectGolden(files[0].contents, "drctl-backup-test.service", root: sandbox.root)
         try Self.expectGolden(files[1].contents, "drctl-backup-test.timer", root: sandbox.root)
         #expect(files[1].contents.contains("OnCalendar=*-*-* 02:00:00 UTC\nPersistent=true\nRandomizedDelaySec=0\n"))
@@ -85,7 +88,14 @@ import Yams
         let sandbox = try ManifestSandbox()
         let emitter = try Self.emitter(in: sandbox)
         try Self.expectGolden(emitter.crontab(), "drctl-backup-test.crontab", root: sandbox.root)
-        #expect(emitter.crontab().contains("CRON_TZ=UTC\n0 2 * * * /usr/local/bin/drctl backup nightly -f "))
+        #expect(
+            emitter.crontab().contains(
+                "CRON_TZ=UTC\n0 2 * * * set -a && . /etc/drctl/test.env && set +a && exec /usr/local/bin/drctl backup "
+                    + "nightly -f "))
+        // The env file the line sources is emitted beside it, with the same name systemd's EnvironmentFile= reads.
+        let files = try emitter.emit(.cron)
+        #expect(files.map(\.name) == ["drctl-backup-test.crontab", "drctl-backup-test.env"])
+        #expect(files[1].contents.contains("install -m 0600 -o root -g root drctl-backup-test.env /etc/drctl/test.env"))
     }
 
     @Test func theCronJobHasTheScheduleThePasswordReferenceAndForbid() throws {
@@ -159,7 +169,7 @@ import Yams
         // On a host (systemd, cron) the manifest's password variable is needed as well.
         #expect(emitter.hostVariables.first == "TEST_DB_PASSWORD")
         #expect(emitter.hostVariables.dropFirst() == emitter.environmentSecretVariables[...])
-        #expect(emitter.crontab().contains("cron's environment must hold TEST_DB_PASSWORD, AWS_ACCESS_KEY_ID,"))
+        #expect(emitter.crontab().contains("the run reads TEST_DB_PASSWORD, AWS_ACCESS_KEY_ID,"))
         #expect(emitter.systemdService().contains("(keep the file mode 0600): TEST_DB_PASSWORD, AWS_ACCESS_KEY_ID,"))
         let yaml = try emitter.cronJobYAML()
         let container = try Self.container(yaml)

@@ -32,6 +32,53 @@ struct BackupNightlyRunTests {
             .sorted()
     }
 
+    /// The emitted crontab line run as cron runs it (/bin/sh, an environment without any secret): it sources the
+    /// 0600 env file emitted beside it (filled in as the template says) and the real drctl backs up and syncs.
+    @Test("the crontab line sources its 0600 env file: the nightly backup runs with no secret in cron's environment")
+    func crontabLineSourcesItsEnvironmentFile() async throws {
+        try await Self.world { fixture, drctl, environment in
+            var manifest = fixture.manifest
+            manifest.schedule = Manifest.Schedule(
+                backups: try CronSchedule.parse("0 2 * * *").get(), image: "drctl:test",
+                passwordSecret: .init(name: "db", key: "password"))
+            let envFile = fixture.root + "/backup-tests.env"
+            let files = try BackupScheduleEmitter(
+                manifest: manifest, manifestText: "", drctlPath: drctl, environmentFile: envFile
+            ).emit(.cron)
+            #expect(files.map(\.name) == ["drctl-backup-backup-tests.crontab", "drctl-backup-backup-tests.env"])
+            let template = try #require(files.last)
+            #expect(template.isPrivate)
+            let crontab = try #require(files.first?.contents)
+            #expect(!crontab.contains(fixture.stack.postgresPassword))
+            #expect(crontab.contains("reads DB_PASSWORD, AWS_ACCESS_KEY_ID"), "\(crontab)")
+            // Filled in as its comment says, installed with mode 0600.
+            let filled = template.contents.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                guard line.hasSuffix("="), !line.hasPrefix("#") else { return String(line) }
+                let name = String(line.dropLast())
+                return "\(name)=\(environment[name] ?? "")"
+            }.joined(separator: "\n")
+            #expect(
+                FileManager.default.createFile(
+                    atPath: envFile, contents: Data(filled.utf8), attributes: [.posixPermissions: 0o600]))
+            // cron's environment: no password, no credentials (not even a credentials file).
+            let secret: Set = [
+                "DRCTL_PG_PASSWORD", "DB_PASSWORD", "PGPASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_DEFAULT_REGION",
+                "AZURE_STORAGE_CONNECTION_STRING",
+            ]
+            let cronEnvironment = environment.filter { !secret.contains($0.key) }
+            let line = try #require(crontab.split(separator: "\n").last { $0.hasPrefix("0 2 * * * ") })
+            let command = String(line.dropFirst("0 2 * * * ".count)).replacingOccurrences(of: "\\%", with: "%")
+            let run = try await fixture.runner.run(
+                CommandInvocation("/bin/sh", ["-c", command], environment: cronEnvironment, timeout: .seconds(300)))
+            #expect(run.status == .exited(0), "the crontab line failed:\n\(run.output)\n\(run.standardErrorTail)")
+            let newest = try #require(try fixture.catalog().latest(verified: true))
+            let keys = try await Self.s3Keys(
+                bucket: try #require(manifest.backups.s3?.bucket), environment: environment)
+            #expect(keys.contains("postgresql/daily/\(newest.fileName)"), "\(keys)")
+        }
+    }
+
     @Test("killed after the dump, resumed: no second dump, verify, sync and prune complete")
     func killedAfterCreateResumes() async throws {
         try await Self.world { fixture, drctl, environment in
