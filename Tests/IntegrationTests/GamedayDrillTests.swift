@@ -222,6 +222,20 @@ struct GamedayDrillTests {
             let second = try await world.gameday("app-rollback", drill: broken)
             #expect(second.status == .exited(0), "\(second.output)\n\(second.standardErrorTail)")
             #expect(try await world.deployedImage() == "nginx:1.27")
+            // The report carries the trend over both drills of the environment, and leaves out what does not
+            // apply to an app rollback (no backup restored).
+            let (_, report) = try await world.lastDrill()
+            let quarter = try #require(report.trend?.first, "no trend in the second drill's report")
+            #expect(report.trend?.count == 1)
+            #expect(quarter.drills == 2)
+            #expect(quarter.rtoBestSeconds == report.objectives.rtoAchievedSeconds)
+            #expect(quarter.rpoBestSeconds == nil)
+            let html = report.html
+            #expect(html.contains("<table id=\"trend\">"))
+            #expect(!html.contains("Restored backup"))
+            #expect(!report.markdown.contains("Restored backup"))
+            #expect(html.contains("id=\"rto-budget\""))
+            #expect(!html.contains("id=\"rpo-budget\""))
         }
     }
 

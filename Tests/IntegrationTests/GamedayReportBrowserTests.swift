@@ -33,6 +33,15 @@ struct GamedayReportBrowserTests {
         #expect(dom.output.contains("<svg id=\"timeline\""))
         #expect(dom.output.contains("data-step=\"database.restore\""))
         #expect(dom.output.contains("PASSED"))
+        // The RTO used against its budget, the RPO as backup → incident against its objective, a legend, and the
+        // axis' end label anchored at its end (not clipped).
+        #expect(dom.output.contains("id=\"rto-budget\""))
+        #expect(dom.output.contains("20.0s of 15m 0s"))
+        #expect(dom.output.contains("id=\"rpo-budget\""))
+        #expect(dom.output.contains("backup 2026-11-25T14:00:00Z → incident 2026-11-25T15:00:00Z"))
+        #expect(dom.output.contains("id=\"legend\""))
+        #expect(dom.output.contains("resumed after an interruption"))
+        #expect(dom.output.contains("text-anchor=\"end\">15:00:20 (20.0s)</text>"))
 
         let screenshot = folder.appendingPathComponent("report.png")
         let shot = try await runner.run(
@@ -43,6 +52,54 @@ struct GamedayReportBrowserTests {
         let png = try Data(contentsOf: screenshot)
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         #expect(png.count > 10_000)
+    }
+
+    /// Printed to PDF by the same chromium: A4 pages (595 x 842 points), the timeline on the first page with its
+    /// axis, budget bars and legend (read back with poppler's pdftotext and pdfinfo).
+    @Test("the HTML report prints to an A4 PDF with the timeline intact")
+    func printsToA4PDF() async throws {
+        let chromium = try #require(
+            ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+                FileManager.default.isExecutableFile(atPath: $0)
+            },
+            "chromium is not installed: run scripts/bootstrap (it installs Debian's chromium)")
+        let pdftotext = try #require(
+            ["/usr/bin/pdftotext"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "pdftotext is not installed: run scripts/bootstrap (it installs Debian's poppler-utils)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-pdf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let report = try GamedayReport.decode(json: Data(Self.sample.utf8))
+        let page = folder.appendingPathComponent("report.html")
+        try report.html.write(to: page, atomically: true, encoding: .utf8)
+        let pdf = folder.appendingPathComponent("report.pdf")
+        let runner = CommandRunner()
+        let print = try await runner.run(
+            CommandInvocation(
+                chromium,
+                [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(folder.path)/profile",
+                    "--no-first-run", "--disable-extensions", "--no-pdf-header-footer",
+                    "--print-to-pdf=\(pdf.path)", page.absoluteString,
+                ], environment: ["HOME": folder.path], timeout: .seconds(60)))
+        #expect(print.status == .exited(0), "\(print.standardErrorTail)")
+        let bytes = try Data(contentsOf: pdf)
+        #expect(bytes.starts(with: Array("%PDF".utf8)))
+        let info = try await runner.runChecked(CommandInvocation("/usr/bin/pdfinfo", [pdf.path])).output
+        let size = try #require(info.split(separator: "\n").first { $0.hasPrefix("Page size:") })
+        // "Page size:       594.96 x 841.92 pts (A4)": 595 x 842 points once rounded.
+        let points = size.split(separator: " ").compactMap { Double($0) }.map { Int($0.rounded()) }
+        #expect(points == [595, 842], "\(size)")
+        #expect(!info.contains("Pages:           0"))
+        let first = try await runner.runChecked(
+            CommandInvocation(pdftotext, ["-f", "1", "-l", "1", "-layout", pdf.path, "-"])
+        ).output
+        for text in [
+            "backup.fetch#1", "database.restore#1", "15:00:20 (20.0s)", "RTO used / budget", "20.0s of 15m 0s",
+            "RPO backup → incident", "completed", "accepted by probe", "resumed after an interruption",
+        ] {
+            #expect(first.contains(text), "page 1 of the PDF lacks \(text):\n\(first)")
+        }
     }
 
     static let sample = """

@@ -22,6 +22,48 @@ public struct GamedayReport: Sendable, Hashable, Codable {
     public var faults: [Fault]
     public var verdict: Verdict
     public var findings: [String]
+    /// The target's environment name; nil in reports written before it was recorded (`trendEnvironment` then
+    /// reads it from `target`).
+    public var targetEnvironment: String?
+    /// RTO and RPO achieved per quarter over this and the earlier drills of the same environment (from the stored
+    /// reports); nil when there are no earlier ones.
+    public var trend: [Quarter]?
+
+    /// One quarter of drills of an environment: how fast the recovery was and how much data it would have lost.
+    public struct Quarter: Sendable, Hashable, Codable {
+        /// `2026-Q4`.
+        public var quarter: String
+        public var drills: Int
+        /// Over the drills that succeeded (a failed drill recovered nothing).
+        public var rtoBestSeconds: Double?
+        public var rtoWorstSeconds: Double?
+        /// Over the drills that restored data.
+        public var rpoBestSeconds: Double?
+        public var rpoWorstSeconds: Double?
+    }
+
+    /// The environment the trend is about.
+    public var trendEnvironment: String {
+        targetEnvironment ?? String(target.prefix { $0 != " " })
+    }
+
+    /// Groups `reports` (drills of one environment) by the quarter they started in, oldest first.
+    public static func trend(of reports: [GamedayReport]) -> [Quarter] {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
+        let grouped = Dictionary(grouping: reports) { report in
+            let parts = calendar.dateComponents([.year, .month], from: report.startedAt)
+            return "\(parts.year ?? 0)-Q\(((parts.month ?? 1) - 1) / 3 + 1)"
+        }
+        return grouped.keys.sorted().map { key in
+            let drills = grouped[key] ?? []
+            let rto = drills.filter { $0.status == "succeeded" }.compactMap(\.objectives.rtoAchievedSeconds)
+            let rpo = drills.filter { $0.objectives.rpoApplies != false }.compactMap(\.objectives.rpoAchievedSeconds)
+            return Quarter(
+                quarter: key, drills: drills.count, rtoBestSeconds: rto.min(), rtoWorstSeconds: rto.max(),
+                rpoBestSeconds: rpo.min(), rpoWorstSeconds: rpo.max())
+        }
+    }
 
     public struct Objectives: Sendable, Hashable, Codable {
         public var rpoTargetSeconds: Double
@@ -90,6 +132,7 @@ extension GamedayReport {
         scenario = drill.scenario.rawValue
         hypothesis = drill.hypothesis(objectives: target.objectives)
         self.target = "\(target.environment) (\(target.source.file.written))"
+        targetEnvironment = target.environment
         self.source = "\(source.environment) (\(source.source.file.written))"
         startedAt = history.startedAt
         endedAt = history.endedAt

@@ -83,7 +83,11 @@ public struct GamedayService: Sendable {
             // Nothing journaled (the run never started): the run's own error says why.
             throw failure ?? error
         }
-        let report = GamedayReport(history: history, drill: drill, target: target, source: source, commands: commands)
+        var report = GamedayReport(history: history, drill: drill, target: target, source: source, commands: commands)
+        let earlier = Self.storedReports(reportRoot: reportRoot).filter {
+            $0.runID != runID && $0.trendEnvironment == target.environment
+        }
+        if !earlier.isEmpty { report.trend = GamedayReport.trend(of: earlier + [report]) }
         let directory = Self.reportDirectory(reportRoot: reportRoot, runID: runID)
         try Self.write(report, to: directory)
         if let failure { throw failure }
@@ -153,6 +157,17 @@ public struct GamedayService: Sendable {
         ] {
             try Data(try report.render(format).utf8).write(
                 to: URL(fileURLWithPath: directory + "/" + name), options: .atomic)
+        }
+    }
+
+    /// Every stored report under `reportRoot` (unreadable ones are left out).
+    static func storedReports(reportRoot: String) -> [GamedayReport] {
+        let folder = reportRoot + "/gameday"
+        let runIDs = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return runIDs.sorted().compactMap { runID in
+            FileManager.default.contents(atPath: folder + "/" + runID + "/report.json").flatMap {
+                try? GamedayReport.decode(json: $0)
+            }
         }
     }
 
