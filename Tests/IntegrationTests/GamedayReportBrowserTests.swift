@@ -9,17 +9,8 @@ import Testing
 struct GamedayReportBrowserTests {
     @Test("the HTML report renders in headless Chromium and shows the timeline")
     func rendersWithTimeline() async throws {
-        let chromium = try #require(
-            ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
-                FileManager.default.isExecutableFile(atPath: $0)
-            },
-            "chromium is not installed: run scripts/bootstrap (it installs Debian's chromium)")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-browser-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let (chromium, folder, page) = try Self.samplePage()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let report = try GamedayReport.decode(json: Data(Self.sample.utf8))
-        let page = folder.appendingPathComponent("report.html")
-        try report.html.write(to: page, atomically: true, encoding: .utf8)
         let flags = [
             "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(folder.path)/profile",
             "--no-first-run", "--disable-extensions",
@@ -58,20 +49,11 @@ struct GamedayReportBrowserTests {
     /// axis, budget bars and legend (read back with poppler's pdftotext and pdfinfo).
     @Test("the HTML report prints to an A4 PDF with the timeline intact")
     func printsToA4PDF() async throws {
-        let chromium = try #require(
-            ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
-                FileManager.default.isExecutableFile(atPath: $0)
-            },
-            "chromium is not installed: run scripts/bootstrap (it installs Debian's chromium)")
         let pdftotext = try #require(
             ["/usr/bin/pdftotext"].first { FileManager.default.isExecutableFile(atPath: $0) },
             "pdftotext is not installed: run scripts/bootstrap (it installs Debian's poppler-utils)")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-pdf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let (chromium, folder, page) = try Self.samplePage()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let report = try GamedayReport.decode(json: Data(Self.sample.utf8))
-        let page = folder.appendingPathComponent("report.html")
-        try report.html.write(to: page, atomically: true, encoding: .utf8)
         let pdf = folder.appendingPathComponent("report.pdf")
         let runner = CommandRunner()
         let print = try await runner.run(
@@ -100,6 +82,22 @@ struct GamedayReportBrowserTests {
         ] {
             #expect(first.contains(text), "page 1 of the PDF lacks \(text):\n\(first)")
         }
+    }
+
+    /// Chromium (a missing one fails naming the install step), a fresh folder (the caller removes it) and the
+    /// sample report's HTML page in it.
+    static func samplePage() throws -> (chromium: String, folder: URL, page: URL) {
+        let chromium = try #require(
+            ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+                FileManager.default.isExecutableFile(atPath: $0)
+            },
+            "chromium is not installed: run scripts/bootstrap (it installs Debian's chromium)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-browser-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let report = try GamedayReport.decode(json: Data(Self.sample.utf8))
+        let page = folder.appendingPathComponent("report.html")
+        try report.html.write(to: page, atomically: true, encoding: .utf8)
+        return (chromium, folder, page)
     }
 
     static let sample = """
