@@ -48,6 +48,19 @@ struct BackupPlanTests {
         )
     }
 
+    @Test("with pigz on PATH (backups.compressor: auto) the plan compresses with pigz -c and still checks with gzip -t")
+    func pigzWhenInstalled() async throws {
+        let folder = try GzipTests.folderWithPigz()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let runbook = try await Self.runbook(environment: ["PATH": folder])
+        let plan = RunbookPlan(runbook, manifest: "manifests/production.yaml", rpo: .seconds(86_400))
+        let text = try GoldenPlan.expectMatches(plan, golden: "plan-backup-production-pigz.txt")
+        #expect(text.contains("Dump valeo_erp with pg_dump | pigz into daily/"))
+        #expect(text.contains(" -w | pigz -c > "))
+        #expect(text.contains("$ gzip -t "))
+        #expect(!text.contains("| gzip -c"))
+    }
+
     @Test("the password appears nowhere in the plan")
     func passwordNeverShown() async throws {
         let plan = try await Self.plan()

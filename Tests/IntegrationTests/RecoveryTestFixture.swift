@@ -22,9 +22,11 @@ final class RecoveryFixture: Sendable {
     init(
         sizeFloor: String = "16KiB", bucket: String? = nil, azureContainer: String? = nil,
         environment: String = "restore-tests",
-        databasePort: Int? = nil, sharing other: RecoveryFixture? = nil, format: PostgresDumpFormat = .plain
+        databasePort: Int? = nil, sharing other: RecoveryFixture? = nil, format: PostgresDumpFormat = .plain,
+        compressor: BackupCompressor? = nil
     ) throws {
-        stack = try StackEnvironment.current(requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"])
+        stack = try StackEnvironment.current(
+            requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"] + (compressor == nil ? [] : ["pigz"]))
         kube = try other?.kube ?? KubeStandIn(projectRoot: stack.projectRoot)
         let kubeURL = kube.url
         let kubeconfig = kube.kubeconfig
@@ -37,7 +39,8 @@ final class RecoveryFixture: Sendable {
         try FileManager.default.createDirectory(atPath: root + "/manifests", withIntermediateDirectories: true)
         let s3Line = bucket.map { "  s3: { bucket: \($0), prefix: postgresql/ }\n" } ?? ""
         let azureLine = azureContainer.map { "  azure: { container: \($0), prefix: postgresql/ }\n" } ?? ""
-        let formatLines = format == .plain ? "" : "  format: \(format.rawValue)\n  restoreJobs: 2\n"
+        var formatLines = format == .plain ? "" : "  format: \(format.rawValue)\n  restoreJobs: 2\n"
+        if let compressor { formatLines += "  compressor: \(compressor.rawValue)\n" }
         let yaml = """
             environment: \(environment)
             kube:
@@ -68,7 +71,10 @@ final class RecoveryFixture: Sendable {
         // Without the runbook's DB_* variables (the stack exports them), which would override the manifest.
         let environment = stack.variables.filter { !$0.key.hasPrefix("DB_") }
         manifest = try ManifestLoader(environment: environment).load(yaml: yaml, source: source)
-        toolbox = ScenarioToolbox(manifest: manifest, databasePassword: SecretValue(stack.postgresPassword))
+        // With a compressor named, the programs are found on the stack's PATH, as drctl finds them (pigz too).
+        toolbox = ScenarioToolbox(
+            manifest: manifest, databasePassword: SecretValue(stack.postgresPassword),
+            executables: compressor == nil ? ToolExecutables() : ToolExecutables(environment: environment))
         clock = ManualClock(now: Date(timeIntervalSince1970: 1_759_975_200))  // 2025-10-09 02:00:00 UTC
     }
 

@@ -6,8 +6,8 @@ import Foundation
     import Darwin
 #endif
 
-/// `drctl backup create`: `pg_dump | gzip -c` into `daily/<name>.partial` (mode 0600), every stage's exit status
-/// checked; then `gzip -t`, size floor and SHA-256 of the new file, a rename to the final name that never
+/// `drctl backup create`: `pg_dump | gzip -c` (or `pigz -c`, `backups.compressor`) into `daily/<name>.partial`
+/// (mode 0600), every stage's exit status checked; then `gzip -t`, size floor and SHA-256 of the new file, a rename to the final name that never
 /// replaces an existing backup, and the catalog record. The first backup of a UTC month is also kept under
 /// `monthly/` (a hard link when the file system allows, a copy otherwise).
 ///

@@ -164,6 +164,9 @@ public struct Manifest: Sendable, Hashable, Codable {
         public var format: PostgresDumpFormat
         /// Parallel jobs of `pg_restore -j` for custom-format backups; nil means `defaultRestoreJobs`.
         public var restoreJobs: Int?
+        /// Which program compresses a plain backup: `gzip`, `pigz` or `auto` (pigz when installed, the default).
+        /// Every choice writes a `.sql.gz` that plain `gunzip` reads.
+        public var compressor: BackupCompressor
 
         public init(
             local: ManifestPath,
@@ -172,7 +175,8 @@ public struct Manifest: Sendable, Hashable, Codable {
             s3: S3Location? = nil,
             azure: AzureLocation? = nil,
             format: PostgresDumpFormat = .plain,
-            restoreJobs: Int? = nil
+            restoreJobs: Int? = nil,
+            compressor: BackupCompressor = .auto
         ) {
             self.local = local
             self.sizeFloor = sizeFloor
@@ -181,6 +185,7 @@ public struct Manifest: Sendable, Hashable, Codable {
             self.azure = azure
             self.format = format
             self.restoreJobs = restoreJobs
+            self.compressor = compressor
         }
 
         /// The jobs `pg_restore -j` runs with: `restoreJobs`, else `defaultRestoreJobs`.
@@ -190,7 +195,7 @@ public struct Manifest: Sendable, Hashable, Codable {
         public static var defaultRestoreJobs: Int { max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) }
 
         enum CodingKeys: String, CodingKey {
-            case local, sizeFloor, retention, s3, azure, format, restoreJobs
+            case local, sizeFloor, retention, s3, azure, format, restoreJobs, compressor
         }
 
         public init(from decoder: any Decoder) throws {
@@ -202,9 +207,11 @@ public struct Manifest: Sendable, Hashable, Codable {
             azure = try container.decodeIfPresent(AzureLocation.self, forKey: .azure)
             format = try container.decodeIfPresent(PostgresDumpFormat.self, forKey: .format) ?? .plain
             restoreJobs = try container.decodeIfPresent(Int.self, forKey: .restoreJobs)
+            compressor = try container.decodeIfPresent(BackupCompressor.self, forKey: .compressor) ?? .auto
         }
 
-        /// A plain-format manifest encodes as it did before `format` existed, so its fingerprint is unchanged.
+        /// A plain-format manifest with the default compressor encodes as it did before `format` and
+        /// `compressor` existed, so its fingerprint is unchanged.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(local, forKey: .local)
@@ -214,6 +221,7 @@ public struct Manifest: Sendable, Hashable, Codable {
             try container.encodeIfPresent(azure, forKey: .azure)
             if format != .plain { try container.encode(format, forKey: .format) }
             try container.encodeIfPresent(restoreJobs, forKey: .restoreJobs)
+            if compressor != .auto { try container.encode(compressor, forKey: .compressor) }
         }
     }
 

@@ -107,7 +107,7 @@ struct ManifestParser {
 
     private func backups(_ node: ManifestNode) throws(ManifestError) -> Manifest.Backups {
         let backups = try node.mapping(allowing: [
-            "local", "sizeFloor", "retention", "s3", "azure", "format", "restoreJobs",
+            "local", "sizeFloor", "retention", "s3", "azure", "format", "restoreJobs", "compressor",
         ])
         return Manifest.Backups(
             local: try backups.required("local").path(),
@@ -116,8 +116,19 @@ struct ManifestParser {
             s3: try backups.optional("s3").map(s3Location),
             azure: try backups.optional("azure").map(azureLocation),
             format: try backups.optional("format").map(dumpFormat) ?? .plain,
-            restoreJobs: try backups.optional("restoreJobs")?.integer(in: 1...64)
+            restoreJobs: try backups.optional("restoreJobs")?.integer(in: 1...64),
+            compressor: try backups.optional("compressor").map(compressor) ?? .auto
         )
+    }
+
+    /// `gzip`, `pigz` or `auto` (pigz when installed): which program writes a plain backup's `.sql.gz`.
+    private func compressor(_ node: ManifestNode) throws(ManifestError) -> BackupCompressor {
+        let text = try node.nonEmptyString()
+        guard let compressor = BackupCompressor(rawValue: text) else {
+            throw node.invalid(
+                text, expected: "gzip, pigz (parallel, same .sql.gz format) or auto (pigz when installed)")
+        }
+        return compressor
     }
 
     /// `plain` (`pg_dump | gzip`, the runbook's) or `custom` (`pg_dump -Fc`, restored with `pg_restore -j`).

@@ -119,10 +119,12 @@ public struct DatabaseRestorer: Sendable {
     // MARK: - Loading a stream
 
     /// `SOURCE | (sha256 and byte count in drctl) | gzip -dc | psql -q --single-transaction … -d SCRATCH`: the
-    /// dump goes into the new database in one pass, and drctl measures the compressed bytes on the way.
+    /// dump goes into the new database in one pass, and drctl measures the compressed bytes on the way. gzip
+    /// itself, never pigz (`Gzip.strictDecompress`): no `gzip -t` ran before, and only gzip's exit status 2
+    /// refuses bytes after the gzip data, which a recorded checksum of those same bytes would not catch.
     func loadPipeline(source: CommandInvocation, into scratch: String) -> CommandPipeline {
         CommandPipeline(
-            [source, toolbox.gzip.decompress(), on(scratch).runScript(singleTransaction: true)],
+            [source, toolbox.gzip.strictDecompress(), on(scratch).runScript(singleTransaction: true)],
             output: .discard, taps: [PipelineTap(afterStage: 0, readsToEnd: true)])
     }
 

@@ -132,7 +132,9 @@ public struct BackupScenario: Sendable {
         return RunbookStep(
             id: Self.createStep,
             title:
-                "Dump \(manifest.database.name) with \(manifest.backups.format == .custom ? "pg_dump -Fc" : "pg_dump | gzip")"
+                "Dump \(manifest.database.name) with "
+                + (manifest.backups.format == .custom
+                    ? "pg_dump -Fc" : "pg_dump | \((toolbox.gzip.compressor as NSString).lastPathComponent)")
                 + " into daily/ and record its checksum",
             inputs: ["database": manifest.database.name, "folder": folder.root],
             commands: [

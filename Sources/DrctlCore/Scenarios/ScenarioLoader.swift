@@ -28,15 +28,19 @@ public struct ScenarioLoader: Sendable {
     }
 
     /// `helm version`: helm 3 and 4 spell `--wait` and `--atomic` differently. `DRCTL_HELM_MAJOR=3|4` skips the
-    /// question (and makes plans reproducible).
+    /// question (and makes plans reproducible); otherwise the answer is cached per helm binary
+    /// (`HelmVersionCache`: path, modification time and size), so only a new or changed helm is asked.
     func detectHelmVersion(executable: String, planning: Bool) async -> HelmMajorVersion {
         if let forced = environment["DRCTL_HELM_MAJOR"].flatMap(Int.init).flatMap(HelmMajorVersion.init(rawValue:)) {
             return forced
         }
+        let cache = HelmVersionCache(executable: executable, environment: environment)
+        if let cached = cache?.load() { return cached }
         let invocation = Helm(executable: executable).version()
         guard let result = try? await runner.run(invocation), result.status.isSuccess,
             let version = try? HelmMajorVersion.parse(versionOutput: result.output)
         else { return .v3 }
+        cache?.store(version)
         return version
     }
 

@@ -47,7 +47,7 @@ public struct ScenarioToolbox: Sendable {
             pgDumpExecutable: executables.pgDump,
             pgRestoreExecutable: executables.pgRestore
         )
-        gzip = Gzip(executable: executables.gzip)
+        gzip = Gzip(executables: executables, compressor: manifest.backups.compressor)
         var stores: [any ObjectStore] = []
         if let s3 = manifest.backups.s3 { stores.append(S3ObjectStore(bucket: s3.bucket, executable: executables.aws)) }
         if let azure = manifest.backups.azure {
@@ -72,14 +72,17 @@ public struct ToolExecutables: Sendable, Hashable, Codable {
     public var pgDump = "pg_dump"
     public var pgRestore = "pg_restore"
     public var gzip = "gzip"
+    public var pigz = "pigz"
     public var aws = "aws"
     public var az = "az"
     public var alembic = "alembic"
+    /// The `PATH` on which `pigzInstalled` looks; nil (`ToolExecutables()`): no pigz.
+    public var searchPath: String?
 
     public init() {}
 
-    /// `DRCTL_KUBECTL`, `DRCTL_HELM`, `DRCTL_PSQL`, `DRCTL_PG_DUMP`, `DRCTL_PG_RESTORE`, `DRCTL_GZIP`, `DRCTL_AWS`,
-    /// `DRCTL_AZ`, `DRCTL_ALEMBIC` override the program names.
+    /// `DRCTL_KUBECTL`, `DRCTL_HELM`, `DRCTL_PSQL`, `DRCTL_PG_DUMP`, `DRCTL_PG_RESTORE`, `DRCTL_GZIP`, `DRCTL_PIGZ`,
+    /// `DRCTL_AWS`, `DRCTL_AZ`, `DRCTL_ALEMBIC` override the program names; `PATH` is where pigz is looked for.
     public init(environment: [String: String]) {
         func pick(_ name: String, _ fallback: String) -> String {
             guard let value = environment[name], !value.isEmpty else { return fallback }
@@ -91,8 +94,19 @@ public struct ToolExecutables: Sendable, Hashable, Codable {
         pgDump = pick("DRCTL_PG_DUMP", pgDump)
         pgRestore = pick("DRCTL_PG_RESTORE", pgRestore)
         gzip = pick("DRCTL_GZIP", gzip)
+        pigz = pick("DRCTL_PIGZ", pigz)
+        searchPath = environment["PATH"]
         aws = pick("DRCTL_AWS", aws)
         az = pick("DRCTL_AZ", az)
         alembic = pick("DRCTL_ALEMBIC", alembic)
+    }
+
+    /// Whether pigz (or the program `DRCTL_PIGZ` names) is an executable file on `searchPath`.
+    public var pigzInstalled: Bool {
+        guard let searchPath else { return false }
+        if case .found = ExecutableLocator.locate(CommandInvocation(pigz, [], environment: ["PATH": searchPath])) {
+            return true
+        }
+        return false
     }
 }

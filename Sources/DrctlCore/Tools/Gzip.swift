@@ -1,11 +1,43 @@
 import Foundation
 
-/// Builds `gzip` invocations. Pure: nothing here starts a process.
-public struct Gzip: Sendable, Hashable {
-    public var executable: String
+/// Which program compresses new `.sql.gz` backups (`backups.compressor`). Both write the gzip format that plain
+/// `gunzip` and the runbook's scripts read; pigz compresses on every core.
+public enum BackupCompressor: String, Sendable, Hashable, Codable, CaseIterable {
+    case gzip
+    case pigz
+    /// pigz when it is on `PATH`, else gzip (the default).
+    case auto
+}
 
-    public init(executable: String = "gzip") {
+/// Builds `gzip` invocations (and pigz's, which takes the same flags). Pure: nothing here starts a process.
+public struct Gzip: Sendable, Hashable {
+    /// gzip itself: `test`, and `strictDecompress`.
+    public var executable: String
+    /// What `compress` runs: gzip or pigz (`backups.compressor`).
+    public var compressor: String
+    /// What `decompress` runs: pigz when it is installed (it inflates on one core but reads, writes and checks
+    /// the CRC on others), else gzip.
+    public var decompressor: String
+
+    public init(executable: String = "gzip", compressor: String? = nil, decompressor: String? = nil) {
         self.executable = executable
+        self.compressor = compressor ?? executable
+        self.decompressor = decompressor ?? executable
+    }
+
+    /// The programs for `choice` on a machine where pigz is (or is not) installed: `auto` compresses with pigz
+    /// when present; decompression takes pigz whenever it is present, whatever compressed the file.
+    public init(executables: ToolExecutables, compressor choice: BackupCompressor) {
+        let pigz = executables.pigzInstalled
+        let compressor =
+            switch choice {
+            case .gzip: executables.gzip
+            case .pigz: executables.pigz
+            case .auto: pigz ? executables.pigz : executables.gzip
+            }
+        self.init(
+            executable: executables.gzip, compressor: compressor,
+            decompressor: pigz ? executables.pigz : executables.gzip)
     }
 
     /// `gzip -t FILE`: reads the whole file and checks every CRC; read the result with `classifyIntegrity`.
@@ -13,15 +45,23 @@ public struct Gzip: Sendable, Hashable {
         CommandInvocation(executable, ["-t", file])
     }
 
-    /// `gzip -c`: compresses stdin to stdout (a pipeline stage, as in `pg_dump | gzip -c > file`).
+    /// `gzip -c` or `pigz -c`: compresses stdin to stdout (a pipeline stage, as in `pg_dump | gzip -c > file`).
     public func compress(level: Int? = nil) -> CommandInvocation {
         var arguments = ["-c"]
         if let level { arguments.append("-\(min(max(level, 1), 9))") }
-        return CommandInvocation(executable, arguments)
+        return CommandInvocation(compressor, arguments)
     }
 
-    /// `gzip -dc [FILE]`: decompresses `file` (or stdin) to stdout.
+    /// `pigz -dc [FILE]` or `gzip -dc [FILE]`: decompresses `file` (or stdin) to stdout, for bytes already proven
+    /// to be the backup that was written (`gzip -t` before, or the recorded SHA-256 compared on the way): pigz
+    /// ignores bytes after the end of the gzip data and exits 0.
     public func decompress(file: String? = nil) -> CommandInvocation {
+        CommandInvocation(decompressor, ["-dc"] + (file.map { [$0] } ?? []))
+    }
+
+    /// `gzip -dc [FILE]` itself, for bytes no `gzip -t` checked first (the off-site stream): its exit status 2
+    /// (bytes after the gzip data) makes drctl refuse the file; pigz would exit 0.
+    public func strictDecompress(file: String? = nil) -> CommandInvocation {
         CommandInvocation(executable, ["-dc"] + (file.map { [$0] } ?? []))
     }
 
