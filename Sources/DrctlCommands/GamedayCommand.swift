@@ -43,7 +43,8 @@ struct GamedayRunCommand: AsyncParsableCommand {
             Scenarios: cluster-loss (rebuild from the off-site backup); db-restore (stop the app, restore \
             production's newest off-site backup into staging's database, start the app); row-recovery (the \
             drill deletes its rows: at the incident, then recovers them from the newest backup before \
-            incidentTime; a drill script with rows: and incidentTime: is required); app-rollback (the drill \
+            incidentTime, by default the run's start; a drill script with rows: is required, and the drill stops \
+            at its incident, exit 3, when those rows are not in the target); app-rollback (the drill \
             deploys badRelease — helm upgrade --reuse-values --set …, default image.tag=drctl-gameday-never-ready \
             — which must never become ready, then rolls back to the last good revision; no RPO). For \
             row-recovery and app-rollback the RTO runs from the end of the incident the drill caused. Drill \
