@@ -14,7 +14,7 @@ import time
 from benchlib.common import ROOT, fail
 from benchlib.data import Dataset
 from benchlib.measures import Measures
-from benchlib.report import finish
+from benchlib.report import curve_point, finish, plot_curve
 from benchlib.world import World
 
 MODES = {
@@ -25,6 +25,52 @@ MODES = {
 }
 
 ALL = ["P1", "P2A", "P2B", "P3", "P4", "P5", "P6", "P7"]
+SQL_BYTES_PER_ROW = 582  # measured: 1,000,000 documents dump to 582 MB of SQL
+
+
+def size_curve(args):
+    """P7, P2a, P2b, P6 and P5 (stream, plan) at each size (GB of plain SQL): data generated once per size and
+    cached under .stack/bench/size<MB>mb; one JSON per size, bench-results/size-curve.json and size-curve.png."""
+    sizes = [float(text) for text in args.sizes.split(",")]
+    build = args.build or "release"
+    points, drctl = [], os.path.abspath(args.drctl) if args.drctl else None
+    for size in sizes:
+        mode = f"size{int(size * 1000)}mb"
+        config = dict(MODES["full"], rows=int(size * 1e9 / SQL_BYTES_PER_ROW), archive_files=30, archive_kb=4,
+                      runs=args.runs or 1)
+        world = World(mode, config)
+        results = {"mode": mode, "build": build, "runs": config["runs"], "measures": {}}
+        if drctl:
+            world.drctl, results["drctl"] = drctl, drctl
+        else:
+            world.build_drctl(build)
+            drctl = world.drctl
+        world.start()
+        try:
+            results["data"] = Dataset(world).prepare()
+            if args.prepare_only:
+                continue
+            measures = Measures(world, results)
+            measures.p7_backup()
+            measures.p2a_restore_local()
+            measures.p2b_restore_offsite()
+            measures.p6_downtime()
+            measures.p5_overhead()
+            finish(results, config, os.path.join(ROOT, "bench-results", f"{mode}.json"))
+            points.append(curve_point(results))
+        finally:
+            world.stop()
+    if not points:
+        return
+    curve = {"sizesGB": sizes, "points": points, "build": build}
+    with open(os.path.join(ROOT, "bench-results", "size-curve.json"), "w") as out:
+        json.dump(curve, out, indent=2)
+        out.write("\n")
+    first = json.load(open(os.path.join(ROOT, "bench-results", f"{points[0]['mode']}.json")))["machine"]
+    note = (f"{build} build, median of {args.runs or 1} run(s) per size; {first['nproc']} CPUs ({first['cpu']}), "
+            f"load {first['loadAverage']} at {first['date']}")
+    plot_curve(points, os.path.join(ROOT, "bench-results", "size-curve.png"), note)
+    print("written: bench-results/size-curve.json, bench-results/size-curve.png")
 
 
 def main():
@@ -38,7 +84,12 @@ def main():
     parser.add_argument("--prepare-only", action="store_true", help="build and upload the data, measure nothing")
     parser.add_argument("--out", help="JSON results (default: bench-results/latest.json full, "
                                       ".stack/bench/smoke/results.json smoke)")
+    parser.add_argument("--sizes", help="the size curve instead: comma-separated GB of plain SQL, e.g. 0.5,1,2,4 "
+                                        "(P7, P2a, P2b, P6, P5 at each; 1 run each unless --runs)")
     args = parser.parse_args()
+    if args.sizes:
+        size_curve(args)
+        return
     mode = "smoke" if args.smoke else "full"
     config = dict(MODES[mode])
     if args.runs:

@@ -557,11 +557,13 @@ until curl -fsS {w.readyz} >/dev/null 2>&1; do sleep 0.2; done
             started = time.monotonic()
             run([self.world.drctl, "plan", "rebuild", "-f", self.world.manifest], env=self.world.state_env("plan"), capture=True)
             latencies.append(time.monotonic() - started)
-        self.results["measures"]["P5cpu"] = {
-            "what": "drctl's own CPU time / rebuild wall time", "ownCPUSeconds": [r["ownCPU"] for r in runs],
-            "childrenCPUSeconds": [r["totalCPU"] - r["ownCPU"] for r in runs], "wallSeconds": [r["seconds"] for r in runs],
-            "shareOfWall": median(shares), "shareOfAllCPU": median(cpu_shares) if cpu_shares else None,
-            "target": 0.01, "met": median(shares) <= 0.01}
+        if runs:  # the size curve runs no rebuild to divide by
+            self.results["measures"]["P5cpu"] = {
+                "what": "drctl's own CPU time / rebuild wall time", "ownCPUSeconds": [r["ownCPU"] for r in runs],
+                "childrenCPUSeconds": [r["totalCPU"] - r["ownCPU"] for r in runs],
+                "wallSeconds": [r["seconds"] for r in runs], "shareOfWall": median(shares),
+                "shareOfAllCPU": median(cpu_shares) if cpu_shares else None, "target": 0.01,
+                "met": median(shares) <= 0.01}
         stream = self.results["measures"].get("P2b")
         if stream and stream.get("drctlProcess"):
             # The off-site restore streams every compressed byte through drctl (relay and SHA-256 in process):

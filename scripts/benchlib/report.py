@@ -109,3 +109,48 @@ def finish(results, config, out):
         f.write("\n")
     print(f"written: {os.path.relpath(out, ROOT)}")
 
+
+def curve_point(results):
+    """One size of the curve: the SQL size and the ratios of P2a, P2b and P7 at that size."""
+    m, d = results["measures"], results.get("data", {})
+    point = {"mode": results["mode"], "rows": d.get("rows"), "sqlBytes": d.get("sqlBytes"),
+             "gzipBytes": d.get("gzipBytes")}
+    for key in ("P2a", "P2b", "P7", "P7pigz"):
+        if key in m:
+            point[key] = {"ratio": m[key]["ratio"], "drctlMedian": m[key]["drctlMedian"],
+                          "baselineMedian": m[key]["baselineMedian"]}
+    return point
+
+
+def plot_curve(points, png, note):
+    """The ratios against the SQL size, one line per measure, targets dashed (matplotlib, Agg: no display)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = sorted(points, key=lambda p: p["sqlBytes"])
+    sizes = [p["sqlBytes"] / 1e9 for p in points]
+    figure, axes = plt.subplots(figsize=(9, 5.6), dpi=120)
+    lines = (("P2a", "P2a restore, local file / gunzip | psql", "tab:blue", 1.05),
+             ("P2b", "P2b restore, off-site / aws s3 cp - | gunzip | psql", "tab:orange", 1.05),
+             ("P7", "P7 backup create (gzip) / pg_dump | gzip", "tab:green", 1.05),
+             ("P7pigz", "P7 backup create (pigz) / pg_dump | gzip", "tab:red", 0.60))
+    for key, label, color, target in lines:
+        xs = [s for s, p in zip(sizes, points) if key in p]
+        ys = [p[key]["ratio"] for p in points if key in p]
+        if not xs:
+            continue
+        axes.plot(xs, ys, marker="o", color=color, label=label)
+        axes.axhline(target, color=color, linestyle=":", linewidth=1)
+    axes.set_xscale("log", base=2)
+    axes.set_xticks(sizes, [f"{s:.2g}" for s in sizes])
+    axes.set_xlabel("plain SQL dump size (GB)")
+    axes.set_ylabel("drctl time / baseline time")
+    axes.set_ylim(bottom=0)
+    axes.set_title("drctl's overhead against the raw pipeline, by database size")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    figure.text(0.01, 0.01, note + "; dotted: targets", fontsize=7, color="gray")
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    figure.savefig(png)
+    plt.close(figure)
