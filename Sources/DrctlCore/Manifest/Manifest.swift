@@ -115,6 +115,9 @@ public struct Manifest: Sendable, Hashable, Codable {
         public var adminDatabase: String
         /// A query that must succeed after a restore, like the runbook's `SELECT COUNT(*) FROM documents_header`.
         public var smokeQuery: String?
+        /// Where the data-moving work (dumps, loads, archive writes) runs: on this machine, through a
+        /// `kubectl port-forward`, or in Kubernetes Jobs beside the database.
+        public var dataPlane: DataPlane
 
         public init(
             host: String,
@@ -123,7 +126,8 @@ public struct Manifest: Sendable, Hashable, Codable {
             name: String,
             password: PasswordSource,
             adminDatabase: String = "postgres",
-            smokeQuery: String? = nil
+            smokeQuery: String? = nil,
+            dataPlane: DataPlane = .local
         ) {
             self.host = host
             self.port = port
@@ -132,7 +136,48 @@ public struct Manifest: Sendable, Hashable, Codable {
             self.password = password
             self.adminDatabase = adminDatabase
             self.smokeQuery = smokeQuery
+            self.dataPlane = dataPlane
         }
+
+        enum CodingKeys: String, CodingKey {
+            case host, port, user, name, password, adminDatabase, smokeQuery, dataPlane
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            host = try container.decode(String.self, forKey: .host)
+            port = try container.decode(Int.self, forKey: .port)
+            user = try container.decode(String.self, forKey: .user)
+            name = try container.decode(String.self, forKey: .name)
+            password = try container.decode(PasswordSource.self, forKey: .password)
+            adminDatabase = try container.decode(String.self, forKey: .adminDatabase)
+            smokeQuery = try container.decodeIfPresent(String.self, forKey: .smokeQuery)
+            dataPlane = try container.decodeIfPresent(DataPlane.self, forKey: .dataPlane) ?? .local
+        }
+
+        /// A manifest with the local data plane encodes as it did before `dataPlane` existed, so its fingerprint
+        /// is unchanged.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(host, forKey: .host)
+            try container.encode(port, forKey: .port)
+            try container.encode(user, forKey: .user)
+            try container.encode(name, forKey: .name)
+            try container.encode(password, forKey: .password)
+            try container.encode(adminDatabase, forKey: .adminDatabase)
+            try container.encodeIfPresent(smokeQuery, forKey: .smokeQuery)
+            if dataPlane != .local { try container.encode(dataPlane, forKey: .dataPlane) }
+        }
+    }
+
+    /// `database.dataPlane`: where drctl runs the programs that move data (issue 14's placements).
+    public enum DataPlane: String, Sendable, Hashable, Codable, CaseIterable {
+        /// On the operator's machine, which reaches the database and the archive destination (the default).
+        case local
+        /// Through a `kubectl port-forward` to the PostgreSQL service, which drctl runs itself.
+        case portForward = "port-forward"
+        /// In Kubernetes Jobs in the target namespace, from drctl's own image (`drctl agent …`).
+        case job
     }
 
     /// Where the database password comes from.

@@ -64,7 +64,7 @@ struct ManifestParser {
 
     private func database(_ node: ManifestNode) throws(ManifestError) -> Manifest.Database {
         let database = try node.mapping(allowing: [
-            "host", "port", "user", "name", "password", "adminDatabase", "smokeQuery",
+            "host", "port", "user", "name", "password", "adminDatabase", "smokeQuery", "dataPlane",
         ])
         return Manifest.Database(
             host: try database.required("host").nonEmptyString(),
@@ -73,7 +73,8 @@ struct ManifestParser {
             name: try database.required("name").nonEmptyString(),
             password: try passwordSource(database.required("password")),
             adminDatabase: try database.optional("adminDatabase")?.nonEmptyString() ?? "postgres",
-            smokeQuery: try database.optional("smokeQuery")?.nonEmptyString()
+            smokeQuery: try database.optional("smokeQuery")?.nonEmptyString(),
+            dataPlane: try database.optional("dataPlane").map(dataPlane) ?? .local
         )
     }
 
