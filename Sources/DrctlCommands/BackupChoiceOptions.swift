@@ -1,5 +1,6 @@
 import ArgumentParser
 import DrctlCore
+import Foundation
 
 /// Which backup a scenario restores from; shared by `rebuild`, `restore`, `recover-rows` and `plan`.
 struct BackupChoiceOptions: ParsableArguments {
@@ -27,9 +28,12 @@ struct BackupChoiceOptions: ParsableArguments {
         }
     }
 
-    var parameters: [String: String] {
-        if let backup { return ["backup": backup] }
-        if let before, let date = BackupChoice.parseTime(before) { return ["before": BackupChoice.format(date)] }
-        return [:]
+    var choice: BackupChoice {
+        if let backup { return .named(backup) }
+        if let before, let date = BackupChoice.parseTime(before) { return .before(date) }
+        return .latest
     }
+
+    /// The time of `--before`, nil without it.
+    var beforeTime: Date? { before.flatMap(BackupChoice.parseTime) }
 }

@@ -97,28 +97,24 @@ struct GamedayRunCommand: AsyncParsableCommand {
     func run() async throws {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let environment = ProcessInfo.processInfo.environment
-        func absolute(_ path: String) -> String {
-            path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        }
-        var parameters = [
-            "from": absolute(from), "scenario": scenario, "releaseTimeout": releaseTimeout,
-        ]
-        if let drill { parameters["drill"] = absolute(drill) }
-        if iKnowThisIsProduction {
-            parameters["iKnowThisIsProduction"] = "yes"
-            if childRunID == nil {
-                StandardStreams.err(
-                    "WARNING: --i-know-this-is-production: the production guard is OFF for this drill.")
-            }
+        let absolute = ScenarioCatalog.absolutePath
+        let drillOptions = GamedayScenario.Options(
+            scenario: scenario, from: absolute(from), drill: drill.map(absolute),
+            releaseTimeout: Duration(manifestText: releaseTimeout) ?? .seconds(600),
+            productionGuardOverridden: iKnowThisIsProduction)
+        if iKnowThisIsProduction, childRunID == nil {
+            StandardStreams.err("WARNING: --i-know-this-is-production: the production guard is OFF for this drill.")
         }
         let loader = ScenarioLoader(environment: environment, runner: launcher.runner)
         let target = try ManifestLoader(environment: environment).load(from: options.file)
-        let source = try ManifestLoader(environment: environment).load(from: absolute(from))
+        let source = try ManifestLoader(environment: environment).load(from: drillOptions.from)
         try ProductionGuard.check(target: target, source: source, overridden: iKnowThisIsProduction)
-        let drillScript = try DrillScript.forRun(path: parameters["drill"], scenario: scenario)
+        let drillScript = try DrillScript.forRun(path: drillOptions.drill, scenario: scenario)
         // Built through the registry with the journaled parameters, exactly as `drctl resume` rebuilds it.
-        parameters["manifest"] = absolute(options.file)
-        parameters["workRoot"] = ScenarioLoader.workRoot(stateDirectory: launcher.stateDirectory)
+        let parameters = try RunParameters(
+            manifest: absolute(options.file),
+            workRoot: ScenarioLoader.workRoot(stateDirectory: launcher.stateDirectory),
+            options: drillOptions)
         var registry = ScenarioRegistry.builtIn
         registry.registerManifestScenarios(loader: loader)
         let runbook = try await registry.makeRunbook(id: GamedayScenario.runbookID, parameters: parameters)

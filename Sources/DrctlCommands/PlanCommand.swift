@@ -36,16 +36,16 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup(title: "rollback-app") var rollbackApp: RollbackAppOptions
     @OptionGroup(title: "rollback-migration") var rollbackMigration: RollbackMigrationOptions
 
-    /// The flags of the planned scenario, as its command passes them (a flag means the same in every scenario
+    /// The options of the planned scenario, as its command builds them (a flag means the same in every scenario
     /// that has it, so the groups never clash).
-    var flags: [String: String] {
+    func scenarioOptions() throws -> any ScenarioOptions {
         switch scenario {
-        case .rebuild: backupChoice.parameters.merging(rebuild.parameters) { $1 }
-        case .restore: backupChoice.parameters.merging(restore.parameters) { $1 }
-        case .recoverRows: backupChoice.parameters.merging(recoverRows.parameters) { $1 }
-        case .rollbackApp: rollbackApp.parameters
-        case .rollbackMigration: rollbackMigration.parameters(noBackup: rollbackApp.noBackup)
-        case .backup: [:]
+        case .rebuild: rebuild.scenarioOptions(backupChoice)
+        case .restore: restore.scenarioOptions(backupChoice)
+        case .recoverRows: try recoverRows.scenarioOptions(backupChoice)
+        case .rollbackApp: rollbackApp.scenarioOptions
+        case .rollbackMigration: rollbackMigration.scenarioOptions(noBackup: rollbackApp.noBackup)
+        case .backup: NoScenarioOptions()
         }
     }
 
@@ -56,7 +56,7 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let stateDirectory = StateDirectory.resolve(flag: options.stateDir)
         let runbook = try await ScenarioCatalog.runbook(
-            scenario, manifest: options.file, stateDirectory: stateDirectory, flags: flags,
+            scenario, manifest: options.file, stateDirectory: stateDirectory, options: try scenarioOptions(),
             runner: CommandRunner(), planning: true)
         let plan = RunbookPlan(runbook, manifest: options.file, rpo: runbook.manifest?.objectives.rpo)
         switch options.output {

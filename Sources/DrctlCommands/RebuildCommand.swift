@@ -32,8 +32,7 @@ struct RebuildCommand: AsyncParsableCommand {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let runbook = try await ScenarioCatalog.runbook(
             .rebuild, manifest: options.file, stateDirectory: launcher.stateDirectory,
-            flags: rebuild.parameters.merging(backupChoice.parameters) { $1 },
-            runner: launcher.runner)
+            options: rebuild.scenarioOptions(backupChoice), runner: launcher.runner)
         try await launcher.start(runbook)
     }
 }
@@ -49,7 +48,9 @@ struct RebuildOptions: ParsableArguments {
         }
     }
 
-    var parameters: [String: String] {
-        ["releaseTimeout": releaseTimeout]
+    func scenarioOptions(_ backupChoice: BackupChoiceOptions) -> RebuildScenario.Options {
+        RebuildScenario.Options(
+            backup: backupChoice.backup, before: backupChoice.beforeTime,
+            releaseTimeout: Duration(manifestText: releaseTimeout) ?? .seconds(600))
     }
 }

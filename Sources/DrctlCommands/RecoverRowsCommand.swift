@@ -36,7 +36,7 @@ struct RecoverRowsCommand: AsyncParsableCommand {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let runbook = try await ScenarioCatalog.runbook(
             .recoverRows, manifest: options.file, stateDirectory: launcher.stateDirectory,
-            flags: backupChoice.parameters.merging(recoverRows.parameters) { $1 }, runner: launcher.runner)
+            options: try recoverRows.scenarioOptions(backupChoice), runner: launcher.runner)
         try await launcher.start(runbook)
     }
 }
@@ -94,15 +94,15 @@ struct RecoverRowsOptions: ParsableArguments {
         }
     }
 
-    var parameters: [String: String] {
-        var flags: [String: String] = [:]
-        if let table { flags["table"] = table }
+    /// The scenario's options; `validate(backupChoice:)` has checked the table and the time.
+    func scenarioOptions(_ backupChoice: BackupChoiceOptions) throws -> RecoverRowsScenario.Options {
+        try validate(backupChoice: backupChoice)
+        guard let table, let before = backupChoice.beforeTime else {
+            throw ValidationError("--table and --before TIME are required.")
+        }
         let selection = RowSelection(
-            table: table ?? "", key: key, ids: keys, filters: filters.compactMap(RowSelection.Filter.init(argument:)),
+            table: table, key: key, ids: keys, filters: filters.compactMap(RowSelection.Filter.init(argument:)),
             overwrite: overwrite)
-        let options = RecoverRowsScenario.Options(
-            selection: selection, before: .distantPast, keepTemp: keepTemp, dryRun: dryRun)
-        flags.merge(options.parameters.filter { $0.key != "before" && $0.key != "table" }) { $1 }
-        return flags
+        return RecoverRowsScenario.Options(selection: selection, before: before, keepTemp: keepTemp, dryRun: dryRun)
     }
 }

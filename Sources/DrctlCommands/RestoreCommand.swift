@@ -41,19 +41,18 @@ struct RestoreCommand: AsyncParsableCommand {
     @OptionGroup var restore: RestoreOptions
 
     func run() async throws {
-        var flags = backupChoice.parameters.merging(restore.parameters) { $1 }
+        var scenarioOptions = restore.scenarioOptions(backupChoice)
         let manifest = try ManifestLoader().load(from: options.file)
         if RestoreScenario.needsConfirmation(environment: manifest.environment), !restore.yes {
-            let scenarioOptions = try RestoreScenario.Options(parameters: flags)
             let summary = RestoreScenario.destructiveSummary(manifest: manifest, options: scenarioOptions)
             guard Confirmation.ask(environment: manifest.environment, action: summary) else {
                 throw RecoveryError.confirmationRequired(environment: manifest.environment, action: summary)
             }
-            flags["confirmed"] = "yes"
+            scenarioOptions.confirmed = true
         }
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let runbook = try await ScenarioCatalog.runbook(
-            .restore, manifest: options.file, stateDirectory: launcher.stateDirectory, flags: flags,
+            .restore, manifest: options.file, stateDirectory: launcher.stateDirectory, options: scenarioOptions,
             runner: launcher.runner)
         try await launcher.start(runbook)
     }
@@ -69,11 +68,8 @@ struct RestoreOptions: ParsableArguments {
     @Flag(name: .customLong("yes"), help: "Confirm the destructive steps (needed for an environment named production).")
     var yes: Bool = false
 
-    var parameters: [String: String] {
-        var parameters: [String: String] = [:]
-        if dropOld { parameters["dropOld"] = "yes" }
-        if yes { parameters["confirmed"] = "yes" }
-        return parameters
+    func scenarioOptions(_ backupChoice: BackupChoiceOptions) -> RestoreScenario.Options {
+        RestoreScenario.Options(backup: backupChoice.choice, dropOld: dropOld, confirmed: yes)
     }
 }
 

@@ -42,7 +42,7 @@ struct RollbackAppCommand: AsyncParsableCommand {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let runbook = try await ScenarioCatalog.runbook(
             .rollbackApp, manifest: options.file, stateDirectory: launcher.stateDirectory,
-            flags: rollback.parameters, runner: launcher.runner)
+            options: rollback.scenarioOptions, runner: launcher.runner)
         try await launcher.start(runbook)
     }
 }
@@ -87,6 +87,4 @@ struct RollbackAppOptions: ParsableArguments {
             revision: revision, recoverPending: recoverPending, timeout: timeout.flatMap { Duration(manifestText: $0) },
             withMigrations: withMigrations, migrationRevision: migrationRevision, noBackup: noBackup)
     }
-
-    var parameters: [String: String] { scenarioOptions.parameters }
 }

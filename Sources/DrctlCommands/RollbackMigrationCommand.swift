@@ -34,7 +34,7 @@ struct RollbackMigrationCommand: AsyncParsableCommand {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let runbook = try await ScenarioCatalog.runbook(
             .rollbackMigration, manifest: options.file, stateDirectory: launcher.stateDirectory,
-            flags: migration.parameters(noBackup: noBackup), runner: launcher.runner)
+            options: migration.scenarioOptions(noBackup: noBackup), runner: launcher.runner)
         try await launcher.start(runbook)
     }
 }
@@ -57,8 +57,8 @@ struct RollbackMigrationOptions: ParsableArguments {
 
     var request: MigrationRollbackRequest { to.map { .revision($0) } ?? .steps(steps ?? 1) }
 
-    func parameters(noBackup: Bool) -> [String: String] {
-        MigrationRollbackScenario.Options(request: request, noBackup: noBackup).parameters
+    func scenarioOptions(noBackup: Bool) -> MigrationRollbackScenario.Options {
+        MigrationRollbackScenario.Options(request: request, noBackup: noBackup)
     }
 
     /// An alembic revision id or `base`: no spaces, not a relative `-1`/`+2`, not a `branch@rev` expression.

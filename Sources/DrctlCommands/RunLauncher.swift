@@ -49,7 +49,7 @@ struct RunLauncher {
 
     func resume(runID: String, registry: ScenarioRegistry, acceptDrift: Bool) async throws {
         let header = try await RunCatalog(backend: try backend()).history(runID: runID).header
-        let notifier = NotificationSetup.notifier(manifestPath: header.parameters["manifest"]).map(RunNotifier.init)
+        let notifier = NotificationSetup.notifier(manifestPath: header.parameters.manifest).map(RunNotifier.init)
         let service = try await makeService(runbook: header.runbook, notifier: notifier)
         try await Self.deliveringNotifications(notifier) {
             _ = try await SignalCancellation.run(notice: Self.notice) {

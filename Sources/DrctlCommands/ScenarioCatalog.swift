@@ -14,21 +14,25 @@ enum ScenarioCatalog {
         case backup
     }
 
-    /// Builds the runbook through `ScenarioRegistry.builtIn`, the same path `drctl resume` takes.
+    /// Builds the runbook through `ScenarioRegistry.builtIn`, the same path `drctl resume` takes, from the
+    /// scenario's options as its command parsed them (`RebuildScenario.Options` for `.rebuild`, …).
     static func runbook(
-        _ name: Name, manifest: String, stateDirectory: String, flags: [String: String],
+        _ name: Name, manifest: String, stateDirectory: String, options: some ScenarioOptions,
         runner: any CommandRunning, planning: Bool = false
     ) async throws -> Runbook {
-        let manifestPath =
-            manifest.hasPrefix("/") ? manifest : FileManager.default.currentDirectoryPath + "/" + manifest
-        var parameters = flags
-        parameters["manifest"] = manifestPath
-        parameters["workRoot"] = ScenarioLoader.workRoot(stateDirectory: stateDirectory)
+        let parameters = try RunParameters(
+            manifest: absolutePath(manifest), workRoot: ScenarioLoader.workRoot(stateDirectory: stateDirectory),
+            options: options)
         var registry = ScenarioRegistry.builtIn
         registry.registerManifestScenarios(loader: ScenarioLoader(runner: runner), planning: planning)
         guard registry.names.contains(name.rawValue) else {
             throw RunbookError.unknownScenario(name.rawValue, known: registry.names)
         }
         return try await registry.makeRunbook(id: name.rawValue, parameters: parameters)
+    }
+
+    /// A path as the journal keeps it: absolute, so `drctl resume` finds it from any folder.
+    static func absolutePath(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DrctlCore
 import Testing
 
 @testable import DrctlCommands
@@ -22,14 +23,15 @@ struct RollbackCommandTests {
                 "0003", "--timeout", "90s",
             ]) as? RollbackAppCommand)
         #expect(
-            app.rollback.parameters == [
-                "revision": "4", "withMigrations": "true", "migrationRevision": "0003", "timeout": "1m30s",
-            ])
+            app.rollback.scenarioOptions
+                == AppRollbackScenario.Options(
+                    revision: 4, timeout: .seconds(90), withMigrations: true, migrationRevision: "0003"))
         let migration = try #require(
             try DrctlCommand.parseAsRoot(["rollback", "migration", "-f", "m.yaml", "--to", "0002", "--no-backup"])
                 as? RollbackMigrationCommand)
         #expect(
-            migration.migration.parameters(noBackup: migration.noBackup) == ["target": "to:0002", "noBackup": "true"])
+            migration.migration.scenarioOptions(noBackup: migration.noBackup)
+                == MigrationRollbackScenario.Options(request: .revision("0002"), noBackup: true))
     }
 
     @Test("bad flag combinations are refused in validate() with what to do")

@@ -133,7 +133,8 @@ struct AppRollbackScenarioTests {
     ]
 
     func runbook(_ options: AppRollbackScenario.Options = .init()) throws -> Runbook {
-        try AppRollbackScenario(toolbox: F.toolbox(), options: options).runbook(parameters: ["manifest": "/m.yaml"])
+        try AppRollbackScenario(toolbox: F.toolbox(), options: options).runbook(
+            parameters: RunParameters(manifest: "/m.yaml"))
     }
 
     @Test("steps in order, with the exact command lines plan prints")
@@ -157,7 +158,7 @@ struct AppRollbackScenarioTests {
             runbook.step("app.rollout")?.commands == [
                 "kubectl --context ctx --namespace prod rollout status deployment/valeo-erp --timeout 120s"
             ])
-        #expect(runbook.parameters["manifest"] == "/m.yaml")
+        #expect(runbook.parameters.manifest == "/m.yaml")
     }
 
     @Test("--with-migrations puts the schema downgrade after the app rollout, before /readyz, in one runbook")
@@ -173,12 +174,12 @@ struct AppRollbackScenarioTests {
         #expect(runbook.step("alembic.downgrade")?.destructive == true)
     }
 
-    @Test("options survive the journal's parameters (what resume rebuilds from)")
-    func optionsRoundTrip() {
+    @Test("options survive the journal (what resume rebuilds from)")
+    func optionsRoundTrip() async throws {
         let options = AppRollbackScenario.Options(
             revision: 4, recoverPending: true, timeout: .seconds(90), withMigrations: true, migrationRevision: "0003",
             noBackup: true)
-        #expect(AppRollbackScenario.Options(parameters: options.parameters) == options)
+        #expect(try await ScenarioOptionsTests.throughJournal(options) == options)
     }
 
     @Test("history step chooses the last good revision and journals it")

@@ -17,7 +17,7 @@ struct BackupPlanTests {
             loader: ScenarioLoader(environment: environment, runner: RecordingCommandRunner()), planning: true)
         return try await registry.makeRunbook(
             id: BackupScenario.runbookID,
-            parameters: ["manifest": projectRoot + "/manifests/production.yaml", "workRoot": "/state/work"])
+            parameters: RunParameters(manifest: projectRoot + "/manifests/production.yaml", workRoot: "/state/work"))
     }
 
     static func plan() async throws -> RunbookPlan {

@@ -9,32 +9,49 @@ import Testing
 struct DestructiveStepProbeTests {
     static let projectRoot = GoldenPlan.projectRoot
 
-    /// Per registered runbook: the flag sets that give it the most steps (every destructive variant).
-    static func variants(of runbookID: String) -> [[String: String]]? {
+    /// Per registered runbook: the option sets that give it the most steps (every destructive variant).
+    static func variants(of runbookID: String) throws -> [RunParameters]? {
         let manifests = projectRoot + "/manifests/"
-        let production = ["manifest": manifests + "production.yaml", "workRoot": "/state/work"]
-        func with(_ extra: [String: String]) -> [String: String] { production.merging(extra) { _, new in new } }
-        func drill(_ scenario: String) -> [String: String] {
-            [
-                "manifest": manifests + "staging.yaml", "from": manifests + "production.yaml",
-                "workRoot": "/state/work", "scenario": scenario, "drill": manifests + "gameday-\(scenario).yaml",
-            ]
+        func production(_ options: some ScenarioOptions) throws -> RunParameters {
+            try RunParameters(manifest: manifests + "production.yaml", workRoot: "/state/work", options: options)
+        }
+        func drill(_ scenario: String) throws -> RunParameters {
+            try RunParameters(
+                manifest: manifests + "staging.yaml", workRoot: "/state/work",
+                options: GamedayScenario.Options(
+                    scenario: scenario, from: manifests + "production.yaml",
+                    drill: manifests + "gameday-\(scenario).yaml"))
         }
         switch runbookID {
-        case RebuildScenario.runbookID: return [production]
-        case RestoreScenario.runbookID: return [production, with(["dropOld": "yes", "confirmed": "yes"])]
+        case RebuildScenario.runbookID: return [try production(RebuildScenario.Options())]
+        case RestoreScenario.runbookID:
+            return [
+                try production(RestoreScenario.Options()),
+                try production(RestoreScenario.Options(dropOld: true, confirmed: true)),
+            ]
         case RecoverRowsScenario.runbookID:
-            return [with(["table": "documents_header", "key": "id", "ids": "17", "before": "2026-11-25T09:00:00Z"])]
+            return [
+                try production(
+                    RecoverRowsScenario.Options(
+                        selection: RowSelection(table: "documents_header", key: "id", ids: ["17"]),
+                        before: try #require(BackupChoice.parseTime("2026-11-25T09:00:00Z"))))
+            ]
         case AppRollbackScenario.runbookID:
             return [
-                production,
-                with(["recoverPending": "true", "withMigrations": "true", "migrationRevision": "0002"]),
+                try production(AppRollbackScenario.Options()),
+                try production(
+                    AppRollbackScenario.Options(recoverPending: true, withMigrations: true, migrationRevision: "0002")),
             ]
-        case MigrationRollbackScenario.runbookID: return [production, with(["noBackup": "true"])]
-        case BackupScenario.runbookID: return [production]
+        case MigrationRollbackScenario.runbookID:
+            return [
+                try production(MigrationRollbackScenario.Options()),
+                try production(MigrationRollbackScenario.Options(noBackup: true)),
+            ]
+        case BackupScenario.runbookID: return [try production(NoScenarioOptions())]
         case GamedayScenario.runbookID:
-            return ["cluster-loss", "db-restore", "row-recovery", "app-rollback"].map(drill)
-        case SelfTestScenario.runbookID: return [["dir": "/tmp/drctl-selftest"]]
+            return try ["cluster-loss", "db-restore", "row-recovery", "app-rollback"].map(drill)
+        case SelfTestScenario.runbookID:
+            return [try RunParameters(options: SelfTestScenario.Options(dir: "/tmp/drctl-selftest"))]
         default: return nil
         }
     }
@@ -47,7 +64,7 @@ struct DestructiveStepProbeTests {
             loader: ScenarioLoader(environment: environment, runner: RecordingCommandRunner()), planning: true)
         #expect(registry.names.count >= 8)
         for name in registry.names {
-            guard let variants = Self.variants(of: name) else {
+            guard let variants = try Self.variants(of: name) else {
                 Issue.record("runbook \(name) is registered but not walked here: add its flag sets to variants(of:)")
                 continue
             }
@@ -57,7 +74,7 @@ struct DestructiveStepProbeTests {
                     #expect(
                         step.probe != nil,
                         """
-                        runbook \(name) (\(parameters.keys.sorted().joined(separator: ","))): destructive step \
+                        runbook \(name) (\(parameters.leaves.keys.sorted().joined(separator: ","))): destructive step \
                         \(step.id) has no probe, so a resume after a kill during it would have to refuse
                         """)
                 }

@@ -97,7 +97,7 @@ import Testing
         let toolbox = ScenarioToolbox(manifest: staging, databasePassword: SecretValue("pw"))
         func steps(_ drill: DrillScript) throws -> [String] {
             try GamedayScenario(target: toolbox, source: production, drill: drill, workRoot: "/tmp/w")
-                .runbook(parameters: [:]).steps.map(\.id.rawValue)
+                .runbook().steps.map(\.id.rawValue)
         }
         let restore = try steps(
             DrillScript(
@@ -129,7 +129,7 @@ import Testing
             target: toolbox, source: production,
             drill: DrillScript(scenario: .clusterLoss, hypothesis: "h", faults: .init(deploymentNeverReady: true)),
             workRoot: "/tmp/w"
-        ).runbook(parameters: [:]).steps
+        ).runbook().steps
         let fault = try #require(rebuild.firstIndex { $0.id == "fault.deployment-never-ready" })
         #expect(rebuild[fault].dependsOn == ["app.install"])
         #expect(rebuild[fault + 1].id == "app.rollout")

@@ -6,7 +6,8 @@ import Testing
 @Suite struct JournalTests {
     private func header(_ runID: String) -> RunHeader {
         RunHeader(
-            runID: runID, runbook: "diamond", environment: "test", parameters: [:], manifestFingerprint: "m",
+            runID: runID, runbook: "diamond", environment: "test", parameters: RunParameters(),
+            manifestFingerprint: "m",
             planFingerprint: "p", steps: [], rtoBudgetSeconds: nil, toolVersions: nil, drctlVersion: "test",
             user: "me", host: "here", pid: 1)
     }

@@ -206,11 +206,14 @@ struct RestoreScenarioTests {
         #expect(swap < drop)
     }
 
-    @Test("the parameters round-trip, so resume rebuilds the same runbook")
-    func parametersRoundTrip() throws {
-        let options = RestoreScenario.Options(
-            backup: .before(utc(2025, 10, 8, 14, 30)), dropOld: true, confirmed: true)
-        #expect(try RestoreScenario.Options(parameters: options.parameters) == options)
-        #expect(throws: RecoveryError.self) { try RestoreScenario.Options(parameters: ["before": "yesterday"]) }
+    @Test("the options round-trip through the journal, so resume rebuilds the same runbook")
+    func optionsRoundTrip() async throws {
+        for backup in [
+            BackupChoice.latest, .named("valeo_erp_backup_20251009_020000.sql.gz"), .before(utc(2025, 10, 8, 14, 30)),
+        ] {
+            let options = RestoreScenario.Options(backup: backup, dropOld: true, confirmed: true)
+            #expect(try await ScenarioOptionsTests.throughJournal(options) == options)
+        }
+        #expect(throws: RecoveryError.self) { try RestoreScenario.Options(legacyParameters: ["before": "yesterday"]) }
     }
 }

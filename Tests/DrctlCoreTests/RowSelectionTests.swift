@@ -47,12 +47,12 @@ struct RowSelectionTests {
         #expect(RowSelection.Filter(argument: "novalue") == nil)
     }
 
-    @Test("options round-trip through the journaled parameters, ids with commas and quotes intact")
-    func parametersRoundTrip() throws {
+    @Test("options round-trip through the journal, ids with commas and quotes intact")
+    func optionsRoundTrip() async throws {
         let options = RecoverRowsScenario.Options(
             selection: RowSelection(
                 table: "t", key: "k", ids: ["a,b", "c'd"], filters: [.init(column: "x", value: "1")]),
             before: Date(timeIntervalSince1970: 1_759_900_000), keepTemp: true, dryRun: true)
-        #expect(try RecoverRowsScenario.Options(parameters: options.parameters) == options)
+        #expect(try await ScenarioOptionsTests.throughJournal(options) == options)
     }
 }

@@ -11,7 +11,7 @@ import Testing
 
     private func runbook(clock: ManualClock, started: Signal?) -> Runbook {
         Runbook(
-            id: "restore", environment: "production", parameters: ["manifest": "manifests/production.yaml"],
+            id: "restore", environment: "production", parameters: RunParameters(manifest: "manifests/production.yaml"),
             manifestFingerprint: "4f1c0aa2b3c4d5e6f708", rtoBudget: .seconds(4 * 3600),
             steps: [
                 RunbookStep(id: "pick-backup", title: "Pick and verify the newest backup") { _ in

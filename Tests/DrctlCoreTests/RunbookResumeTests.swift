@@ -9,7 +9,9 @@ import Testing
     func aFailureAtAnyStepResumesWithoutRedoingCompletedSteps(failing: StepID) async throws {
         let state = try TemporaryStateDirectory()
         let log = StepLog()
-        let registry = TestRunbooks.registry { TestRunbooks.diamond(log: log, input: $0["input"] ?? "?") }
+        let registry = TestRunbooks.registry {
+            TestRunbooks.diamond(log: log, input: (try? $0.options(DiamondOptions.self))?.input ?? "?")
+        }
         log.fail([failing])
         await #expect(throws: RunbookError.self) { try await RunService(state).start(TestRunbooks.diamond(log: log)) }
         let runID = try state.backend.onlyRunID()
@@ -52,7 +54,7 @@ import Testing
             Issue.record("expected drift, got \(String(describing: refusal))")
             return
         }
-        #expect(changes == ["step right: input input changed from '1' to '2'"])
+        #expect(changes == ["option input changed from '1' to '2'", "step right: input input changed from '1' to '2'"])
         #expect(refusal?.errorDescription?.contains("--accept-drift") == true)
         #expect(log.count("join") == 1)
 

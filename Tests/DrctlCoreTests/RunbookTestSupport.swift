@@ -65,7 +65,9 @@ enum TestRunbooks {
             }
         }
         return Runbook(
-            id: "diamond", environment: environment, parameters: ["input": input], manifestFingerprint: "manifest-1",
+            id: "diamond", environment: environment,
+            parameters: (try? RunParameters(options: DiamondOptions(input: input))) ?? RunParameters(),
+            manifestFingerprint: "manifest-1",
             steps: [
                 step("fetch", after: []) { _ in "f" },
                 step("left", after: ["fetch"]) { try value($0, "fetch") + "L" },
@@ -79,11 +81,18 @@ enum TestRunbooks {
         try context.outputs(of: step).require("value", from: step)
     }
 
-    static func registry(_ make: @escaping @Sendable ([String: String]) -> Runbook) -> ScenarioRegistry {
+    static func registry(_ make: @escaping @Sendable (RunParameters) -> Runbook) -> ScenarioRegistry {
         var registry = ScenarioRegistry()
         registry.register("diamond") { make($0) }
         return registry
     }
+}
+
+/// The diamond's one option: what its `right` step takes as input.
+struct DiamondOptions: ScenarioOptions {
+    var input: String
+    init(input: String) { self.input = input }
+    init(legacyParameters parameters: [String: String]) { input = parameters["input"] ?? "" }
 }
 
 extension RunService {

@@ -87,8 +87,8 @@ import Testing
         let status = try service(folder: folder, clock: clock, review: nil)
         let state = LocalStateBackend(root: folder.path + "/state")
         func drill(on environment: String, from: String?, scenario: String = "db-restore") async throws {
-            var parameters = ["scenario": scenario]
-            parameters[GamedayScenario.fromEnvironmentParameter] = from
+            let parameters = try RunParameters(
+                options: GamedayScenario.Options(scenario: scenario, from: "/m.yaml", fromEnvironment: from))
             let runbook = Runbook(
                 id: StatusService.drillRunbookID, environment: environment, parameters: parameters,
                 manifestFingerprint: "test",

@@ -196,7 +196,8 @@ final class RecoveryFixture: Sendable {
             let service = RunService(
                 backend: LocalStateBackend(root: stateDirectory), runner: runner ?? self.runner,
                 events: EventRecorder())
-            try await service.start(try scenario.runbook(parameters: ["manifest": manifestPath, "workRoot": workRoot]))
+            try await service.start(
+                try scenario.runbook(parameters: RunParameters(manifest: manifestPath, workRoot: workRoot)))
             return nil
         } catch {
             return error

@@ -110,7 +110,7 @@ struct RollbackAppTests {
 
         func runbook(_ options: AppRollbackScenario.Options = .init(timeout: .seconds(60))) throws -> Runbook {
             try AppRollbackScenario(toolbox: try toolbox(), options: options)
-                .runbook(parameters: ["manifest": manifestPath])
+                .runbook(parameters: RunParameters(manifest: manifestPath))
         }
 
         func service() -> RunService {

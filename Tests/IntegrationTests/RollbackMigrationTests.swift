@@ -142,7 +142,7 @@ struct RollbackMigrationTests {
 
         func rollback(_ options: MigrationRollbackScenario.Options) async throws -> RunReport {
             let runbook = try MigrationRollbackScenario(toolbox: try toolbox(), options: options)
-                .runbook(parameters: ["manifest": manifestPath])
+                .runbook(parameters: RunParameters(manifest: manifestPath))
             return try await RunService(
                 backend: LocalStateBackend(root: project + "/state"), runner: runner,
                 events: ClosureEventSink { _ in }

@@ -10,7 +10,8 @@ import Testing
         let journal = try await Journal.create(runID: "run-1", backend: writer)
         var started = JournalRecord(type: .runStarted, time: Date())
         started.run = RunHeader(
-            runID: "run-1", runbook: "selftest", environment: "shared", parameters: [:], manifestFingerprint: "m",
+            runID: "run-1", runbook: "selftest", environment: "shared", parameters: RunParameters(),
+            manifestFingerprint: "m",
             planFingerprint: "p", steps: [], rtoBudgetSeconds: nil, toolVersions: nil, drctlVersion: "test",
             user: "me", host: "here", pid: 1)
         try await journal.append(started)

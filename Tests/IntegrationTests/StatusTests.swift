@@ -150,7 +150,8 @@ struct StatusTests {
         let step = RunbookStep(id: "drill", title: "drill", commands: []) { _ in [:] }
         let runbook = Runbook(
             id: StatusService.drillRunbookID, environment: "staging",
-            parameters: ["scenario": "cluster-loss", GamedayScenario.fromEnvironmentParameter: from],
+            parameters: try RunParameters(
+                options: GamedayScenario.Options(scenario: "cluster-loss", from: "/m.yaml", fromEnvironment: from)),
             manifestFingerprint: "test", steps: [step])
         try await RunService(
             backend: state, runner: RecordingCommandRunner(), events: ClosureEventSink { _ in }, clock: clock

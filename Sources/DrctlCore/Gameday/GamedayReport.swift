@@ -139,9 +139,8 @@ extension GamedayReport {
         status = history.status.rawValue
         let incident =
             drill.incidentTime
-            ?? history.header.parameters[GamedayScenario.incidentTimeParameter].flatMap {
-                ISO8601DateFormatter().date(from: $0)
-            } ?? history.startedAt
+            ?? (try? history.header.parameters.options(GamedayScenario.Options.self))?.incidentTime
+            ?? history.startedAt
         incidentTime = incident
         segments = history.segments.map {
             Segment(

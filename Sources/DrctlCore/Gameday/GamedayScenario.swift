@@ -6,9 +6,76 @@ import Foundation
 public struct GamedayScenario: Sendable {
     public static let runbookID = StatusService.drillRunbookID
     static let cleanupStepID: StepID = "scratch.cleanup"
-    /// The journaled parameter naming the environment whose backups the drill restores (`--from`'s), so
-    /// `drctl status` of that environment counts the drill.
-    public static let fromEnvironmentParameter = "fromEnvironment"
+
+    /// What `drctl gameday` was given and what the first build of the runbook settled (the source's environment,
+    /// the incident time), journaled so a resume rebuilds the same drill.
+    public struct Options: ScenarioOptions {
+        /// The drill's scenario: cluster-loss, db-restore, row-recovery or app-rollback.
+        public var scenario: String
+        /// The absolute path of the manifest whose backups are restored (`--from`).
+        public var from: String
+        /// The absolute path of the drill script; nil: the scenario's shipped drill.
+        public var drill: String?
+        public var releaseTimeout: Duration
+        /// `--i-know-this-is-production`: the production guard is off.
+        public var productionGuardOverridden: Bool
+        /// The environment whose backups the drill restores (`--from`'s), so `drctl status` of that environment
+        /// counts the drill. Set by the runbook.
+        public var fromEnvironment: String?
+        /// The incident time of a drill whose script declares none: the time the run was first built (before
+        /// its incident), so a resume recovers from the same backup. Set by the runbook.
+        public var incidentTime: Date?
+
+        public init(
+            scenario: String, from: String, drill: String? = nil, releaseTimeout: Duration = .seconds(600),
+            productionGuardOverridden: Bool = false, fromEnvironment: String? = nil, incidentTime: Date? = nil
+        ) {
+            self.scenario = scenario
+            self.from = from
+            self.drill = drill
+            self.releaseTimeout = releaseTimeout
+            self.productionGuardOverridden = productionGuardOverridden
+            self.fromEnvironment = fromEnvironment
+            self.incidentTime = incidentTime
+        }
+
+        public init(legacyParameters parameters: [String: String]) {
+            self.init(
+                scenario: parameters["scenario"] ?? "", from: parameters["from"] ?? "", drill: parameters["drill"],
+                releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600),
+                productionGuardOverridden: parameters["iKnowThisIsProduction"] == "yes",
+                fromEnvironment: parameters["fromEnvironment"],
+                incidentTime: parameters["incidentTime"].flatMap { ISO8601DateFormatter().date(from: $0) })
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case scenario, from, drill, releaseTimeout, productionGuardOverridden, fromEnvironment, incidentTime
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(scenario, forKey: .scenario)
+            try container.encode(from, forKey: .from)
+            try container.encodeIfPresent(drill, forKey: .drill)
+            try container.encodeDuration(releaseTimeout, forKey: .releaseTimeout)
+            try container.encode(productionGuardOverridden, forKey: .productionGuardOverridden)
+            try container.encodeIfPresent(fromEnvironment, forKey: .fromEnvironment)
+            try container.encodeIfPresent(incidentTime, forKey: .incidentTime)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                scenario: try container.decode(String.self, forKey: .scenario),
+                from: try container.decode(String.self, forKey: .from),
+                drill: try container.decodeIfPresent(String.self, forKey: .drill),
+                releaseTimeout: try container.decodeDuration(forKey: .releaseTimeout) ?? .seconds(600),
+                productionGuardOverridden: try container.decodeIfPresent(Bool.self, forKey: .productionGuardOverridden)
+                    ?? false,
+                fromEnvironment: try container.decodeIfPresent(String.self, forKey: .fromEnvironment),
+                incidentTime: try container.decodeIfPresent(Date.self, forKey: .incidentTime))
+        }
+    }
 
     /// The target's toolbox (its cluster, database, password).
     public var target: ScenarioToolbox
@@ -63,16 +130,14 @@ public struct GamedayScenario: Sendable {
         }
     }
 
-    /// The journaled parameter holding the incident time of a drill whose script declares none: the time the run
-    /// was first built (before its incident), so a resume recovers from the same backup.
-    public static let incidentTimeParameter = "incidentTime"
-
-    public func runbook(parameters: [String: String]) throws -> Runbook {
+    /// The runbook; `options` are journaled with the source's environment and the incident time filled in.
+    public func runbook(
+        parameters: RunParameters = RunParameters(),
+        options: Options = Options(scenario: "", from: "")
+    ) throws -> Runbook {
         let toolbox = drillToolbox
         let incidentTime =
-            drill.incidentTime ?? parameters[Self.incidentTimeParameter].flatMap {
-                ISO8601DateFormatter().date(from: $0)
-            }
+            drill.incidentTime ?? options.incidentTime
             ?? Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         var inner: Runbook
         var smokeChecks = drill.smokeChecks
@@ -150,12 +215,12 @@ public struct GamedayScenario: Sendable {
         if let cleanup = steps.firstIndex(where: { $0.id == Self.cleanupStepID }) {
             steps[cleanup].dependsOn += smokeIDs
         }
-        var merged = parameters
-        merged["scenario"] = drill.scenario.rawValue
-        merged[Self.fromEnvironmentParameter] = source.environment
-        merged[Self.incidentTimeParameter] = ISO8601DateFormatter().string(from: incidentTime)
+        var settled = options
+        settled.scenario = drill.scenario.rawValue
+        settled.fromEnvironment = source.environment
+        settled.incidentTime = incidentTime
         return Runbook(
-            id: Self.runbookID, environment: target.manifest.environment, parameters: merged,
+            id: Self.runbookID, environment: target.manifest.environment, parameters: try parameters.setting(settled),
             manifestFingerprint: Fingerprint.of(
                 inner.manifestFingerprint + Fingerprint.of(try source.canonicalEncoding())),
             rtoBudget: inner.rtoBudget, steps: steps, manifest: target.manifest)

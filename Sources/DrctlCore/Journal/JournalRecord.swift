@@ -57,7 +57,8 @@ public struct RunHeader: Sendable, Hashable, Codable {
     public var runID: String
     public var runbook: String
     public var environment: String
-    public var parameters: [String: String]
+    /// The manifest path and the scenario's options; journals of an earlier drctl hold a flat string map here.
+    public var parameters: RunParameters
     public var manifestFingerprint: String
     public var planFingerprint: String
     public var steps: [PlannedStep]
@@ -69,7 +70,7 @@ public struct RunHeader: Sendable, Hashable, Codable {
     public var pid: Int32
 
     public init(
-        runID: String, runbook: String, environment: String, parameters: [String: String],
+        runID: String, runbook: String, environment: String, parameters: RunParameters,
         manifestFingerprint: String, planFingerprint: String, steps: [PlannedStep], rtoBudgetSeconds: Double?,
         toolVersions: [String: String]?, drctlVersion: String, user: String, host: String, pid: Int32
     ) {

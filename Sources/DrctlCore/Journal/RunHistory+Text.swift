@@ -18,10 +18,11 @@ extension RunHistory {
             }
         }
         lines.append(summary)
-        if !header.parameters.isEmpty {
+        let parameters = header.parameters.leaves
+        if !parameters.isEmpty {
             lines.append(
                 "Parameters: "
-                    + header.parameters.keys.sorted().map { "\($0)=\(header.parameters[$0] ?? "")" }
+                    + parameters.keys.sorted().map { "\($0)=\(parameters[$0] ?? "")" }
                     .joined(separator: ", "))
         }
         lines.append(

@@ -96,26 +96,3 @@ public struct NotificationChannel: Sendable {
         return (try? encoder.encode(value)) ?? Data("{}".utf8)
     }
 }
-
-/// A JSON value for request bodies whose shape is fixed by someone else's API.
-public enum JSONValue: Sendable, Hashable, Codable {
-    case string(String)
-    case object([String: JSONValue])
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .string(let text): try container.encode(text)
-        case .object(let object): try container.encode(object)
-        }
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let text = try? container.decode(String.self) {
-            self = .string(text)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-}

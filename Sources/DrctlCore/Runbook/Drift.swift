@@ -9,6 +9,7 @@ public enum Drift {
                 "the manifest changed (fingerprint \(recorded.manifestFingerprint.prefix(12)) → "
                     + "\(runbook.manifestFingerprint.prefix(12)))")
         }
+        changes += optionChanges(from: recorded.parameters, to: runbook.parameters)
         let old = Dictionary(recorded.steps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let new = Dictionary(runbook.steps.map { ($0.id, PlannedStep($0)) }, uniquingKeysWith: { first, _ in first })
         for step in recorded.steps where new[step.id] == nil { changes.append("step \(step.id) was removed") }
@@ -37,6 +38,19 @@ public enum Drift {
             )
         }
         return changes
+    }
+
+    /// The scenario's options compared as values, each differing field named by its path. A run journaled before
+    /// the options were JSON is compared through its steps' inputs only.
+    static func optionChanges(from recorded: RunParameters, to rebuilt: RunParameters) -> [String] {
+        guard recorded.legacyOptions == nil, recorded.options != rebuilt.options else { return [] }
+        let before = recorded.options.leaves
+        let after = rebuilt.options.leaves
+        return Set(before.keys).union(after.keys).sorted().compactMap { path in
+            guard before[path] != after[path] else { return nil }
+            return
+                "option \(path.isEmpty ? "(all)" : path) changed from \(describe(before[path])) to \(describe(after[path]))"
+        }
     }
 
     private static func describe(_ value: String?) -> String {

@@ -9,8 +9,9 @@ public struct Runbook: Sendable {
     public var id: String
     /// The environment the run acts on; also the scope of the run lock.
     public var environment: String
-    /// Everything needed to rebuild this runbook on resume (manifest path, flags). Journaled: never a secret.
-    public var parameters: [String: String]
+    /// Everything needed to rebuild this runbook on resume (manifest path, the scenario's options). Journaled:
+    /// never a secret.
+    public var parameters: RunParameters
     /// A fingerprint of the loaded manifest (see `Fingerprint.of(_:)`); a change is drift on resume.
     public var manifestFingerprint: String
     /// The recovery time objective from the manifest; tracked with warnings at 50 % and 80 %.
@@ -24,7 +25,7 @@ public struct Runbook: Sendable {
     public init(
         id: String,
         environment: String,
-        parameters: [String: String] = [:],
+        parameters: RunParameters = RunParameters(),
         manifestFingerprint: String,
         rtoBudget: Duration? = nil,
         steps: [RunbookStep],

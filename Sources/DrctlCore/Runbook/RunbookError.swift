@@ -32,6 +32,8 @@ public enum RunbookError: Error, Sendable, LocalizedError {
     case unsafeToResume(runID: String, step: StepID, reason: String)
     /// Someone else appended to the journal while this resume was preparing.
     case changedWhileResuming(runID: String)
+    /// The scenario options journaled when the run started cannot be read by this drctl.
+    case unreadableOptions(detail: String)
 
     public var errorDescription: String? {
         switch self {
@@ -73,6 +75,9 @@ public enum RunbookError: Error, Sendable, LocalizedError {
         case .changedWhileResuming(let runID):
             return "run \(runID) was changed by another drctl while this resume was preparing; nothing was done. "
                 + "See `drctl runs show \(runID)`, then try again."
+        case .unreadableOptions(let detail):
+            return "this drctl cannot read the options the run was started with (\(detail)); it was journaled by "
+                + "another drctl version. Resume it with that version, or start a new run of the scenario with its flags."
         case .unsafeToResume(let runID, let step, let reason):
             return "refusing to resume run \(runID): destructive step \(step) started but never completed, and "
                 + "\(reason). Check by hand whether it finished, then start a new run."
@@ -84,7 +89,8 @@ extension RunbookError: ClassifiedError {
     public var failureKind: FailureKind {
         switch self {
         case .interrupted: .interrupted
-        case .stepRefused, .drift, .unsafeToResume, .nothingToResume, .changedWhileResuming: .refused
+        case .stepRefused, .drift, .unsafeToResume, .nothingToResume, .changedWhileResuming, .unreadableOptions:
+            .refused
         case .unknownScenario: .usage
         case .stepFailed, .stepTimedOut, .duplicateStep, .unknownDependency, .dependencyCycle, .missingOutput,
             .outputsUnavailable:

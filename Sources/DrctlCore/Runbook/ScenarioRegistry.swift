@@ -3,8 +3,9 @@ import Foundation
 /// Rebuilds a runbook from its scenario name and the parameters journaled when the run started, so that
 /// `drctl resume` runs the same steps with the same inputs (or detects that they changed).
 public struct ScenarioRegistry: Sendable {
-    /// Builds the runbook for these parameters (e.g. loads the manifest at `parameters["manifest"]`).
-    public typealias Factory = @Sendable (_ parameters: [String: String]) async throws -> Runbook
+    /// Builds the runbook for these parameters (loads the manifest at `parameters.manifest`, decodes
+    /// `parameters.options(Scenario.Options.self)`).
+    public typealias Factory = @Sendable (_ parameters: RunParameters) async throws -> Runbook
 
     private var factories: [String: Factory] = [:]
 
@@ -16,7 +17,7 @@ public struct ScenarioRegistry: Sendable {
 
     public var names: [String] { factories.keys.sorted() }
 
-    public func makeRunbook(id: String, parameters: [String: String]) async throws -> Runbook {
+    public func makeRunbook(id: String, parameters: RunParameters) async throws -> Runbook {
         guard let factory = factories[id] else { throw RunbookError.unknownScenario(id, known: names) }
         return try await factory(parameters)
     }

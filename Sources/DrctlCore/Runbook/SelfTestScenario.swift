@@ -17,25 +17,43 @@ public struct SelfTestScenario: Sendable {
         self.rtoBudget = rtoBudget
     }
 
-    public init(parameters: [String: String]) throws(RunbookError) {
-        guard let directory = parameters["dir"], directory.hasPrefix("/") else {
-            throw .missingOutput(step: "selftest", key: "dir (an absolute path parameter)")
+    /// What the run journals: the folder and the RTO budget in whole seconds.
+    public struct Options: ScenarioOptions {
+        public var dir: String
+        public var rtoSeconds: Int?
+
+        public init(dir: String, rtoSeconds: Int? = nil) {
+            self.dir = dir
+            self.rtoSeconds = rtoSeconds
         }
-        self.directory = directory
-        self.rtoBudget = parameters["rtoSeconds"].flatMap(Int.init).map { Duration.seconds($0) }
+
+        public init(legacyParameters parameters: [String: String]) {
+            self.init(dir: parameters["dir"] ?? "", rtoSeconds: parameters["rtoSeconds"].flatMap(Int.init))
+        }
     }
 
-    public var parameters: [String: String] {
-        var parameters = ["dir": directory]
-        if let rtoBudget { parameters["rtoSeconds"] = String(Int(rtoBudget.seconds)) }
-        return parameters
+    public init(options: Options) throws(RunbookError) {
+        guard options.dir.hasPrefix("/") else {
+            throw .missingOutput(step: "selftest", key: "dir (an absolute path parameter)")
+        }
+        self.directory = options.dir
+        self.rtoBudget = options.rtoSeconds.map { Duration.seconds($0) }
+    }
+
+    public var options: Options { Options(dir: directory, rtoSeconds: rtoBudget.map { Int($0.seconds) }) }
+
+    /// The fingerprint a run of this folder and budget records (as the flat map it always was).
+    private var fingerprint: String {
+        var values = ["dir": directory]
+        if let rtoBudget { values["rtoSeconds"] = String(Int(rtoBudget.seconds)) }
+        return Fingerprint.of(values)
     }
 
     public func runbook() -> Runbook {
         let dir = directory
         return Runbook(
-            id: Self.runbookID, environment: "selftest", parameters: parameters,
-            manifestFingerprint: Fingerprint.of(parameters), rtoBudget: rtoBudget,
+            id: Self.runbookID, environment: "selftest", parameters: (try? RunParameters(options: options)) ?? .init(),
+            manifestFingerprint: fingerprint, rtoBudget: rtoBudget,
             steps: [
                 RunbookStep(id: "prepare", title: "Create the work folder", inputs: ["dir": dir]) { context in
                     try Self.logged(context, dir) {

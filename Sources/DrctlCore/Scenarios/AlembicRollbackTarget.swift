@@ -7,7 +7,7 @@ public enum MigrationRollbackRequest: Sendable, Hashable {
     /// `--to REV`: an earlier revision id, or `base`.
     case revision(String)
 
-    /// How it is journaled in the run's parameters: `steps:1`, `to:0002`.
+    /// How it is journaled in the run's options: `steps:1`, `to:0002`.
     public var parameter: String {
         switch self {
         case .steps(let count): "steps:\(count)"

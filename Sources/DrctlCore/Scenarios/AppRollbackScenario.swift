@@ -8,7 +8,7 @@ import Foundation
 public struct AppRollbackScenario: Sendable {
     public static let runbookID = "rollback-app"
 
-    public struct Options: Sendable, Hashable {
+    public struct Options: ScenarioOptions {
         /// The revision to go back to; `nil` picks the last good revision before the current one.
         public var revision: Int?
         /// Clear a `pending-*` newest revision first (it deletes only that revision's helm record).
@@ -34,19 +34,7 @@ public struct AppRollbackScenario: Sendable {
             self.noBackup = noBackup
         }
 
-        /// What `drctl resume` needs to rebuild the same runbook; journaled, so never a secret.
-        public var parameters: [String: String] {
-            var parameters: [String: String] = [:]
-            if let revision { parameters["revision"] = String(revision) }
-            if recoverPending { parameters["recoverPending"] = "true" }
-            if let timeout { parameters["timeout"] = timeout.manifestText }
-            if withMigrations { parameters["withMigrations"] = "true" }
-            if let migrationRevision { parameters["migrationRevision"] = migrationRevision }
-            if noBackup { parameters["noBackup"] = "true" }
-            return parameters
-        }
-
-        public init(parameters: [String: String]) {
+        public init(legacyParameters parameters: [String: String]) {
             self.init(
                 revision: parameters["revision"].flatMap { Int($0) },
                 recoverPending: parameters["recoverPending"] == "true",
@@ -54,6 +42,31 @@ public struct AppRollbackScenario: Sendable {
                 withMigrations: parameters["withMigrations"] == "true",
                 migrationRevision: parameters["migrationRevision"],
                 noBackup: parameters["noBackup"] == "true")
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case revision, recoverPending, timeout, withMigrations, migrationRevision, noBackup
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(revision, forKey: .revision)
+            try container.encode(recoverPending, forKey: .recoverPending)
+            try container.encodeDuration(timeout, forKey: .timeout)
+            try container.encode(withMigrations, forKey: .withMigrations)
+            try container.encodeIfPresent(migrationRevision, forKey: .migrationRevision)
+            try container.encode(noBackup, forKey: .noBackup)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                revision: try container.decodeIfPresent(Int.self, forKey: .revision),
+                recoverPending: try container.decodeIfPresent(Bool.self, forKey: .recoverPending) ?? false,
+                timeout: try container.decodeDuration(forKey: .timeout),
+                withMigrations: try container.decodeIfPresent(Bool.self, forKey: .withMigrations) ?? false,
+                migrationRevision: try container.decodeIfPresent(String.self, forKey: .migrationRevision),
+                noBackup: try container.decodeIfPresent(Bool.self, forKey: .noBackup) ?? false)
         }
     }
 
@@ -70,7 +83,7 @@ public struct AppRollbackScenario: Sendable {
     private var timeout: Duration { options.timeout ?? manifest.readiness.timeout }
 
     /// The runbook; the same value drives `drctl plan rollback-app` and `drctl rollback app`.
-    public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+    public func runbook(parameters: RunParameters = RunParameters()) throws -> Runbook {
         var steps = [historyStep()]
         var rollbackAfter: [StepID] = ["helm.history"]
         if options.recoverPending {
@@ -92,7 +105,7 @@ public struct AppRollbackScenario: Sendable {
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
-            parameters: parameters.merging(options.parameters) { _, new in new },
+            parameters: try parameters.setting(options),
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: steps,

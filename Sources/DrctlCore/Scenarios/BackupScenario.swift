@@ -25,7 +25,7 @@ public struct BackupScenario: Sendable {
     public static let syncStep: StepID = "backup.sync"
     public static let pruneStep: StepID = "backup.prune"
 
-    public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+    public func runbook(parameters: RunParameters = RunParameters()) throws -> Runbook {
         var steps = [createStep(), verifyStep()]
         var last = Self.verifyStep
         let targets = OffsiteTarget.targets(of: toolbox)
@@ -38,7 +38,7 @@ public struct BackupScenario: Sendable {
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
-            parameters: parameters,
+            parameters: try parameters.setting(NoScenarioOptions()),
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             steps: steps,
             manifest: manifest

@@ -9,7 +9,7 @@ import Foundation
 public struct MigrationRollbackScenario: Sendable {
     public static let runbookID = "rollback-migration"
 
-    public struct Options: Sendable, Hashable {
+    public struct Options: ScenarioOptions {
         public var request: MigrationRollbackRequest
         /// Skip the backup a production downgrade otherwise takes first.
         public var noBackup: Bool
@@ -19,17 +19,29 @@ public struct MigrationRollbackScenario: Sendable {
             self.noBackup = noBackup
         }
 
-        /// What `drctl resume` needs to rebuild the same runbook; journaled, so never a secret.
-        public var parameters: [String: String] {
-            var parameters = ["target": request.parameter]
-            if noBackup { parameters["noBackup"] = "true" }
-            return parameters
-        }
-
-        public init(parameters: [String: String]) {
+        public init(legacyParameters parameters: [String: String]) {
             self.init(
                 request: parameters["target"].flatMap(MigrationRollbackRequest.init(parameter:)) ?? .steps(1),
                 noBackup: parameters["noBackup"] == "true")
+        }
+
+        enum CodingKeys: String, CodingKey { case target, noBackup }
+
+        /// The target as `steps:1` or `to:0002`.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(request.parameter, forKey: .target)
+            try container.encode(noBackup, forKey: .noBackup)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let target = try container.decode(String.self, forKey: .target)
+            guard let request = MigrationRollbackRequest(parameter: target) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .target, in: container, debugDescription: "'\(target)' is not steps:N or to:REVISION")
+            }
+            self.init(request: request, noBackup: try container.decodeIfPresent(Bool.self, forKey: .noBackup) ?? false)
         }
     }
 
@@ -43,12 +55,12 @@ public struct MigrationRollbackScenario: Sendable {
 
     /// The runbook; the same value drives `drctl plan rollback-migration` and `drctl rollback migration`.
     /// - Throws: `RollbackError.migrationsNotConfigured` when the manifest has no `migrations:` section.
-    public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+    public func runbook(parameters: RunParameters = RunParameters()) throws -> Runbook {
         let manifest = toolbox.manifest
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
-            parameters: parameters.merging(options.parameters) { _, new in new },
+            parameters: try parameters.setting(options),
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: try Self.steps(

@@ -6,7 +6,7 @@ import Foundation
 public struct RebuildScenario: Sendable {
     public static let runbookID = "rebuild"
 
-    public struct Options: Sendable, Hashable {
+    public struct Options: ScenarioOptions {
         /// A backup file name to restore instead of the newest one.
         public var backup: String?
         /// Restore the newest backup taken before this time instead of the newest one.
@@ -30,22 +30,34 @@ public struct RebuildScenario: Sendable {
             self.backupDatabase = backupDatabase
         }
 
-        /// What `drctl resume` needs to rebuild the same runbook; journaled, so never a secret.
-        public var parameters: [String: String] {
-            var parameters = ["releaseTimeout": releaseTimeout.manifestText]
-            if let backup { parameters["backup"] = backup }
-            if let before { parameters["before"] = BackupChoice.format(before) }
-            if let backupDatabase { parameters["backupDatabase"] = backupDatabase }
-            return parameters
-        }
-
-        public init(parameters: [String: String]) {
+        public init(legacyParameters parameters: [String: String]) {
             self.init(
                 backup: parameters["backup"],
                 before: parameters["before"].flatMap(BackupChoice.parseTime),
                 releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600),
                 backupDatabase: parameters["backupDatabase"]
             )
+        }
+
+        enum CodingKeys: String, CodingKey { case backup, before, releaseTimeout, apiWaitAttempts, backupDatabase }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(backup, forKey: .backup)
+            try container.encodeIfPresent(before, forKey: .before)
+            try container.encodeDuration(releaseTimeout, forKey: .releaseTimeout)
+            try container.encode(apiWaitAttempts, forKey: .apiWaitAttempts)
+            try container.encodeIfPresent(backupDatabase, forKey: .backupDatabase)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                backup: try container.decodeIfPresent(String.self, forKey: .backup),
+                before: try container.decodeIfPresent(Date.self, forKey: .before),
+                releaseTimeout: try container.decodeDuration(forKey: .releaseTimeout) ?? .seconds(600),
+                apiWaitAttempts: try container.decodeIfPresent(Int.self, forKey: .apiWaitAttempts) ?? 20,
+                backupDatabase: try container.decodeIfPresent(String.self, forKey: .backupDatabase))
         }
     }
 
@@ -63,7 +75,7 @@ public struct RebuildScenario: Sendable {
     private var manifest: Manifest { toolbox.manifest }
 
     /// The runbook; the same value drives `drctl plan rebuild` and `drctl rebuild`.
-    public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+    public func runbook(parameters: RunParameters = RunParameters()) throws -> Runbook {
         // Without an off-site copy there is nothing to rebuild from: say so before any step runs.
         guard !toolbox.objectStores.isEmpty else {
             throw ScenarioError.noOffsiteStore(environment: manifest.environment)
@@ -109,7 +121,7 @@ public struct RebuildScenario: Sendable {
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
-            parameters: parameters.merging(options.parameters) { _, new in new },
+            parameters: try parameters.setting(options),
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: steps,

@@ -6,7 +6,7 @@ import Foundation
 public struct RecoverRowsScenario: Sendable {
     public static let runbookID = "recover-rows"
 
-    public struct Options: Sendable, Hashable {
+    public struct Options: ScenarioOptions {
         public var selection: RowSelection
         public var before: Date
         public var keepTemp: Bool
@@ -25,20 +25,20 @@ public struct RecoverRowsScenario: Sendable {
             self.backupDatabase = backupDatabase
         }
 
-        /// Journaled: ids travel as a JSON array, so commas and quotes in them survive.
-        public var parameters: [String: String] {
-            var parameters = [
+        /// The rows.recover step's inputs (fingerprinted by the plan): ids and filters as JSON arrays, so commas
+        /// and quotes in them survive.
+        var stepInputs: [String: String] {
+            var inputs = [
                 "table": selection.table, "key": selection.key, "before": BackupChoice.format(before),
                 "ids": Self.json(selection.ids), "where": Self.json(selection.filters.map(\.argument)),
             ]
-            if selection.overwrite { parameters["overwrite"] = "yes" }
-            if keepTemp { parameters["keepTemp"] = "yes" }
-            if dryRun { parameters["dryRun"] = "yes" }
-            if let backupDatabase { parameters["backupDatabase"] = backupDatabase }
-            return parameters
+            if selection.overwrite { inputs["overwrite"] = "yes" }
+            if dryRun { inputs["dryRun"] = "yes" }
+            if let backupDatabase { inputs["backupDatabase"] = backupDatabase }
+            return inputs
         }
 
-        public init(parameters: [String: String]) throws {
+        public init(legacyParameters parameters: [String: String]) throws {
             guard let table = parameters["table"], !table.isEmpty, let key = parameters["key"], !key.isEmpty else {
                 throw RunbookError.missingOutput(step: "run-started", key: "parameters table and key")
             }
@@ -52,6 +52,48 @@ public struct RecoverRowsScenario: Sendable {
                     overwrite: parameters["overwrite"] == "yes"),
                 before: before, keepTemp: parameters["keepTemp"] == "yes", dryRun: parameters["dryRun"] == "yes",
                 backupDatabase: parameters["backupDatabase"])
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case table, key, ids
+            case filters = "where"
+            case overwrite, before, keepTemp, dryRun, backupDatabase
+        }
+
+        /// Flat: `{"table", "key", "ids": [...], "where": ["column=value"], "before", ...}`.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(selection.table, forKey: .table)
+            try container.encode(selection.key, forKey: .key)
+            try container.encode(selection.ids, forKey: .ids)
+            try container.encode(selection.filters.map(\.argument), forKey: .filters)
+            try container.encode(selection.overwrite, forKey: .overwrite)
+            try container.encode(before, forKey: .before)
+            try container.encode(keepTemp, forKey: .keepTemp)
+            try container.encode(dryRun, forKey: .dryRun)
+            try container.encodeIfPresent(backupDatabase, forKey: .backupDatabase)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            var filters: [RowSelection.Filter] = []
+            for argument in try container.decodeIfPresent([String].self, forKey: .filters) ?? [] {
+                guard let filter = RowSelection.Filter(argument: argument) else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .filters, in: container, debugDescription: "'\(argument)' is not COLUMN=VALUE")
+                }
+                filters.append(filter)
+            }
+            self.init(
+                selection: RowSelection(
+                    table: try container.decode(String.self, forKey: .table),
+                    key: try container.decode(String.self, forKey: .key),
+                    ids: try container.decodeIfPresent([String].self, forKey: .ids) ?? [], filters: filters,
+                    overwrite: try container.decodeIfPresent(Bool.self, forKey: .overwrite) ?? false),
+                before: try container.decode(Date.self, forKey: .before),
+                keepTemp: try container.decodeIfPresent(Bool.self, forKey: .keepTemp) ?? false,
+                dryRun: try container.decodeIfPresent(Bool.self, forKey: .dryRun) ?? false,
+                backupDatabase: try container.decodeIfPresent(String.self, forKey: .backupDatabase))
         }
 
         static func json(_ values: [String]) -> String {
@@ -81,7 +123,7 @@ public struct RecoverRowsScenario: Sendable {
 
     private var manifest: Manifest { toolbox.manifest }
 
-    public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+    public func runbook(parameters: RunParameters = RunParameters()) throws -> Runbook {
         let recovery = RowRecovery(
             toolbox: toolbox, selection: options.selection, keepTemp: options.keepTemp, dryRun: options.dryRun,
             workRoot: workRoot)
@@ -93,7 +135,7 @@ public struct RecoverRowsScenario: Sendable {
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
-            parameters: parameters.merging(options.parameters) { _, new in new },
+            parameters: try parameters.setting(options),
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: [
@@ -122,7 +164,7 @@ public struct RecoverRowsScenario: Sendable {
                         + (selection.overwrite ? "overwritten)" : "skipped)")),
             dependsOn: ["database.space"],
             destructive: !options.dryRun,
-            inputs: options.parameters.filter { $0.key != "keepTemp" },
+            inputs: options.stepInputs,
             commands: recovery.plannedCommands(),
             // The import skips keys already present, so running it again is always safe.
             probe: { _ in .notDone }

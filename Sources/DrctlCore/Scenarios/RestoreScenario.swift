@@ -7,7 +7,7 @@ import Foundation
 public struct RestoreScenario: Sendable {
     public static let runbookID = "restore"
 
-    public struct Options: Sendable, Hashable {
+    public struct Options: ScenarioOptions {
         public var backup: BackupChoice
         /// Drop the replaced database after the smoke query passed, instead of keeping it as `<db>_before_<run>`.
         public var dropOld: Bool
@@ -28,17 +28,7 @@ public struct RestoreScenario: Sendable {
             self.backupDatabase = backupDatabase
         }
 
-        /// Journaled, so `drctl resume` rebuilds the same runbook.
-        public var parameters: [String: String] {
-            var parameters = backup.parameters
-            if dropOld { parameters["dropOld"] = "yes" }
-            if confirmed { parameters["confirmed"] = "yes" }
-            parameters["rolloutTimeout"] = rolloutTimeout.manifestText
-            if let backupDatabase { parameters["backupDatabase"] = backupDatabase }
-            return parameters
-        }
-
-        public init(parameters: [String: String]) throws {
+        public init(legacyParameters parameters: [String: String]) throws {
             self.init(
                 backup: try BackupChoice(parameters: parameters),
                 dropOld: parameters["dropOld"] == "yes",
@@ -46,6 +36,28 @@ public struct RestoreScenario: Sendable {
                 rolloutTimeout: parameters["rolloutTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600),
                 backupDatabase: parameters["backupDatabase"]
             )
+        }
+
+        enum CodingKeys: String, CodingKey { case backup, before, dropOld, confirmed, rolloutTimeout, backupDatabase }
+
+        /// The backup choice is `backup` (a file name) or `before` (a time), absent for the newest.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeBackupChoice(backup, name: .backup, before: .before)
+            try container.encode(dropOld, forKey: .dropOld)
+            try container.encode(confirmed, forKey: .confirmed)
+            try container.encodeDuration(rolloutTimeout, forKey: .rolloutTimeout)
+            try container.encodeIfPresent(backupDatabase, forKey: .backupDatabase)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                backup: try container.decodeBackupChoice(name: .backup, before: .before),
+                dropOld: try container.decodeIfPresent(Bool.self, forKey: .dropOld) ?? false,
+                confirmed: try container.decodeIfPresent(Bool.self, forKey: .confirmed) ?? false,
+                rolloutTimeout: try container.decodeDuration(forKey: .rolloutTimeout) ?? .seconds(600),
+                backupDatabase: try container.decodeIfPresent(String.self, forKey: .backupDatabase))
         }
     }
 
@@ -86,7 +98,7 @@ public struct RestoreScenario: Sendable {
             + " (\(old)), then scale the app back"
     }
 
-    public func runbook(parameters: [String: String] = [:]) throws -> Runbook {
+    public func runbook(parameters: RunParameters = RunParameters()) throws -> Runbook {
         var steps = [
             RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot, backupDatabase: options.backupDatabase)
                 .verifyStep(
@@ -109,7 +121,7 @@ public struct RestoreScenario: Sendable {
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
-            parameters: parameters.merging(options.parameters) { _, new in new },
+            parameters: try parameters.setting(options),
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             rtoBudget: manifest.objectives.rto,
             steps: steps,

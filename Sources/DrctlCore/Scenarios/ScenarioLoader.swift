@@ -49,78 +49,72 @@ public struct ScenarioLoader: Sendable {
 }
 
 extension ScenarioRegistry {
-    /// Registers the scenarios that are built from a manifest; `parameters["manifest"]` is its path and
-    /// `parameters["workRoot"]` the scratch root, both journaled when the run started.
-    /// `planning` lets a plan be built without the password or a helm binary (see `ScenarioLoader.toolbox`).
+    /// Registers the scenarios that are built from a manifest; `parameters.manifest` is its path,
+    /// `parameters.workRoot` the scratch root and `parameters.options` the scenario's `Options`, all journaled
+    /// when the run started. `planning` lets a plan be built without the password or a helm binary (see
+    /// `ScenarioLoader.toolbox`).
     public mutating func registerManifestScenarios(loader: ScenarioLoader, planning: Bool = false) {
         registerWithScratch(RebuildScenario.runbookID, loader: loader, planning: planning) {
             toolbox, parameters, workRoot in
-            try RebuildScenario(toolbox: toolbox, options: .init(parameters: parameters), workRoot: workRoot)
-                .runbook(parameters: parameters)
+            try RebuildScenario(
+                toolbox: toolbox, options: try parameters.options(RebuildScenario.Options.self), workRoot: workRoot
+            ).runbook(parameters: parameters)
         }
         register(AppRollbackScenario.runbookID) { parameters in
-            let options = AppRollbackScenario.Options(parameters: parameters)
+            let options = try parameters.options(AppRollbackScenario.Options.self)
             // Without --with-migrations the app rollback never touches the database: no password needed.
             let toolbox = try await loader.toolbox(
-                manifestPath: try Self.require("manifest", in: parameters),
-                planning: planning || !options.withMigrations)
-            return try AppRollbackScenario(toolbox: toolbox, options: options)
-                .runbook(parameters: parameters)
+                manifestPath: try parameters.requireManifest(), planning: planning || !options.withMigrations)
+            return try AppRollbackScenario(toolbox: toolbox, options: options).runbook(parameters: parameters)
         }
         register(MigrationRollbackScenario.runbookID) { parameters in
-            let toolbox = try await loader.toolbox(
-                manifestPath: try Self.require("manifest", in: parameters), planning: planning)
-            return try MigrationRollbackScenario(toolbox: toolbox, options: .init(parameters: parameters))
-                .runbook(parameters: parameters)
+            let toolbox = try await loader.toolbox(manifestPath: try parameters.requireManifest(), planning: planning)
+            return try MigrationRollbackScenario(
+                toolbox: toolbox, options: try parameters.options(MigrationRollbackScenario.Options.self)
+            ).runbook(parameters: parameters)
         }
         registerWithScratch(RecoverRowsScenario.runbookID, loader: loader, planning: planning) {
             toolbox, parameters, workRoot in
-            try RecoverRowsScenario(toolbox: toolbox, options: .init(parameters: parameters), workRoot: workRoot)
-                .runbook(parameters: parameters)
+            try RecoverRowsScenario(
+                toolbox: toolbox, options: try parameters.options(RecoverRowsScenario.Options.self),
+                workRoot: workRoot
+            ).runbook(parameters: parameters)
         }
         registerWithScratch(RestoreScenario.runbookID, loader: loader, planning: planning) {
             toolbox, parameters, workRoot in
-            try RestoreScenario(toolbox: toolbox, options: .init(parameters: parameters), workRoot: workRoot)
-                .runbook(parameters: parameters)
+            try RestoreScenario(
+                toolbox: toolbox, options: try parameters.options(RestoreScenario.Options.self), workRoot: workRoot
+            ).runbook(parameters: parameters)
         }
         registerWithScratch(BackupScenario.runbookID, loader: loader, planning: planning) {
             toolbox, parameters, workRoot in
             try BackupScenario(toolbox: toolbox, workRoot: workRoot).runbook(parameters: parameters)
         }
         register(GamedayScenario.runbookID) { parameters in
-            let drill = try DrillScript.forRun(
-                path: parameters["drill"], scenario: try Self.require("scenario", in: parameters))
-            let source = try ManifestLoader(environment: loader.environment).load(
-                from: try Self.require("from", in: parameters))
-            let target = try await loader.toolbox(
-                manifestPath: try Self.require("manifest", in: parameters), planning: planning)
+            let options = try parameters.options(GamedayScenario.Options.self)
+            let drill = try DrillScript.forRun(path: options.drill, scenario: options.scenario)
+            let source = try ManifestLoader(environment: loader.environment).load(from: options.from)
+            let target = try await loader.toolbox(manifestPath: try parameters.requireManifest(), planning: planning)
             try ProductionGuard.check(
-                target: target.manifest, source: source, overridden: parameters["iKnowThisIsProduction"] == "yes")
+                target: target.manifest, source: source, overridden: options.productionGuardOverridden)
             return try GamedayScenario(
-                target: target, source: source, drill: drill, workRoot: try Self.require("workRoot", in: parameters),
-                releaseTimeout: parameters["releaseTimeout"].flatMap { Duration(manifestText: $0) } ?? .seconds(600),
+                target: target, source: source, drill: drill, workRoot: try parameters.requireWorkRoot(),
+                releaseTimeout: options.releaseTimeout,
                 killBySignal: loader.environment[GamedayScenario.childKillVariable] == "1"
-            ).runbook(parameters: parameters)
+            ).runbook(parameters: parameters, options: options)
         }
     }
 
     /// Registers a scenario that needs the manifest's toolbox and the per-run scratch root (both journaled).
     mutating func registerWithScratch(
         _ runbookID: String, loader: ScenarioLoader, planning: Bool,
-        build: @escaping @Sendable (ScenarioToolbox, [String: String], String) throws -> Runbook
+        build: @escaping @Sendable (ScenarioToolbox, RunParameters, String) throws -> Runbook
     ) {
         register(runbookID) { parameters in
-            let manifestPath = try Self.require("manifest", in: parameters)
-            let workRoot = try Self.require("workRoot", in: parameters)
+            let manifestPath = try parameters.requireManifest()
+            let workRoot = try parameters.requireWorkRoot()
             let toolbox = try await loader.toolbox(manifestPath: manifestPath, planning: planning)
             return try build(toolbox, parameters, workRoot)
         }
-    }
-
-    static func require(_ key: String, in parameters: [String: String]) throws -> String {
-        guard let value = parameters[key], !value.isEmpty else {
-            throw RunbookError.missingOutput(step: "run-started", key: "parameter \(key)")
-        }
-        return value
     }
 }

@@ -306,9 +306,10 @@ public struct StatusService: Sendable {
             guard let history = try? await runs.history(runID: summary.runID), let end = history.endedAt else {
                 continue
             }
-            let from = history.header.parameters[GamedayScenario.fromEnvironmentParameter]
+            let options = try? history.header.parameters.options(GamedayScenario.Options.self)
+            let from = options?.fromEnvironment
             guard history.header.environment == environment || from == environment else { continue }
-            let scenario = history.header.parameters["scenario"] ?? "?"
+            let scenario = options?.scenario ?? "?"
             let drill = Drill(
                 runID: summary.runID, environment: history.header.environment, fromEnvironment: from,
                 scenario: scenario, endedAt: end)
