@@ -29,7 +29,7 @@ struct BackupNightlyCommand: AsyncParsableCommand {
     func run() async throws {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let runbook = try await ScenarioCatalog.runbook(
-            .backup, manifest: options.file, stateDirectory: launcher.stateDirectory, options: NoScenarioOptions(),
+            .backup, manifest: options.file, stateDirectory: launcher.stateDirectory, options: BackupScenario.Options(),
             runner: launcher.runner)
         guard let manifest = runbook.manifest else { return try await launcher.start(runbook) }
         // The nightly notifications are the backup's own (verification failed, older than the RPO), so the

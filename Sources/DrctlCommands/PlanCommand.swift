@@ -45,7 +45,7 @@ struct PlanCommand: AsyncParsableCommand {
         case .recoverRows: try recoverRows.scenarioOptions(backupChoice)
         case .rollbackApp: rollbackApp.scenarioOptions
         case .rollbackMigration: rollbackMigration.scenarioOptions(noBackup: rollbackApp.noBackup)
-        case .backup: NoScenarioOptions()
+        case .backup: BackupScenario.Options()
         }
     }
 

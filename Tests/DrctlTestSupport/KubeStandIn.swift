@@ -13,7 +13,10 @@ public final class KubeStandIn: @unchecked Sendable {
     public let directory: String
     private let process: Process
 
-    public init(projectRoot: String) throws {
+    /// With `imageLayout` (drctl's image, `scripts/image build`), the stand-in's kubelet runs the pods of Jobs
+    /// from that image as runc containers (needs root), with PersistentVolumeClaims as folders under
+    /// `kubeletDirectory/pvc/NAMESPACE/CLAIM`.
+    public init(projectRoot: String, imageLayout: String? = nil) throws {
         let python = projectRoot + "/.tools/venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw KubeStandInError.notStarted("\(python) is missing: run scripts/bootstrap")
@@ -28,6 +31,9 @@ public final class KubeStandIn: @unchecked Sendable {
             projectRoot + "/scripts/fixtures/kube_standin.py", "--port", "0", "--port-file", portFile,
             "--kubeconfig", kubeconfig, "--log", directory + "/requests.log",
         ]
+        if let imageLayout {
+            process.arguments? += ["--kubelet-dir", directory + "/kubelet", "--image-layout", imageLayout]
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
@@ -47,6 +53,12 @@ public final class KubeStandIn: @unchecked Sendable {
         }
         url = "http://127.0.0.1:\(port)"
     }
+
+    /// The kubelet's folder: `pvc/NAMESPACE/CLAIM` holds what Jobs wrote to their claims.
+    public var kubeletDirectory: String { directory + "/kubelet" }
+
+    /// One line per API request (method, path, status), for counting what a client did.
+    public var requestLog: String { (try? String(contentsOfFile: directory + "/requests.log", encoding: .utf8)) ?? "" }
 
     deinit {
         Self.stop(pid: process.processIdentifier)

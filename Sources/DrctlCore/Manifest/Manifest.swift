@@ -118,6 +118,8 @@ public struct Manifest: Sendable, Hashable, Codable {
         /// Where the data-moving work (dumps, loads, archive writes) runs: on this machine, through a
         /// `kubectl port-forward`, or in Kubernetes Jobs beside the database.
         public var dataPlane: DataPlane
+        /// How the data-plane Jobs run (image, Secrets, claim); nil: the defaults of `DataPlaneJobs`.
+        public var jobs: DataPlaneJobs?
 
         public init(
             host: String,
@@ -127,7 +129,8 @@ public struct Manifest: Sendable, Hashable, Codable {
             password: PasswordSource,
             adminDatabase: String = "postgres",
             smokeQuery: String? = nil,
-            dataPlane: DataPlane = .local
+            dataPlane: DataPlane = .local,
+            jobs: DataPlaneJobs? = nil
         ) {
             self.host = host
             self.port = port
@@ -137,10 +140,14 @@ public struct Manifest: Sendable, Hashable, Codable {
             self.adminDatabase = adminDatabase
             self.smokeQuery = smokeQuery
             self.dataPlane = dataPlane
+            self.jobs = jobs
         }
 
+        /// `jobs`, or the defaults when the manifest names none.
+        public var effectiveJobs: DataPlaneJobs { jobs ?? DataPlaneJobs() }
+
         enum CodingKeys: String, CodingKey {
-            case host, port, user, name, password, adminDatabase, smokeQuery, dataPlane
+            case host, port, user, name, password, adminDatabase, smokeQuery, dataPlane, jobs
         }
 
         public init(from decoder: any Decoder) throws {
@@ -153,6 +160,7 @@ public struct Manifest: Sendable, Hashable, Codable {
             adminDatabase = try container.decode(String.self, forKey: .adminDatabase)
             smokeQuery = try container.decodeIfPresent(String.self, forKey: .smokeQuery)
             dataPlane = try container.decodeIfPresent(DataPlane.self, forKey: .dataPlane) ?? .local
+            jobs = try container.decodeIfPresent(DataPlaneJobs.self, forKey: .jobs)
         }
 
         /// A manifest with the local data plane encodes as it did before `dataPlane` existed, so its fingerprint
@@ -167,6 +175,7 @@ public struct Manifest: Sendable, Hashable, Codable {
             try container.encode(adminDatabase, forKey: .adminDatabase)
             try container.encodeIfPresent(smokeQuery, forKey: .smokeQuery)
             if dataPlane != .local { try container.encode(dataPlane, forKey: .dataPlane) }
+            try container.encodeIfPresent(jobs, forKey: .jobs)
         }
     }
 
@@ -178,6 +187,37 @@ public struct Manifest: Sendable, Hashable, Codable {
         case portForward = "port-forward"
         /// In Kubernetes Jobs in the target namespace, from drctl's own image (`drctl agent …`).
         case job
+    }
+
+    /// `database.jobs`: how the data-plane Jobs of `dataPlane: job` run.
+    public struct DataPlaneJobs: Sendable, Hashable, Codable {
+        /// drctl's image the Jobs run; default `ghcr.io/valeo/drctl:<this drctl's version>`.
+        public var image: String
+        /// A Secret key the Jobs read the database password from; nil: drctl creates a Secret per Job from the
+        /// password it resolved (sent to kubectl on stdin) and deletes it with the Job.
+        public var passwordSecret: KubernetesSecretKey?
+        /// A Secret whose keys become the Jobs' environment (`envFrom`): the S3/Azure credentials. nil: the
+        /// Secret drctl creates carries the `AWS_*` and `AZURE_STORAGE_CONNECTION_STRING` variables drctl has.
+        public var environmentSecret: String?
+        /// A PersistentVolumeClaim holding the backup folder (catalog.json, daily/, monthly/) the backup Jobs
+        /// write; nil: an emptyDir, so only the off-site copy outlives the Job.
+        public var backupClaim: String?
+        /// The ServiceAccount the Jobs' pods run as; nil: the namespace's default.
+        public var serviceAccount: String?
+
+        public init(
+            image: String = DataPlaneJobs.defaultImage, passwordSecret: KubernetesSecretKey? = nil,
+            environmentSecret: String? = nil, backupClaim: String? = nil, serviceAccount: String? = nil
+        ) {
+            self.image = image
+            self.passwordSecret = passwordSecret
+            self.environmentSecret = environmentSecret
+            self.backupClaim = backupClaim
+            self.serviceAccount = serviceAccount
+        }
+
+        /// The tag a release of this drctl publishes.
+        public static var defaultImage: String { "ghcr.io/valeo/drctl:" + DrctlVersion.current }
     }
 
     /// Where the database password comes from.

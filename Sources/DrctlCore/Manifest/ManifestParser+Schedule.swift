@@ -76,7 +76,7 @@ extension ManifestParser {
     }
 
     /// A Kubernetes object name (RFC 1123 subdomain): lowercase letters, digits, '-' and '.', at most 253.
-    private func kubernetesName(_ node: ManifestNode) throws(ManifestError) -> String {
+    func kubernetesName(_ node: ManifestNode) throws(ManifestError) -> String {
         let name = try node.nonEmptyString()
         let allowed = name.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" || $0 == "." }
         guard allowed, name.count <= 253, let first = name.first, let last = name.last,
@@ -88,7 +88,7 @@ extension ManifestParser {
     }
 
     /// A key of a Secret's data: letters, digits, '-', '_' and '.'.
-    private func secretKey(_ node: ManifestNode) throws(ManifestError) -> String {
+    func secretKey(_ node: ManifestNode) throws(ManifestError) -> String {
         let key = try node.nonEmptyString()
         guard key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
             throw node.invalid(key, expected: "a Secret key: letters, digits, '-', '_' and '.'")

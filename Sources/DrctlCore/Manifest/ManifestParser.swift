@@ -64,7 +64,7 @@ struct ManifestParser {
 
     private func database(_ node: ManifestNode) throws(ManifestError) -> Manifest.Database {
         let database = try node.mapping(allowing: [
-            "host", "port", "user", "name", "password", "adminDatabase", "smokeQuery", "dataPlane",
+            "host", "port", "user", "name", "password", "adminDatabase", "smokeQuery", "dataPlane", "jobs",
         ])
         return Manifest.Database(
             host: try database.required("host").nonEmptyString(),
@@ -74,7 +74,8 @@ struct ManifestParser {
             password: try passwordSource(database.required("password")),
             adminDatabase: try database.optional("adminDatabase")?.nonEmptyString() ?? "postgres",
             smokeQuery: try database.optional("smokeQuery")?.nonEmptyString(),
-            dataPlane: try database.optional("dataPlane").map(dataPlane) ?? .local
+            dataPlane: try database.optional("dataPlane").map(dataPlane) ?? .local,
+            jobs: try database.optional("jobs").map(dataPlaneJobs)
         )
     }
 

@@ -124,7 +124,7 @@ public struct RunParameters: Sendable, Hashable, Codable {
     }
 }
 
-/// No options: the backup scenario.
+/// No options (a scenario whose runs all run the same steps).
 public struct NoScenarioOptions: ScenarioOptions {
     public init() {}
     public init(legacyParameters: [String: String]) {}

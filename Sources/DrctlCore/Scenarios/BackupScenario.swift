@@ -8,11 +8,37 @@ import Foundation
 public struct BackupScenario: Sendable {
     public static let runbookID = "backup"
 
+    /// What a backup run does besides the defaults.
+    public struct Options: ScenarioOptions {
+        /// Only `backup.create`: what `drctl backup create` runs with `database.dataPlane: job`, journaled so that
+        /// `drctl resume` follows its Job. False: the nightly's create → verify → sync → prune.
+        public var createOnly: Bool
+
+        public init(createOnly: Bool = false) { self.createOnly = createOnly }
+
+        public init(legacyParameters parameters: [String: String]) { self.init() }
+
+        enum CodingKeys: String, CodingKey { case createOnly }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            createOnly = try container.decodeIfPresent(Bool.self, forKey: .createOnly) ?? false
+        }
+
+        /// The nightly's options encode as `{}`, as they did before there were any.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            if createOnly { try container.encode(createOnly, forKey: .createOnly) }
+        }
+    }
+
     public var toolbox: ScenarioToolbox
+    public var options: Options
     public var workRoot: String
 
-    public init(toolbox: ScenarioToolbox, workRoot: String) {
+    public init(toolbox: ScenarioToolbox, options: Options = Options(), workRoot: String) {
         self.toolbox = toolbox
+        self.options = options
         self.workRoot = workRoot
     }
 
@@ -26,19 +52,30 @@ public struct BackupScenario: Sendable {
     public static let pruneStep: StepID = "backup.prune"
 
     public func runbook(parameters: RunParameters = RunParameters()) throws -> Runbook {
-        var steps = [createStep(), verifyStep()]
-        var last = Self.verifyStep
-        let targets = OffsiteTarget.targets(of: toolbox)
-        if !targets.isEmpty {
-            steps.append(try syncStep(targets: targets))
-            last = Self.syncStep
+        var steps: [RunbookStep]
+        if options.createOnly {
+            steps = [createStep(), RunScratch.cleanupStep(workRoot: workRoot, after: [Self.createStep])]
+        } else {
+            guard manifest.database.dataPlane != .job else {
+                throw DataPlaneJobError.placementUnsupported(
+                    what: "backup nightly (verify, sync and prune read backups.local on this machine; in the cluster"
+                        + " the CronJob of drctl backup schedule runs them)",
+                    dataPlane: manifest.database.dataPlane.rawValue)
+            }
+            steps = [createStep(), verifyStep()]
+            var last = Self.verifyStep
+            let targets = OffsiteTarget.targets(of: toolbox)
+            if !targets.isEmpty {
+                steps.append(try syncStep(targets: targets))
+                last = Self.syncStep
+            }
+            steps.append(pruneStep(after: last))
+            steps.append(RunScratch.cleanupStep(workRoot: workRoot, after: [Self.pruneStep]))
         }
-        steps.append(pruneStep(after: last))
-        steps.append(RunScratch.cleanupStep(workRoot: workRoot, after: [Self.pruneStep]))
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
-            parameters: try parameters.setting(NoScenarioOptions()),
+            parameters: try parameters.setting(options),
             manifestFingerprint: Fingerprint.of(try manifest.canonicalEncoding()),
             steps: steps,
             manifest: manifest
@@ -122,6 +159,73 @@ public struct BackupScenario: Sendable {
     }
 
     private func createStep() -> RunbookStep {
+        manifest.database.dataPlane == .job ? createJobStep() : createLocalStep()
+    }
+
+    /// `database.dataPlane: job`: the same dump, checks, catalog and off-site upload, run by
+    /// `drctl agent backup-create` in a Kubernetes Job beside the database (`JobRunner`). On resume the step
+    /// follows the Job its killed attempt started (same name) instead of starting a second dump.
+    private func createJobStep() -> RunbookStep {
+        let toolbox = toolbox
+        let settings = manifest.database.effectiveJobs
+        let arguments = ["backup-create"]
+        let planned = try? toolbox.dataPlaneJob(runID: "<run>", step: Self.createStep, arguments: arguments)
+        let creator = BackupCreator(toolbox: toolbox)
+        let inPod = BackupFolder(root: Manifest.jobBackupFolder)
+        let final = inPod.path(.daily, fileName: plannedFileName)
+        var commands = [
+            (planned?.secret == nil
+                ? ""
+                : "kubectl apply --server-side -f - <<< Secret drctl-<run>-backup-create (DB_PASSWORD"
+                    + (settings.environmentSecret == nil ? " and the AWS_*/AZURE_* variables set here" : "")
+                    + "; on stdin, never argv)"),
+            "kubectl create -f - <<< Job drctl-<run>-backup-create: \(settings.image) "
+                + (planned?.job.commandLine ?? "drctl agent backup-create")
+                + " (DB_PASSWORD from secretKeyRef \(planned?.job.passwordSecret.name ?? "")/"
+                + "\(planned?.job.passwordSecret.key ?? ""), backup folder \(Manifest.jobBackupFolder) on "
+                + (settings.backupClaim.map { "claim \($0)" } ?? "an emptyDir") + ")",
+            "  in the Job: " + creator.pipeline(partialPath: final + ".partial").redactedCommandLine,
+        ].filter { !$0.isEmpty }
+        commands += integrityCommands(path: final + ".partial").map { "  in the Job: " + $0 }
+        commands += [
+            "  in the Job: sha256, size at least \(manifest.backups.sizeFloor), catalog.json, monthly/; upload with"
+                + " its .sha256 sidecar to "
+                + OffsiteTarget.targets(of: toolbox).map {
+                    $0.store.displayName + "/" + $0.prefix
+                }.joined(separator: ", "),
+            "kubectl logs job/drctl-<run>-backup-create (followed), kubectl get job, kubectl get pods -l"
+                + " job-name=drctl-<run>-backup-create (the verdict: SHA-256, bytes, pg_dump and gzip status)",
+            "kubectl delete job drctl-<run>-backup-create --cascade=foreground; kubectl delete secret …",
+        ]
+        return RunbookStep(
+            id: Self.createStep,
+            title: "Dump \(manifest.database.name) in a Kubernetes Job (drctl agent backup-create), upload it"
+                + " with its checksum",
+            inputs: [
+                "database": manifest.database.name, "dataPlane": "job", "image": settings.image,
+                "namespace": manifest.kube.namespace,
+            ],
+            commands: commands
+        ) { context in
+            let verdict = try await toolbox.runDataPlaneJob(
+                context: context, arguments: arguments, environment: ProcessInfo.processInfo.environment)
+            for warning in verdict.warnings { context.log("warning: " + warning) }
+            let file = verdict.file ?? ""
+            context.log(
+                "created \(file) in Job \(JobRunner.jobName(runID: context.runID, step: context.step))"
+                    + " (\(verdict.bytes ?? 0) bytes, sha256 \(verdict.sha256 ?? "")); uploaded "
+                    + (verdict.uploaded.isEmpty ? "nothing" : verdict.uploaded.joined(separator: ", ")))
+            var outputs: StepOutputs = [
+                "file": file, "sha256": verdict.sha256 ?? "", "size": String(verdict.bytes ?? 0),
+                "job": JobRunner.jobName(runID: context.runID, step: context.step),
+                "uploaded": verdict.uploaded.joined(separator: " "),
+            ]
+            if let monthly = verdict.monthly { outputs["monthly"] = monthly.relativePath }
+            return outputs
+        }
+    }
+
+    private func createLocalStep() -> RunbookStep {
         let toolbox = toolbox
         let folder = folder
         let workRoot = workRoot

@@ -88,7 +88,9 @@ extension ScenarioRegistry {
         }
         registerWithScratch(BackupScenario.runbookID, loader: loader, planning: planning) {
             toolbox, parameters, workRoot in
-            try BackupScenario(toolbox: toolbox, workRoot: workRoot).runbook(parameters: parameters)
+            try BackupScenario(
+                toolbox: toolbox, options: try parameters.options(BackupScenario.Options.self), workRoot: workRoot
+            ).runbook(parameters: parameters)
         }
         register(GamedayScenario.runbookID) { parameters in
             let options = try parameters.options(GamedayScenario.Options.self)

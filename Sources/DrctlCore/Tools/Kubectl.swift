@@ -90,6 +90,39 @@ public struct Kubectl: Sendable, Hashable {
         return invocation(arguments + ["-f", file])
     }
 
+    /// `kubectl create -f -`: the object comes on stdin (JSON), never in argv.
+    public func create(json: Data) -> CommandInvocation {
+        var invocation = invocation(["create", "-f", "-"])
+        invocation.standardInput = .bytes(json)
+        return invocation
+    }
+
+    /// `kubectl apply --server-side --force-conflicts -f -`: the object (a Secret) comes on stdin, never in argv;
+    /// server-side, so no `last-applied-configuration` annotation repeats its data.
+    public func applyServerSide(json: Data, secrets: [String]) -> CommandInvocation {
+        var invocation = invocation(["apply", "--server-side", "--force-conflicts", "-f", "-"])
+        invocation.standardInput = .bytes(json)
+        return invocation.adding(secrets: secrets)
+    }
+
+    /// `kubectl get KIND NAME -o json` (`job`, `secret`, …): exits non-zero with `NotFound` when it is not there.
+    public func get(_ kind: String, _ name: String) -> CommandInvocation {
+        invocation(["get", kind, name, "-o", "json"])
+    }
+
+    /// `kubectl delete KIND NAME --ignore-not-found --wait=true` (for a Job with `--cascade=foreground`, so its
+    /// pods go first).
+    public func delete(_ kind: String, _ name: String) -> CommandInvocation {
+        var arguments = ["delete", kind, name, "--ignore-not-found", "--wait=true"]
+        if kind == "job" { arguments.append("--cascade=foreground") }
+        return invocation(arguments)
+    }
+
+    /// `kubectl logs job/NAME`: the log of the Job's pod so far.
+    public func jobLogs(_ name: String) -> CommandInvocation {
+        invocation(["logs", "job/\(name)"])
+    }
+
     private func invocation(_ arguments: [String], namespaced: Bool = true) -> CommandInvocation {
         CommandInvocation(executable, target.kubectlFlags(namespaced: namespaced) + arguments)
     }

@@ -1,0 +1,69 @@
+import ArgumentParser
+import DrctlCore
+import Foundation
+
+/// `drctl agent …`: what the data-plane Jobs run inside the cluster (`database.dataPlane: job`). Hidden from the
+/// top-level help: drctl creates these Jobs itself; a person runs `drctl backup create` and the like.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "The data-plane work drctl runs inside Kubernetes Jobs (database.dataPlane: job).",
+        discussion: """
+            Not for people: with database.dataPlane: job, drctl backup create starts a Job from drctl's image that \
+            runs drctl agent backup-create. The Job carries the manifest in DRCTL_AGENT_MANIFEST (no secret in \
+            it) and the password in DB_PASSWORD from a Secret. The agent's last log line, and its container's \
+            termination message, is its verdict: drctl-verdict: {"sha256": …, "bytes": …, …}.
+
+            Examples:
+              drctl plan backup -f manifests/production.yaml     # shows the Job, its image and command
+              drctl backup create -f manifests/production.yaml   # runs it (dataPlane: job)
+            """,
+        shouldDisplay: false,
+        subcommands: [AgentBackupCreateCommand.self]
+    )
+}
+
+/// `drctl agent backup-create`: `BackupCreator` and `BackupSync` inside the Job, then the verdict.
+struct AgentBackupCreateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup-create",
+        abstract: "Inside a data-plane Job: dump, compress, check, record and upload one backup; print the verdict.",
+        discussion: """
+            Runs what drctl backup create runs on the operator's machine — pg_dump | gzip into daily/, gzip -t, \
+            the size floor, SHA-256, catalog.json, monthly/ — in the Job's backup folder \
+            (database.jobs.backupClaim, else an emptyDir), then uploads the new backup with its .sha256 sidecar to \
+            the manifest's off-site stores. Reads DRCTL_AGENT_MANIFEST and DB_PASSWORD.
+
+            Examples:
+              drctl agent backup-create        # in the Job drctl backup create starts; not by hand
+            """
+    )
+
+    func run() async throws {
+        try await AgentRun.report(command: BackupAgent.command) {
+            let toolbox = try BackupAgent.toolbox(environment: ProcessInfo.processInfo.environment)
+            let creator = BackupCreator(toolbox: toolbox)
+            StandardStreams.out(
+                "drctl agent: " + creator.pipeline(partialPath: creator.plannedPartialPath).redactedCommandLine)
+            return try await BackupAgent(toolbox: toolbox).create()
+        }
+    }
+}
+
+/// Every agent command ends the same way: its verdict as the last log line and the termination message, also
+/// when it failed (then with the error and its exit-code kind), and the error thrown for the exit code.
+enum AgentRun {
+    static func report(command: String, _ body: () async throws -> AgentVerdict) async throws {
+        let verdict: AgentVerdict
+        var failure: (any Error)?
+        do {
+            verdict = try await body()
+        } catch {
+            verdict = AgentVerdict.failure(command: command, error: error)
+            failure = error
+        }
+        verdict.writeTerminationMessage()
+        if let line = try? verdict.encodedLine() { StandardStreams.out(AgentVerdict.marker + line) }
+        if let failure { throw failure }
+    }
+}

@@ -1,0 +1,250 @@
+import Foundation
+
+/// Runs one data-plane Job to its end and reads its verdict: drctl stays the conductor while the data moves
+/// inside the cluster.
+///
+/// The Job's name is deterministic (`drctl-<run id>-<step>`), so a resumed step finds the Job its killed
+/// attempt started and follows that one instead of starting a second. The Secret it reads (the password and
+/// the off-site credentials, when the manifest names no Secret of its own) goes to kubectl on stdin, never into
+/// argv, the Job spec or the journal. While the Job runs, its pod's new log lines go to the run's output; when
+/// it ends, its verdict is read from the termination message (else the log's last verdict line), the Job and
+/// its Secret are deleted, and a failed Job becomes an error with its log tail and the failure's exit code.
+public struct JobRunner: Sendable {
+    public var kubectl: Kubectl
+    public var runner: any CommandRunning
+    /// How often the Job's status and log are read.
+    public var pollInterval: Duration
+    /// How many polls a pod may wait in a state that does not heal by itself (`CreateContainerConfigError`,
+    /// `ErrImagePull`, …) before the Job is given up.
+    public var stuckPolls: Int
+
+    public init(
+        kubectl: Kubectl, runner: any CommandRunning = CommandRunner(), pollInterval: Duration = .seconds(1),
+        stuckPolls: Int = 60
+    ) {
+        self.kubectl = kubectl
+        self.runner = runner
+        self.pollInterval = pollInterval
+        self.stuckPolls = stuckPolls
+    }
+
+    var namespace: String { kubectl.target.namespace ?? "default" }
+
+    /// `drctl-<run id>-<step>`: `backup.create` of run `20261206-150102-ab12` is
+    /// `drctl-20261206-150102-ab12-backup-create` (a DNS label: lowercase, '-', at most 63 characters).
+    public static func jobName(runID: String, step: StepID) -> String {
+        let raw = "drctl-\(runID)-\(step.rawValue)".lowercased()
+        var name = String(raw.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" })
+        if name.count > 63 { name = String(name.prefix(63)) }
+        while name.hasSuffix("-") { name.removeLast() }
+        return name
+    }
+
+    /// The labels every data-plane Job and its Secret carry.
+    public static func labels(runID: String, step: StepID) -> [String: String] {
+        ["app.kubernetes.io/managed-by": "drctl", "drctl.valeo.io/run": runID, "drctl.valeo.io/step": step.rawValue]
+    }
+
+    /// What the run learns while the Job runs.
+    public struct Progress: Sendable {
+        public var log: @Sendable (String) -> Void
+        public init(log: @escaping @Sendable (String) -> Void) { self.log = log }
+    }
+
+    /// Creates the Job (and `secret`, when given) unless it exists already, follows it to its end, deletes it
+    /// and returns its verdict. Throws `DataPlaneJobError.jobFailed` with the log tail when it failed.
+    public func run(_ job: DataPlaneJob, secret: KubernetesSecretObject?, progress: Progress) async throws
+        -> AgentVerdict
+    {
+        if try await status(of: job.name) != nil {
+            progress.log("Job \(job.name) is already there (started by an earlier attempt): following it")
+        } else {
+            if let secret { try await createSecret(secret, job: job.name) }
+            try await check(
+                kubectl.create(json: try job.json(namespace: namespace)), job: job.name, action: "create it")
+            progress.log("Job \(job.name) created in namespace \(namespace): \(job.image) \(job.commandLine)")
+        }
+        let outcome = try await follow(job.name, progress: progress)
+        try await remove(job.name, secret: secret?.metadata.name)
+        return try verdict(of: outcome, job: job.name)
+    }
+
+    /// Deletes the Job (its pods first) and the Secret drctl made for it.
+    public func remove(_ job: String, secret: String?) async throws {
+        try await check(kubectl.delete("job", job), job: job, action: "delete it")
+        if let secret { try await check(kubectl.delete("secret", secret), job: job, action: "delete its Secret") }
+    }
+
+    // MARK: - Following
+
+    struct Outcome {
+        var succeeded: Bool
+        var exitCode: Int32?
+        var terminationMessage: String?
+        var log: String
+    }
+
+    private func follow(_ name: String, progress: Progress) async throws -> Outcome {
+        var printed = 0
+        var stuck = 0
+        while true {
+            try Task.checkCancellation()
+            let status = try await status(of: name)
+            let log = await currentLog(name)
+            printed = emit(log, after: printed, progress: progress)
+            guard let status else {
+                throw DataPlaneJobError.kubectlFailed(
+                    job: name, action: "read it", detail: "the Job disappeared while drctl followed it")
+            }
+            if status.isFinished {
+                let pod = try await pod(of: name)
+                let finalLog = await currentLog(name)
+                _ = emit(finalLog, after: printed, progress: progress)
+                return Outcome(
+                    succeeded: status.isComplete, exitCode: pod?.terminated?.exitCode,
+                    terminationMessage: pod?.terminated?.message, log: finalLog)
+            }
+            if status.active == 0, let waiting = try await pod(of: name)?.waiting,
+                Self.stuckReasons.contains(waiting.reason)
+            {
+                stuck += 1
+                if stuck >= stuckPolls {
+                    throw DataPlaneJobError.podNotStarting(
+                        job: name, namespace: namespace, reason: waiting.reason, message: waiting.message ?? "")
+                }
+            } else {
+                stuck = 0
+            }
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+
+    /// Container states that wait for a person, not for time.
+    static let stuckReasons: Set<String> = [
+        "CreateContainerConfigError", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerError",
+    ]
+
+    /// Sends the log lines after the first `printed` to the run's output; returns how many lines are out now.
+    private func emit(_ log: String, after printed: Int, progress: Progress) -> Int {
+        var lines = log.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        guard lines.count > printed else { return printed }
+        for line in lines[printed...] where !line.hasPrefix(AgentVerdict.marker) {
+            progress.log("[job] " + line)
+        }
+        return lines.count
+    }
+
+    private func currentLog(_ name: String) async -> String {
+        guard let result = try? await runner.run(kubectl.jobLogs(name)), result.status.isSuccess else { return "" }
+        return result.output
+    }
+
+    private func verdict(of outcome: Outcome, job: String) throws -> AgentVerdict {
+        let verdict =
+            outcome.terminationMessage.flatMap(AgentVerdict.parse) ?? AgentVerdict.parse(outcome.log)
+        let lines = outcome.log.split(separator: "\n").filter { !$0.hasPrefix(AgentVerdict.marker) }
+        let tail = lines.suffix(20).joined(separator: "\n")
+        guard outcome.succeeded, let verdict, verdict.succeeded else {
+            if outcome.succeeded, verdict == nil {
+                throw DataPlaneJobError.verdictMissing(job: job, namespace: namespace, logTail: tail)
+            }
+            throw DataPlaneJobError.jobFailed(
+                job: job, namespace: namespace, exitCode: outcome.exitCode, verdict: verdict, logTail: tail)
+        }
+        return verdict
+    }
+
+    // MARK: - kubectl
+
+    /// The Job's status, nil when there is no such Job.
+    func status(of name: String) async throws -> JobStatus? {
+        let result = try await runner.run(kubectl.get("job", name))
+        if Kubectl.isNotFound(result) { return nil }
+        guard result.status.isSuccess else {
+            throw DataPlaneJobError.kubectlFailed(
+                job: name, action: "read it", detail: result.failure?.localizedDescription ?? "")
+        }
+        return try ToolOutputError.decodeJSON(
+            JobStatus.self, from: result.standardOutput, tool: "kubectl", what: "Job JSON")
+    }
+
+    private func pod(of job: String) async throws -> JobPod? {
+        let result = try await runner.run(kubectl.getPods(selector: "job-name=\(job)"))
+        guard result.status.isSuccess else { return nil }
+        let pods = try ToolOutputError.decodeJSON(
+            KubernetesList<JobPod>.self, from: result.standardOutput, tool: "kubectl", what: "pod list JSON"
+        ).items
+        return pods.last { $0.terminated != nil } ?? pods.last
+    }
+
+    private func createSecret(_ secret: KubernetesSecretObject, job: String) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let values = secret.data.values.compactMap {
+            Data(base64Encoded: $0).map { String(decoding: $0, as: UTF8.self) }
+        }
+        try await check(
+            kubectl.applyServerSide(json: try encoder.encode(secret), secrets: values + Array(secret.data.values)),
+            job: job, action: "create its Secret")
+    }
+
+    private func check(_ invocation: CommandInvocation, job: String, action: String) async throws {
+        let result = try await runner.run(invocation)
+        guard result.status.isSuccess else {
+            throw DataPlaneJobError.kubectlFailed(
+                job: job, action: action, detail: result.failure?.localizedDescription ?? "")
+        }
+    }
+}
+
+/// A Job's `status`, as `kubectl get job -o json` shows it.
+struct JobStatus: Decodable {
+    var active: Int
+    var conditions: [KubernetesCondition]
+
+    var isComplete: Bool { conditions.contains { $0.type == "Complete" && $0.isTrue } }
+    var isFailed: Bool { conditions.contains { $0.type == "Failed" && $0.isTrue } }
+    var isFinished: Bool { isComplete || isFailed }
+
+    private enum CodingKeys: String, CodingKey { case status }
+    private struct Status: Decodable {
+        var active: Int?
+        var conditions: [KubernetesCondition]?
+    }
+
+    init(from decoder: any Decoder) throws {
+        let status = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Status.self, forKey: .status)
+        active = status?.active ?? 0
+        conditions = status?.conditions ?? []
+    }
+}
+
+/// A Job pod's one container state: waiting (and why) or terminated (exit code, termination message).
+struct JobPod: Decodable {
+    struct Waiting: Decodable {
+        var reason: String
+        var message: String?
+    }
+    struct Terminated: Decodable {
+        var exitCode: Int32
+        var message: String?
+    }
+    var waiting: Waiting?
+    var terminated: Terminated?
+
+    private enum CodingKeys: String, CodingKey { case status }
+    private struct Status: Decodable { var containerStatuses: [ContainerStatus]? }
+    private struct ContainerStatus: Decodable { var state: State? }
+    private struct State: Decodable {
+        var waiting: Waiting?
+        var terminated: Terminated?
+    }
+
+    init(from decoder: any Decoder) throws {
+        let status = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Status.self, forKey: .status)
+        let state = status?.containerStatuses?.first?.state
+        waiting = state?.waiting
+        terminated = state?.terminated
+    }
+}
