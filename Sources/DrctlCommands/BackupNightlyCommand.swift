@@ -32,15 +32,10 @@ struct BackupNightlyCommand: AsyncParsableCommand {
             .backup, manifest: options.file, stateDirectory: launcher.stateDirectory, options: BackupScenario.Options(),
             runner: launcher.runner)
         guard let manifest = runbook.manifest else { return try await launcher.start(runbook) }
-        // The nightly notifications are the backup's own (verification failed, older than the RPO), so the
-        // launcher's generic run notifications stay off; the dedup key is the same (drctl/<environment>/backup).
+        // The nightly notifications are the backup's own (verification failed, older than the RPO).
         let notifier = NotificationSetup.notifier(for: manifest)
-        do {
-            try await launcher.start(runbook, notify: false)
-        } catch {
-            await notifier?.notify(NightlyBackupNotifications.forRunError(error, manifest: manifest))
-            throw error
-        }
-        await notifier?.notify(NightlyBackupNotifications.finished(runbook, manifest: manifest))
+        try await NightlyBackupNotifications.conduct(
+            runbook, manifest: manifest, tell: { await notifier?.notify($0) },
+            run: { try await launcher.start(runbook, notify: false) })
     }
 }

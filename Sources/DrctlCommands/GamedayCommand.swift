@@ -96,7 +96,6 @@ struct GamedayRunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
-        let environment = ProcessInfo.processInfo.environment
         let absolute = ScenarioCatalog.absolutePath
         let drillOptions = GamedayScenario.Options(
             scenario: scenario, from: absolute(from), drill: drill.map(absolute),
@@ -105,19 +104,16 @@ struct GamedayRunCommand: AsyncParsableCommand {
         if iKnowThisIsProduction, childRunID == nil {
             StandardStreams.err("WARNING: --i-know-this-is-production: the production guard is OFF for this drill.")
         }
-        let loader = ScenarioLoader(environment: environment, runner: launcher.runner)
-        let target = try ManifestLoader(environment: environment).load(from: options.file)
-        let source = try ManifestLoader(environment: environment).load(from: drillOptions.from)
-        try ProductionGuard.check(target: target, source: source, overridden: iKnowThisIsProduction)
-        let drillScript = try DrillScript.forRun(path: drillOptions.drill, scenario: scenario)
-        // Built through the registry with the journaled parameters, exactly as `drctl resume` rebuilds it.
+        let loader = ScenarioLoader(environment: ProcessInfo.processInfo.environment, runner: launcher.runner)
+        // Built from the journaled parameters by the function `drctl resume` rebuilds it with; the manifests are
+        // read and the production guard checked there, once.
         let parameters = try RunParameters(
             manifest: absolute(options.file),
             workRoot: ScenarioLoader.workRoot(stateDirectory: launcher.stateDirectory),
             options: drillOptions)
+        let (drillScenario, runbook) = try await GamedayScenario.load(parameters: parameters, loader: loader)
         var registry = ScenarioRegistry.builtIn
         registry.registerManifestScenarios(loader: loader)
-        let runbook = try await registry.makeRunbook(id: GamedayScenario.runbookID, parameters: parameters)
         let service = GamedayService(
             runService: try await launcher.makeService(runbook: runbook.id), registry: registry,
             reportRoot: launcher.stateDirectory, notice: { StandardStreams.err($0) })
@@ -135,7 +131,10 @@ struct GamedayRunCommand: AsyncParsableCommand {
         let outcome = try await SignalCancellation.run(notice: { _ in
             StandardStreams.err("signal: stopping the drill and recording where it stopped…")
         }) {
-            try await service.run(runbook, drill: drillScript, target: target, source: source, child: child)
+            try await service.run(
+                runbook, drill: drillScenario.drill, target: drillScenario.target.manifest,
+                source: drillScenario.source,
+                child: child)
         }
         StandardStreams.err(
             "game day \(outcome.runID): \(outcome.report.verdict.rawValue); report in \(outcome.reportDirectory)/"

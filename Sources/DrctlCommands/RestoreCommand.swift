@@ -42,7 +42,8 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         var scenarioOptions = restore.scenarioOptions(backupChoice)
-        let manifest = try ManifestLoader().load(from: options.file)
+        // Read once: the confirmation needs its environment, the runbook is built from the same value.
+        let manifest = try ManifestLoader().load(from: ScenarioCatalog.absolutePath(options.file))
         if RestoreScenario.needsConfirmation(environment: manifest.environment), !restore.yes {
             let summary = RestoreScenario.destructiveSummary(manifest: manifest, options: scenarioOptions)
             guard Confirmation.ask(environment: manifest.environment, action: summary) else {
@@ -53,7 +54,7 @@ struct RestoreCommand: AsyncParsableCommand {
         let launcher = RunLauncher(stateDir: options.stateDir, output: options.output)
         let runbook = try await ScenarioCatalog.runbook(
             .restore, manifest: options.file, stateDirectory: launcher.stateDirectory, options: scenarioOptions,
-            runner: launcher.runner)
+            runner: launcher.runner, loaded: manifest)
         try await launcher.start(runbook)
     }
 }

@@ -15,16 +15,18 @@ enum ScenarioCatalog {
     }
 
     /// Builds the runbook through `ScenarioRegistry.builtIn`, the same path `drctl resume` takes, from the
-    /// scenario's options as its command parsed them (`RebuildScenario.Options` for `.rebuild`, …).
+    /// scenario's options as its command parsed them (`RebuildScenario.Options` for `.rebuild`, …). `loaded`: the
+    /// manifest the command read already (from `absolutePath(manifest)`), so it is not read again.
     static func runbook(
         _ name: Name, manifest: String, stateDirectory: String, options: some ScenarioOptions,
-        runner: any CommandRunning, planning: Bool = false
+        runner: any CommandRunning, planning: Bool = false, loaded: Manifest? = nil
     ) async throws -> Runbook {
         let parameters = try RunParameters(
             manifest: absolutePath(manifest), workRoot: ScenarioLoader.workRoot(stateDirectory: stateDirectory),
             options: options)
         var registry = ScenarioRegistry.builtIn
-        registry.registerManifestScenarios(loader: ScenarioLoader(runner: runner), planning: planning)
+        registry.registerManifestScenarios(
+            loader: ScenarioLoader(runner: runner, loaded: loaded.map { [$0] } ?? []), planning: planning)
         guard registry.names.contains(name.rawValue) else {
             throw RunbookError.unknownScenario(name.rawValue, known: registry.names)
         }

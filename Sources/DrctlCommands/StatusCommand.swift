@@ -50,13 +50,9 @@ struct StatusCommand: AsyncParsableCommand {
         case .json: StandardStreams.out(try report.json())
         }
         if notify, let notifier = NotificationSetup.notifier(for: toolbox.manifest),
-            report.checks.contains(where: { $0.id == "backups.daily" && $0.result == .fail })
+            let notification = report.rpoNotification(rpo: toolbox.manifest.objectives.rpo)
         {
-            await notifier.notify(
-                .backupOlderThanRPO(
-                    environment: report.environment, newestBackup: nil,
-                    age: report.metrics.newestBackupAgeSeconds.map { .seconds($0) },
-                    rpo: toolbox.manifest.objectives.rpo))
+            await notifier.notify(notification)
         }
         if !report.passed { throw StatusError.checksFailed(failed: report.failed.map(\.id)) }
     }

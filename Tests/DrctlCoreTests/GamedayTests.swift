@@ -1,4 +1,5 @@
 import DrctlCore
+import DrctlTestSupport
 import Foundation
 import Testing
 
@@ -159,5 +160,53 @@ import Testing
             ProductionGuard.reasons(target: renamed, source: production) == [
                 "same database as --from (postgresql.production.svc.cluster.local:5432/valeo_erp)"
             ])
+    }
+
+    /// `drctl gameday` and `drctl resume` build a drill through `GamedayScenario.load`: the manifests are read once
+    /// and the guard is checked before the password is asked for, so a production target is refused as such.
+    @Test func aGameDayIsLoadedOnceWithItsGuardBeforeThePassword() async throws {
+        let manifests = root.appendingPathComponent("manifests").path
+        func parameters(target: String, overridden: Bool = false) throws -> RunParameters {
+            try RunParameters(
+                manifest: manifests + "/" + target, workRoot: "/state/work",
+                options: GamedayScenario.Options(
+                    scenario: "cluster-loss", from: manifests + "/production.yaml",
+                    drill: manifests + "/gameday-cluster-loss.yaml", productionGuardOverridden: overridden))
+        }
+        let noPassword = ScenarioLoader(
+            environment: ["DRCTL_HELM_MAJOR": "3", "HOME": "/home/operator"], runner: RecordingCommandRunner())
+        await #expect(throws: GamedayError.self) {
+            _ = try await GamedayScenario.load(
+                parameters: try parameters(target: "production.yaml"), loader: noPassword)
+        }
+        let withPassword = ScenarioLoader(
+            environment: ["DRCTL_HELM_MAJOR": "3", "HOME": "/home/operator", "DB_PASSWORD": "s3cret"],
+            runner: RecordingCommandRunner())
+        let (scenario, runbook) = try await GamedayScenario.load(
+            parameters: try parameters(target: "staging.yaml"), loader: withPassword)
+        #expect(scenario.target.manifest.environment == "staging")
+        #expect(scenario.source.environment == "production")
+        #expect(runbook.manifest?.environment == "staging")
+        let journaled = try runbook.parameters.options(GamedayScenario.Options.self)
+        #expect(journaled.fromEnvironment == "production")
+        #expect(journaled.scenario == "cluster-loss")
+    }
+
+    /// A command hands the manifest it read to the loader, which builds the toolbox from it instead of reading the
+    /// file again.
+    @Test func aManifestTheCommandReadIsNotReadAgain() async throws {
+        let folder = try TemporaryFolder()
+        let copy = folder.path + "/staging.yaml"
+        try FileManager.default.copyItem(
+            atPath: root.appendingPathComponent("manifests/staging.yaml").path, toPath: copy)
+        let environment = ["DRCTL_HELM_MAJOR": "3", "HOME": "/home/operator", "DB_PASSWORD": "s3cret"]
+        let read = try ManifestLoader(environment: environment).load(from: copy)
+        try FileManager.default.removeItem(atPath: copy)
+        let loader = ScenarioLoader(environment: environment, runner: RecordingCommandRunner(), loaded: [read])
+        #expect(try await loader.toolbox(manifestPath: copy).manifest == read)
+        await #expect(throws: (any Error).self) {
+            _ = try await ScenarioLoader(environment: environment, runner: RecordingCommandRunner())
+                .toolbox(manifestPath: copy)
+        }
     }
 }

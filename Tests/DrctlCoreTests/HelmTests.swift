@@ -55,6 +55,17 @@ import Testing
                 ] + target)
     }
 
+    @Test("a game day's bad release: --reuse-values and one --set per value, in order, before the target")
+    func upgradeInstallReusesValuesAndSets() {
+        let options = HelmUpgradeOptions(reuseValues: true, set: ["image.tag=never-ready", "a=b,c"])
+        #expect(
+            helm(.v3).upgradeInstall(release: "valeo-erp", chart: "./chart", options: options).arguments
+                == [
+                    "upgrade", "--install", "valeo-erp", "./chart", "--reuse-values", "--set", "image.tag=never-ready",
+                    "--set", "a=b,c",
+                ] + target)
+    }
+
     @Test func upgradeInstallRecordsADescription() {
         let options = HelmUpgradeOptions(description: "migration-revision=0004")
         #expect(

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import DrctlCore
@@ -42,5 +43,31 @@ import Testing
             manifest: manifest)
         #expect(verify.kind == .backupOlderThanRPO)
         #expect(verify.dedupKey == "drctl/production/backup")
+    }
+
+    @Test("a night is told once: its error's notification (and the error goes on), or that it finished")
+    func aNightIsToldOnceHowItEnded() async throws {
+        let manifest = try ManifestLoader(environment: [:]).load(
+            from: Self.projectRoot + "/manifests/production.yaml")
+        let runbook = Runbook(
+            id: BackupScenario.runbookID, environment: "production", manifestFingerprint: "m",
+            steps: [RunbookStep(id: "backup.create", title: "dump") { _ in [:] }])
+        let told = Mutex<[DrctlCore.Notification]>([])
+        let failure = RunbookError.stepFailed(runID: "r1", step: "backup.create", message: "pg_dump failed")
+        await #expect(throws: RunbookError.self) {
+            try await NightlyBackupNotifications.conduct(
+                runbook, manifest: manifest, tell: { notification in told.withLock { $0.append(notification) } },
+                run: { throw failure })
+        }
+        #expect(told.withLock { $0.map(\.kind) } == [.runFailed])
+        #expect(
+            told.withLock { $0.first?.summary } == "[production] nightly backup failed at backup create: pg_dump failed"
+        )
+        told.withLock { $0 = [] }
+        try await NightlyBackupNotifications.conduct(
+            runbook, manifest: manifest, tell: { notification in told.withLock { $0.append(notification) } },
+            run: {})
+        #expect(told.withLock { $0.map(\.kind) } == [.runFinished])
+        #expect(told.withLock { $0.first?.summary } == "[production] nightly backup finished (backup.create)")
     }
 }

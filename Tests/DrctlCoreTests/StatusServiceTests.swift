@@ -62,6 +62,8 @@ import Testing
         #expect(report.metrics.newestBackupAgeSeconds == 43_200.0)
         #expect(!report.passed)
         #expect(report.text.contains("[FAIL] Restore tested quarterly (restore.tested)"))
+        // Other failed checks are not paged by `drctl status --notify`: only a daily backup older than the RPO.
+        #expect(report.rpoNotification(rpo: .seconds(86_400)) == nil)
     }
 
     @Test func aStaleOrUnverifiedBackupAndAnOverdueReviewFail() async throws {
@@ -78,6 +80,10 @@ import Testing
         #expect(
             report.prometheusText.contains("drctl_status_check_passed{environment=\"test\",check=\"backups.daily\"} 0"))
         #expect(!report.prometheusText.contains("drctl_backup_last_verified_timestamp_seconds{"))
+        let page = try #require(report.rpoNotification(rpo: .seconds(86_400)))
+        #expect(page.kind == .backupOlderThanRPO)
+        #expect(page.details["ageSeconds"] == "172800")
+        #expect(page.summary == "[test] newest backup is 48h old, older than the RPO of 24h")
     }
 
     /// Only game days that concern the manifest's environment count: run on it, or restoring its backups.

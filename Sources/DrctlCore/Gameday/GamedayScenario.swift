@@ -130,6 +130,25 @@ public struct GamedayScenario: Sendable {
         }
     }
 
+    /// A game day as `drctl gameday` starts it and `drctl resume` rebuilds it: the target and the source
+    /// manifests read once, the production guard checked once (before the password is needed), the drill script
+    /// read, and the runbook built from them.
+    public static func load(
+        parameters: RunParameters, loader: ScenarioLoader, planning: Bool = false
+    ) async throws -> (scenario: GamedayScenario, runbook: Runbook) {
+        let options = try parameters.options(Options.self)
+        let manifests = ManifestLoader(environment: loader.environment)
+        let target = try manifests.load(from: try parameters.requireManifest())
+        let source = try manifests.load(from: options.from)
+        try ProductionGuard.check(target: target, source: source, overridden: options.productionGuardOverridden)
+        let drill = try DrillScript.forRun(path: options.drill, scenario: options.scenario)
+        let scenario = GamedayScenario(
+            target: try await loader.toolbox(manifest: target, planning: planning), source: source, drill: drill,
+            workRoot: try parameters.requireWorkRoot(), releaseTimeout: options.releaseTimeout,
+            killBySignal: loader.environment[childKillVariable] == "1")
+        return (scenario, try scenario.runbook(parameters: parameters, options: options))
+    }
+
     /// The runbook; `options` are journaled with the source's environment and the incident time filled in.
     public func runbook(
         parameters: RunParameters = RunParameters(),
@@ -289,11 +308,10 @@ public struct GamedayScenario: Sendable {
         let app = toolbox.manifest.releases.app
         let helm = toolbox.helm
         let bad = drill.badRelease
-        var command = helm.upgradeInstall(
+        let upgrade = helm.upgradeInstall(
             release: app.release.name, chart: app.release.chart.argument,
-            options: HelmUpgradeOptions(chartVersion: app.release.version, wait: true, timeout: bad.timeout))
-        command.arguments += ["--reuse-values"] + bad.set.flatMap { ["--set", $0] }
-        let upgrade = command
+            options: HelmUpgradeOptions(
+                chartVersion: app.release.version, wait: true, timeout: bad.timeout, reuseValues: true, set: bad.set))
         let history = helm.history(release: app.release.name)
         let release = app.release.name
         let namespace = toolbox.manifest.kube.namespace

@@ -4,6 +4,22 @@ import Foundation
 /// targets: its own kinds (a failed verification, a backup older than the RPO) rather than the generic run ones,
 /// under the dedup key drctl/<environment>/backup, so a good night resolves the incident a bad one opened.
 public enum NightlyBackupNotifications {
+    /// Runs a night (`run` starts the runbook) and tells how it ended, once: the notification for the error it
+    /// ended with (which is then thrown on), or that it finished. The run's generic notifications stay off: the
+    /// dedup key is the same (drctl/<environment>/backup).
+    public static func conduct(
+        _ runbook: Runbook, manifest: Manifest, tell: @Sendable (Notification) async -> Void,
+        run: () async throws -> Void
+    ) async throws {
+        do {
+            try await run()
+        } catch {
+            await tell(forRunError(error, manifest: manifest))
+            throw error
+        }
+        await tell(finished(runbook, manifest: manifest))
+    }
+
     /// A night that finished: the steps it ran.
     public static func finished(_ runbook: Runbook, manifest: Manifest) -> Notification {
         let steps = runbook.steps.map(\.id.rawValue).filter { $0.hasPrefix("backup.") }

@@ -5,16 +5,30 @@ import Foundation
 public struct ScenarioLoader: Sendable {
     public var environment: [String: String]
     public var runner: any CommandRunning
+    /// Manifests a command has read already, by the absolute path they were read from: used instead of reading
+    /// the file again, so a command reads its manifest once.
+    public var loaded: [String: Manifest]
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, runner: any CommandRunning) {
+    public init(
+        environment: [String: String] = ProcessInfo.processInfo.environment, runner: any CommandRunning,
+        loaded: [Manifest] = []
+    ) {
         self.environment = environment
         self.runner = runner
+        self.loaded = Dictionary(loaded.map { ($0.source.file.absolute, $0) }, uniquingKeysWith: { _, last in last })
     }
 
     /// `planning` tolerates an unset password (the plan shows `***` either way) and an absent helm binary
     /// (assumed helm 3), so a plan can be read on any laptop.
     public func toolbox(manifestPath: String, planning: Bool = false) async throws -> ScenarioToolbox {
-        let manifest = try ManifestLoader(environment: environment).load(from: manifestPath)
+        let manifest =
+            try loaded[manifestPath] ?? loaded[(manifestPath as NSString).standardizingPath]
+            ?? ManifestLoader(environment: environment).load(from: manifestPath)
+        return try await toolbox(manifest: manifest, planning: planning)
+    }
+
+    /// The toolbox for a manifest the caller has loaded already (the manifest is read once per command).
+    public func toolbox(manifest: Manifest, planning: Bool = false) async throws -> ScenarioToolbox {
         let password: SecretValue
         do {
             password = try SecretResolver(environment: environment).resolve(for: manifest).databasePassword
@@ -93,17 +107,7 @@ extension ScenarioRegistry {
             ).runbook(parameters: parameters)
         }
         register(GamedayScenario.runbookID) { parameters in
-            let options = try parameters.options(GamedayScenario.Options.self)
-            let drill = try DrillScript.forRun(path: options.drill, scenario: options.scenario)
-            let source = try ManifestLoader(environment: loader.environment).load(from: options.from)
-            let target = try await loader.toolbox(manifestPath: try parameters.requireManifest(), planning: planning)
-            try ProductionGuard.check(
-                target: target.manifest, source: source, overridden: options.productionGuardOverridden)
-            return try GamedayScenario(
-                target: target, source: source, drill: drill, workRoot: try parameters.requireWorkRoot(),
-                releaseTimeout: options.releaseTimeout,
-                killBySignal: loader.environment[GamedayScenario.childKillVariable] == "1"
-            ).runbook(parameters: parameters, options: options)
+            try await GamedayScenario.load(parameters: parameters, loader: loader, planning: planning).runbook
         }
     }
 

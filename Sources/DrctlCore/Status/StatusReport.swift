@@ -19,6 +19,15 @@ public struct StatusReport: Sendable, Hashable, Codable {
     public var passed: Bool { checks.allSatisfy { $0.result == .pass } }
     public var failed: [StatusCheck] { checks.filter { $0.result == .fail } }
 
+    /// What `drctl status --notify` tells the manifest's notification targets: that the newest backup is older
+    /// than the RPO, when the daily-backup check failed; nil otherwise (other failed checks are not paged).
+    public func rpoNotification(rpo: Duration) -> Notification? {
+        guard checks.contains(where: { $0.id == "backups.daily" && $0.result == .fail }) else { return nil }
+        return .backupOlderThanRPO(
+            environment: environment, newestBackup: nil, age: metrics.newestBackupAgeSeconds.map { .seconds($0) },
+            rpo: rpo)
+    }
+
     public struct Metrics: Sendable, Hashable, Codable {
         /// The newest backup's name time (taken at), from the local catalog.
         public var newestBackupAt: Date?

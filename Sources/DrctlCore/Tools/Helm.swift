@@ -47,6 +47,10 @@ public struct HelmUpgradeOptions: Sendable, Hashable {
     public var disableOpenAPIValidation: Bool
     /// `--description`: the revision's description in `helm history` (drctl records `migration-revision=REV`).
     public var description: String?
+    /// `--reuse-values`: keep the values of the deployed revision (a game day's bad release changes only `set`).
+    public var reuseValues: Bool
+    /// `--set KEY=VALUE` each, in order.
+    public var set: [String]
 
     public init(
         valuesFiles: [String] = [],
@@ -56,7 +60,9 @@ public struct HelmUpgradeOptions: Sendable, Hashable {
         timeout: Duration? = nil,
         atomic: Bool = false,
         disableOpenAPIValidation: Bool = false,
-        description: String? = nil
+        description: String? = nil,
+        reuseValues: Bool = false,
+        set: [String] = []
     ) {
         self.valuesFiles = valuesFiles
         self.chartVersion = chartVersion
@@ -66,6 +72,8 @@ public struct HelmUpgradeOptions: Sendable, Hashable {
         self.atomic = atomic
         self.disableOpenAPIValidation = disableOpenAPIValidation
         self.description = description
+        self.reuseValues = reuseValues
+        self.set = set
     }
 }
 
@@ -123,6 +131,8 @@ public struct Helm: Sendable, Hashable {
         if options.atomic { arguments.append(majorVersion == .v3 ? "--atomic" : "--rollback-on-failure") }
         if options.disableOpenAPIValidation { arguments.append("--disable-openapi-validation") }
         if let description = options.description { arguments += ["--description", description] }
+        if options.reuseValues { arguments.append("--reuse-values") }
+        for value in options.set { arguments += ["--set", value] }
         return invocation(arguments)
     }
 
