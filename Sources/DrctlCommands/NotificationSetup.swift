@@ -13,11 +13,12 @@ enum NotificationSetup {
         return Notifier(channels: channels, report: { StandardStreams.err($0) })
     }
 
-    /// The notifier for the manifest a runbook was built from (its `manifest` parameter), if it names targets.
-    static func notifier(manifestPath: String?) -> Notifier? {
+    /// The manifest a run was built from (its `manifest` parameter), for its notification targets; nil (with a
+    /// warning that notifications are off) when it cannot be read.
+    static func manifest(at manifestPath: String?) -> Manifest? {
         guard let manifestPath else { return nil }
         do {
-            return notifier(for: try ManifestLoader().load(from: manifestPath))
+            return try ManifestLoader().load(from: manifestPath)
         } catch {
             StandardStreams.err("warning: notifications are off for this run: \(error.localizedDescription)")
             return nil

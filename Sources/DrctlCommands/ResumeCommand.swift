@@ -30,6 +30,6 @@ struct ResumeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await RunLauncher(stateDir: state.stateDir, output: state.output)
-            .resume(runID: runID, registry: .builtIn, acceptDrift: acceptDrift)
+            .resume(runID: runID, acceptDrift: acceptDrift)
     }
 }

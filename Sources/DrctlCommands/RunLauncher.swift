@@ -47,9 +47,18 @@ struct RunLauncher {
         }
     }
 
-    func resume(runID: String, registry: ScenarioRegistry, acceptDrift: Bool) async throws {
+    /// Resumes through `ScenarioRegistry.builtIn`; the run's manifest is read once, for its notification
+    /// targets and for the rebuilt runbook.
+    func resume(runID: String, acceptDrift: Bool) async throws {
         let header = try await RunCatalog(backend: try backend()).history(runID: runID).header
-        let notifier = NotificationSetup.notifier(manifestPath: header.parameters.manifest).map(RunNotifier.init)
+        let manifest = NotificationSetup.manifest(at: header.parameters.manifest)
+        let notifier = manifest.flatMap(NotificationSetup.notifier(for:)).map(RunNotifier.init)
+        // As `ScenarioRegistry.builtIn` builds it (its own runner: only `helm version` runs there), with the
+        // manifest read above.
+        var builtIn = ScenarioRegistry.builtIn
+        builtIn.registerManifestScenarios(
+            loader: ScenarioLoader(runner: CommandRunner(), loaded: manifest.map { [$0] } ?? []))
+        let registry = builtIn
         let service = try await makeService(runbook: header.runbook, notifier: notifier)
         try await Self.deliveringNotifications(notifier) {
             _ = try await SignalCancellation.run(notice: Self.notice) {

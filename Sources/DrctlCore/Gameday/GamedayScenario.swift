@@ -137,9 +137,8 @@ public struct GamedayScenario: Sendable {
         parameters: RunParameters, loader: ScenarioLoader, planning: Bool = false
     ) async throws -> (scenario: GamedayScenario, runbook: Runbook) {
         let options = try parameters.options(Options.self)
-        let manifests = ManifestLoader(environment: loader.environment)
-        let target = try manifests.load(from: try parameters.requireManifest())
-        let source = try manifests.load(from: options.from)
+        let target = try loader.manifest(at: try parameters.requireManifest())
+        let source = try loader.manifest(at: options.from)
         try ProductionGuard.check(target: target, source: source, overridden: options.productionGuardOverridden)
         let drill = try DrillScript.forRun(path: options.drill, scenario: options.scenario)
         let scenario = GamedayScenario(

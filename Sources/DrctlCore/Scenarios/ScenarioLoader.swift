@@ -21,10 +21,13 @@ public struct ScenarioLoader: Sendable {
     /// `planning` tolerates an unset password (the plan shows `***` either way) and an absent helm binary
     /// (assumed helm 3), so a plan can be read on any laptop.
     public func toolbox(manifestPath: String, planning: Bool = false) async throws -> ScenarioToolbox {
-        let manifest =
-            try loaded[manifestPath] ?? loaded[(manifestPath as NSString).standardizingPath]
-            ?? ManifestLoader(environment: environment).load(from: manifestPath)
-        return try await toolbox(manifest: manifest, planning: planning)
+        try await toolbox(manifest: try manifest(at: manifestPath), planning: planning)
+    }
+
+    /// The manifest at `path`: the one the command read already (`loaded`), else read now.
+    public func manifest(at path: String) throws -> Manifest {
+        if let manifest = loaded[path] ?? loaded[(path as NSString).standardizingPath] { return manifest }
+        return try ManifestLoader(environment: environment).load(from: path)
     }
 
     /// The toolbox for a manifest the caller has loaded already (the manifest is read once per command).
