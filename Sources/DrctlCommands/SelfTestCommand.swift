@@ -27,6 +27,6 @@ struct SelfTestCommand: AsyncParsableCommand {
     func run() async throws {
         let absolute = dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
         let scenario = SelfTestScenario(directory: absolute, rtoBudget: rtoSeconds.map { .seconds($0) })
-        try await RunLauncher(stateDir: state.stateDir, output: state.output).start(scenario.runbook())
+        try await RunLauncher(stateDir: state.stateDir, output: state.output).start(try scenario.runbook())
     }
 }

@@ -78,6 +78,10 @@ import Testing
                 filters: [.init(column: "customer_id", value: "1007")], overwrite: true),
             before: Self.before, dryRun: true)
         #expect(try parameters.options(RecoverRowsScenario.Options.self) == expected)
+        // Shown as it was journaled (`drctl runs show -o json`), not as empty options.
+        #expect(
+            try JSONValue(encoding: parameters)
+                == JSONDecoder().decode(JSONValue.self, from: Data(legacy.utf8)))
         let app = try JSONDecoder().decode(
             RunParameters.self,
             from: Data(#"{"manifest": "/m.yaml", "revision": "4", "timeout": "1m30s", "withMigrations": "true"}"#.utf8))

@@ -54,7 +54,7 @@ import Testing
     @Test func aRunOnSharedStateFailsAndIsResumedFromAnotherMirror() async throws {
         let s3 = try await S3Sandbox.make()
         let work = s3.scratch + "/work"
-        let runbook = SelfTestScenario(directory: work).runbook()
+        let runbook = try SelfTestScenario(directory: work).runbook()
         let service = RunService(
             backend: s3.backend(machine: "a"), runner: CommandRunner(), events: ClosureEventSink { _ in })
         var broken = runbook

@@ -18,7 +18,8 @@ public struct RunParameters: Sendable, Hashable, Codable {
     /// The scenario's options as JSON (an empty object for none).
     public var options: JSONValue
     /// The options of a run journaled before they were JSON: flat strings, read through
-    /// `ScenarioOptions.init(legacyParameters:)`. Never written.
+    /// `ScenarioOptions.init(legacyParameters:)`. Encoded back as they were read (`drctl runs show -o json`);
+    /// a run's new records are written from its rebuilt runbook, in the JSON shape.
     public var legacyOptions: [String: String]?
 
     public init(manifest: String? = nil, workRoot: String? = nil) {
@@ -86,6 +87,11 @@ public struct RunParameters: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey { case manifest, workRoot, options }
 
     public func encode(to encoder: any Encoder) throws {
+        if let legacyOptions {
+            var container = encoder.singleValueContainer()
+            try container.encode(legacyOptions)
+            return
+        }
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(manifest, forKey: .manifest)
         try container.encodeIfPresent(workRoot, forKey: .workRoot)

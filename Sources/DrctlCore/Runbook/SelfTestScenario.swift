@@ -49,10 +49,10 @@ public struct SelfTestScenario: Sendable {
         return Fingerprint.of(values)
     }
 
-    public func runbook() -> Runbook {
+    public func runbook() throws -> Runbook {
         let dir = directory
         return Runbook(
-            id: Self.runbookID, environment: "selftest", parameters: (try? RunParameters(options: options)) ?? .init(),
+            id: Self.runbookID, environment: "selftest", parameters: try RunParameters(options: options),
             manifestFingerprint: fingerprint, rtoBudget: rtoBudget,
             steps: [
                 RunbookStep(id: "prepare", title: "Create the work folder", inputs: ["dir": dir]) { context in
