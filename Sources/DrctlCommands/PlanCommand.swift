@@ -24,6 +24,7 @@ struct PlanCommand: AsyncParsableCommand {
               drctl plan recover-rows -f manifests/production.yaml --table documents_header --ids 42,43 \\
                 --before '2025-10-08 14:30'
               drctl plan backup -f manifests/production.yaml
+              drctl plan backup -f manifests/production.yaml --create-only   # dataPlane: job: the Job, its RBAC
             """
     )
 
@@ -35,6 +36,7 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup(title: "recover-rows") var recoverRows: RecoverRowsOptions
     @OptionGroup(title: "rollback-app") var rollbackApp: RollbackAppOptions
     @OptionGroup(title: "rollback-migration") var rollbackMigration: RollbackMigrationOptions
+    @OptionGroup(title: "backup") var backup: BackupPlanOptions
 
     /// The options of the planned scenario, as its command builds them (a flag means the same in every scenario
     /// that has it, so the groups never clash).
@@ -45,7 +47,7 @@ struct PlanCommand: AsyncParsableCommand {
         case .recoverRows: try recoverRows.scenarioOptions(backupChoice)
         case .rollbackApp: rollbackApp.scenarioOptions
         case .rollbackMigration: rollbackMigration.scenarioOptions(noBackup: rollbackApp.noBackup)
-        case .backup: BackupScenario.Options()
+        case .backup: BackupScenario.Options(createOnly: backup.createOnly)
         }
     }
 
@@ -64,4 +66,15 @@ struct PlanCommand: AsyncParsableCommand {
         case .json: StandardStreams.out(try plan.json())
         }
     }
+}
+
+/// The flags of `plan backup`.
+struct BackupPlanOptions: ParsableArguments {
+    @Flag(
+        name: .customLong("create-only"),
+        help: """
+            Plan only backup.create: what drctl backup create runs with database.dataPlane: job (the Job, its \
+            image and command, the Role and RoleBinding drctl needs).
+            """)
+    var createOnly: Bool = false
 }

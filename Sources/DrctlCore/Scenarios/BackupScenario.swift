@@ -172,8 +172,13 @@ public struct BackupScenario: Sendable {
         let planned = try? toolbox.dataPlaneJob(runID: "<run>", step: Self.createStep, arguments: arguments)
         let creator = BackupCreator(toolbox: toolbox)
         let inPod = BackupFolder(root: Manifest.jobBackupFolder)
+        let stores = OffsiteTarget.targets(of: toolbox).map { $0.store.displayName + "/" + $0.prefix }
+            .joined(separator: ", ")
         let final = inPod.path(.daily, fileName: plannedFileName)
-        var commands = [
+        var commands = DataPlaneRBAC.invocations(kubectl: toolbox.kubectl).map {
+            "(once, by a cluster admin: what drctl needs for the Job) " + $0.redactedCommandLine
+        }
+        commands += [
             (planned?.secret == nil
                 ? ""
                 : "kubectl apply --server-side -f - <<< Secret drctl-<run>-backup-create (DB_PASSWORD"
@@ -181,18 +186,18 @@ public struct BackupScenario: Sendable {
                     + "; on stdin, never argv)"),
             "kubectl create -f - <<< Job drctl-<run>-backup-create: \(settings.image) "
                 + (planned?.job.commandLine ?? "drctl agent backup-create")
-                + " (DB_PASSWORD from secretKeyRef \(planned?.job.passwordSecret.name ?? "")/"
-                + "\(planned?.job.passwordSecret.key ?? ""), backup folder \(Manifest.jobBackupFolder) on "
+                + " (DB_PASSWORD from secretKeyRef \(settings.passwordSecret?.name ?? "drctl-<run>-backup-create")/"
+                + "\(settings.passwordSecret?.key ?? Manifest.jobPasswordVariable), backup folder"
+                + " \(Manifest.jobBackupFolder) on "
                 + (settings.backupClaim.map { "claim \($0)" } ?? "an emptyDir") + ")",
             "  in the Job: " + creator.pipeline(partialPath: final + ".partial").redactedCommandLine,
         ].filter { !$0.isEmpty }
         commands += integrityCommands(path: final + ".partial").map { "  in the Job: " + $0 }
         commands += [
-            "  in the Job: sha256, size at least \(manifest.backups.sizeFloor), catalog.json, monthly/; upload with"
-                + " its .sha256 sidecar to "
-                + OffsiteTarget.targets(of: toolbox).map {
-                    $0.store.displayName + "/" + $0.prefix
-                }.joined(separator: ", "),
+            "  in the Job: sha256, size at least \(manifest.backups.sizeFloor), catalog.json, monthly/; "
+                + (stores.isEmpty
+                    ? "no off-site store in the manifest: only the Job's backup folder keeps it"
+                    : "upload with its .sha256 sidecar to " + stores),
             "kubectl logs job/drctl-<run>-backup-create (followed), kubectl get job, kubectl get pods -l"
                 + " job-name=drctl-<run>-backup-create (the verdict: SHA-256, bytes, pg_dump and gzip status)",
             "kubectl delete job drctl-<run>-backup-create --cascade=foreground; kubectl delete secret …",

@@ -118,6 +118,19 @@ public struct Kubectl: Sendable, Hashable {
         return invocation(arguments)
     }
 
+    /// `kubectl create role NAME --verb=… --resource=…`: the same verbs on every resource named.
+    public func createRole(_ name: String, verbs: [String], resources: [String]) -> CommandInvocation {
+        invocation([
+            "create", "role", name, "--verb=" + verbs.joined(separator: ","),
+            "--resource=" + resources.joined(separator: ","),
+        ])
+    }
+
+    /// `kubectl create rolebinding NAME --role=ROLE --user=USER`.
+    public func createRoleBinding(_ name: String, role: String, user: String) -> CommandInvocation {
+        invocation(["create", "rolebinding", name, "--role=" + role, "--user=" + user])
+    }
+
     /// `kubectl logs job/NAME`: the log of the Job's pod so far.
     public func jobLogs(_ name: String) -> CommandInvocation {
         invocation(["logs", "job/\(name)"])

@@ -1,0 +1,173 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// The data-plane Job as drctl writes it and `JobRunner`'s conduct, against the recording runner: the Job and
+/// its Secret go to kubectl on stdin, the password is a `secretKeyRef` only, a Job that is already there is
+/// followed (not created again), a failed Job's verdict keeps its exit-code kind and the log tail.
+@Suite struct JobRunnerTests {
+    static let password = "pa$$ w0rd'\""
+
+    private func toolbox(_ jobs: Manifest.DataPlaneJobs? = nil) -> ScenarioToolbox {
+        var manifest = RollbackFixtures.manifest()
+        manifest.database.dataPlane = .job
+        manifest.database.jobs = jobs
+        return ScenarioToolbox(manifest: manifest, databasePassword: SecretValue(Self.password))
+    }
+
+    @Test func theJobNamesThePasswordOnlyAsASecretReference() throws {
+        let (job, secret) = try toolbox().dataPlaneJob(
+            runID: "20261206-150102-ab12", step: "backup.create", arguments: ["backup-create"],
+            environment: ["AWS_ACCESS_KEY_ID": "AKIA", "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "HOME": "/root"])
+        #expect(job.name == "drctl-20261206-150102-ab12-backup-create")
+        let json = String(decoding: try job.json(namespace: "prod"), as: UTF8.self)
+        #expect(!json.contains(Self.password) && !json.contains("AKIA"))
+        #expect(
+            json.contains(#""secretKeyRef":{"key":"DB_PASSWORD","name":"drctl-20261206-150102-ab12-backup-create"}"#))
+        #expect(json.contains(#""envFrom":[{"secretRef":{"name":"drctl-20261206-150102-ab12-backup-create"}}]"#))
+        #expect(json.contains(#""args":["agent","backup-create"]"#))
+        #expect(json.contains(#""backoffLimit":0"#))
+        let manifest = try Manifest.fromDataPlaneJob(
+            environment: [Manifest.jobManifestVariable: try #require(job.environment[Manifest.jobManifestVariable])])
+        #expect(manifest.database.password == .env("DB_PASSWORD"))
+        #expect(manifest.database.dataPlane == .local)
+        #expect(manifest.backups.local.absolute == Manifest.jobBackupFolder)
+
+        let values = try #require(secret).data.mapValues {
+            String(decoding: Data(base64Encoded: $0) ?? Data(), as: UTF8.self)
+        }
+        #expect(
+            values == [
+                "DB_PASSWORD": Self.password, "AWS_ACCESS_KEY_ID": "AKIA", "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            ])
+    }
+
+    @Test func namedSecretsAreUsedAndNoneIsCreated() throws {
+        let (job, secret) = try toolbox(
+            Manifest.DataPlaneJobs(
+                passwordSecret: .init(name: "valeo-db", key: "password"), environmentSecret: "offsite",
+                backupClaim: "backups")
+        ).dataPlaneJob(
+            runID: "r1", step: "backup.create", arguments: ["backup-create"], environment: ["AWS_REGION": "x"])
+        #expect(secret == nil)
+        let json = String(decoding: try job.json(namespace: "prod"), as: UTF8.self)
+        #expect(json.contains(#""secretKeyRef":{"key":"password","name":"valeo-db"}"#))
+        #expect(json.contains(#""envFrom":[{"secretRef":{"name":"offsite"}}]"#))
+        #expect(json.contains(#""persistentVolumeClaim":{"claimName":"backups"}"#))
+    }
+
+    @Test func aJobThatIsAlreadyThereIsFollowedNotCreated() async throws {
+        let verdict = AgentVerdict(command: "backup-create", succeeded: true, file: "f.sql.gz", sha256: "ab", bytes: 3)
+        let runner = RecordingCommandRunner { invocation in
+            let arguments = invocation.arguments
+            var output = ""
+            if arguments.contains("job"), arguments.contains("get") {
+                output = #"{"status": {"conditions": [{"type": "Complete", "status": "True"}]}}"#
+            } else if arguments.contains("pods") {
+                output = try Self.podList(exitCode: 0, message: verdict.encodedLine())
+            }
+            return CommandResult(invocation: invocation, status: .exited(0), standardOutput: Data(output.utf8))
+        }
+        let (job, secret) = try toolbox().dataPlaneJob(runID: "r1", step: "backup.create", arguments: ["backup-create"])
+        let read = try await JobRunner(kubectl: toolbox().kubectl, runner: runner, pollInterval: .zero).run(
+            job, secret: secret, progress: .init(log: { _ in }))
+        #expect(read == verdict)
+        let verbs = runner.invocations.map { $0.arguments.first { ["create", "apply", "delete"].contains($0) } }
+        #expect(!verbs.contains("create") && !verbs.contains("apply"), "a second Job or Secret was created")
+        #expect(verbs.filter { $0 == "delete" }.count == 2, "the Job and its Secret are deleted")
+    }
+
+    @Test func aFailedJobKeepsItsKindAndItsLogTail() async throws {
+        let verdict = AgentVerdict(
+            command: "backup-create", succeeded: false, error: "under the size floor.", failureKind: "refused")
+        let created = Mutex(false)
+        let runner = RecordingCommandRunner { invocation in
+            let arguments = invocation.arguments
+            var output = ""
+            var status: TerminationStatus = .exited(0)
+            var stderr = ""
+            if arguments.contains("create") {
+                created.withLock { $0 = true }
+            } else if arguments.contains("job"), arguments.contains("get") {
+                if created.withLock({ $0 }) {
+                    output = #"{"status": {"conditions": [{"type": "Failed", "status": "True"}]}}"#
+                } else {
+                    status = .exited(1)
+                    stderr = #"Error from server (NotFound): jobs.batch "x" not found"#
+                }
+            } else if arguments.contains("logs") {
+                output = "dumping\npg_dump: 12 bytes\n" + AgentVerdict.marker + (try verdict.encodedLine()) + "\n"
+            } else if arguments.contains("pods") {
+                output = try Self.podList(exitCode: 3, message: verdict.encodedLine())
+            }
+            return CommandResult(
+                invocation: invocation, status: status, standardOutput: Data(output.utf8), standardErrorTail: stderr)
+        }
+        let (job, secret) = try toolbox().dataPlaneJob(runID: "r1", step: "backup.create", arguments: ["backup-create"])
+        let lines = Mutex<[String]>([])
+        let error = await #expect(throws: DataPlaneJobError.self) {
+            try await JobRunner(kubectl: toolbox().kubectl, runner: runner, pollInterval: .zero).run(
+                job, secret: secret, progress: .init(log: { line in lines.withLock { $0.append(line) } }))
+        }
+        #expect(error?.failureKind == .refused)
+        let text = error?.errorDescription ?? ""
+        #expect(text.contains("failed (its container exited 3): under the size floor. The Job was deleted"), "\(text)")
+        #expect(text.contains("  | pg_dump: 12 bytes") && !text.contains(AgentVerdict.marker), "\(text)")
+        #expect(lines.withLock { $0 }.contains("[job] pg_dump: 12 bytes"))
+        let creates = runner.invocations.filter { $0.arguments.contains("create") || $0.arguments.contains("apply") }
+        #expect(creates.map { $0.arguments.contains("-") } == [true, true], "not both on stdin")
+        for invocation in runner.invocations {
+            #expect(!invocation.arguments.joined(separator: " ").contains(Self.password))
+            #expect(!invocation.redactedCommandLine.contains(Self.password))
+        }
+    }
+
+    static func podList(exitCode: Int32, message: String) throws -> String {
+        let pod: [String: Any] = [
+            "metadata": ["name": "p"],
+            "status": ["containerStatuses": [["state": ["terminated": ["exitCode": exitCode, "message": message]]]]],
+        ]
+        return String(decoding: try JSONSerialization.data(withJSONObject: ["items": [pod]]), as: UTF8.self)
+    }
+}
+
+/// What `drctl plan backup --create-only` shows for `dataPlane: job`, and the nightly's refusal in job mode.
+@Suite struct JobBackupPlanTests {
+    private func toolbox() -> ScenarioToolbox {
+        var manifest = RollbackFixtures.manifest()
+        manifest.database.dataPlane = .job
+        manifest.database.jobs = Manifest.DataPlaneJobs(image: "registry.example/drctl:1.2.3", backupClaim: "backups")
+        return ScenarioToolbox(manifest: manifest, databasePassword: SecretValue(JobRunnerTests.password))
+    }
+
+    @Test func theCreateStepShowsTheJobItsCommandAndTheRBAC() throws {
+        let runbook = try BackupScenario(toolbox: toolbox(), options: .init(createOnly: true), workRoot: "/w")
+            .runbook()
+        #expect(runbook.steps.map(\.id) == [BackupScenario.createStep, "scratch.cleanup"])
+        let commands = try #require(runbook.step(BackupScenario.createStep)).commands
+        #expect(
+            commands.contains {
+                $0.hasPrefix(
+                    "kubectl create -f - <<< Job drctl-<run>-backup-create: registry.example/drctl:1.2.3"
+                        + " drctl agent backup-create (DB_PASSWORD from secretKeyRef drctl-<run>-backup-create/DB_PASSWORD,"
+                        + " backup folder /var/lib/drctl/backups on claim backups)")
+            }, "\(commands)")
+        #expect(
+            commands.contains {
+                $0.hasSuffix(
+                    "kubectl --context ctx --namespace prod create role drctl-data-plane"
+                        + " --verb=create,get,list,watch,delete,patch --resource=jobs.batch,secrets,pods,pods/log")
+            }, "\(commands)")
+        #expect(commands.contains { $0.contains("create rolebinding drctl-data-plane --role=drctl-data-plane") })
+        #expect(!commands.joined().contains(JobRunnerTests.password))
+    }
+
+    @Test func theNightlyIsRefusedInJobMode() throws {
+        let error = #expect(throws: DataPlaneJobError.self) {
+            try BackupScenario(toolbox: toolbox(), workRoot: "/w").runbook()
+        }
+        #expect(error?.failureKind == .usage)
+    }
+}
