@@ -201,7 +201,16 @@ import Testing
             atPath: root.appendingPathComponent("manifests/staging.yaml").path, toPath: copy)
         let environment = ["DRCTL_HELM_MAJOR": "3", "HOME": "/home/operator", "DB_PASSWORD": "s3cret"]
         let read = try ManifestLoader(environment: environment).load(from: copy)
+        // Read through another spelling of the path: its recorded path (and so its fingerprint) differs from a
+        // read of `copy`, so it must not stand in for one.
+        let respelled = try ManifestLoader(environment: environment).load(from: folder.path + "/./staging.yaml")
         try FileManager.default.removeItem(atPath: copy)
+        await #expect(throws: (any Error).self) {
+            _ = try await ScenarioLoader(
+                environment: environment, runner: RecordingCommandRunner(), loaded: [respelled]
+            )
+            .toolbox(manifestPath: copy)
+        }
         let loader = ScenarioLoader(environment: environment, runner: RecordingCommandRunner(), loaded: [read])
         #expect(try await loader.toolbox(manifestPath: copy).manifest == read)
         await #expect(throws: (any Error).self) {

@@ -5,8 +5,9 @@ import Foundation
 public struct ScenarioLoader: Sendable {
     public var environment: [String: String]
     public var runner: any CommandRunning
-    /// Manifests a command has read already, by the absolute path they were read from: used instead of reading
-    /// the file again, so a command reads its manifest once.
+    /// Manifests a command has read already, by the path they were read from (as given, so the value is the one
+    /// a fresh read of that path gives, fingerprint included): used instead of reading the file again, so a
+    /// command reads its manifest once.
     public var loaded: [String: Manifest]
 
     public init(
@@ -15,7 +16,7 @@ public struct ScenarioLoader: Sendable {
     ) {
         self.environment = environment
         self.runner = runner
-        self.loaded = Dictionary(loaded.map { ($0.source.file.absolute, $0) }, uniquingKeysWith: { _, last in last })
+        self.loaded = Dictionary(loaded.map { ($0.source.file.written, $0) }, uniquingKeysWith: { _, last in last })
     }
 
     /// `planning` tolerates an unset password (the plan shows `***` either way) and an absent helm binary
@@ -26,7 +27,7 @@ public struct ScenarioLoader: Sendable {
 
     /// The manifest at `path`: the one the command read already (`loaded`), else read now.
     public func manifest(at path: String) throws -> Manifest {
-        if let manifest = loaded[path] ?? loaded[(path as NSString).standardizingPath] { return manifest }
+        if let manifest = loaded[path] { return manifest }
         return try ManifestLoader(environment: environment).load(from: path)
     }
 
