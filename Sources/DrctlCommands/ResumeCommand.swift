@@ -15,8 +15,10 @@ struct ResumeCommand: AsyncParsableCommand {
             the resumed run; a recorded pid that now belongs to another program is left alone. What was stopped \
             is printed and journaled.
 
-            The run is rebuilt from the manifest and flags journaled when it started; if the manifest or the \
-            plan changed since, resume refuses and lists what changed, unless --accept-drift is given.
+            The run is rebuilt from the manifest and the options journaled when it started; if the manifest, an \
+            option (as this drctl reads it) or the plan changed since, resume refuses and lists what changed by \
+            name, unless --accept-drift is given. A run journaled by an earlier drctl resumes too; options this \
+            drctl cannot read are refused (exit 3) with what to do.
 
             Examples:
               drctl resume 20251009-020000-3fa2
