@@ -9,7 +9,7 @@ public enum BackupChoice: Sendable, Hashable {
     /// The newest backup taken strictly before this time (rows deleted at that time are still in it).
     case before(Date)
 
-    /// Journaled as step inputs and run parameters.
+    /// Journaled as step inputs (`backup.verify`'s); a scenario's options journal it as their own fields.
     public var parameters: [String: String] {
         switch self {
         case .latest: return [:]
@@ -18,7 +18,8 @@ public enum BackupChoice: Sendable, Hashable {
         }
     }
 
-    /// From `parameters`: `backup` wins over `before`; an unreadable `before` is an error, never "latest".
+    /// From the flat options an earlier drctl journaled (`RestoreScenario.Options(legacyParameters:)`): `backup`
+    /// wins over `before`; an unreadable `before` is an error, never "latest".
     public init(parameters: [String: String]) throws(RecoveryError) {
         if let name = parameters["backup"], !name.isEmpty {
             self = .named(name)
