@@ -135,15 +135,24 @@ import Testing
 
 /// What `drctl plan backup --create-only` shows for `dataPlane: job`, and the nightly's refusal in job mode.
 @Suite struct JobBackupPlanTests {
-    private func toolbox() -> ScenarioToolbox {
+    /// This machine has pigz (a PATH with an executable `pigz`), the image does not.
+    private func toolbox() throws -> ScenarioToolbox {
         var manifest = RollbackFixtures.manifest()
         manifest.database.dataPlane = .job
         manifest.database.jobs = Manifest.DataPlaneJobs(image: "registry.example/drctl:1.2.3", backupClaim: "backups")
-        return ScenarioToolbox(manifest: manifest, databasePassword: SecretValue(JobRunnerTests.password))
+        let bin = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-pigz-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        FileManager.default.createFile(
+            atPath: bin + "/pigz", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        return ScenarioToolbox(
+            manifest: manifest, databasePassword: SecretValue(JobRunnerTests.password),
+            executables: ToolExecutables(environment: ["PATH": bin]))
     }
 
     @Test func theCreateStepShowsTheJobItsCommandAndTheRBAC() throws {
-        let runbook = try BackupScenario(toolbox: toolbox(), options: .init(createOnly: true), workRoot: "/w")
+        let toolbox = try toolbox()
+        #expect(toolbox.gzip.compressor == "pigz", "the fixture's PATH has no pigz")
+        let runbook = try BackupScenario(toolbox: toolbox, options: .init(createOnly: true), workRoot: "/w")
             .runbook()
         #expect(runbook.steps.map(\.id) == [BackupScenario.createStep, "scratch.cleanup"])
         let commands = try #require(runbook.step(BackupScenario.createStep)).commands
@@ -161,12 +170,15 @@ import Testing
                         + " --verb=create,get,list,watch,delete,patch --resource=jobs.batch,secrets,pods,pods/log")
             }, "\(commands)")
         #expect(commands.contains { $0.contains("create rolebinding drctl-data-plane --role=drctl-data-plane") })
+        // The image has no pigz: `compressor: auto` is gzip in the Job, whatever this machine has.
+        #expect(
+            commands.contains { $0.hasPrefix("  in the Job: PGPASSWORD='***' pg_dump") && $0.contains("| gzip -c >") })
         #expect(!commands.joined().contains(JobRunnerTests.password))
     }
 
     @Test func theNightlyIsRefusedInJobMode() throws {
         let error = #expect(throws: DataPlaneJobError.self) {
-            try BackupScenario(toolbox: toolbox(), workRoot: "/w").runbook()
+            try BackupScenario(toolbox: try toolbox(), workRoot: "/w").runbook()
         }
         #expect(error?.failureKind == .usage)
     }

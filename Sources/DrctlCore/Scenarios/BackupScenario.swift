@@ -59,7 +59,8 @@ public struct BackupScenario: Sendable {
             guard manifest.database.dataPlane != .job else {
                 throw DataPlaneJobError.placementUnsupported(
                     what: "backup nightly (verify, sync and prune read backups.local on this machine; in the cluster"
-                        + " the CronJob of drctl backup schedule runs them)",
+                        + " the CronJob of drctl backup schedule runs them; drctl backup create runs in a Job, and"
+                        + " drctl plan backup --create-only shows it)",
                     dataPlane: manifest.database.dataPlane.rawValue)
             }
             steps = [createStep(), verifyStep()]
@@ -170,7 +171,9 @@ public struct BackupScenario: Sendable {
         let settings = manifest.database.effectiveJobs
         let arguments = ["backup-create"]
         let planned = try? toolbox.dataPlaneJob(runID: "<run>", step: Self.createStep, arguments: arguments)
-        let creator = BackupCreator(toolbox: toolbox)
+        // The pipeline as the agent builds it in the image: its PATH has no pigz, so `auto` is gzip there.
+        let creator = BackupCreator(
+            toolbox: ScenarioToolbox(manifest: manifest.forDataPlaneJob(), databasePassword: toolbox.databasePassword))
         let inPod = BackupFolder(root: Manifest.jobBackupFolder)
         let stores = OffsiteTarget.targets(of: toolbox).map { $0.store.displayName + "/" + $0.prefix }
             .joined(separator: ", ")
