@@ -66,3 +66,59 @@ struct DataPlaneManifestTests {
                 + " port-forward drctl runs) or job (Kubernetes Jobs from drctl's image), found 'kubelet'")
     }
 }
+
+/// `database.dataPlane: port-forward`: the tunnel's command line, which hosts name a Service, and how a database
+/// command is pointed at the tunnel (and nothing else is).
+@Suite("database tunnel")
+struct DatabaseTunnelTests {
+    @Test func theServiceAndNamespaceComeFromTheInClusterHost() {
+        #expect(
+            DatabaseTunnel.service(host: "postgresql.sandbox.svc.cluster.local", namespace: "x")! == (
+                "postgresql", "sandbox"
+            ))
+        #expect(DatabaseTunnel.service(host: "pg.prod.svc", namespace: "x")! == ("pg", "prod"))
+        #expect(DatabaseTunnel.service(host: "pg.prod", namespace: "x")! == ("pg", "prod"))
+        #expect(DatabaseTunnel.service(host: "pg", namespace: "x")! == ("pg", "x"))
+        #expect(DatabaseTunnel.service(host: "127.0.0.1", namespace: "x") == nil)
+        #expect(DatabaseTunnel.service(host: "db.example.com", namespace: "x") == nil)
+    }
+
+    @Test func anAddressIsRefusedWithPortForward() throws {
+        let sandbox = try ManifestSandbox()
+        let yaml = ManifestFixtures.valid(
+            replacing: "  host: db.example", with: "  host: 10.0.0.7\n  dataPlane: port-forward")
+        let path = try sandbox.writeManifest(yaml)
+        let error = #expect(throws: ManifestError.self) { try ManifestLoader(environment: [:]).load(from: path) }
+        let text = error?.errorDescription ?? ""
+        #expect(text.contains("database.host must be with dataPlane: port-forward, the PostgreSQL Service's"))
+    }
+
+    @Test func databaseCommandsArePointedAtTheTunnelAndNothingElseIs() throws {
+        let sandbox = try ManifestSandbox()
+        let yaml =
+            ManifestFixtures.valid(
+                replacing: "  host: db.example",
+                with: "  host: postgresql.test.svc.cluster.local\n  dataPlane: port-forward")
+            + "\nmigrations: { directory: . }\n"
+        let manifest = try ManifestLoader(environment: [:]).load(from: try sandbox.writeManifest(yaml))
+        let toolbox = ScenarioToolbox(manifest: manifest, databasePassword: SecretValue("pw"))
+        let tunnel = try #require(toolbox.databaseTunnel)
+        #expect(
+            tunnel.command.arguments == [
+                "--namespace", "test", "port-forward", "svc/postgresql", ":5432",
+            ])
+        let query = toolbox.postgres.query("SELECT 1")
+        let routed = try #require(tunnel.rerouted(query, localPort: 41234))
+        #expect(routed.arguments.contains("127.0.0.1") && routed.arguments.contains("41234"))
+        #expect(!routed.arguments.contains("postgresql.test.svc.cluster.local"))
+        #expect(routed.environment == query.environment)
+        let dump = toolbox.postgres.dump()
+        #expect(tunnel.rerouted(dump, localPort: 41234)?.arguments.contains("41234") == true)
+        let alembic = try #require(toolbox.alembic).current()
+        let routedAlembic = try #require(tunnel.rerouted(alembic, localPort: 41234))
+        #expect(routedAlembic.environment["DB_HOST"] == "127.0.0.1" && routedAlembic.environment["DB_PORT"] == "41234")
+        #expect(tunnel.rerouted(toolbox.kubectl.getPods(), localPort: 41234) == nil)
+        let local = try ManifestLoader(environment: [:]).load(from: try sandbox.writeManifest(ManifestFixtures.valid))
+        #expect(ScenarioToolbox(manifest: local, databasePassword: SecretValue("")).databaseTunnel == nil)
+    }
+}

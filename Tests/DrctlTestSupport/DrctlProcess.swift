@@ -102,27 +102,58 @@ public enum DrctlProcess {
         andCondition condition: (@Sendable (pid_t) async -> Bool)?, pollEvery interval: Duration,
         when trigger: (String) -> Bool
     ) async throws -> (sent: Bool, process: Process, result: Result) {
+        try await runActing(path, arguments, environment: environment, pollEvery: interval, when: trigger) {
+            process in
+            if delay > .zero { try? await Task.sleep(for: delay) }
+            // Then, if asked, until the world is in the state the test wants to interrupt (at most 20 s).
+            if let condition {
+                for _ in 0..<200 where process.isRunning {
+                    if await condition(process.processIdentifier) { break }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            let sent = process.isRunning
+            kill(process.processIdentifier, signal)
+            return sent
+        }
+    }
+
+    /// Runs and, once stdout contains `trigger`, calls `act` with drctl's pid every 100 ms (for at most 20 s) until
+    /// it returns true — e.g. once it killed one of drctl's children; then waits for drctl to end. `acted` is false
+    /// when `act` never returned true.
+    public static func runIntervening(
+        _ path: String, _ arguments: [String], environment: [String: String], whenOutputContains trigger: String,
+        act: @escaping @Sendable (pid_t) async -> Bool
+    ) async throws -> (acted: Bool, result: Result) {
+        let (acted, _, result) = try await runActing(
+            path, arguments, environment: environment, pollEvery: .milliseconds(10), when: { $0.contains(trigger) }
+        ) { process in
+            for _ in 0..<200 where process.isRunning {
+                if await act(process.processIdentifier) { return true }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        return (acted, result)
+    }
+
+    /// Starts drctl, polls its stdout until `trigger` holds, runs `action` once, then waits for drctl to end.
+    private static func runActing(
+        _ path: String, _ arguments: [String], environment: [String: String], pollEvery interval: Duration,
+        when trigger: (String) -> Bool, action: (Process) async -> Bool
+    ) async throws -> (Bool, Process, Result) {
         let (process, out, err) = try start(path, arguments, environment: environment)
-        var sent = false
+        var acted = false
         while process.isRunning {
             if trigger(read(out)) {
-                if delay > .zero { try await Task.sleep(for: delay) }
-                // Then, if asked, until the world is in the state the test wants to interrupt (at most 20 s).
-                if let condition {
-                    for _ in 0..<200 where process.isRunning {
-                        if await condition(process.processIdentifier) { break }
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
-                }
-                sent = process.isRunning
-                kill(process.processIdentifier, signal)
+                acted = await action(process)
                 break
             }
             try await Task.sleep(for: interval)
         }
         // Not waitUntilExit(): it can spin forever on Linux once swift-subprocess has run children here.
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        return (sent, process, Result(status: process.terminationStatus, output: read(out), errors: read(err)))
+        return (acted, process, Result(status: process.terminationStatus, output: read(out), errors: read(err)))
     }
 
     /// The processes whose parent is `pid`, with their command names (`/proc/<pid>/comm`).

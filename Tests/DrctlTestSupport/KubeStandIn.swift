@@ -15,8 +15,10 @@ public final class KubeStandIn: @unchecked Sendable {
 
     /// With `imageLayout` (drctl's image, `scripts/image build`), the stand-in's kubelet runs the pods of Jobs
     /// from that image as runc containers (needs root), with PersistentVolumeClaims as folders under
-    /// `kubeletDirectory/pvc/NAMESPACE/CLAIM`.
-    public init(projectRoot: String, imageLayout: String? = nil) throws {
+    /// `kubeletDirectory/pvc/NAMESPACE/CLAIM`. `podForwards`: `--pod-forwards` rules (JSON), where
+    /// `kubectl port-forward` to the simulated pods reaches, e.g.
+    /// `[{"selector": "app.kubernetes.io/name=postgresql", "port": 5432, "to": "127.0.0.1:PGPORT"}]`.
+    public init(projectRoot: String, imageLayout: String? = nil, podForwards: String? = nil) throws {
         let python = projectRoot + "/.tools/venv/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw KubeStandInError.notStarted("\(python) is missing: run scripts/bootstrap")
@@ -33,6 +35,10 @@ public final class KubeStandIn: @unchecked Sendable {
         ]
         if let imageLayout {
             process.arguments? += ["--kubelet-dir", directory + "/kubelet", "--image-layout", imageLayout]
+        }
+        if let podForwards {
+            try podForwards.write(toFile: directory + "/pod-forwards.json", atomically: true, encoding: .utf8)
+            process.arguments? += ["--pod-forwards", directory + "/pod-forwards.json"]
         }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")

@@ -18,16 +18,24 @@ final class RecoveryFixture: Sendable {
     let clock: ManualClock
     let replicas = 2
     let kube: KubeStandIn
+    /// The manifest drctl reads says `dataPlane: port-forward` and an in-cluster host (see `init`).
+    let portForward: Bool
 
     init(
         sizeFloor: String = "16KiB", bucket: String? = nil, azureContainer: String? = nil,
         environment: String = "restore-tests",
         databasePort: Int? = nil, sharing other: RecoveryFixture? = nil, format: PostgresDumpFormat = .plain,
-        compressor: BackupCompressor? = nil
+        compressor: BackupCompressor? = nil, portForward: Bool = false
     ) throws {
         stack = try StackEnvironment.current(
             requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"] + (compressor == nil ? [] : ["pigz"]))
-        kube = try other?.kube ?? KubeStandIn(projectRoot: stack.projectRoot)
+        // With `portForward`, the pods of the PostgreSQL StatefulSet `seed` applies forward to the stack's database.
+        let podForwards =
+            portForward
+            ? "[{\"selector\": \"app.kubernetes.io/name=postgresql\", \"port\": 5432, \"to\": \"127.0.0.1:\(stack.postgresPort)\"}]"
+            : nil
+        self.portForward = portForward
+        kube = try other?.kube ?? KubeStandIn(projectRoot: stack.projectRoot, podForwards: podForwards)
         let kubeURL = kube.url
         let kubeconfig = kube.kubeconfig
         // `sharing`: the same database, namespace and folder seen through a manifest that differs in one value.
@@ -67,7 +75,15 @@ final class RecoveryFixture: Sendable {
         let source = Manifest.Source(
             file: ManifestPath(written: "manifests/test.yaml", absolute: root + "/manifests/test.yaml"),
             projectRoot: root)
-        if other == nil { try yaml.write(toFile: root + "/manifests/test.yaml", atomically: true, encoding: .utf8) }
+        // `portForward`: drctl reads a manifest whose database only the cluster can resolve; the fixture itself
+        // keeps the direct connection (below) to seed and check the data.
+        let written =
+            portForward
+            ? yaml.replacingOccurrences(
+                of: "  host: \(stack.postgresHost)\n  port: \(databasePort ?? stack.postgresPort)\n",
+                with: "  host: postgresql.\(namespace).svc.cluster.local\n  port: 5432\n  dataPlane: port-forward\n")
+            : yaml
+        if other == nil { try written.write(toFile: root + "/manifests/test.yaml", atomically: true, encoding: .utf8) }
         // Without the runbook's DB_* variables (the stack exports them), which would override the manifest.
         let environment = stack.variables.filter { !$0.key.hasPrefix("DB_") }
         manifest = try ManifestLoader(environment: environment).load(yaml: yaml, source: source)
@@ -121,6 +137,37 @@ final class RecoveryFixture: Sendable {
         try await runner.runChecked(toolbox.postgres.query(sql))
         try await kubectl(["create", "namespace", namespace], namespaced: false)
         try await kubectl(["create", "deployment", "app", "--image=nginx:1", "--replicas=\(replicas)"])
+        if portForward { try await deployPostgresService() }
+    }
+
+    /// The PostgreSQL Service and StatefulSet a real cluster would have; the stand-in forwards its pod's 5432 to
+    /// the stack's database.
+    func deployPostgresService() async throws {
+        let objects = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: postgresql}
+            spec:
+              clusterIP: None
+              selector: {app.kubernetes.io/name: postgresql}
+              ports: [{name: tcp-postgresql, port: 5432, targetPort: tcp-postgresql}]
+            ---
+            apiVersion: apps/v1
+            kind: StatefulSet
+            metadata: {name: postgresql}
+            spec:
+              serviceName: postgresql
+              replicas: 1
+              selector: {matchLabels: {app.kubernetes.io/name: postgresql}}
+              template:
+                metadata: {labels: {app.kubernetes.io/name: postgresql}}
+                spec:
+                  containers:
+                  - {name: postgresql, image: "postgres:15", ports: [{name: tcp-postgresql, containerPort: 5432}]}
+            """
+        try objects.write(toFile: root + "/postgresql.yaml", atomically: true, encoding: .utf8)
+        try await kubectl(["apply", "-f", root + "/postgresql.yaml"])
+        try await kubectl(["rollout", "status", "statefulset/postgresql", "--timeout=60s"])
     }
 
     func cleanUp() async {

@@ -66,15 +66,24 @@ struct ManifestParser {
         let database = try node.mapping(allowing: [
             "host", "port", "user", "name", "password", "adminDatabase", "smokeQuery", "dataPlane", "jobs",
         ])
+        let hostNode = try database.required("host")
+        let host = try hostNode.nonEmptyString()
+        let dataPlane = try database.optional("dataPlane").map(dataPlane) ?? .local
+        if dataPlane == .portForward, DatabaseTunnel.service(host: host, namespace: "default") == nil {
+            throw hostNode.invalid(
+                host,
+                expected: "with dataPlane: port-forward, the PostgreSQL Service's in-cluster name"
+                    + " (NAME.NAMESPACE.svc.cluster.local): drctl port-forwards to that Service")
+        }
         return Manifest.Database(
-            host: try database.required("host").nonEmptyString(),
+            host: host,
             port: try database.optional("port")?.integer(in: 1...65_535) ?? 5432,
             user: try database.required("user").nonEmptyString(),
             name: try database.required("name").nonEmptyString(),
             password: try passwordSource(database.required("password")),
             adminDatabase: try database.optional("adminDatabase")?.nonEmptyString() ?? "postgres",
             smokeQuery: try database.optional("smokeQuery")?.nonEmptyString(),
-            dataPlane: try database.optional("dataPlane").map(dataPlane) ?? .local,
+            dataPlane: dataPlane,
             jobs: try database.optional("jobs").map(dataPlaneJobs)
         )
     }

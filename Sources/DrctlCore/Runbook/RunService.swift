@@ -30,7 +30,7 @@ public struct RunService: Sendable {
         self.toolVersions = toolVersions
     }
 
-    private var executor: RunbookExecutor {
+    private func executor(_ runner: any CommandRunning) -> RunbookExecutor {
         RunbookExecutor(runner: runner, events: events, clock: clock, maxConcurrentSteps: maxConcurrentSteps)
     }
 
@@ -53,7 +53,9 @@ public struct RunService: Sendable {
                 .runStarted(
                     runID: runID, runbook: runbook.id, environment: runbook.environment,
                     totalSteps: runbook.steps.count, toRun: runbook.steps.count, resumed: false))
-            let outcome = try await executor.execute(runbook, journal: journal, runID: runID, startedAt: now)
+            let outcome = try await withDataPlane(runbook) { runner in
+                try await executor(runner).execute(runbook, journal: journal, runID: runID, startedAt: now)
+            }
             return try await finish(outcome, journal: journal, lock: lock)
         } catch {
             try? await backend.releaseLock(environment: lock.environment, nonce: lock.nonce)
@@ -95,32 +97,44 @@ public struct RunService: Sendable {
                 notes += await Self.stopLeftovers(of: runID, childRecords)
                 childRecords.attach(runID: runID)
             }
-            let carried = try await decide(runbook: runbook, history: history, runID: runID)
-            // Interrupted while probing: nothing was written yet.
-            try Task.checkCancellation()
-            let journal = try await Journal.reopen(runID: runID, backend: backend, after: read)
-            var record = JournalRecord(type: .runResumed, time: now)
-            record.run = header(for: runbook, runID: runID)
-            record.reason = notes.isEmpty ? nil : notes.joined(separator: "; ")
-            try await journal.append(record)
-            for (id, step) in carried.accepted {
-                var accepted = JournalRecord(type: .stepCompleted, time: clock.now())
-                accepted.step = id
-                accepted.outputs = step.outputs
-                accepted.reason = step.note
-                try await journal.append(accepted)
+            let (outcome, journal) = try await withDataPlane(runbook) { runner in
+                try await resumeSteps(
+                    runbook, history: history, read: read, notes: notes, runID: runID, resumedAt: now, runner: runner)
             }
-            events.emit(
-                .runStarted(
-                    runID: runID, runbook: runbook.id, environment: runbook.environment,
-                    totalSteps: runbook.steps.count, toRun: runbook.steps.count - carried.all.count, resumed: true))
-            let outcome = try await executor.execute(
-                runbook, journal: journal, runID: runID, startedAt: history.startedAt, carried: carried.all)
             return try await finish(outcome, journal: journal, lock: lock)
         } catch {
             try? await backend.releaseLock(environment: lock.environment, nonce: lock.nonce)
             throw error
         }
+    }
+
+    /// Resume's probes and steps, with the runner of the run's data plane.
+    private func resumeSteps(
+        _ runbook: Runbook, history: RunHistory, read: JournalReadResult, notes: [String], runID: String,
+        resumedAt now: Date, runner: any CommandRunning
+    ) async throws -> (RunbookExecutor.Outcome, Journal) {
+        let carried = try await decide(runbook: runbook, history: history, runID: runID, runner: runner)
+        // Interrupted while probing: nothing was written yet.
+        try Task.checkCancellation()
+        let journal = try await Journal.reopen(runID: runID, backend: backend, after: read)
+        var record = JournalRecord(type: .runResumed, time: now)
+        record.run = header(for: runbook, runID: runID)
+        record.reason = notes.isEmpty ? nil : notes.joined(separator: "; ")
+        try await journal.append(record)
+        for (id, step) in carried.accepted {
+            var accepted = JournalRecord(type: .stepCompleted, time: clock.now())
+            accepted.step = id
+            accepted.outputs = step.outputs
+            accepted.reason = step.note
+            try await journal.append(accepted)
+        }
+        events.emit(
+            .runStarted(
+                runID: runID, runbook: runbook.id, environment: runbook.environment,
+                totalSteps: runbook.steps.count, toRun: runbook.steps.count - carried.all.count, resumed: true))
+        let outcome = try await executor(runner).execute(
+            runbook, journal: journal, runID: runID, startedAt: history.startedAt, carried: carried.all)
+        return (outcome, journal)
     }
 
     /// Stops what an interrupted attempt left running; says so on the terminal and returns the journal notes.
@@ -155,7 +169,9 @@ public struct RunService: Sendable {
 
     /// Which steps are done: completed before, or started-never-completed and accepted by their probe.
     /// Destructive steps in doubt without a conclusive probe stop the resume before anything runs.
-    private func decide(runbook: Runbook, history: RunHistory, runID: String) async throws -> Carried {
+    private func decide(
+        runbook: Runbook, history: RunHistory, runID: String, runner: any CommandRunning
+    ) async throws -> Carried {
         var carried = Carried()
         for step in runbook.steps {
             guard let past = history.steps.first(where: { $0.id == step.id }) else { continue }

@@ -21,6 +21,9 @@ public struct Runbook: Sendable {
     /// notification targets from here instead of loading the file again. Not journaled (the path is, in
     /// `parameters`); nil for runbooks built without a manifest.
     public var manifest: Manifest?
+    /// The `kubectl port-forward` the run's database commands go through (`database.dataPlane: port-forward`);
+    /// nil: they connect to `database.host` directly. Set from the toolbox by `ScenarioRegistry`.
+    public var databaseTunnel: DatabaseTunnel?
 
     public init(
         id: String,

@@ -23,8 +23,11 @@ public struct RunbookPlan: Sendable, Encodable {
     public var rpo: String?
     public var fingerprint: String
     public var steps: [Step]
+    /// `database.dataPlane: port-forward`: the tunnel every database command goes through.
+    public var databaseTunnel: [String]?
 
     public init(_ runbook: Runbook, manifest: String, rpo: Duration? = nil) {
+        databaseTunnel = runbook.databaseTunnel?.planLines
         scenario = runbook.id
         environment = runbook.environment
         self.manifest = manifest
@@ -47,6 +50,7 @@ public struct RunbookPlan: Sendable, Encodable {
         summary.append("plan fingerprint \(fingerprint.prefix(12))")
         lines.append(summary.joined(separator: " · "))
         lines.append("")
+        if let databaseTunnel { lines += databaseTunnel + [""] }
         for step in steps {
             var notes: [String] = []
             if !step.dependsOn.isEmpty { notes.append("after " + step.dependsOn.joined(separator: ", ")) }

@@ -84,12 +84,13 @@ extension ScenarioRegistry {
             let toolbox = try await loader.toolbox(
                 manifestPath: try parameters.requireManifest(), planning: planning || !options.withMigrations)
             return try AppRollbackScenario(toolbox: toolbox, options: options).runbook(parameters: parameters)
+                .reachingDatabase(through: toolbox)
         }
         register(MigrationRollbackScenario.runbookID) { parameters in
             let toolbox = try await loader.toolbox(manifestPath: try parameters.requireManifest(), planning: planning)
             return try MigrationRollbackScenario(
                 toolbox: toolbox, options: try parameters.options(MigrationRollbackScenario.Options.self)
-            ).runbook(parameters: parameters)
+            ).runbook(parameters: parameters).reachingDatabase(through: toolbox)
         }
         registerWithScratch(RecoverRowsScenario.runbookID, loader: loader, planning: planning) {
             toolbox, parameters, workRoot in
@@ -111,7 +112,8 @@ extension ScenarioRegistry {
             ).runbook(parameters: parameters)
         }
         register(GamedayScenario.runbookID) { parameters in
-            try await GamedayScenario.load(parameters: parameters, loader: loader, planning: planning).runbook
+            let loaded = try await GamedayScenario.load(parameters: parameters, loader: loader, planning: planning)
+            return loaded.runbook.reachingDatabase(through: loaded.scenario.target)
         }
     }
 
@@ -124,7 +126,17 @@ extension ScenarioRegistry {
             let manifestPath = try parameters.requireManifest()
             let workRoot = try parameters.requireWorkRoot()
             let toolbox = try await loader.toolbox(manifestPath: manifestPath, planning: planning)
-            return try build(toolbox, parameters, workRoot)
+            return try build(toolbox, parameters, workRoot).reachingDatabase(through: toolbox)
         }
+    }
+}
+
+extension Runbook {
+    /// This runbook with the toolbox's database tunnel (`database.dataPlane: port-forward`), which `RunService`
+    /// keeps open for the run and `drctl plan` shows.
+    func reachingDatabase(through toolbox: ScenarioToolbox) -> Runbook {
+        var copy = self
+        copy.databaseTunnel = toolbox.databaseTunnel
+        return copy
     }
 }

@@ -56,6 +56,9 @@ public struct ScenarioToolbox: Sendable {
         objectStores = stores
     }
 
+    /// The `kubectl port-forward` the database commands go through under `database.dataPlane: port-forward`.
+    public var databaseTunnel: DatabaseTunnel? { DatabaseTunnel(manifest: manifest, kubectl: kubectl) }
+
     /// Every secret a rendering of this environment's commands must mask (`Redactor` masks each in every
     /// encoding it takes, such as inside the app's DATABASE_URL).
     public var secrets: [String] {

@@ -136,6 +136,15 @@ public struct Kubectl: Sendable, Hashable {
         invocation(["logs", "job/\(name)"])
     }
 
+    /// `kubectl --namespace NS port-forward svc/NAME :PORT`: listens on a free local port (printed as
+    /// `Forwarding from 127.0.0.1:NNNNN -> PORT`) and forwards it to a running pod of the Service, until stopped.
+    public func portForward(service: String, namespace: String, remotePort: Int) -> CommandInvocation {
+        var target = target
+        target.namespace = namespace
+        return CommandInvocation(
+            executable, target.kubectlFlags() + ["port-forward", "svc/\(service)", ":\(remotePort)"])
+    }
+
     private func invocation(_ arguments: [String], namespaced: Bool = true) -> CommandInvocation {
         CommandInvocation(executable, target.kubectlFlags(namespaced: namespaced) + arguments)
     }

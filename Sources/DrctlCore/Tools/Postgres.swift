@@ -38,6 +38,32 @@ public struct PostgresConnection: Sendable, Hashable {
         return "dbname='\(escaped)'"
     }
 
+    /// `invocation` with the connection arguments of `from` (`-h HOST -p PORT`, as `arguments` writes them) and
+    /// alembic's `DB_HOST`/`DB_PORT` pointed at `to`; nil when the invocation does not connect to `from`.
+    static func rerouting(
+        _ invocation: CommandInvocation, from: (host: String, port: Int), to: (host: String, port: Int)
+    ) -> CommandInvocation? {
+        var copy = invocation
+        var changed = false
+        let old = ["-h", from.host, "-p", String(from.port)]
+        var index = copy.arguments.startIndex
+        while index + old.count <= copy.arguments.endIndex {
+            if Array(copy.arguments[index..<index + old.count]) == old {
+                copy.arguments.replaceSubrange(index..<index + old.count, with: ["-h", to.host, "-p", String(to.port)])
+                changed = true
+                index += old.count
+            } else {
+                index += 1
+            }
+        }
+        if copy.environment["DB_HOST"] == from.host, copy.environment["DB_PORT"] == String(from.port) {
+            copy.environment["DB_HOST"] = to.host
+            copy.environment["DB_PORT"] = String(to.port)
+            changed = true
+        }
+        return changed ? copy : nil
+    }
+
     var environment: [String: String] {
         guard let password, !password.isEmpty else { return [:] }
         return ["PGPASSWORD": password]

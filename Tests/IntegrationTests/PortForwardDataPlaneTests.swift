@@ -1,0 +1,127 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// `database.dataPlane: port-forward` with the real binary: the manifest names the database by its in-cluster
+/// name (`postgresql.NS.svc.cluster.local`), which nothing on this machine resolves, so a run that succeeds proves
+/// every psql, pg_dump and pg_restore went through the `kubectl port-forward` drctl ran (real kubectl against
+/// the kube stand-in, which forwards the PostgreSQL pod's 5432 to the stack's PostgreSQL).
+@Suite("dataPlane: port-forward with the real binary")
+struct PortForwardDataPlaneTests {
+    /// Runs `body` with a seeded fixture holding one backup whose drctl manifest says `dataPlane: port-forward`.
+    static func withBackup(_ body: (RecoveryFixture, String) async throws -> Void) async throws {
+        let fixture = try RecoveryFixture(environment: "port-forward-tests", portForward: true)
+        let drctl = try DrctlProcess.binary()
+        try await fixture.seed()
+        do {
+            try await fixture.createBackup()
+            try await body(fixture, drctl)
+        } catch {
+            await fixture.cleanUp()
+            throw error
+        }
+        await fixture.cleanUp()
+    }
+
+    /// The `kubectl port-forward` processes of this fixture (its kubeconfig is in their argv), with their pids.
+    static func tunnels(of fixture: RecoveryFixture) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry),
+                let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { return nil }
+            let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard argv.contains("port-forward"), argv.contains(fixture.kube.kubeconfig) else { return nil }
+            return pid
+        }
+    }
+
+    /// A database client drctl runs right now.
+    static func databaseClientRunning(under pid: pid_t) -> Bool {
+        DrctlProcess.children(of: pid).contains { ["psql", "pg_dump", "pg_restore", "alembic"].contains($0.command) }
+    }
+
+    static func expectNoTunnelLeft(_ fixture: RecoveryFixture) async throws {
+        for _ in 0..<50 where !tunnels(of: fixture).isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(tunnels(of: fixture).isEmpty, "a kubectl port-forward outlived the run")
+    }
+
+    @Test("drctl restore through the tunnel: equal table checksums, the host never resolved, no tunnel left")
+    func restoreThroughTheTunnel() async throws {
+        try await Self.withBackup { fixture, drctl in
+            let source = try await fixture.tableChecksums()
+            try await RecoveryCommandTests.damage(fixture)
+            #expect(try await fixture.tableChecksums() != source)
+
+            let plan = try await DrctlProcess.run(
+                drctl, ["plan", "restore", "-f", fixture.manifestPath], environment: fixture.binaryEnvironment)
+            #expect(plan.status == 0, "\(plan.output)\n\(plan.errors)")
+            #expect(
+                plan.output.contains(
+                    "$ kubectl --kubeconfig \(fixture.kube.kubeconfig) --namespace \(fixture.namespace) port-forward"
+                        + " svc/postgresql :5432"), "\(plan.output)")
+
+            let run = try await DrctlProcess.run(
+                drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment)
+
+            #expect(run.status == 0, "drctl restore failed:\n\(run.output)\n\(run.errors)")
+            #expect(run.output.contains("listening on 127.0.0.1:"), "\(run.output)")
+            #expect(try await fixture.tableChecksums() == source)
+            #expect(try await fixture.deploymentReplicas() == fixture.replicas)
+            #expect(fixture.kube.requestLog.contains("/pods/postgresql-0/portforward"))
+            try await Self.expectNoTunnelLeft(fixture)
+        }
+    }
+
+    @Test("drctl recover-rows through the tunnel: exactly the deleted rows come back, no tunnel left")
+    func recoverRowsThroughTheTunnel() async throws {
+        try await Self.withBackup { fixture, drctl in
+            let source = try await fixture.tableChecksums()
+            _ = try await fixture.query(
+                "DELETE FROM documents_line WHERE header_id IN ('DOC-7', 'DOC-42');"
+                    + " DELETE FROM documents_header WHERE id IN ('DOC-7', 'DOC-42')")
+            #expect(try await fixture.tableChecksums() != source)
+
+            let run = try await DrctlProcess.run(
+                drctl,
+                [
+                    "recover-rows", "-f", fixture.manifestPath, "--table", "documents_header", "--key", "id",
+                    "--ids", "DOC-7", "--ids", "DOC-42", "--before", "2025-10-09 08:00", "-o", "json",
+                ],
+                environment: fixture.binaryEnvironment)
+
+            #expect(run.status == 0, "drctl recover-rows failed:\n\(run.output)\n\(run.errors)")
+            let recovered = try await fixture.tableChecksums()
+            #expect(recovered["documents_header"] == source["documents_header"])
+            #expect(run.output.contains("listening on 127.0.0.1:"), "\(run.output)")
+            try await Self.expectNoTunnelLeft(fixture)
+        }
+    }
+
+    @Test("the tunnel's kubectl killed mid-run is started again and the restore completes; no tunnel left")
+    func aKilledTunnelIsRestarted() async throws {
+        try await Self.withBackup { fixture, drctl in
+            let source = try await fixture.tableChecksums()
+            try await RecoveryCommandTests.damage(fixture)
+
+            // Killed while the app is being scaled down: after the space check opened it, before the restore.
+            let (killed, run) = try await DrctlProcess.runIntervening(
+                drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment,
+                whenOutputContains: "\"step\":\"app.scale-down\""
+            ) { pid in
+                guard let tunnel = Self.tunnels(of: fixture).first, !Self.databaseClientRunning(under: pid) else {
+                    return false
+                }
+                return kill(tunnel, SIGKILL) == 0
+            }
+
+            #expect(killed, "the run ended before its tunnel could be killed:\n\(run.output)")
+            #expect(run.status == 0, "drctl restore failed:\n\(run.output)\n\(run.errors)")
+            #expect(run.output.contains("starting it again"), "\(run.output)")
+            #expect(run.output.components(separatedBy: "listening on 127.0.0.1:").count == 3, "\(run.output)")
+            #expect(try await fixture.tableChecksums() == source)
+            try await Self.expectNoTunnelLeft(fixture)
+        }
+    }
+}
