@@ -93,6 +93,32 @@ struct DatabaseTunnelTests {
         #expect(text.contains("database.host must be with dataPlane: port-forward, the PostgreSQL Service's"))
     }
 
+    @Test func anAddressInDBHostIsRefusedWithPortForward() throws {
+        let sandbox = try ManifestSandbox()
+        let yaml = ManifestFixtures.valid(
+            replacing: "  host: db.example", with: "  host: postgresql.test.svc\n  dataPlane: port-forward")
+        let path = try sandbox.writeManifest(yaml)
+        let error = #expect(throws: ManifestError.self) {
+            try ManifestLoader(environment: ["DB_HOST": "127.0.0.1"]).load(from: path)
+        }
+        let text = error?.errorDescription ?? ""
+        #expect(text.contains("DB_HOST") && text.contains("unset DB_HOST"), "\(text)")
+        let named = try ManifestLoader(environment: ["DB_HOST": "pg.other.svc.cluster.local"]).load(from: path)
+        #expect(named.database.host == "pg.other.svc.cluster.local")
+    }
+
+    @Test func theSandboxPortForwardManifestLoads() throws {
+        let root = ManifestFixtures.repositoryRoot.path
+        let environment = [
+            "DRCTL_STACK_DIR": "/tmp/stack", "PGHOST": "127.0.0.1", "PGPORT": "5432", "DRCTL_KUBE_URL": "http://k",
+        ]
+        let manifest = try ManifestLoader(environment: environment).load(
+            from: root + "/manifests/sandbox-port-forward.yaml")
+        #expect(manifest.database.dataPlane == .portForward)
+        let tunnel = try #require(ScenarioToolbox(manifest: manifest, databasePassword: SecretValue("")).databaseTunnel)
+        #expect(tunnel.command.arguments.suffix(3) == ["port-forward", "svc/postgresql", ":5432"])
+    }
+
     @Test func databaseCommandsArePointedAtTheTunnelAndNothingElseIs() throws {
         let sandbox = try ManifestSandbox()
         let yaml =

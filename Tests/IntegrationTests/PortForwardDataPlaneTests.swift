@@ -11,17 +11,7 @@ import Testing
 struct PortForwardDataPlaneTests {
     /// Runs `body` with a seeded fixture holding one backup whose drctl manifest says `dataPlane: port-forward`.
     static func withBackup(_ body: (RecoveryFixture, String) async throws -> Void) async throws {
-        let fixture = try RecoveryFixture(environment: "port-forward-tests", portForward: true)
-        let drctl = try DrctlProcess.binary()
-        try await fixture.seed()
-        do {
-            try await fixture.createBackup()
-            try await body(fixture, drctl)
-        } catch {
-            await fixture.cleanUp()
-            throw error
-        }
-        await fixture.cleanUp()
+        try await RecoveryCommandTests.withBackup(environment: "port-forward-tests", portForward: true, body)
     }
 
     /// The `kubectl port-forward` processes of this fixture (its kubeconfig is in their argv), with their pids.

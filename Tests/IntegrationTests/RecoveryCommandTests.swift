@@ -17,10 +17,12 @@ struct RecoveryCommandTests {
     }
 
     /// Runs `body` with a seeded fixture holding one backup, then drops its databases.
+    /// `portForward`: drctl's manifest says `dataPlane: port-forward` and an in-cluster host (`RecoveryFixture`).
     static func withBackup(
-        environment: String = "restore-tests", _ body: (RecoveryFixture, String) async throws -> Void
+        environment: String = "restore-tests", portForward: Bool = false,
+        _ body: (RecoveryFixture, String) async throws -> Void
     ) async throws {
-        let fixture = try RecoveryFixture(environment: environment)
+        let fixture = try RecoveryFixture(environment: environment, portForward: portForward)
         let drctl = try DrctlProcess.binary()
         try await fixture.seed()
         do {

@@ -8,6 +8,15 @@ extension ManifestLoader {
             return value
         }
         if let host = value("DB_HOST") {
+            // With port-forward drctl tunnels to the Service the host names; an address would be used directly.
+            if manifest.database.dataPlane == .portForward,
+                DatabaseTunnel.service(host: host, namespace: manifest.kube.namespace) == nil
+            {
+                throw .invalidEnvironmentOverride(
+                    variable: "DB_HOST", value: host,
+                    expected: "with database.dataPlane: port-forward, the PostgreSQL Service's in-cluster name"
+                        + " (NAME.NAMESPACE.svc.cluster.local); unset DB_HOST to use the manifest's")
+            }
             manifest.database.host = host
             manifest.environmentOverrides["database.host"] = "DB_HOST"
         }

@@ -46,7 +46,14 @@ public final class PortForward: Sendable {
         while true {
             let (port, failure, stopped) = state.withLock { ($0.localPort, $0.failure, $0.stopped) }
             if let port { return port }
-            if let failure { throw PortForwardError.failed(command: invocation.redactedCommandLine, reason: failure) }
+            if let failure {
+                // Said once; the next database command (a retried step, a resume) tries a fresh kubectl.
+                state.withLock { state in
+                    state.failure = nil
+                    state.supervisor = nil
+                }
+                throw PortForwardError.failed(command: invocation.redactedCommandLine, reason: failure)
+            }
             if stopped { throw CancellationError() }
             guard ContinuousClock.now < deadline else {
                 throw PortForwardError.noLocalPort(command: invocation.redactedCommandLine, waited: startupTimeout)
