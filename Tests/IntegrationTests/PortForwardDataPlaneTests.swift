@@ -114,4 +114,33 @@ struct PortForwardDataPlaneTests {
             try await Self.expectNoTunnelLeft(fixture)
         }
     }
+
+    @Test("drctl killed with its tunnel open: the kubectl is left behind, drctl resume stops it and completes")
+    func resumeStopsTheOrphanedTunnel() async throws {
+        try await Self.withBackup { fixture, drctl in
+            let source = try await fixture.tableChecksums()
+            try await RecoveryCommandTests.damage(fixture)
+
+            let killed = try await DrctlProcess.runKilled(
+                drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment,
+                whenOutputContains: "\"step\":\"app.scale-down\"", delay: .zero,
+                andCondition: { !Self.tunnels(of: fixture).isEmpty })
+            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+            let orphans = Self.tunnels(of: fixture)
+            #expect(!orphans.isEmpty, "SIGKILL leaves the tunnel's kubectl running")
+            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+
+            let resumed = try await DrctlProcess.run(
+                drctl, ["resume", runID, "-o", "json"], environment: fixture.binaryEnvironment)
+
+            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+            #expect(
+                resumed.errors.contains("port-forward svc/postgresql")
+                    && resumed.errors.contains("stopped process group"),
+                "\(resumed.errors)")
+            for pid in orphans { #expect(kill(pid, 0) != 0, "the orphaned tunnel \(pid) still runs") }
+            #expect(try await fixture.tableChecksums() == source)
+            try await Self.expectNoTunnelLeft(fixture)
+        }
+    }
 }
