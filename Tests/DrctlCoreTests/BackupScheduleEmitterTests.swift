@@ -56,34 +56,6 @@ import Yams
         #expect(files[1].contents.contains("OnCalendar=*-*-* 02:00:00 UTC\nPersistent=true\nRandomizedDelaySec=0\n"))
     }
 
-    @Test func systemdAnalyzeVerifyAcceptsTheUnits() async throws {
-        let analyze = "/usr/bin/systemd-analyze"
-        guard FileManager.default.isExecutableFile(atPath: analyze) else {
-            Issue.record("systemd-analyze is not installed: apt-get install systemd (scripts/bootstrap)")
-            return
-        }
-        let sandbox = try ManifestSandbox()
-        let files = try Self.emitter(in: sandbox).emit(.systemd)
-        let folder = sandbox.root.appendingPathComponent("units")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for file in files {
-            // ExecStart must name an existing executable for verify; point it at /bin/true.
-            let contents = file.contents.replacingOccurrences(of: "/usr/local/bin/drctl", with: "/bin/true")
-            try contents.write(to: folder.appendingPathComponent(file.name), atomically: true, encoding: .utf8)
-        }
-        let result = try await CommandRunner().run(
-            CommandInvocation(
-                analyze,
-                [
-                    "verify", "--man=no", folder.appendingPathComponent("drctl-backup-test.timer").path,
-                    folder.appendingPathComponent("drctl-backup-test.service").path,
-                ],
-                environment: ["SYSTEMD_LOG_LEVEL": "warning"]))
-        let errors = result.standardErrorTail
-        #expect(result.status == .exited(0), "systemd-analyze verify: \(errors)")
-        #expect(!errors.contains("drctl-backup-test"), "systemd-analyze complained: \(errors)")
-    }
-
     @Test func theCrontabLineRunsNightlyInUTC() throws {
         let sandbox = try ManifestSandbox()
         let emitter = try Self.emitter(in: sandbox)

@@ -1,6 +1,7 @@
-import DrctlCore
 import Foundation
 import Testing
+
+@testable import DrctlCore
 
 @Suite struct KubectlTests {
     let kubectl = Kubectl(context: "production", namespace: "production", kubeconfig: "/etc/kube/config")

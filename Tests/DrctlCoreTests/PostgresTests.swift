@@ -1,6 +1,7 @@
-import DrctlCore
 import Foundation
 import Testing
+
+@testable import DrctlCore
 
 @Suite struct PostgresTests {
     let connection = PostgresConnection(

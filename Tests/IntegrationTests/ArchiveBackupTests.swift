@@ -1,7 +1,8 @@
-import DrctlCore
 import DrctlTestSupport
 import Foundation
 import Testing
+
+@testable import DrctlCore
 
 /// `backups.format: custom` against the local stack with the real pg_dump, pg_restore and aws: `.dump` backups
 /// are created, verified, restored with `pg_restore -j`, pruned, listed and copied off-site next to `.sql.gz` ones.

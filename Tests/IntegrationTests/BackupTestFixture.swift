@@ -91,13 +91,7 @@ final class BackupFixture: Sendable {
     /// Seeds the database, runs `body`, and drops the database afterwards, also when `body` throws.
     func seeded(_ body: () async throws -> Void) async throws {
         try await seed()
-        do {
-            try await body()
-        } catch {
-            await dropDatabase()
-            throw error
-        }
-        await dropDatabase()
+        try await withTearDown(dropDatabase, body)
     }
 
     func dropDatabase() async {

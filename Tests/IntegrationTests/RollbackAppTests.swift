@@ -70,24 +70,24 @@ struct RollbackAppTests {
             objectives: { rpo: 24h, rto: 4h }
             """.write(toFile: manifestPath, atomically: true, encoding: .utf8)
             if let database {
-                let admin = Postgres(
-                    connection: PostgresConnection(
-                        host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresSuperuser,
-                        database: "postgres"))
                 try await runner.runChecked(admin.adminQuery("CREATE DATABASE \(database) OWNER \(stack.postgresUser)"))
                 try await runner.runChecked(try #require(try toolbox().alembic).upgrade(to: "head"))
             }
         }
 
-        deinit {
+        /// The stack's superuser on its `postgres` database, which creates and drops the test's database.
+        var admin: Postgres {
+            Postgres(
+                connection: PostgresConnection(
+                    host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresSuperuser,
+                    database: "postgres"))
+        }
+
+        /// Drops the database (when the test made one) and removes the project folder.
+        func tearDown() async {
             try? FileManager.default.removeItem(atPath: project)
             if let database {
-                let drop = Postgres(
-                    connection: PostgresConnection(
-                        host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresSuperuser,
-                        database: "postgres")
-                ).adminQuery("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-                Task { _ = try? await CommandRunner().run(drop) }
+                _ = try? await runner.run(admin.adminQuery("DROP DATABASE IF EXISTS \(database) WITH (FORCE)"))
             }
         }
 
@@ -159,97 +159,106 @@ struct RollbackAppTests {
     @Test("rolls back to the last good revision", arguments: [HelmMajorVersion.v3, .v4])
     func rollsBackToLastGood(major: HelmMajorVersion) async throws {
         let fixture = try await Fixture(major: major)
-        try await fixture.deployThreeRevisions()
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.deployThreeRevisions()
 
-        let report = try await fixture.service().start(try fixture.runbook())
+            let report = try await fixture.service().start(try fixture.runbook())
 
-        #expect(report.status == .succeeded)
-        #expect(report.steps.first { $0.step == "helm.history" }?.outputs["target"] == "2")
-        let history = try await fixture.history()
-        #expect(history.count == 4)
-        #expect(history.last?.status == "deployed")
-        #expect(history.last?.description == "Rollback to 2")
-        #expect(try await fixture.image() == "nginx:1.28")
-        #expect(try await fixture.kube.readyz(namespace: Self.namespace, deployment: Self.release) == 200)
+            #expect(report.status == .succeeded)
+            #expect(report.steps.first { $0.step == "helm.history" }?.outputs["target"] == "2")
+            let history = try await fixture.history()
+            #expect(history.count == 4)
+            #expect(history.last?.status == "deployed")
+            #expect(history.last?.description == "Rollback to 2")
+            #expect(try await fixture.image() == "nginx:1.28")
+            #expect(try await fixture.kube.readyz(namespace: Self.namespace, deployment: Self.release) == 200)
+        }
     }
 
     @Test("--revision 1 and a refused pruned/unknown revision with the history table", arguments: [HelmMajorVersion.v3])
     func explicitRevisionAndRefusal(major: HelmMajorVersion) async throws {
         let fixture = try await Fixture(major: major)
-        try await fixture.deployThreeRevisions()
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.deployThreeRevisions()
 
-        await #expect {
-            try await fixture.service().start(try fixture.runbook(.init(revision: 7, timeout: .seconds(60))))
-        } throws: { error in
-            let text = (error as? LocalizedError)?.errorDescription ?? ""
-            return text.contains("revision 7 of sample does not exist") && text.contains("REVISION")
-                && text.contains("Pick one of the revisions above")
+            await #expect {
+                try await fixture.service().start(try fixture.runbook(.init(revision: 7, timeout: .seconds(60))))
+            } throws: { error in
+                let text = (error as? LocalizedError)?.errorDescription ?? ""
+                return text.contains("revision 7 of sample does not exist") && text.contains("REVISION")
+                    && text.contains("Pick one of the revisions above")
+            }
+            #expect(try await fixture.history().count == 3, "a refusal changes nothing")
+
+            let report = try await fixture.service().start(
+                try fixture.runbook(.init(revision: 1, timeout: .seconds(60))))
+            #expect(report.status == .succeeded)
+            #expect(try await fixture.history().last?.description == "Rollback to 1")
+            #expect(try await fixture.image() == "nginx:1.27")
         }
-        #expect(try await fixture.history().count == 3, "a refusal changes nothing")
-
-        let report = try await fixture.service().start(try fixture.runbook(.init(revision: 1, timeout: .seconds(60))))
-        #expect(report.status == .succeeded)
-        #expect(try await fixture.history().last?.description == "Rollback to 1")
-        #expect(try await fixture.image() == "nginx:1.27")
     }
 
     @Test("killed right after helm rollback, resumed: the probe accepts the rollback, no second rollback")
     func killedAndResumed() async throws {
         let fixture = try await Fixture(major: .v3)
-        try await fixture.deployThreeRevisions()
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.deployThreeRevisions()
 
-        var killed = try fixture.runbook()
-        let index = try #require(killed.steps.firstIndex { $0.id == "helm.rollback" })
-        let action = killed.steps[index].action
-        killed.steps[index].action = { context in
-            _ = try await action(context)
-            throw CancellationError()  // the process "dies" after helm finished, before the journal says so
+            var killed = try fixture.runbook()
+            let index = try #require(killed.steps.firstIndex { $0.id == "helm.rollback" })
+            let action = killed.steps[index].action
+            killed.steps[index].action = { context in
+                _ = try await action(context)
+                throw CancellationError()  // the process "dies" after helm finished, before the journal says so
+            }
+            var runID = ""
+            await #expect {
+                try await fixture.service().start(killed)
+            } throws: { error in
+                guard case .interrupted(let id, let inFlight)? = error as? RunbookError else { return false }
+                runID = id
+                return inFlight == ["helm.rollback"]
+            }
+            #expect(try await fixture.history().count == 4)
+
+            var registry = ScenarioRegistry()
+            registry.register(AppRollbackScenario.runbookID) { _ in try fixture.runbook() }
+            let report = try await fixture.service().resume(runID: runID, registry: registry)
+
+            #expect(report.status == .succeeded)
+            let rollback = report.steps.first { $0.step == "helm.rollback" }
+            #expect(rollback?.note?.contains("accepted by probe") == true)
+            #expect(rollback?.outputs["rolledBackTo"] == "2")
+            let history = try await fixture.history()
+            #expect(history.count == 4, "the resume must not roll back a second time")
+            #expect(history.last?.description == "Rollback to 2")
+            #expect(try await fixture.kube.readyz(namespace: Self.namespace, deployment: Self.release) == 200)
         }
-        var runID = ""
-        await #expect {
-            try await fixture.service().start(killed)
-        } throws: { error in
-            guard case .interrupted(let id, let inFlight)? = error as? RunbookError else { return false }
-            runID = id
-            return inFlight == ["helm.rollback"]
-        }
-        #expect(try await fixture.history().count == 4)
-
-        var registry = ScenarioRegistry()
-        registry.register(AppRollbackScenario.runbookID) { _ in try fixture.runbook() }
-        let report = try await fixture.service().resume(runID: runID, registry: registry)
-
-        #expect(report.status == .succeeded)
-        let rollback = report.steps.first { $0.step == "helm.rollback" }
-        #expect(rollback?.note?.contains("accepted by probe") == true)
-        #expect(rollback?.outputs["rolledBackTo"] == "2")
-        let history = try await fixture.history()
-        #expect(history.count == 4, "the resume must not roll back a second time")
-        #expect(history.last?.description == "Rollback to 2")
-        #expect(try await fixture.kube.readyz(namespace: Self.namespace, deployment: Self.release) == 200)
     }
 
     @Test("--with-migrations: app rollback, then the schema to the revision the target recorded, in one journal")
     func withMigrations() async throws {
         let fixture = try await Fixture(major: .v3, withDatabase: true)
-        try await fixture.deployThreeRevisions()
-        let alembic = try #require(try fixture.toolbox().alembic)
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.deployThreeRevisions()
+            let alembic = try #require(try fixture.toolbox().alembic)
 
-        let report = try await fixture.service().start(
-            try fixture.runbook(.init(timeout: .seconds(60), withMigrations: true)))
+            let report = try await fixture.service().start(
+                try fixture.runbook(.init(timeout: .seconds(60), withMigrations: true)))
 
-        #expect(report.status == .succeeded)
-        #expect(
-            report.steps.map(\.step) == [
-                "helm.history", "helm.rollback", "app.rollout", "alembic.inspect", "alembic.downgrade",
-                "alembic.verify", "app.readiness",
-            ])
-        #expect(report.steps.first { $0.step == "helm.history" }?.outputs["migrationRevision"] == "0003")
-        #expect(try await fixture.history().last?.description == "Rollback to 2")
-        let current = try await fixture.runner.runChecked(alembic.current()).output
-        #expect(try Alembic.parseCurrent(current).map(\.id) == ["0003"])
-        let runs = try LocalStateBackend(root: fixture.state).runIDs()
-        #expect(runs == [report.runID], "app and schema share one journaled run")
+            #expect(report.status == .succeeded)
+            #expect(
+                report.steps.map(\.step) == [
+                    "helm.history", "helm.rollback", "app.rollout", "alembic.inspect", "alembic.downgrade",
+                    "alembic.verify", "app.readiness",
+                ])
+            #expect(report.steps.first { $0.step == "helm.history" }?.outputs["migrationRevision"] == "0003")
+            #expect(try await fixture.history().last?.description == "Rollback to 2")
+            let current = try await fixture.runner.runChecked(alembic.current()).output
+            #expect(try Alembic.parseCurrent(current).map(\.id) == ["0003"])
+            let runs = try LocalStateBackend(root: fixture.state).runIDs()
+            #expect(runs == [report.runID], "app and schema share one journaled run")
+        }
     }
 
     /// After one earlier rollback the last good revision is the one helm created for it ("Rollback to 2"), which
@@ -257,29 +266,31 @@ struct RollbackAppTests {
     @Test("--with-migrations after an earlier rollback follows helm's rollback revision to the recorded schema")
     func withMigrationsAfterAnEarlierRollback() async throws {
         let fixture = try await Fixture(major: .v3, withDatabase: true)
-        try await fixture.deployThreeRevisions()
-        let alembic = try #require(try fixture.toolbox().alembic)
-        let first = try await fixture.service().start(try fixture.runbook())
-        #expect(first.status == .succeeded)
-        #expect(try await fixture.history().last?.description == "Rollback to 2")
-        // Another bad release (revision 5), then the rollback with the schema.
-        var broken = fixture.helmTool.upgradeInstall(
-            release: Self.release, chart: TestPrograms.projectRoot + "/charts/sample-app",
-            options: .init(wait: true, timeout: .seconds(5)))
-        broken.arguments += ["--set", "image.tag=broken"]
-        #expect(!(try await fixture.runner.run(broken)).status.isSuccess)
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.deployThreeRevisions()
+            let alembic = try #require(try fixture.toolbox().alembic)
+            let first = try await fixture.service().start(try fixture.runbook())
+            #expect(first.status == .succeeded)
+            #expect(try await fixture.history().last?.description == "Rollback to 2")
+            // Another bad release (revision 5), then the rollback with the schema.
+            var broken = fixture.helmTool.upgradeInstall(
+                release: Self.release, chart: TestPrograms.projectRoot + "/charts/sample-app",
+                options: .init(wait: true, timeout: .seconds(5)))
+            broken.arguments += ["--set", "image.tag=broken"]
+            #expect(!(try await fixture.runner.run(broken)).status.isSuccess)
 
-        let report = try await fixture.service().start(
-            try fixture.runbook(.init(timeout: .seconds(60), withMigrations: true)))
+            let report = try await fixture.service().start(
+                try fixture.runbook(.init(timeout: .seconds(60), withMigrations: true)))
 
-        #expect(report.status == .succeeded)
-        let chosen = report.steps.first { $0.step == "helm.history" }?.outputs
-        #expect(chosen?["target"] == "4")
-        #expect(chosen?["migrationRevision"] == "0003")
-        #expect(try await fixture.history().last?.description == "Rollback to 4")
-        let current = try await fixture.runner.runChecked(alembic.current()).output
-        #expect(try Alembic.parseCurrent(current).map(\.id) == ["0003"])
-        #expect(try await fixture.image() == "nginx:1.28")
+            #expect(report.status == .succeeded)
+            let chosen = report.steps.first { $0.step == "helm.history" }?.outputs
+            #expect(chosen?["target"] == "4")
+            #expect(chosen?["migrationRevision"] == "0003")
+            #expect(try await fixture.history().last?.description == "Rollback to 4")
+            let current = try await fixture.runner.runChecked(alembic.current()).output
+            #expect(try Alembic.parseCurrent(current).map(\.id) == ["0003"])
+            #expect(try await fixture.image() == "nginx:1.28")
+        }
     }
 
     @Test(
@@ -287,33 +298,36 @@ struct RollbackAppTests {
         arguments: [HelmMajorVersion.v3, .v4])
     func pendingRecovery(major: HelmMajorVersion) async throws {
         let fixture = try await Fixture(major: major)
-        try await fixture.deployThreeRevisions()
-        // A fourth upgrade whose helm is SIGKILLed while it waits: the release stays pending-upgrade.
-        var upgrade = fixture.helmTool.upgradeInstall(
-            release: Self.release, chart: TestPrograms.projectRoot + "/charts/sample-app",
-            options: .init(wait: true, timeout: .seconds(60)))
-        upgrade.arguments += ["--set", "image.tag=broken", "--set", "replicaCount=3"]
-        let killed = CommandInvocation("timeout", ["-s", "KILL", "4", upgrade.executable] + upgrade.arguments)
-        _ = try await fixture.runner.run(killed)
-        #expect(try await fixture.history().last?.status == "pending-upgrade")
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.deployThreeRevisions()
+            // A fourth upgrade whose helm is SIGKILLed while it waits: the release stays pending-upgrade.
+            var upgrade = fixture.helmTool.upgradeInstall(
+                release: Self.release, chart: TestPrograms.projectRoot + "/charts/sample-app",
+                options: .init(wait: true, timeout: .seconds(60)))
+            upgrade.arguments += ["--set", "image.tag=broken", "--set", "replicaCount=3"]
+            let killed = CommandInvocation("timeout", ["-s", "KILL", "4", upgrade.executable] + upgrade.arguments)
+            _ = try await fixture.runner.run(killed)
+            #expect(try await fixture.history().last?.status == "pending-upgrade")
 
-        await #expect {
-            try await fixture.service().start(try fixture.runbook())
-        } throws: { error in
-            let text = (error as? LocalizedError)?.errorDescription ?? ""
-            return text.contains("wedged in pending-upgrade at revision 4") && text.contains("pass --recover-pending")
+            await #expect {
+                try await fixture.service().start(try fixture.runbook())
+            } throws: { error in
+                let text = (error as? LocalizedError)?.errorDescription ?? ""
+                return text.contains("wedged in pending-upgrade at revision 4")
+                    && text.contains("pass --recover-pending")
+            }
+
+            let report = try await fixture.service().start(
+                try fixture.runbook(.init(recoverPending: true, timeout: .seconds(60))))
+
+            #expect(report.status == .succeeded)
+            #expect(report.steps.first { $0.step == "helm.recover-pending" }?.outputs["cleared"] == "4")
+            let history = try await fixture.history()
+            #expect(history.map(\.revision) == [1, 2, 3, 4])
+            #expect(history[2].status == "failed", "the failed revision 3 is untouched")
+            #expect(history.last?.status == "deployed")
+            #expect(history.last?.description == "Rollback to 2")
+            #expect(try await fixture.image() == "nginx:1.28")
         }
-
-        let report = try await fixture.service().start(
-            try fixture.runbook(.init(recoverPending: true, timeout: .seconds(60))))
-
-        #expect(report.status == .succeeded)
-        #expect(report.steps.first { $0.step == "helm.recover-pending" }?.outputs["cleared"] == "4")
-        let history = try await fixture.history()
-        #expect(history.map(\.revision) == [1, 2, 3, 4])
-        #expect(history[2].status == "failed", "the failed revision 3 is untouched")
-        #expect(history.last?.status == "deployed")
-        #expect(history.last?.description == "Rollback to 2")
-        #expect(try await fixture.image() == "nginx:1.28")
     }
 }

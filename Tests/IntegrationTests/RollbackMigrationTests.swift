@@ -92,15 +92,10 @@ struct RollbackMigrationTests {
             try await superuserSQL("CREATE DATABASE \(database) OWNER \(stack.postgresUser)")
         }
 
-        deinit {
-            let (stack, database, project) = (stack, database, project)
+        /// Drops the database and removes the project copy.
+        func tearDown() async {
             try? FileManager.default.removeItem(atPath: project)
-            let drop = Postgres(
-                connection: PostgresConnection(
-                    host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresSuperuser,
-                    database: "postgres")
-            ).adminQuery("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-            Task { _ = try? await CommandRunner().run(drop) }
+            try? await superuserSQL("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
         }
 
         func superuserSQL(_ sql: String) async throws {
@@ -163,82 +158,98 @@ struct RollbackMigrationTests {
     @Test("downgrade -1 from head: alembic current is 0003, the column of 0004 is gone")
     func downgradeOneStep() async throws {
         let fixture = try await Fixture()
-        try await fixture.upgrade()
-        #expect(try await fixture.current() == "0004")
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.upgrade()
+            #expect(try await fixture.current() == "0004")
 
-        let report = try await fixture.rollback(.init())
+            let report = try await fixture.rollback(.init())
 
-        #expect(report.status == .succeeded)
-        #expect(try await fixture.current() == "0003")
-        #expect(report.steps.first { $0.step == "alembic.verify" }?.outputs["current"] == "0003")
-        await #expect(throws: CommandFailure.self) { try await fixture.appSQL("SELECT notes FROM documents_header") }
+            #expect(report.status == .succeeded)
+            #expect(try await fixture.current() == "0003")
+            #expect(report.steps.first { $0.step == "alembic.verify" }?.outputs["current"] == "0003")
+            await #expect(throws: CommandFailure.self) {
+                try await fixture.appSQL("SELECT notes FROM documents_header")
+            }
+        }
     }
 
     @Test("--to 0002")
     func downgradeToRevision() async throws {
         let fixture = try await Fixture()
-        try await fixture.upgrade()
-        let report = try await fixture.rollback(.init(request: .revision("0002")))
-        #expect(report.status == .succeeded)
-        #expect(try await fixture.current() == "0002")
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.upgrade()
+            let report = try await fixture.rollback(.init(request: .revision("0002")))
+            #expect(report.status == .succeeded)
+            #expect(try await fixture.current() == "0002")
+        }
     }
 
     @Test("refused at base, saying nothing is applied")
     func refusedAtBase() async throws {
         let fixture = try await Fixture()
-        let message = await fixture.refusal(.init())
-        #expect(message.contains("is at base: no migration is applied"), "\(message)")
+        try await withTearDown(fixture.tearDown) {
+            let message = await fixture.refusal(.init())
+            #expect(message.contains("is at base: no migration is applied"), "\(message)")
+        }
     }
 
     @Test("refused when the database holds a revision the scripts do not know; the database is unchanged")
     func refusedUnknownRevision() async throws {
         let fixture = try await Fixture()
-        try await fixture.upgrade()
-        try await fixture.appSQL("UPDATE alembic_version SET version_num = 'ffff9999'")
-        let message = await fixture.refusal(.init())
-        #expect(message.contains("holds a revision the migration scripts do not know"), "\(message)")
-        #expect(message.contains("ffff9999"), "alembic's message names the revision: \(message)")
-        #expect(message.contains("Run drctl from the checkout of the release that migrated it"))
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.upgrade()
+            try await fixture.appSQL("UPDATE alembic_version SET version_num = 'ffff9999'")
+            let message = await fixture.refusal(.init())
+            #expect(message.contains("holds a revision the migration scripts do not know"), "\(message)")
+            #expect(message.contains("ffff9999"), "alembic's message names the revision: \(message)")
+            #expect(message.contains("Run drctl from the checkout of the release that migrated it"))
+        }
     }
 
     @Test("refused with several heads, naming alembic merge and --to")
     func refusedMultipleHeads() async throws {
         let fixture = try await Fixture(branch: true)
-        try await fixture.upgrade(to: "0004")
-        let message = await fixture.refusal(.init())
-        #expect(message.contains("2 heads"), "\(message)")
-        #expect(message.contains("alembic merge heads"))
-        #expect(try await fixture.current() == "0004")
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.upgrade(to: "0004")
+            let message = await fixture.refusal(.init())
+            #expect(message.contains("2 heads"), "\(message)")
+            #expect(message.contains("alembic merge heads"))
+            #expect(try await fixture.current() == "0004")
+        }
     }
 
     @Test("production takes a backup (drctl backup create) before the downgrade; --no-backup skips it")
     func productionBackup() async throws {
         let fixture = try await Fixture(environment: "production")
-        try await fixture.upgrade()
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.upgrade()
 
-        let report = try await fixture.rollback(.init())
+            let report = try await fixture.rollback(.init())
 
-        #expect(report.status == .succeeded)
-        let backup = try #require(report.steps.first { $0.step == "database.backup" }?.outputs["backup"])
-        #expect(backup.hasPrefix(fixture.project + "/backups/daily/"))
-        #expect(FileManager.default.fileExists(atPath: backup))
-        #expect(try await fixture.current() == "0003")
+            #expect(report.status == .succeeded)
+            let backup = try #require(report.steps.first { $0.step == "database.backup" }?.outputs["backup"])
+            #expect(backup.hasPrefix(fixture.project + "/backups/daily/"))
+            #expect(FileManager.default.fileExists(atPath: backup))
+            #expect(try await fixture.current() == "0003")
 
-        let unbacked = try await fixture.rollback(.init(noBackup: true))
-        #expect(!unbacked.steps.contains { $0.step == "database.backup" })
-        #expect(try await fixture.current() == "0002")
+            let unbacked = try await fixture.rollback(.init(noBackup: true))
+            #expect(!unbacked.steps.contains { $0.step == "database.backup" })
+            #expect(try await fixture.current() == "0002")
+        }
     }
 
     @Test("a failing downgrade leaves the database at its revision, with its columns, and says so")
     func failingDowngradeIsRolledBack() async throws {
         let fixture = try await Fixture(failingDowngrade: true)
-        try await fixture.upgrade()
+        try await withTearDown(fixture.tearDown) {
+            try await fixture.upgrade()
 
-        let message = await fixture.refusal(.init())
+            let message = await fixture.refusal(.init())
 
-        #expect(message.contains("The database stays at 0004"), "\(message)")
-        #expect(message.contains("division by zero"), "alembic's error is shown: \(message)")
-        #expect(try await fixture.current() == "0004")
-        try await fixture.appSQL("SELECT notes, updated_at FROM documents_header")
+            #expect(message.contains("The database stays at 0004"), "\(message)")
+            #expect(message.contains("division by zero"), "alembic's error is shown: \(message)")
+            #expect(try await fixture.current() == "0004")
+            try await fixture.appSQL("SELECT notes, updated_at FROM documents_header")
+        }
     }
 }

@@ -1,6 +1,7 @@
-import DrctlCore
 import Foundation
 import Testing
+
+@testable import DrctlCore
 
 /// Every invocation the tool wrappers can build, run through the REAL programs against endpoints nobody listens
 /// on (`https://127.0.0.1:1`, port 1): each must get as far as connecting and fail there ("connection refused"),

@@ -1,6 +1,8 @@
-import DrctlCore
+import DrctlTestSupport
 import Foundation
 import Testing
+
+@testable import DrctlCore
 
 /// The tool wrappers doing real work against the local stack (`scripts/stack up`): PostgreSQL 15, moto S3 and
 /// the Kubernetes API stand-in, through the real psql/pg_dump/pg_restore, gzip, alembic, aws, kubectl and helm.
@@ -21,81 +23,85 @@ struct ToolLiveTests {
         // A name libpq would otherwise read as a connection string ("=").
         let renamed = source + "_re=named"
         let work = try LiveStack.temporaryDirectory()
-        defer {
+        let dropDatabases: () async -> Void = { [runner] in
             for name in [source, plainCopy, archiveCopy, renamed] {
-                Task { [runner] in _ = try? await runner.run(postgres.dropDatabase(name, force: true)) }
+                _ = try? await runner.run(postgres.dropDatabase(name, force: true))
             }
         }
+        try await withTearDown(dropDatabases) {
 
-        #expect(Postgres.parseExists(try await run(postgres.databaseExists(source)).output) == false)
-        try await run(postgres.createDatabase(source))
-        #expect(Postgres.parseExists(try await run(postgres.databaseExists(source)).output))
+            #expect(Postgres.parseExists(try await run(postgres.databaseExists(source)).output) == false)
+            try await run(postgres.createDatabase(source))
+            #expect(Postgres.parseExists(try await run(postgres.databaseExists(source)).output))
 
-        let database = Postgres(connection: postgres.connection.with(database: source))
-        try await run(
-            database.query(
-                """
-                CREATE TABLE documents_header (id int PRIMARY KEY, title text NOT NULL);
-                INSERT INTO documents_header VALUES (1, 'invoice'), (2, 'it''s a credit note');
-                CREATE TABLE documents_restored (LIKE documents_header);
-                """))
-        let rows = Postgres.parseRows(
-            try await run(database.query("SELECT id, title FROM documents_header ORDER BY id")).output)
-        #expect(rows == [["1", "invoice"], ["2", "it's a credit note"]])
+            let database = Postgres(connection: postgres.connection.with(database: source))
+            try await run(
+                database.query(
+                    """
+                    CREATE TABLE documents_header (id int PRIMARY KEY, title text NOT NULL);
+                    INSERT INTO documents_header VALUES (1, 'invoice'), (2, 'it''s a credit note');
+                    CREATE TABLE documents_restored (LIKE documents_header);
+                    """))
+            let rows = Postgres.parseRows(
+                try await run(database.query("SELECT id, title FROM documents_header ORDER BY id")).output)
+            #expect(rows == [["1", "invoice"], ["2", "it's a credit note"]])
 
-        // \copy out as CSV, then back in from a file.
-        let csv = try await run(try database.copyOut(query: "SELECT * FROM documents_header WHERE id = 2")).output
-        #expect(csv == "id,title\n2,it's a credit note\n")
-        let csvFile = work + "/rows.csv"
-        try Data(csv.utf8).write(to: URL(fileURLWithPath: csvFile))
-        try await run(database.copyIn(table: "public.documents_restored", columns: ["id", "title"], from: csvFile))
-        #expect(
-            Postgres.parseValue(try await run(database.query("SELECT title FROM documents_restored")).output)
-                == "it's a credit note")
+            // \copy out as CSV, then back in from a file.
+            let csv = try await run(try database.copyOut(query: "SELECT * FROM documents_header WHERE id = 2")).output
+            #expect(csv == "id,title\n2,it's a credit note\n")
+            let csvFile = work + "/rows.csv"
+            try Data(csv.utf8).write(to: URL(fileURLWithPath: csvFile))
+            try await run(database.copyIn(table: "public.documents_restored", columns: ["id", "title"], from: csvFile))
+            #expect(
+                Postgres.parseValue(try await run(database.query("SELECT title FROM documents_restored")).output)
+                    == "it's a credit note")
 
-        // pg_dump | gzip -c > file, gzip -t, then gzip -dc file | psql into a fresh database.
-        let dumpFile = work + "/\(source).sql.gz"
-        let dumped = try await runner.run(
-            CommandPipeline([database.dump(), Gzip().compress()], output: .file(dumpFile)))
-        try dumped.checked()
-        let integrity = try await runner.run(Gzip().test(file: dumpFile))
-        try Gzip.classifyIntegrity(integrity, file: dumpFile).get()
-        try await run(postgres.createDatabase(plainCopy))
-        let plainTarget = Postgres(connection: postgres.connection.with(database: plainCopy))
-        let restored = try await runner.run(
-            CommandPipeline([Gzip().decompress(file: dumpFile), plainTarget.runScript(singleTransaction: true)]))
-        try restored.checked()
-        #expect(
-            Postgres.parseValue(try await run(plainTarget.query("SELECT count(*) FROM documents_header")).output) == "2"
-        )
+            // pg_dump | gzip -c > file, gzip -t, then gzip -dc file | psql into a fresh database.
+            let dumpFile = work + "/\(source).sql.gz"
+            let dumped = try await runner.run(
+                CommandPipeline([database.dump(), Gzip().compress()], output: .file(dumpFile)))
+            try dumped.checked()
+            let integrity = try await runner.run(Gzip().test(file: dumpFile))
+            try Gzip.classifyIntegrity(integrity, file: dumpFile).get()
+            try await run(postgres.createDatabase(plainCopy))
+            let plainTarget = Postgres(connection: postgres.connection.with(database: plainCopy))
+            let restored = try await runner.run(
+                CommandPipeline([Gzip().decompress(file: dumpFile), plainTarget.runScript(singleTransaction: true)]))
+            try restored.checked()
+            #expect(
+                Postgres.parseValue(try await run(plainTarget.query("SELECT count(*) FROM documents_header")).output)
+                    == "2"
+            )
 
-        // pg_dump -Fc, pg_restore -j into another database, then rename it.
-        let archive = work + "/\(source).dump"
-        try await run(database.dump(format: .custom, file: archive))
-        try await run(postgres.createDatabase(archiveCopy))
-        let archiveTarget = Postgres(connection: postgres.connection.with(database: archiveCopy))
-        try await run(archiveTarget.restoreArchive(file: archive, jobs: 2))
-        #expect(
-            Postgres.parseValue(try await run(archiveTarget.query("SELECT count(*) FROM documents_header")).output)
-                == "2")
-        try await run(postgres.renameDatabase(archiveCopy, to: renamed))
-        #expect(Postgres.parseExists(try await run(postgres.databaseExists(renamed)).output))
-        let renamedDatabase = Postgres(connection: postgres.connection.with(database: renamed))
-        #expect(
-            Postgres.parseValue(try await run(renamedDatabase.query("SELECT current_database()")).output) == renamed)
-        #expect(!Postgres.parseExists(try await run(postgres.databaseExists(archiveCopy)).output))
+            // pg_dump -Fc, pg_restore -j into another database, then rename it.
+            let archive = work + "/\(source).dump"
+            try await run(database.dump(format: .custom, file: archive))
+            try await run(postgres.createDatabase(archiveCopy))
+            let archiveTarget = Postgres(connection: postgres.connection.with(database: archiveCopy))
+            try await run(archiveTarget.restoreArchive(file: archive, jobs: 2))
+            #expect(
+                Postgres.parseValue(try await run(archiveTarget.query("SELECT count(*) FROM documents_header")).output)
+                    == "2")
+            try await run(postgres.renameDatabase(archiveCopy, to: renamed))
+            #expect(Postgres.parseExists(try await run(postgres.databaseExists(renamed)).output))
+            let renamedDatabase = Postgres(connection: postgres.connection.with(database: renamed))
+            #expect(
+                Postgres.parseValue(try await run(renamedDatabase.query("SELECT current_database()")).output) == renamed
+            )
+            #expect(!Postgres.parseExists(try await run(postgres.databaseExists(archiveCopy)).output))
 
-        for name in [source, plainCopy, renamed] {
-            try await run(postgres.dropDatabase(name, force: true))
-            #expect(!Postgres.parseExists(try await run(postgres.databaseExists(name)).output))
+            for name in [source, plainCopy, renamed] {
+                try await run(postgres.dropDatabase(name, force: true))
+                #expect(!Postgres.parseExists(try await run(postgres.databaseExists(name)).output))
+            }
+            // Dropping what is gone is not an error (IF EXISTS): a step that runs twice is safe.
+            try await run(postgres.dropDatabase(source))
+
+            // The password went through the environment only.
+            let failure = try await runner.run(postgres.query("SELECT * FROM no_such_table"))
+            #expect(!failure.status.isSuccess)
+            #expect(!(failure.standardErrorTail + failure.invocation.redactedCommandLine).contains(password))
         }
-        // Dropping what is gone is not an error (IF EXISTS): a step that runs twice is safe.
-        try await run(postgres.dropDatabase(source))
-
-        // The password went through the environment only.
-        let failure = try await runner.run(postgres.query("SELECT * FROM no_such_table"))
-        #expect(!failure.status.isSuccess)
-        #expect(!(failure.standardErrorTail + failure.invocation.redactedCommandLine).contains(password))
     }
 
     @Test func corruptDumpsAreRefused() async throws {
@@ -129,40 +135,45 @@ struct ToolLiveTests {
         let password = try #require(postgres.connection.password)
         let databaseName = "drctl_tools_alembic_\(LiveStack.uniqueSuffix())"
         try await run(postgres.createDatabase(databaseName))
-        defer { Task { [runner] in _ = try? await runner.run(postgres.dropDatabase(databaseName, force: true)) } }
-        let project = try LiveStack.alembicProject(connection: postgres.connection.with(database: databaseName))
-        let alembic = Alembic(
-            executable: try TestPrograms.alembic(), configPath: "alembic.ini", workingDirectory: project,
-            environment: ["PGPASSWORD": password], secrets: [password])
-
-        #expect(try Alembic.parseCurrent(try await run(alembic.current()).output) == [])
-        #expect(try Alembic.parseRevisions(try await run(alembic.heads()).output).map(\.id) == ["0002"])
-        let history = try Alembic.parseHistory(try await run(alembic.history()).output)
-        #expect(history.map(\.revision.id) == ["0002", "0001"])
-        #expect(history.map(\.parents) == [["0001"], []])
-
-        try await run(alembic.upgrade())
-        #expect(
-            try Alembic.parseCurrent(try await run(alembic.current()).output) == [
-                AlembicRevision(id: "0002", markers: ["head"])
-            ])
-        try await run(alembic.downgrade(.steps(1)))
-        #expect(try Alembic.parseCurrent(try await run(alembic.current()).output) == [AlembicRevision(id: "0001")])
-        try await run(alembic.upgrade(to: "0002"))
-        try await run(alembic.downgrade(.revision("0001")))
-        #expect(try Alembic.parseCurrent(try await run(alembic.current()).output).map(\.id) == ["0001"])
-        try await run(alembic.downgrade(.base))
-        #expect(try Alembic.parseCurrent(try await run(alembic.current()).output) == [])
-
-        let unknown = try await runner.run(alembic.upgrade(to: "9999"))
-        #expect(unknown.status == .exited(255))
-        guard case .alembicFailed(_, let message) = Alembic.classifyFailure(unknown) else {
-            Issue.record("expected alembic's own error, got \(String(describing: Alembic.classifyFailure(unknown)))")
-            return
+        let dropDatabase: () async -> Void = { [runner] in
+            _ = try? await runner.run(postgres.dropDatabase(databaseName, force: true))
         }
-        #expect(message.contains("9999"))
-        let tooFar = try await runner.run(alembic.downgrade(.steps(5)))
-        #expect(tooFar.status == .exited(255))
+        try await withTearDown(dropDatabase) {
+            let project = try LiveStack.alembicProject(connection: postgres.connection.with(database: databaseName))
+            let alembic = Alembic(
+                executable: try TestPrograms.alembic(), configPath: "alembic.ini", workingDirectory: project,
+                environment: ["PGPASSWORD": password], secrets: [password])
+
+            #expect(try Alembic.parseCurrent(try await run(alembic.current()).output) == [])
+            #expect(try Alembic.parseRevisions(try await run(alembic.heads()).output).map(\.id) == ["0002"])
+            let history = try Alembic.parseHistory(try await run(alembic.history()).output)
+            #expect(history.map(\.revision.id) == ["0002", "0001"])
+            #expect(history.map(\.parents) == [["0001"], []])
+
+            try await run(alembic.upgrade())
+            #expect(
+                try Alembic.parseCurrent(try await run(alembic.current()).output) == [
+                    AlembicRevision(id: "0002", markers: ["head"])
+                ])
+            try await run(alembic.downgrade(.steps(1)))
+            #expect(try Alembic.parseCurrent(try await run(alembic.current()).output) == [AlembicRevision(id: "0001")])
+            try await run(alembic.upgrade(to: "0002"))
+            try await run(alembic.downgrade(.revision("0001")))
+            #expect(try Alembic.parseCurrent(try await run(alembic.current()).output).map(\.id) == ["0001"])
+            try await run(alembic.downgrade(.base))
+            #expect(try Alembic.parseCurrent(try await run(alembic.current()).output) == [])
+
+            let unknown = try await runner.run(alembic.upgrade(to: "9999"))
+            #expect(unknown.status == .exited(255))
+            guard case .alembicFailed(_, let message) = Alembic.classifyFailure(unknown) else {
+                Issue.record(
+                    "expected alembic's own error, got \(String(describing: Alembic.classifyFailure(unknown)))")
+                return
+            }
+            #expect(message.contains("9999"))
+            let tooFar = try await runner.run(alembic.downgrade(.steps(5)))
+            #expect(tooFar.status == .exited(255))
+        }
     }
 
     // MARK: S3 (moto)

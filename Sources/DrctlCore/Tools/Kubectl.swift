@@ -23,7 +23,7 @@ public struct Kubectl: Sendable, Hashable {
     }
 
     /// `kubectl get namespaces -o json`.
-    public func getNamespaces() -> CommandInvocation {
+    func getNamespaces() -> CommandInvocation {
         invocation(["get", "namespaces", "-o", "json"], namespaced: false)
     }
 
@@ -45,7 +45,7 @@ public struct Kubectl: Sendable, Hashable {
     }
 
     /// `kubectl get deployments -o json`.
-    public func getDeployments(selector: String? = nil) -> CommandInvocation {
+    func getDeployments(selector: String? = nil) -> CommandInvocation {
         var arguments = ["get", "deployments", "-o", "json"]
         if let selector { arguments += ["--selector", selector] }
         return invocation(arguments)
@@ -174,26 +174,26 @@ extension Kubectl {
     }
 
     /// Reads `kubectl get deployment NAME -o json`.
-    public static func parseDeployment(_ data: Data) throws(ToolOutputError) -> KubernetesDeployment {
+    static func parseDeployment(_ data: Data) throws(ToolOutputError) -> KubernetesDeployment {
         try ToolOutputError.decodeJSON(KubernetesDeployment.self, from: data, tool: "kubectl", what: "deployment JSON")
     }
 
     /// Reads `kubectl get deployments -o json`.
-    public static func parseDeployments(_ data: Data) throws(ToolOutputError) -> [KubernetesDeployment] {
+    static func parseDeployments(_ data: Data) throws(ToolOutputError) -> [KubernetesDeployment] {
         try ToolOutputError.decodeJSON(
             KubernetesList<KubernetesDeployment>.self, from: data, tool: "kubectl", what: "deployment list JSON"
         ).items
     }
 
     /// Reads `kubectl get pods -o json`.
-    public static func parsePods(_ data: Data) throws(ToolOutputError) -> [KubernetesPod] {
+    static func parsePods(_ data: Data) throws(ToolOutputError) -> [KubernetesPod] {
         try ToolOutputError.decodeJSON(
             KubernetesList<KubernetesPod>.self, from: data, tool: "kubectl", what: "pod list JSON"
         ).items
     }
 
     /// Reads `kubectl get namespaces -o json` into namespace names.
-    public static func parseNamespaces(_ data: Data) throws(ToolOutputError) -> [String] {
+    static func parseNamespaces(_ data: Data) throws(ToolOutputError) -> [String] {
         try ToolOutputError.decodeJSON(
             KubernetesList<KubernetesNamespace>.self, from: data, tool: "kubectl", what: "namespace list JSON"
         ).items.map(\.name)

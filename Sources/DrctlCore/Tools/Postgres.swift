@@ -185,7 +185,7 @@ public struct Postgres: Sendable, Hashable {
     }
 
     /// `\copy TABLE [(columns)] FROM STDIN WITH CSV HEADER`, the CSV coming from `file` (or the previous pipeline stage).
-    public func copyIn(table: String, columns: [String] = [], from file: String? = nil) -> CommandInvocation {
+    func copyIn(table: String, columns: [String] = [], from file: String? = nil) -> CommandInvocation {
         var target = PostgresQuoting.qualifiedIdentifier(table)
         if !columns.isEmpty { target += " (" + columns.map(PostgresQuoting.identifier).joined(separator: ", ") + ")" }
         return psql(

@@ -45,7 +45,7 @@ public struct PostgresArchive: Sendable, Hashable {
     }
 
     /// The `dbname:` line of a `--list` header: the database the archive was dumped from; nil when absent.
-    public static func dumpedDatabase(inListing listing: String) -> String? {
+    static func dumpedDatabase(inListing listing: String) -> String? {
         for line in listing.split(separator: "\n") {
             let trimmed = line.drop { $0 == ";" || $0 == " " || $0 == "\t" }
             if trimmed.hasPrefix("dbname: ") { return String(trimmed.dropFirst("dbname: ".count)) }
