@@ -72,12 +72,14 @@ import Yams
 
     @Test func theCronJobHasTheScheduleThePasswordReferenceAndForbid() throws {
         let sandbox = try ManifestSandbox()
-        let yaml = try Self.emitter(in: sandbox).cronJobYAML()
+        let emitter = try Self.emitter(in: sandbox)
+        let yaml = try emitter.cronJobYAML()
         let documents = try Array(Yams.load_all(yaml: yaml))
         #expect(documents.count == 2)
         let configMap = try #require(documents[0] as? [String: Any])
         #expect(configMap["kind"] as? String == "ConfigMap")
         let data = try #require(configMap["data"] as? [String: String])
+        #expect(data["test.yaml"] == emitter.manifestText, "the pod reads the manifest as written")
         #expect(data["test.yaml"]?.contains("passwordSecret: { name: valeo-db, key: password }") == true)
 
         let cronJob = try #require(documents[1] as? [String: Any])
@@ -188,8 +190,17 @@ import Yams
     @Test func aVolumeClaimIsMountedAtTheBackupFolder() throws {
         let sandbox = try ManifestSandbox()
         let yaml = try Self.emitter(extra: "  volumeClaim: drctl-backups\n", in: sandbox).cronJobYAML()
-        #expect(yaml.contains("claimName: \"drctl-backups\""))
-        #expect(yaml.contains("mountPath: \"\(sandbox.root.appendingPathComponent("backups").path)\""))
+        let mounts = try #require(try Self.container(yaml)["volumeMounts"] as? [[String: Any]])
+        #expect(
+            mounts.map { "\($0["name"] ?? ""):\($0["mountPath"] ?? "")" } == [
+                "manifest:/etc/drctl/manifests", "backups:" + sandbox.root.appendingPathComponent("backups").path,
+            ])
+        let cronJob = try #require(try Array(Yams.load_all(yaml: yaml)).last as? [String: Any])
+        let jobSpec = try #require(
+            ((cronJob["spec"] as? [String: Any])?["jobTemplate"] as? [String: Any])?["spec"] as? [String: Any])
+        let podSpec = try #require((jobSpec["template"] as? [String: Any])?["spec"] as? [String: Any])
+        let volumes = try #require(podSpec["volumes"] as? [[String: Any]])
+        #expect((volumes.last?["persistentVolumeClaim"] as? [String: Any])?["claimName"] as? String == "drctl-backups")
     }
 
     @Test(

@@ -100,6 +100,21 @@ import Testing
         #expect(deployment.condition("Progressing")?.reason == "ReplicaSetUpdated")
     }
 
+    /// The game day's never-ready fault retags the first container of the pod template.
+    @Test func parsesTheDeploymentsContainers() throws {
+        let json = """
+            {"metadata":{"name":"valeo-erp"},"spec":{"replicas":1,"template":{"metadata":{},"spec":{"containers":[
+              {"name":"app","image":"nginx:1.27","ports":[{"containerPort":80}]},{"name":"sidecar","image":"busybox"}]}}},
+             "status":{}}
+            """
+        let deployment = try Kubectl.parseDeployment(Data(json.utf8))
+        #expect(
+            deployment.containers == [
+                KubernetesContainer(name: "app", image: "nginx:1.27"),
+                KubernetesContainer(name: "sidecar", image: "busybox"),
+            ])
+    }
+
     @Test func parsesDeploymentListAndScaledToZero() throws {
         let json = """
             {"apiVersion":"v1","kind":"List","items":[
@@ -109,6 +124,7 @@ import Testing
             """
         let deployments = try Kubectl.parseDeployments(Data(json.utf8))
         #expect(deployments.map(\.name) == ["a", "b"])
+        #expect(deployments[0].containers.isEmpty)
         #expect(deployments[0].isFullyAvailable)
         #expect(deployments[1].replicas == 1)
         #expect(deployments[1].isFullyAvailable)

@@ -77,7 +77,7 @@ public struct DataPlaneJob: Sendable, Hashable {
     }
 }
 
-/// The part of a Kubernetes `batch/v1` Job drctl writes.
+/// The part of a Kubernetes `batch/v1` Job drctl writes; a CronJob's job template (KubernetesCronJobObject) too.
 public struct KubernetesJobObject: Sendable, Hashable, Codable {
     public var apiVersion = "batch/v1"
     public var kind = "Job"
@@ -110,12 +110,15 @@ public struct KubernetesJobObject: Sendable, Hashable, Codable {
     public struct Container: Sendable, Hashable, Codable {
         public var name: String
         public var image: String
-        public var args: [String]
+        /// The entrypoint, replacing the image's (a CronJob's `drctl backup nightly`).
+        public var command: [String]?
+        /// Arguments to the image's entrypoint (a Job's `agent …`).
+        public var args: [String]?
         public var env: [EnvVar]
         public var envFrom: [EnvFromSource]?
         public var volumeMounts: [VolumeMount]
-        public var terminationMessagePath: String
-        public var terminationMessagePolicy: String
+        public var terminationMessagePath: String?
+        public var terminationMessagePolicy: String?
     }
 
     public struct EnvVar: Sendable, Hashable, Codable {
@@ -151,6 +154,11 @@ public struct KubernetesJobObject: Sendable, Hashable, Codable {
         public var name: String
         public var persistentVolumeClaim: ClaimSource?
         public var emptyDir: EmptyDir?
+        public var configMap: ConfigMapSource?
+    }
+
+    public struct ConfigMapSource: Sendable, Hashable, Codable {
+        public var name: String
     }
 
     public struct ClaimSource: Sendable, Hashable, Codable {
@@ -162,6 +170,7 @@ public struct KubernetesJobObject: Sendable, Hashable, Codable {
     public struct VolumeMount: Sendable, Hashable, Codable {
         public var name: String
         public var mountPath: String
+        public var readOnly: Bool?
     }
 }
 

@@ -6,6 +6,8 @@ public enum ScheduleError: Error, Sendable, Hashable, LocalizedError {
     case unusableName(name: String, reason: String)
     case notExpressible(schedule: String, reason: String)
     case unreadableStatus(source: String, detail: String)
+    /// Yams could not write the CronJob's YAML (a drctl bug: its values are plain strings and numbers).
+    case unwritableYAML(detail: String)
 
     public var errorDescription: String? {
         switch self {
@@ -18,6 +20,9 @@ public enum ScheduleError: Error, Sendable, Hashable, LocalizedError {
             "the cron schedule \"\(schedule)\" cannot be written as a systemd timer: \(reason)"
         case .unreadableStatus(let source, let detail):
             "cannot read the schedule's status from \(source): \(detail)"
+        case .unwritableYAML(let detail):
+            "cannot write the CronJob as YAML: \(detail); emit --emit systemd or cron meanwhile and report it as a "
+                + "drctl bug"
         }
     }
 }
@@ -27,7 +32,7 @@ extension ScheduleError: ClassifiedError {
         switch self {
         // The manifest cannot express the schedule asked for: fix the manifest (exit 2).
         case .noSchedule, .unusableName, .notExpressible: .usage
-        case .unreadableStatus: .failed
+        case .unreadableStatus, .unwritableYAML: .failed
         }
     }
 }

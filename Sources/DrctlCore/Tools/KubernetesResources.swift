@@ -47,6 +47,8 @@ public struct KubernetesDeployment: Sendable, Hashable, Decodable {
     public var updatedReplicas: Int
     public var availableReplicas: Int
     public var conditions: [KubernetesCondition]
+    /// The pod template's containers (`.spec.template.spec.containers`), in order.
+    public var containers: [KubernetesContainer]
 
     public init(
         name: String,
@@ -55,7 +57,8 @@ public struct KubernetesDeployment: Sendable, Hashable, Decodable {
         readyReplicas: Int = 0,
         updatedReplicas: Int = 0,
         availableReplicas: Int = 0,
-        conditions: [KubernetesCondition] = []
+        conditions: [KubernetesCondition] = [],
+        containers: [KubernetesContainer] = []
     ) {
         self.name = name
         self.namespace = namespace
@@ -64,6 +67,7 @@ public struct KubernetesDeployment: Sendable, Hashable, Decodable {
         self.updatedReplicas = updatedReplicas
         self.availableReplicas = availableReplicas
         self.conditions = conditions
+        self.containers = containers
     }
 
     /// Every desired replica is updated, ready and available (a deployment scaled to 0 counts as rolled out).
@@ -74,7 +78,12 @@ public struct KubernetesDeployment: Sendable, Hashable, Decodable {
     public func condition(_ type: String) -> KubernetesCondition? { conditions.first { $0.type == type } }
 
     private enum CodingKeys: String, CodingKey { case metadata, spec, status }
-    private struct Spec: Decodable { var replicas: Int? }
+    private struct Spec: Decodable {
+        struct Template: Decodable { var spec: PodSpec? }
+        struct PodSpec: Decodable { var containers: [KubernetesContainer]? }
+        var replicas: Int?
+        var template: Template?
+    }
     private struct Status: Decodable {
         var readyReplicas: Int?
         var updatedReplicas: Int?
@@ -94,8 +103,20 @@ public struct KubernetesDeployment: Sendable, Hashable, Decodable {
             readyReplicas: status?.readyReplicas ?? 0,
             updatedReplicas: status?.updatedReplicas ?? 0,
             availableReplicas: status?.availableReplicas ?? 0,
-            conditions: status?.conditions ?? []
+            conditions: status?.conditions ?? [],
+            containers: spec?.template?.spec?.containers ?? []
         )
+    }
+}
+
+/// A container of a pod template: its name and image.
+public struct KubernetesContainer: Sendable, Hashable, Decodable {
+    public var name: String
+    public var image: String
+
+    public init(name: String, image: String) {
+        self.name = name
+        self.image = image
     }
 }
 
