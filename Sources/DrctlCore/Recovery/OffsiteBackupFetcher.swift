@@ -1,9 +1,11 @@
 import Foundation
 
 /// Finds the newest usable backup of the manifest's database in the off-site store and verifies it (gzip
-/// integrity, size floor, recorded SHA-256) before the live database is touched: `stream` loads it straight into
-/// a new database (`<db>_restore_<run>`) and checks it on the way (a `.dump` is downloaded and checked first). A newer backup that fails verification is reported and skipped in favour of the next older
-/// one, unless a specific backup was asked for.
+/// integrity, size floor, recorded SHA-256) before the live database is touched: `stream`, the main off-site
+/// restore (OffsiteBackupFetcher+StreamedRestore.swift), loads it straight into a new database
+/// (`<db>_restore_<run>`) and checks it on the way (a `.dump` is downloaded and checked first). A newer backup that
+/// fails verification is reported and skipped in favour of the next older one, unless a specific backup was asked
+/// for.
 public struct OffsiteBackupFetcher: Sendable {
     public var toolbox: ScenarioToolbox
     public var workRoot: String
