@@ -13,42 +13,20 @@ import Testing
         let runner = CommandRunner()
         let project = NSTemporaryDirectory() + "drctl-schedule-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: project) }
-        try FileManager.default.createDirectory(atPath: project + "/manifests", withIntermediateDirectories: true)
-        let manifestPath = project + "/manifests/nightly.yaml"
-        let yaml = """
-            environment: nightly
-            kube:
-              namespace: \(Self.namespace)
-              kubeconfig: \(kube.kubeconfig)
-            database: { host: 127.0.0.1, user: valeo, name: valeo_erp, password: { env: DB_PASSWORD } }
-            backups:
-              local: backups
-              sizeFloor: 1kB
-              retention: { daily: 30, monthly: 12 }
-              s3: { bucket: valeo-backups, prefix: postgresql/ }
-            releases:
-              postgresql: { name: postgresql, chart: bitnami/postgresql }
-              app: { name: valeo-erp, chart: bitnami/nginx, replicas: 1 }
-            readiness: { url: "http://127.0.0.1:1/readyz" }
-            objectives: { rpo: 24h, rto: 4h }
-            schedule:
-              backups: "0 2 * * *"
-              image: ghcr.io/valeo/drctl:1.4.0
-              passwordSecret: { name: valeo-db, key: password }
-              environmentSecret: valeo-backup-env
-            notifications:
-              - type: pagerduty
-                routingKey: { env: PAGERDUTY_ROUTING_KEY }
-
-            """
-        try yaml.write(toFile: manifestPath, atomically: true, encoding: .utf8)
-        let manifest = try ManifestLoader(environment: [:]).load(from: manifestPath)
-        let emitter = try BackupScheduleEmitter(manifest: manifest, manifestText: yaml)
+        let emitter = try ScheduleTestManifest.emitter(
+            project: project, environment: "nightly",
+            kube: "  namespace: \(Self.namespace)\n  kubeconfig: \(kube.kubeconfig)", s3: true,
+            extra: """
+                  environmentSecret: valeo-backup-env
+                notifications:
+                  - type: pagerduty
+                    routingKey: { env: PAGERDUTY_ROUTING_KEY }
+                """)
         let kubectl = Kubectl(namespace: Self.namespace, kubeconfig: kube.kubeconfig)
         try await runner.runChecked(Kubectl(kubeconfig: kube.kubeconfig).createNamespace(Self.namespace))
 
         let status = BackupScheduleStatus(runner: runner)
-        let before = try await status.cronJob(manifest: manifest, kubectl: kubectl)
+        let before = try await status.cronJob(manifest: emitter.manifest, kubectl: kubectl)
         #expect(!before.exists)
         #expect(before.text.contains("not found"))
 
@@ -87,7 +65,7 @@ import Testing
         #expect(envFrom.count == 1)
         #expect((envFrom.first?["secretRef"] as? [String: Any])?["name"] as? String == "valeo-backup-env")
 
-        let after = try await status.cronJob(manifest: manifest, kubectl: kubectl)
+        let after = try await status.cronJob(manifest: emitter.manifest, kubectl: kubectl)
         #expect(after.exists && after.active)
         #expect(after.lastSucceeded == nil)
         #expect(after.text == "cronjob drctl-schedule/drctl-backup-nightly: active, never succeeded")
