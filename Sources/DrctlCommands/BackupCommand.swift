@@ -38,14 +38,21 @@ enum BackupSetup {
     static func toolbox(manifestPath: String, needsPassword: Bool) throws -> ScenarioToolbox {
         let environment = ProcessInfo.processInfo.environment
         let manifest = try ManifestLoader(environment: environment).load(from: manifestPath)
+        let resolver = SecretResolver(environment: environment)
         var password = SecretValue("")
+        var signingKey: SecretValue?
         if needsPassword {
-            let secrets = try SecretResolver(environment: environment).resolve(for: manifest)
+            let secrets = try resolver.resolve(for: manifest)
             for warning in secrets.warnings { StandardStreams.err("warning: \(warning)") }
             password = secrets.databasePassword
+            signingKey = try resolver.signingKey(for: manifest)
+        } else {
+            // list and verify only show a record's signature: without the key they say it was not checked.
+            signingKey = try? resolver.signingKey(for: manifest)
         }
         return ScenarioToolbox(
-            manifest: manifest, databasePassword: password, executables: ToolExecutables(environment: environment))
+            manifest: manifest, databasePassword: password, executables: ToolExecutables(environment: environment),
+            recordSigningKey: signingKey)
     }
 
     static func print(_ value: some Encodable, text: String, format: OutputFormat) throws {

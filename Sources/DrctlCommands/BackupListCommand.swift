@@ -23,7 +23,8 @@ struct BackupListCommand: AsyncParsableCommand {
     func run() async throws {
         let toolbox = try BackupSetup.toolbox(manifestPath: options.file, needsPassword: false)
         let sync = offsite ? BackupSync(manifest: toolbox.manifest, targets: OffsiteTarget.targets(of: toolbox)) : nil
-        let listing = try await BackupLister(manifest: toolbox.manifest).list(offsite: sync)
+        let listing = try await BackupLister(manifest: toolbox.manifest, signingKey: toolbox.recordSigningKey).list(
+            offsite: sync)
         try BackupSetup.print(listing, text: listing.text, format: options.output)
     }
 }

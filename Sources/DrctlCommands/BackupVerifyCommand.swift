@@ -46,7 +46,8 @@ struct BackupVerifyCommand: AsyncParsableCommand {
             sync = BackupSync(manifest: toolbox.manifest, targets: targets)
         }
         let report = try await BackupVerifier(
-            manifest: toolbox.manifest, gzip: toolbox.gzip, archive: toolbox.postgres.archive
+            manifest: toolbox.manifest, gzip: toolbox.gzip, archive: toolbox.postgres.archive,
+            signingKey: toolbox.recordSigningKey
         ).verify(
             full: full, fileName: backup, offsite: sync)
         try BackupSetup.print(report, text: report.text, format: options.output)

@@ -16,10 +16,15 @@ struct RestoreCommand: AsyncParsableCommand {
             Picks the backup (the newest verified one in the local backup folder, else the newest good one \
             off-site; or --backup NAME; or --before TIME) and verifies it before anything is touched: gzip \
             integrity, the size floor, the SHA-256 recorded in the catalog or the .sha256 sidecar, and that it \
-            is a dump of the manifest's database. Then it checks there is room for a new database, scales the app \
-            deployment to 0 (recording its replica count), restores into a new database and swaps it in by \
-            rename — the old database is kept as <db>_before_<run> unless --drop-old —, runs the manifest's smoke \
-            query, scales the app back to the recorded count and checks the readiness URL. A step that fails or \
+            is a plain dump that does not connect elsewhere. It then loads it into a new database <db>_restore_<run> \
+            (after checking there is room) and compares that with the backup's content record \
+            (<backup>.record.json, written by `drctl backup create`: tables, row counts, schema digests, HMAC \
+            signature with backups.signingKey); a backup without a record is checked by the smoke query and table \
+            presence only (refused with backups.requireContentRecord). A refused backup's database is dropped and, \
+            without --backup, the next older backup is tried; the output says which and why. Only then does it \
+            scale the app deployment to 0 (recording its replica count), run the smoke query on the new database \
+            and swap it in by rename — the old database is kept as <db>_before_<run> unless --drop-old —, run the \
+            smoke query, scale the app back to the recorded count and check the readiness URL. A step that fails or \
             is refused after the app was stopped does not leave it down: drctl scales it back to the recorded \
             count and says so in the summary (unless the live database is gone, when `drctl resume RUN_ID` \
             finishes the swap first).

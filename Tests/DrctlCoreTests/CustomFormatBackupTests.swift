@@ -156,6 +156,7 @@ struct CustomFormatBackupTests {
     @Test func createChecksTheArchiveWithPgRestoreNotGzip() async throws {
         let folder = try TemporaryFolder()
         let runner = RecordingCommandRunner { invocation in
+            if let session = CommandResult.snapshotSession(invocation) { return session }
             if invocation.executable == "pg_dump", let path = invocation.arguments.last {
                 try? Data("PGDMP archive bytes".utf8).write(to: URL(fileURLWithPath: path))
             }
@@ -170,11 +171,12 @@ struct CustomFormatBackupTests {
         #expect(creation.path.hasSuffix("/daily/valeo_erp_backup_20251009_020000.dump"))
         let partial = creation.path + ".partial"
         #expect(
-            runner.pipelines.flatMap(\.stages).map { [$0.executable] + $0.arguments.suffix(3) } == [
-                ["pg_dump", "-Fc", "-f", partial]
+            runner.pipelines.flatMap(\.stages).map { [$0.executable] + $0.arguments.suffix(4) } == [
+                ["pg_dump", "-Fc", "--snapshot=00000003-00000002-1", "-f", partial]
             ])
+        #expect(creation.daily.content?.content.tables.map(\.name) == ["public.documents_header"])
         #expect(
-            runner.invocations.map { [$0.executable] + $0.arguments } == [
+            runner.invocations.filter { $0.executable != "psql" }.map { [$0.executable] + $0.arguments } == [
                 ["pg_restore", "--list", partial], ["pg_restore", "--file=/dev/null", partial],
             ])
         let permissions = try FileManager.default.attributesOfItem(atPath: creation.path)[.posixPermissions] as? Int

@@ -52,7 +52,8 @@ struct CustomFormatPlanTests {
         #expect(
             text.contains(
                 "pg_restore -h postgresql.production.svc.cluster.local -p 5432 -U valeo -d 'valeo_erp_restore_<run>' -w"
-                    + " --exit-on-error -j 4 --no-owner '<verified backup>.dump'"))
+                    + " --exit-on-error -j 4 --no-owner '/backups/postgresql/{daily,monthly}/<newest verified"
+                    + " valeo_erp_backup_*.dump>'"))
         #expect(!text.contains("s3cret"))
     }
 

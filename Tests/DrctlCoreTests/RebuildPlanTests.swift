@@ -96,7 +96,8 @@ struct RebuildPlanTests {
         let first = try await Self.plan().fingerprint
         #expect(first == (try await Self.plan().fingerprint))
         let loader = ScenarioLoader(
-            environment: ["DB_PASSWORD": "x", "DRCTL_HELM_MAJOR": "3"], runner: RecordingCommandRunner())
+            environment: ["DB_PASSWORD": "x", "DRCTL_BACKUP_SIGNING_KEY": "k", "DRCTL_HELM_MAJOR": "3"],
+            runner: RecordingCommandRunner())
         let toolbox = try await loader.toolbox(manifestPath: Self.projectRoot + "/manifests/production.yaml")
         let other = try RebuildScenario(
             toolbox: toolbox, options: .init(backup: "valeo_erp_backup_20251009_020000.sql.gz"), workRoot: "/state/work"
@@ -114,7 +115,8 @@ struct RebuildPlanTests {
             .joined(separator: "\n")
         try text.write(toFile: folder + "/manifests/production.yaml", atomically: true, encoding: .utf8)
         let loader = ScenarioLoader(
-            environment: ["DB_PASSWORD": "x", "DRCTL_HELM_MAJOR": "3"], runner: RecordingCommandRunner())
+            environment: ["DB_PASSWORD": "x", "DRCTL_BACKUP_SIGNING_KEY": "k", "DRCTL_HELM_MAJOR": "3"],
+            runner: RecordingCommandRunner())
         let toolbox = try await loader.toolbox(manifestPath: folder + "/manifests/production.yaml")
         #expect(throws: ScenarioError.self) { try RebuildScenario(toolbox: toolbox, workRoot: "/w").runbook() }
     }

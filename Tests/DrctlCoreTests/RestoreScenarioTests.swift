@@ -111,13 +111,15 @@ final class RestoreUnitFixture {
 
 @Suite("Restore scenario (recorded commands)")
 struct RestoreScenarioTests {
-    @Test("verification comes first; the app is scaled down before the restore and back to its recorded count")
+    @Test(
+        "verification and the load come first; the app is scaled down only for the swap and back to its recorded count"
+    )
     func stepOrder() async throws {
         let fixture = try RestoreUnitFixture()
         _ = try await fixture.run()  // fails at the readiness URL, after every command ran
         let order = [
-            "gzip -t", "gzip -dc", "-a -E", "jsonpath={.spec.replicas}", "scale deployment valeo-erp --replicas 0",
-            "CREATE DATABASE \"valeo_erp_restore_", "RENAME TO \"valeo_erp_before_", "RENAME TO \"valeo_erp\"",
+            "gzip -t", "gzip -dc", "-a -E", "CREATE DATABASE \"valeo_erp_restore_", "jsonpath={.spec.replicas}",
+            "scale deployment valeo-erp --replicas 0", "RENAME TO \"valeo_erp_before_", "RENAME TO \"valeo_erp\"",
             "-d valeo_erp -w -At -c SELECT COUNT(*) FROM documents_header", "scale deployment valeo-erp --replicas 3",
             "rollout status",
         ]

@@ -193,6 +193,17 @@ public enum DrctlProcess {
         }
     }
 
+    /// The outputs of the `step-completed` event of `step` in JSON-lines output; nil when it did not complete.
+    public static func outputs(ofStep step: String, in output: String) -> [String: String]? {
+        for line in output.split(separator: "\n") where line.contains("\"step-completed\"") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["step"] as? String == step
+            else { continue }
+            return object["outputs"] as? [String: String] ?? [:]
+        }
+        return nil
+    }
+
     private static func start(
         _ path: String, _ arguments: [String], environment: [String: String], input: String? = nil
     ) throws -> (Process, String, String) {

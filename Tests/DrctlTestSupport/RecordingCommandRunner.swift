@@ -68,3 +68,21 @@ extension CommandResult {
         CommandResult(invocation: invocation, status: .exited(status), standardErrorTail: stderr)
     }
 }
+
+extension CommandResult {
+    /// The answer of a scripted `Postgres.snapshotSession` (the psql session `BackupCreator` holds the dump's
+    /// snapshot with): writes `snapshot` into the file the script's `\o` names, as psql would, and prints
+    /// `content` as the content query's rows. Nil for any other invocation.
+    public static func snapshotSession(
+        _ invocation: CommandInvocation, snapshot: String = "00000003-00000002-1",
+        content: String = "D|valeo_erp|7301234567890123456|150018\nT|public.documents_header|3|digest"
+    ) -> CommandResult? {
+        guard invocation.executable.hasSuffix("psql"), case .bytes(let data) = invocation.standardInput,
+            let script = String(data: data, encoding: .utf8), script.contains("pg_export_snapshot()"),
+            let line = script.split(separator: "\n").first(where: { $0.hasPrefix("\\o '") })
+        else { return nil }
+        let path = String(line.dropFirst(4).dropLast()).replacingOccurrences(of: "''", with: "'")
+        try? Data((snapshot + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        return .success(invocation, output: content)
+    }
+}

@@ -70,7 +70,9 @@ struct BackupNightlyRunTests {
             let line = try #require(crontab.split(separator: "\n").last { $0.hasPrefix("0 2 * * * ") })
             let command = String(line.dropFirst("0 2 * * * ".count)).replacingOccurrences(of: "\\%", with: "%")
             let run = try await fixture.runner.run(
-                CommandInvocation("/bin/sh", ["-c", command], environment: cronEnvironment, timeout: .seconds(300)))
+                // A guard against a hang, not a speed check: on a loaded 2-core machine the nightly's dozen aws calls
+                // (each backup, its .sha256 and its content record) take minutes.
+                CommandInvocation("/bin/sh", ["-c", command], environment: cronEnvironment, timeout: .seconds(900)))
             #expect(run.status == .exited(0), "the crontab line failed:\n\(run.output)\n\(run.standardErrorTail)")
             let newest = try #require(try fixture.catalog().latest(verified: true))
             let keys = try await Self.s3Keys(

@@ -20,13 +20,16 @@ final class RecoveryFixture: Sendable {
     let kube: KubeStandIn
     /// The manifest drctl reads says `dataPlane: port-forward` and an in-cluster host (see `init`).
     let portForward: Bool
+    /// The key content records are signed with (`backups.signingKey: { env: DRCTL_TEST_SIGNING_KEY }`), if any.
+    let signingKey: String?
 
     init(
         sizeFloor: String = "16KiB", bucket: String? = nil, azureContainer: String? = nil,
         environment: String = "restore-tests",
         databasePort: Int? = nil, sharing other: RecoveryFixture? = nil, format: PostgresDumpFormat = .plain,
-        compressor: BackupCompressor? = nil, portForward: Bool = false
+        compressor: BackupCompressor? = nil, portForward: Bool = false, signingKey: String? = nil
     ) throws {
+        self.signingKey = signingKey
         stack = try StackEnvironment.current(
             requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"] + (compressor == nil ? [] : ["pigz"]))
         // With `portForward`, the pods of the PostgreSQL StatefulSet `seed` applies forward to the stack's database.
@@ -49,6 +52,7 @@ final class RecoveryFixture: Sendable {
         let azureLine = azureContainer.map { "  azure: { container: \($0), prefix: postgresql/ }\n" } ?? ""
         var formatLines = format == .plain ? "" : "  format: \(format.rawValue)\n  restoreJobs: 2\n"
         if let compressor { formatLines += "  compressor: \(compressor.rawValue)\n" }
+        if signingKey != nil { formatLines += "  signingKey: { env: DRCTL_TEST_SIGNING_KEY }\n" }
         let yaml = """
             environment: \(environment)
             kube:
@@ -90,7 +94,8 @@ final class RecoveryFixture: Sendable {
         // With a compressor named, the programs are found on the stack's PATH, as drctl finds them (pigz too).
         toolbox = ScenarioToolbox(
             manifest: manifest, databasePassword: SecretValue(stack.postgresPassword),
-            executables: compressor == nil ? ToolExecutables() : ToolExecutables(environment: environment))
+            executables: compressor == nil ? ToolExecutables() : ToolExecutables(environment: environment),
+            recordSigningKey: signingKey.map(SecretValue.init))
         clock = ManualClock(now: Date(timeIntervalSince1970: 1_759_975_200))  // 2025-10-09 02:00:00 UTC
     }
 
@@ -110,6 +115,7 @@ final class RecoveryFixture: Sendable {
         environment["KUBECONFIG"] = kube.kubeconfig
         environment["DRCTL_STATE_DIR"] = stateDirectory
         environment["HOME"] = root
+        if let signingKey { environment["DRCTL_TEST_SIGNING_KEY"] = signingKey }
         return environment
     }
 

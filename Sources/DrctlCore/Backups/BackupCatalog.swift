@@ -45,13 +45,27 @@ public struct BackupCatalog: Sendable, Hashable, Codable {
     /// The newest backup; with `verified`, the newest whose last verification passed. When the same dump is in
     /// `daily/` and `monthly/`, the daily record is returned.
     public func latest(verified: Bool) -> BackupRecord? {
-        newest(records.filter { !verified || $0.isVerified })
+        newestFirst(verified: verified).first
     }
 
     /// The newest backup taken strictly before `date` (by the time in its name), as needed to recover rows
     /// deleted at `date`; with `verified`, only backups whose last verification passed.
     public func latest(before date: Date, verified: Bool = false) -> BackupRecord? {
-        newest(records.filter { $0.name.timestamp < date && (!verified || $0.isVerified) })
+        newestFirst(before: date, verified: verified).first
+    }
+
+    /// Every backup, newest first, one record per dump (the daily one when it is in `daily/` and `monthly/`):
+    /// the candidates a restore tries in turn. `before` and `verified` filter as in `latest`.
+    public func newestFirst(before date: Date? = nil, verified: Bool = false) -> [BackupRecord] {
+        let candidates = records.filter { record in
+            (date.map { record.name.timestamp < $0 } ?? true) && (!verified || record.isVerified)
+        }
+        var seen = Set<BackupName>()
+        return candidates.sorted { lhs, rhs in
+            if lhs.name != rhs.name { return lhs.name > rhs.name }
+            return lhs.tier < rhs.tier
+        }
+        .filter { seen.insert($0.name).inserted }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -60,12 +74,5 @@ public struct BackupCatalog: Sendable, Hashable, Codable {
         records = []
         // Through `upsert`, so a hand-edited catalog is sorted and holds one record per file again.
         for record in try container.decode([BackupRecord].self, forKey: .records) { upsert(record) }
-    }
-
-    private func newest(_ candidates: [BackupRecord]) -> BackupRecord? {
-        candidates.max { lhs, rhs in
-            if lhs.name != rhs.name { return lhs.name < rhs.name }
-            return lhs.tier > rhs.tier
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -24,6 +25,8 @@ public struct BackupCreator: Sendable {
     public var sizeFloor: ByteSize
     public var runner: any CommandRunning
     public var clock: any RunClock
+    /// Signs each content record (`backups.signingKey`); nil: records are written unsigned.
+    public var signingKey: SecretValue?
 
     public init(
         toolbox: ScenarioToolbox,
@@ -38,6 +41,7 @@ public struct BackupCreator: Sendable {
         self.sizeFloor = toolbox.manifest.backups.sizeFloor
         self.runner = runner
         self.clock = clock
+        self.signingKey = toolbox.recordSigningKey
     }
 
     /// What `create` wrote.
@@ -51,10 +55,13 @@ public struct BackupCreator: Sendable {
     }
 
     /// The pipeline `create` runs, for `--dry-run` and plans.
-    public func pipeline(partialPath: String) -> CommandPipeline {
+    public func pipeline(partialPath: String, snapshot: String? = nil) -> CommandPipeline {
         switch format {
-        case .plain: CommandPipeline([postgres.dump(), gzip.compress()], output: .file(partialPath))
-        case .custom: CommandPipeline([postgres.dump(format: .custom, file: partialPath)], output: .discard)
+        case .plain:
+            CommandPipeline([postgres.dump(snapshot: snapshot), gzip.compress()], output: .file(partialPath))
+        case .custom:
+            CommandPipeline(
+                [postgres.dump(format: .custom, file: partialPath, snapshot: snapshot)], output: .discard)
         }
     }
 
@@ -76,12 +83,21 @@ public struct BackupCreator: Sendable {
         let partialPath = finalPath + ".partial"
 
         let measurement: BackupIntegrityCheck.Measurement
+        let content: BackupContentRecord
         do {
-            measurement = try await dump(to: partialPath, name: name)
+            let dumped = try await dump(to: partialPath, name: name)
+            measurement = dumped.measurement
+            let unsigned = BackupContentRecord(
+                backup: name.fileName, sha256: measurement.sha256, format: format, content: dumped.content)
+            content = signingKey.map { unsigned.signed(with: $0) } ?? unsigned
             try Self.synchronize(partialPath)
+            try content.write(besideBackupAt: finalPath)
             try Self.linkWithoutReplacing(partialPath, to: finalPath)
         } catch {
             try? FileManager.default.removeItem(atPath: partialPath)
+            if !FileManager.default.fileExists(atPath: finalPath) {
+                try? FileManager.default.removeItem(atPath: BackupContentRecord.sidecarPath(for: finalPath))
+            }
             throw error
         }
         try? FileManager.default.removeItem(atPath: partialPath)
@@ -92,7 +108,7 @@ public struct BackupCreator: Sendable {
             sha256: measurement.sha256)
         let daily = BackupRecord(
             name: name, tier: .daily, size: measurement.size, sha256: measurement.sha256, createdAt: startedAt,
-            verification: verification)
+            verification: verification, content: content)
         try folder.catalogStore.update { catalog throws(BackupError) in catalog.upsert(daily) }
 
         // The daily backup is safe and recorded; a failing monthly copy must not make it look failed.
@@ -114,7 +130,9 @@ public struct BackupCreator: Sendable {
 
     /// Runs the dump into `partialPath` and checks the result; the size floor is checked last, so that a dump
     /// that is merely small still fails with the clearer floor message only after it proved intact.
-    private func dump(to partialPath: String, name: BackupName) async throws -> BackupIntegrityCheck.Measurement {
+    private func dump(to partialPath: String, name: BackupName) async throws -> (
+        measurement: BackupIntegrityCheck.Measurement, content: PostgresContent
+    ) {
         if format == .custom {
             // pg_dump -f opens the file itself; created here first so it is 0600 from its first byte.
             guard
@@ -124,10 +142,12 @@ public struct BackupCreator: Sendable {
                 throw BackupError.fileNotWritten(path: partialPath, reason: "it could not be created")
             }
         }
-        do {
-            try await runner.runChecked(pipeline(partialPath: partialPath))
-        } catch let failure as CommandFailure {
-            throw BackupError.dumpFailed(database: database, detail: failure.localizedDescription)
+        let content = try await inExportedSnapshot { snapshot in
+            do {
+                try await runner.runChecked(pipeline(partialPath: partialPath, snapshot: snapshot))
+            } catch let failure as CommandFailure {
+                throw BackupError.dumpFailed(database: database, detail: failure.localizedDescription)
+            }
         }
         let check = BackupIntegrityCheck(
             gzip: gzip, archive: postgres.archive, sizeFloor: ByteSize(bytes: 1), runner: runner)
@@ -135,7 +155,91 @@ public struct BackupCreator: Sendable {
         guard measurement.size >= sizeFloor.bytes else {
             throw BackupError.dumpUnderSizeFloor(database: database, size: measurement.size, floor: sizeFloor)
         }
-        return measurement
+        return (measurement, content)
+    }
+
+    /// Runs `body` with the id of a snapshot a psql session exported (`Postgres.snapshotSession`) and holds
+    /// while `body` runs, then returns the content that session read in the same snapshot. The session waits on
+    /// a FIFO that drctl holds open (close-on-exec, so no child inherits it) and closes when `body` is done.
+    private func inExportedSnapshot(_ body: (String) async throws -> Void) async throws -> PostgresContent {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "drctl-snapshot-\(UUID().uuidString)"
+        ).path
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw BackupError.fileNotWritten(path: directory, reason: error.localizedDescription)
+        }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let gate = directory + "/gate"
+        let snapshotFile = directory + "/snapshot"
+        guard mkfifo(gate, 0o600) == 0 else {
+            throw BackupError.fileNotWritten(path: gate, reason: String(cString: strerror(errno)))
+        }
+        // O_RDWR: opening never waits for a reader, and the session's read ends when this descriptor closes.
+        let descriptor = open(gate, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw BackupError.fileNotWritten(path: gate, reason: String(cString: strerror(errno)))
+        }
+        let gateOpen = Mutex(true)
+        @Sendable func closeGate() {
+            gateOpen.withLock { open in
+                if open { _ = close(descriptor) }
+                open = false
+            }
+        }
+        defer { closeGate() }
+        let ended = Mutex(false)
+        let session = Task { [runner, postgres] in
+            defer { ended.withLock { $0 = true } }
+            return try await runner.run(postgres.snapshotSession(snapshotFile: snapshotFile, gate: gate))
+        }
+        var snapshot: String?
+        while snapshot == nil {
+            // Read before asking whether the session ended: it may have written the id and ended since.
+            let sessionEnded = ended.withLock { $0 }
+            if let text = try? String(contentsOfFile: snapshotFile, encoding: .utf8), text.hasSuffix("\n") {
+                snapshot = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else if sessionEnded {
+                break
+            } else {
+                do {
+                    // Real time, not the run's clock: this waits for a local psql, not for a policy's delay.
+                    try await Task.sleep(for: .milliseconds(20))
+                } catch {
+                    closeGate()
+                    session.cancel()
+                    throw error
+                }
+            }
+        }
+        guard let snapshot, !snapshot.isEmpty else {
+            closeGate()
+            let result = try await session.value
+            throw BackupError.dumpFailed(
+                database: database,
+                detail: "could not open the snapshot the dump and its content record read: "
+                    + (result.failure?.localizedDescription ?? result.standardErrorTail))
+        }
+        do {
+            try await body(snapshot)
+        } catch {
+            closeGate()
+            _ = try? await session.value
+            throw error
+        }
+        closeGate()
+        let result = try await session.value
+        guard let failure = result.failure else {
+            guard let content = Postgres.parseContent(result.output) else {
+                throw BackupError.dumpFailed(
+                    database: database, detail: "the snapshot session printed no content record")
+            }
+            return content
+        }
+        throw BackupError.dumpFailed(
+            database: database, detail: "reading the content record failed: " + failure.localizedDescription)
     }
 
     /// The month's first backup of this database goes to `monthly/` too; nil when the month has one already.
@@ -160,6 +264,7 @@ public struct BackupCreator: Sendable {
         }
         var monthly = daily
         monthly.tier = .monthly
+        try daily.content?.write(besideBackupAt: monthlyPath)
         if let file = try folder.file(.monthly, fileName: daily.fileName),
             file.modifiedAt != daily.verification?.fileModifiedAt
         {

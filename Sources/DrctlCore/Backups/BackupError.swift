@@ -46,7 +46,9 @@ public enum BackupError: Error, Sendable, Hashable, LocalizedError {
             return "backup catalog \(path) could not be written: \(reason). Check free space and permissions;"
                 + " the backups themselves are unchanged."
         case .dumpFailed(let database, let detail):
-            return "pg_dump of database '\(database)' failed; no backup was written.\n  \(detail)\n  Check that the"
+            let lines = detail.split(separator: "\n", maxSplits: 1).map(String.init)
+            return "pg_dump of database '\(database)' failed: \(lines.first ?? ""); no backup was written."
+                + (lines.count > 1 ? "\n" + lines[1] : "") + "\n  Check that the"
                 + " database exists and that database.host/port/user and the password are right."
         case .dumpUnderSizeFloor(let database, let size, let floor):
             return "pg_dump of database '\(database)' gave only \(size) bytes compressed, under the size floor of"

@@ -64,7 +64,8 @@ public struct BackupFolder: Sendable, Hashable {
         }
     }
 
-    /// Every entry of `daily/` and `monthly/`, sorted by tier and name; a missing tier folder is empty.
+    /// Every entry of `daily/` and `monthly/`, sorted by tier and name; a missing tier folder is empty. A
+    /// backup's content record (`<backup>.record.json`) is not an entry of its own: it goes with its backup.
     public func files() throws(BackupError) -> [LocalBackupFile] {
         var files: [LocalBackupFile] = []
         for tier in BackupTier.allCases {
@@ -80,7 +81,7 @@ public struct BackupFolder: Sendable, Hashable {
             } catch {
                 throw .localFolderUnusable(path: folder, reason: error.localizedDescription)
             }
-            for name in names.sorted() {
+            for name in names.sorted() where !name.hasSuffix(BackupContentRecord.sidecarSuffix) {
                 if let file = try self.file(tier, fileName: name) { files.append(file) }
             }
         }

@@ -5,10 +5,13 @@ import Foundation
 public struct BackupLister: Sendable {
     public var folder: BackupFolder
     public var clock: any RunClock
+    /// Checks each content record's signature (`backups.signingKey`); nil: shown as not checked.
+    public var signingKey: SecretValue?
 
-    public init(manifest: Manifest, clock: any RunClock = .system) {
+    public init(manifest: Manifest, clock: any RunClock = .system, signingKey: SecretValue? = nil) {
         self.folder = BackupFolder(manifest: manifest)
         self.clock = clock
+        self.signingKey = signingKey
     }
 
     /// The local backups; with `offsite`, also what the off-site stores hold right now.
@@ -24,6 +27,10 @@ public struct BackupLister: Sendable {
         let now = clock.now()
         let entries = catalog.records.map { record in
             let file = files.first { $0.tier == record.tier && $0.fileName == record.fileName }
+            let content = file.flatMap {
+                BackupContentRecord.describe(
+                    besideBackupAt: $0.path, fileName: record.fileName, sha256: record.sha256, key: signingKey)
+            }
             return BackupListing.Entry(
                 file: record.fileName,
                 tier: record.tier,
@@ -35,7 +42,8 @@ public struct BackupLister: Sendable {
                 verification: record.verification?.result,
                 verifiedAt: record.verification?.verifiedAt,
                 failure: record.verification?.failure,
-                copies: record.copies
+                copies: record.copies,
+                content: content?.text ?? (file == nil ? nil : "no content record")
             )
         }
         let unaccounted = files.filter { $0.name == nil || catalog.record(fileName: $0.fileName, tier: $0.tier) == nil }
@@ -66,5 +74,7 @@ public struct BackupListing: Sendable, Codable {
         public var verifiedAt: Date?
         public var failure: String?
         public var copies: [OffsiteCopy]
+        /// The content record's summary and signature (`BackupContentRecord.describe`), or `no content record`.
+        public var content: String? = nil
     }
 }

@@ -25,6 +25,10 @@ public struct BackupPruner: Sendable {
             for file in plan.delete {
                 do {
                     try FileManager.default.removeItem(atPath: file.path)
+                    let record = BackupContentRecord.sidecarPath(for: file.path)
+                    if FileManager.default.fileExists(atPath: record) {
+                        try FileManager.default.removeItem(atPath: record)
+                    }
                 } catch {
                     throw .fileNotWritten(path: file.path, reason: "could not delete it: \(error.localizedDescription)")
                 }

@@ -16,6 +16,8 @@ public struct BackupRecord: Sendable, Hashable, Codable {
     public var verification: BackupVerification?
     /// Off-site copies, at most one per store.
     public var copies: [OffsiteCopy]
+    /// What the dump holds (`BackupContentRecord`); nil for a backup drctl did not take or an older drctl took.
+    public var content: BackupContentRecord?
 
     public init(
         name: BackupName,
@@ -24,7 +26,8 @@ public struct BackupRecord: Sendable, Hashable, Codable {
         sha256: String,
         createdAt: Date,
         verification: BackupVerification? = nil,
-        copies: [OffsiteCopy] = []
+        copies: [OffsiteCopy] = [],
+        content: BackupContentRecord? = nil
     ) {
         self.name = name
         self.tier = tier
@@ -33,6 +36,7 @@ public struct BackupRecord: Sendable, Hashable, Codable {
         self.createdAt = createdAt
         self.verification = verification
         self.copies = copies
+        self.content = content
     }
 
     public var fileName: String { name.fileName }

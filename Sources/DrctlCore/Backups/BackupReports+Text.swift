@@ -47,7 +47,7 @@ extension BackupListing {
         guard !entries.isEmpty || !unaccounted.isEmpty else {
             return "No backups in \(folder) yet; run drctl backup create."
         }
-        var rows = [["BACKUP", "TIER", "AGE", "SIZE", "VERIFIED", "COPIES"]]
+        var rows = [["BACKUP", "TIER", "AGE", "SIZE", "VERIFIED", "COPIES", "CONTENT RECORD"]]
         for entry in entries {
             let verified: String =
                 switch entry.verification {
@@ -62,6 +62,7 @@ extension BackupListing {
                 BackupText.size(entry.size),
                 verified,
                 entry.copies.isEmpty ? "-" : entry.copies.map(\.store.rawValue).joined(separator: ","),
+                entry.content ?? "-",
             ])
         }
         var lines = BackupText.table(rows) + BackupText.unaccountedLines(unaccounted)
@@ -81,7 +82,7 @@ extension BackupVerificationReport {
         for file in files {
             let result: String =
                 switch file.outcome {
-                case .passed: "passed"
+                case .passed: "passed" + (file.content.map { " — " + $0 } ?? "")
                 case .unchanged:
                     "passed (unchanged since \(file.verifiedAt.map(BackupDates.format) ?? "?"), not re-read)"
                 case .failed: "FAILED: " + (file.detail ?? "")

@@ -32,6 +32,8 @@ public struct OffsiteTarget: Sendable {
     /// both S3 and Azure keep plain objects alike, any tool (or a person with `sha256sum -c`) can read it, and a
     /// restore that only has the bucket can check what it downloads (`OffsiteBackupFetcher` reads it).
     static func sidecarKey(for key: String) -> String { key + ".sha256" }
+    /// `<key>.record.json`: the backup's content record (`BackupContentRecord`), when it has one.
+    static func recordKey(for key: String) -> String { key + BackupContentRecord.sidecarSuffix }
 
     static func join(_ prefix: String, _ path: String) -> String {
         if prefix.isEmpty { return path }
@@ -103,6 +105,7 @@ public struct BackupSync: Sendable {
             let key = target.key(for: record)
             known.insert(key)
             known.insert(OffsiteTarget.sidecarKey(for: key))
+            known.insert(OffsiteTarget.recordKey(for: key))
             guard let file = files.first(where: { $0.tier == record.tier && $0.fileName == record.fileName }) else {
                 continue
             }
@@ -151,7 +154,9 @@ public struct BackupSync: Sendable {
     public func offsiteListings() async throws -> [OffsiteListing] {
         var listings: [OffsiteListing] = []
         for target in targets {
-            let objects = try await listing(of: target).filter { !$0.key.hasSuffix(".sha256") }
+            let objects = try await listing(of: target).filter {
+                !$0.key.hasSuffix(".sha256") && !$0.key.hasSuffix(BackupContentRecord.sidecarSuffix)
+            }
             listings.append(
                 OffsiteListing(
                     store: target.kind, location: target.store.displayName + "/" + target.prefix,
@@ -231,6 +236,10 @@ public struct BackupSync: Sendable {
         do {
             try await runner.runChecked(try store.upload(.file(file.path), to: key))
             try await runner.runChecked(try store.upload(.file(sidecarPath), to: OffsiteTarget.sidecarKey(for: key)))
+            let recordPath = BackupContentRecord.sidecarPath(for: file.path)
+            if FileManager.default.fileExists(atPath: recordPath) {
+                try await runner.runChecked(try store.upload(.file(recordPath), to: OffsiteTarget.recordKey(for: key)))
+            }
             let head = try await runner.run(store.head(key))
             guard let object = try store.parseHead(head) else {
                 throw BackupError.offsiteOperationFailed(

@@ -10,12 +10,15 @@ public struct BackupVerifier: Sendable {
     public var check: BackupIntegrityCheck
     public var recoveryPointObjective: Duration
     public var clock: any RunClock
+    /// Checks each content record's signature (`backups.signingKey`); nil: records are checked unsigned.
+    public var signingKey: SecretValue?
 
     /// `archive` checks custom-format `.dump` backups (`pg_restore --list` and a full read); plain ones use `gzip`.
     public init(
         manifest: Manifest, gzip: Gzip, archive: PostgresArchive = PostgresArchive(),
-        runner: any CommandRunning = CommandRunner(), clock: any RunClock = .system
+        runner: any CommandRunning = CommandRunner(), clock: any RunClock = .system, signingKey: SecretValue? = nil
     ) {
+        self.signingKey = signingKey
         self.folder = BackupFolder(manifest: manifest)
         self.check = BackupIntegrityCheck(
             gzip: gzip, archive: archive, sizeFloor: manifest.backups.sizeFloor, runner: runner)
@@ -55,10 +58,18 @@ public struct BackupVerifier: Sendable {
                 do {
                     let measured = try await check.check(
                         path: file.path, file: record.relativePath, expectedSHA256: record.sha256)
+                    let content = BackupContentRecord.describe(
+                        besideBackupAt: file.path, fileName: record.fileName, sha256: measured.sha256, key: signingKey)
+                    if let content, content.problem {
+                        // A restore would refuse this backup for its record: a failed verification, not a pass.
+                        throw BackupError.backupCorrupt(file: record.relativePath, detail: content.text)
+                    }
                     record.verification = BackupVerification(
                         result: .passed, verifiedAt: now, fileSize: file.size, fileModifiedAt: file.modifiedAt,
                         sha256: measured.sha256)
-                    results.append(.init(record: record, outcome: .passed, detail: nil))
+                    var result = BackupVerificationReport.FileResult(record: record, outcome: .passed, detail: nil)
+                    result.content = content?.text ?? "no content record"
+                    results.append(result)
                 } catch let error as BackupError {
                     let detail = Self.shortDetail(error)
                     record.verification = BackupVerification(
@@ -149,6 +160,8 @@ public struct BackupVerificationReport: Sendable, Codable {
         public var verifiedAt: Date?
         /// The full error for a failed file (not encoded).
         public var error: BackupError?
+        /// The content record's summary and signature after a full read (`BackupContentRecord.describe`).
+        public var content: String? = nil
 
         init(record: BackupRecord, outcome: Outcome, detail: String?, error: BackupError? = nil) {
             self.file = record.fileName
@@ -161,7 +174,7 @@ public struct BackupVerificationReport: Sendable, Codable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case file, tier, size, outcome, detail, verifiedAt
+            case file, tier, size, outcome, detail, verifiedAt, content
         }
     }
 }

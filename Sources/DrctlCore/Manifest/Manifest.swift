@@ -252,6 +252,13 @@ public struct Manifest: Sendable, Hashable, Codable {
         /// Which program compresses a plain backup: `gzip`, `pigz` or `auto` (pigz when installed, the default).
         /// Every choice writes a `.sql.gz` that plain `gunzip` reads.
         public var compressor: BackupCompressor
+        /// Refuse to restore a backup without a content record (`<backup>.record.json`), instead of checking it
+        /// by the smoke query and table presence only.
+        public var requireContentRecord: Bool
+        /// Where the key that HMAC-signs content records is read from (`{ env: NAME }` or `{ file: PATH }`, never
+        /// the key itself); nil: records are not signed. With a key, a record that is unsigned or does not verify
+        /// is refused.
+        public var signingKey: SecretReference?
 
         public init(
             local: ManifestPath,
@@ -261,7 +268,9 @@ public struct Manifest: Sendable, Hashable, Codable {
             azure: AzureLocation? = nil,
             format: PostgresDumpFormat = .plain,
             restoreJobs: Int? = nil,
-            compressor: BackupCompressor = .auto
+            compressor: BackupCompressor = .auto,
+            requireContentRecord: Bool = false,
+            signingKey: SecretReference? = nil
         ) {
             self.local = local
             self.sizeFloor = sizeFloor
@@ -271,6 +280,8 @@ public struct Manifest: Sendable, Hashable, Codable {
             self.format = format
             self.restoreJobs = restoreJobs
             self.compressor = compressor
+            self.requireContentRecord = requireContentRecord
+            self.signingKey = signingKey
         }
 
         /// The jobs `pg_restore -j` runs with: `restoreJobs`, else `defaultRestoreJobs`.
@@ -280,7 +291,8 @@ public struct Manifest: Sendable, Hashable, Codable {
         public static var defaultRestoreJobs: Int { max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)) }
 
         enum CodingKeys: String, CodingKey {
-            case local, sizeFloor, retention, s3, azure, format, restoreJobs, compressor
+            case local, sizeFloor, retention, s3, azure, format, restoreJobs, compressor, requireContentRecord,
+                signingKey
         }
 
         public init(from decoder: any Decoder) throws {
@@ -293,6 +305,9 @@ public struct Manifest: Sendable, Hashable, Codable {
             format = try container.decodeIfPresent(PostgresDumpFormat.self, forKey: .format) ?? .plain
             restoreJobs = try container.decodeIfPresent(Int.self, forKey: .restoreJobs)
             compressor = try container.decodeIfPresent(BackupCompressor.self, forKey: .compressor) ?? .auto
+            requireContentRecord =
+                try container.decodeIfPresent(Bool.self, forKey: .requireContentRecord) ?? false
+            signingKey = try container.decodeIfPresent(SecretReference.self, forKey: .signingKey)
         }
 
         /// A plain-format manifest with the default compressor encodes as it did before `format` and
@@ -307,6 +322,8 @@ public struct Manifest: Sendable, Hashable, Codable {
             if format != .plain { try container.encode(format, forKey: .format) }
             try container.encodeIfPresent(restoreJobs, forKey: .restoreJobs)
             if compressor != .auto { try container.encode(compressor, forKey: .compressor) }
+            if requireContentRecord { try container.encode(requireContentRecord, forKey: .requireContentRecord) }
+            try container.encodeIfPresent(signingKey, forKey: .signingKey)
         }
     }
 

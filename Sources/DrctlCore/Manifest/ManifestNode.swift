@@ -94,6 +94,16 @@ struct ManifestNode {
         return value
     }
 
+    /// `true` or `false`.
+    func boolean() throws(ManifestError) -> Bool {
+        guard case .scalar = node, !isNull else { throw wrongType(expected: "true or false") }
+        switch try string().trimmingCharacters(in: .whitespaces) {
+        case "true": return true
+        case "false": return false
+        case let text: throw invalid(text, expected: "true or false")
+        }
+    }
+
     func duration() throws(ManifestError) -> Duration {
         guard case .scalar = node, !isNull else { throw wrongType(expected: Duration.acceptedManifestText) }
         let text = try string()

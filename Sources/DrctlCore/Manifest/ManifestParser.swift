@@ -119,6 +119,7 @@ struct ManifestParser {
     private func backups(_ node: ManifestNode) throws(ManifestError) -> Manifest.Backups {
         let backups = try node.mapping(allowing: [
             "local", "sizeFloor", "retention", "s3", "azure", "format", "restoreJobs", "compressor",
+            "requireContentRecord", "signingKey",
         ])
         return Manifest.Backups(
             local: try backups.required("local").path(),
@@ -128,7 +129,11 @@ struct ManifestParser {
             azure: try backups.optional("azure").map(azureLocation),
             format: try backups.optional("format").map(dumpFormat) ?? .plain,
             restoreJobs: try backups.optional("restoreJobs")?.integer(in: 1...64),
-            compressor: try backups.optional("compressor").map(compressor) ?? .auto
+            compressor: try backups.optional("compressor").map(compressor) ?? .auto,
+            requireContentRecord: try backups.optional("requireContentRecord")?.boolean() ?? false,
+            signingKey: try backups.optional("signingKey").map { node throws(ManifestError) in
+                try secretReference(node, secret: "the signing key")
+            }
         )
     }
 

@@ -19,6 +19,13 @@ public struct SecretResolver: Sendable {
         }
     }
 
+    /// The key that signs and checks backup content records (`backups.signingKey`); nil when the manifest names
+    /// none.
+    public func signingKey(for manifest: Manifest) throws(SecretError) -> SecretValue? {
+        guard let reference = manifest.backups.signingKey else { return nil }
+        return try resolve(reference)
+    }
+
     private func readPasswordFile(_ path: ManifestPath) throws(SecretError) -> ResolvedSecrets {
         let manager = FileManager.default
         guard manager.fileExists(atPath: path.absolute) else { throw .fileNotFound(path: path.written) }

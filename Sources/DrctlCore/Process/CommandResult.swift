@@ -147,13 +147,35 @@ public struct CommandFailure: Error, Sendable, Hashable, LocalizedError {
         self.stageIndex = stageIndex
     }
 
+    /// What the program said went wrong, for an error's first line: the first stderr line that reports an
+    /// error (psql's `ERROR:` / `FATAL:`, `gzip: …: unexpected end of file`, `pg_dump: error: …`), else the last
+    /// line it printed; nil when it printed nothing.
+    public var cause: String? {
+        let lines = standardErrorTail.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let markers = ["ERROR:", "FATAL:", "error:", "PANIC:"]
+        return lines.first { line in markers.contains { line.contains($0) } }
+            ?? lines.first { $0.lowercased().contains("error") || $0.hasPrefix("gzip:") }
+            ?? lines.last
+    }
+
+    /// The program's name, from the (redacted) command line: the first word that is not `NAME=value`.
+    private var program: String {
+        let words = commandLine.split(separator: " ")
+        let name = words.first { !$0.contains("=") } ?? words.first ?? ""
+        return (String(name) as NSString).lastPathComponent
+    }
+
+    /// The cause first (`psql failed (exit status 3): ERROR: relation "x" does not exist`), then the command,
+    /// the pipeline it ran in and the tail of what it printed.
     public var errorDescription: String? {
         var text: String
-        if let pipeline, let stageIndex {
-            text = "stage \(stageIndex + 1) of the pipeline failed (\(status)): \(commandLine)\n  pipeline: \(pipeline)"
-        } else {
-            text = "command failed (\(status)): \(commandLine)"
-        }
+        let what =
+            stageIndex.map { "stage \($0 + 1) of the pipeline failed (\(program), \(status))" }
+            ?? "\(program) failed (\(status))"
+        text = what + (cause.map { ": " + $0 } ?? "")
+        text += "\n  command: \(commandLine)"
+        if let pipeline, stageIndex != nil { text += "\n  pipeline: \(pipeline)" }
         let stderr = standardErrorTail.trimmingCharacters(in: .whitespacesAndNewlines)
         if !stderr.isEmpty {
             text += "\n  stderr:\n" + stderr.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")

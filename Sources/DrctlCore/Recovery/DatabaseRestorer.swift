@@ -33,12 +33,37 @@ public struct DatabaseRestorer: Sendable {
     private var plannedScratch: String { "\(database)_restore_<run>" }
 
     /// The new database's preparation and load, for a plan: `source` is the stage that prints the gzip dump.
-    func plannedLoadCommands(source: CommandInvocation, into database: String? = nil) -> [String] {
+    /// `streamed`: the off-site stream's load (`loadPipeline`); else a local file's `gzip -dc FILE | psql`.
+    func plannedLoadCommands(source: CommandInvocation, into database: String? = nil, streamed: Bool = true)
+        -> [String]
+    {
         let scratch = database ?? plannedScratch
+        let load =
+            streamed
+            ? loadPipeline(source: source, into: scratch)
+            : CommandPipeline([source, on(scratch).runScript(singleTransaction: true)])
         return [
             admin.dropDatabase(scratch, force: true).redactedCommandLine,
             admin.createDatabase(scratch).redactedCommandLine,
-            loadPipeline(source: source, into: scratch).redactedCommandLine,
+            load.redactedCommandLine,
+        ]
+    }
+
+    /// The content record check after a load, for a plan.
+    func plannedContentCheck(into database: String? = nil) -> [String] {
+        let scratch = database ?? plannedScratch
+        var record = "(the content record <backup>.record.json"
+        if toolbox.manifest.backups.signingKey != nil {
+            record += ", its HMAC signature checked with backups.signingKey,"
+        }
+        record += " compared with the loaded database: table set, row counts, schema digests; "
+        record +=
+            toolbox.manifest.backups.requireContentRecord
+            ? "a backup without a record is refused)" : "without a record: the smoke query and table presence only)"
+        // The query itself is 20 lines of catalog SQL (Postgres.contentSQL); the plan names it instead.
+        return [
+            on(scratch).query("<content query: per table its row count and schema digest>").redactedCommandLine
+                + "  " + record
         ]
     }
 
@@ -68,7 +93,7 @@ public struct DatabaseRestorer: Sendable {
         ])
         var lines: [String]
         if streamed {
-            lines = ["(\(scratch) was loaded from the off-site stream and verified by the fetch step)"]
+            lines = ["(\(scratch) was loaded, verified and compared with its content record by the backup step)"]
         } else if toolbox.manifest.backups.format == .custom {
             lines = ["(a local backup:)"] + plannedArchiveLoadCommands(file: "<verified backup>.dump")
             lines.append("(a local .sql.gz backup is restored with: \(restore.redactedCommandLine))")
@@ -103,17 +128,82 @@ public struct DatabaseRestorer: Sendable {
     }
 
     public func restore(file: String, sha256: String, context: StepContext) async throws -> StepOutputs {
-        let runner = context.runner
         let scratch = scratchName(runID: context.runID)
-        try await recreate(scratch, context: context)
-        context.log("restoring into \(scratch)")
-        if BackupName.format(ofFileName: (file as NSString).lastPathComponent) == .custom {
-            try await runner.runChecked(archiveLoad(file: file, into: scratch))
-        } else {
-            try await runner.runChecked(
-                CommandPipeline([toolbox.gzip.decompress(file: file), on(scratch).runScript(singleTransaction: true)]))
-        }
+        try await load(file: file, sha256: sha256, into: scratch, context: context)
         return try await swapIn(scratch: scratch, sha256: sha256, context: context)
+    }
+
+    /// Loads the verified local backup `file` into `target` (dropped and created first: the run's new database
+    /// or recover-rows' temporary one), compares it with the backup's content record and notes on it which
+    /// backup it holds. On any failure `target` is dropped again, so a refused backup leaves nothing behind.
+    @discardableResult
+    func load(file: String, sha256: String, into target: String, context: StepContext) async throws -> StepOutputs {
+        let runner = context.runner
+        let name = (file as NSString).lastPathComponent
+        try await recreate(target, context: context)
+        context.log("restoring \(name) into \(target)")
+        do {
+            if BackupName.format(ofFileName: name) == .custom {
+                let result = try await runner.run(archiveLoad(file: file, into: target))
+                if let failure = result.failure, failure.status == .exited(1) {
+                    throw RecoveryError.backupDoesNotLoad(file: name, cause: failure.cause ?? "pg_restore exit 1")
+                }
+                try result.checked()
+            } else {
+                let result = try await runner.run(
+                    CommandPipeline([
+                        toolbox.gzip.decompress(file: file), on(target).runScript(singleTransaction: true),
+                    ]))
+                // psql stopped on the backup's SQL (ON_ERROR_STOP, one transaction): the backup is refused.
+                if let failure = result.stages.last?.failure, failure.status == .exited(3) {
+                    throw RecoveryError.backupDoesNotLoad(file: name, cause: failure.cause ?? "psql exit status 3")
+                }
+                try result.checked()
+            }
+            let record = try BackupContentRecord.read(
+                path: BackupContentRecord.sidecarPath(for: file), backup: name)
+            let checked = try await checkContent(
+                of: target, record: record, file: name, sha256: sha256, context: context)
+            try await runner.runChecked(markLoaded(scratch: target, runID: context.runID, sha256: sha256))
+            return checked
+        } catch {
+            if !(error is CancellationError) { _ = try? await admin.dropDatabase(target, context: context) }
+            throw error
+        }
+    }
+
+    // MARK: - Checking what was loaded
+
+    /// Compares the database `loaded` (from backup `file`, whose bytes had `sha256`) with the backup's content
+    /// record: its signature (with `backups.signingKey`), the file and database it names, then table set, row
+    /// counts and schema digests. Without a record only the smoke query and table presence check the load, and
+    /// the log says so; with `backups.requireContentRecord` that is a refusal. Returns what the journal keeps.
+    @discardableResult
+    func checkContent(
+        of loaded: String, record: BackupContentRecord?, file: String, sha256: String?, context: StepContext
+    ) async throws -> StepOutputs {
+        guard let record else {
+            if toolbox.manifest.backups.requireContentRecord { throw RecoveryError.contentRecordMissing(file: file) }
+            if toolbox.recordSigningKey != nil { throw RecoveryError.contentRecordUnsigned(file: file) }
+            guard try await userTableCount(in: loaded, runner: context.runner) > 0 else {
+                throw RecoveryError.contentDiffers(file: file, differences: ["the loaded database holds no tables"])
+            }
+            context.log(
+                "\(file) has no content record (made by the runbook's script or an older drctl): checked by the"
+                    + " smoke query and table presence only")
+            return ["contentCheck": "none: no content record; smoke query and table presence only"]
+        }
+        try record.verifySignature(key: toolbox.recordSigningKey, file: file)
+        let database = BackupName(fileName: file)?.database ?? record.content.database
+        try record.check(file: file, sha256: sha256 ?? record.sha256, database: database)
+        let result = try await context.runner.runChecked(on(loaded).contentQuery())
+        let differences =
+            Postgres.parseContent(result.output).map { record.content.differences(from: $0) }
+            ?? ["the loaded database's tables could not be read"]
+        guard differences.isEmpty else { throw RecoveryError.contentDiffers(file: file, differences: differences) }
+        let note = record.signatureNote(key: toolbox.recordSigningKey)
+        context.log("\(file): the loaded database matches its content record (\(record.summary); \(note))")
+        return ["contentCheck": "matches its content record (\(record.summary); \(note))"]
     }
 
     // MARK: - Loading a stream
@@ -170,7 +260,15 @@ public struct DatabaseRestorer: Sendable {
         }
         var outputs: StepOutputs = ["database": database, "sha256": sha256]
         if let smoke = toolbox.manifest.database.smokeQuery {
-            let result = try await runner.runChecked(on(scratch).query(smoke))
+            let result = try await runner.run(on(scratch).query(smoke))
+            if let failure = result.failure {
+                if Task.isCancelled { throw CancellationError() }
+                _ = try? await admin.dropDatabase(scratch, context: context)
+                let detail =
+                    failure.standardErrorTail.split(whereSeparator: \.isNewline).first.map(String.init)
+                    ?? failure.localizedDescription
+                throw RecoveryError.smokeQueryFailed(database: scratch, query: smoke, detail: detail)
+            }
             outputs["smokeQuery"] = smoke
             outputs["smokeResult"] = Postgres.parseValue(result.output) ?? ""
         }

@@ -29,7 +29,7 @@ public struct DumpOriginCheck: Sendable {
         let result = try await runner.run(pipeline(file: file))
         guard let decompress = result.stages.first, decompress.status.isSuccess else {
             throw BackupError.backupCorrupt(
-                file: name, detail: "gzip -dc: " + (result.stages.first?.standardErrorTail ?? "did not run"))
+                file: name, detail: "gzip -dc: " + (result.stages.first?.failure?.cause ?? "did not run"))
         }
         // grep exits 1 when nothing matched (then the header is missing); 2 is a real error.
         if let grep = result.stages.last, grep.status != .exited(0), grep.status != .exited(1) {
@@ -50,10 +50,15 @@ public struct DumpOriginCheck: Sendable {
         if let grep = result.stages.last, grep.status != .exited(0), grep.status != .exited(1) {
             _ = try grep.checked()
         }
+        let gzipCause = decompress.failure.map { "gzip -dc: " + ($0.cause ?? "it stopped before the dump's header") }
         do {
             try Self.judge(lines: result.output, name: name, database: database)
-        } catch .notADatabaseDump where !decompress.status.isSuccess {
-            throw BackupError.backupCorrupt(file: name, detail: "gzip -dc: " + decompress.standardErrorTail)
+        } catch {
+            // No header came out because gzip could not read that far: corrupt, said with gzip's reason.
+            if case .notADatabaseDump = error, let gzipCause {
+                throw BackupError.backupCorrupt(file: name, detail: gzipCause)
+            }
+            throw error
         }
     }
 

@@ -23,12 +23,15 @@ extension OffsiteBackupFetcher {
         public var skipped: [String]
         /// The new database holding the backup, ready to be swapped in.
         public var scratchDatabase: String
+        /// How the loaded database was checked against the backup's content record (`DatabaseRestorer`).
+        public var contentCheck: String = ""
 
         public var outputs: StepOutputs {
             [
                 "name": name, "key": key, "size": String(size), "sha256": sha256,
                 "checksumVerified": checksumVerified ? "yes" : "no (no .sha256 recorded off-site)",
                 "skipped": skipped.joined(separator: "; "), "scratchDatabase": scratchDatabase,
+                "contentCheck": contentCheck,
             ]
         }
     }
@@ -81,8 +84,9 @@ extension OffsiteBackupFetcher {
                 + " status: corrupt, truncated, trailing garbage; psql's exit status)",
             "(on any mismatch the new database is dropped and"
                 + (backup == nil ? " the next older backup is tried)" : " the run stops)"),
-            restorer.plannedMarkLoadedCommand(into: database),
         ]
+        lines += restorer.plannedContentCheck(into: database)
+        lines.append(restorer.plannedMarkLoadedCommand(into: database))
         return lines
     }
 
@@ -105,9 +109,11 @@ extension OffsiteBackupFetcher {
         lines += restorer.plannedArchiveLoadCommands(file: path, into: database)
         lines += [
             "(on any refusal or a failing pg_restore the new database is dropped and"
-                + (backup == nil ? " the next older backup is tried)" : " the run stops)"),
-            restorer.plannedMarkLoadedCommand(into: database),
-            "(\(path) is removed afterwards, whatever happened)",
+                + (backup == nil ? " the next older backup is tried)" : " the run stops)")
+        ]
+        lines += restorer.plannedContentCheck(into: database)
+        lines += [
+            restorer.plannedMarkLoadedCommand(into: database), "(\(path) is removed afterwards, whatever happened)",
         ]
         return lines
     }
@@ -128,12 +134,12 @@ extension OffsiteBackupFetcher {
         for object in candidates {
             let name = Self.fileName(object.key)
             do {
-                let (scratch, sha256, recorded) = try await load(
+                let (scratch, sha256, recorded, contentCheck) = try await load(
                     object, store: store, restorer: restorer, into: target, checkOrigin: checkOrigin,
                     context: context)
                 return Loaded(
                     name: name, key: object.key, size: object.size, sha256: sha256, checksumVerified: recorded,
-                    skipped: skipped, scratchDatabase: scratch)
+                    skipped: skipped, scratchDatabase: scratch, contentCheck: contentCheck)
             } catch let error as CancellationError {
                 throw error
             } catch {
@@ -164,7 +170,9 @@ extension OffsiteBackupFetcher {
     private func load(
         _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
         checkOrigin: Bool, context: StepContext
-    ) async throws -> (scratch: String, sha256: String, recorded: Bool) {
+    ) async throws -> (
+        scratch: String, sha256: String, recorded: Bool, contentCheck: String
+    ) {
         let name = Self.fileName(object.key)
         let floor = toolbox.manifest.backups.sizeFloor
         guard object.size >= floor.bytes else {
@@ -202,12 +210,15 @@ extension OffsiteBackupFetcher {
         let sha256 = try Self.judge(
             result, name: name, loadedInto: scratch, target: toolbox.manifest.database.name,
             listedSize: object.size, expected: expected)
+        let checked = try await restorer.checkContent(
+            of: scratch, record: try await recordedContent(of: object, store: store, context: context), file: name,
+            sha256: sha256, context: context)
         try await context.runner.runChecked(
             restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
         context.log(
             "\(name) loaded into \(scratch) and verified (sha256 \(sha256.prefix(12))…"
                 + (expected == nil ? ", no recorded checksum)" : " = recorded)"))
-        return (scratch, sha256, expected != nil)
+        return (scratch, sha256, expected != nil, checked["contentCheck"] ?? "")
     }
 
     /// A custom-format backup: downloaded into the run's scratch folder (mode 0600 in a 0700 folder), its size,
@@ -216,7 +227,9 @@ extension OffsiteBackupFetcher {
     private func loadArchive(
         _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
         context: StepContext
-    ) async throws -> (scratch: String, sha256: String, recorded: Bool) {
+    ) async throws -> (
+        scratch: String, sha256: String, recorded: Bool, contentCheck: String
+    ) {
         let name = Self.fileName(object.key)
         let expected = try await recordedChecksum(of: object, store: store, context: context)
         let path = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/" + name
@@ -246,29 +259,48 @@ extension OffsiteBackupFetcher {
         let jobs = toolbox.manifest.backups.effectiveRestoreJobs
         context.log("restoring \(name) into \(scratch) with pg_restore -j \(jobs)")
         try await context.runner.runChecked(restorer.archiveLoad(file: path, into: scratch))
+        let checked = try await restorer.checkContent(
+            of: scratch, record: try await recordedContent(of: object, store: store, context: context), file: name,
+            sha256: sha256, context: context)
         try await context.runner.runChecked(restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
         context.log(
             "\(name) restored into \(scratch) and verified (sha256 \(sha256.prefix(12))…"
                 + (expected == nil ? ", no recorded checksum)" : " = recorded)"))
-        return (scratch, sha256, expected != nil)
+        return (scratch, sha256, expected != nil, checked["contentCheck"] ?? "")
     }
 
     /// The `.sha256` sidecar's digest; nil when there is none.
     private func recordedChecksum(of object: StoredObject, store: any ObjectStore, context: StepContext)
         async throws -> String?
     {
-        let key = object.key + ".sha256"
+        try await sidecar(object.key + ".sha256", store: store, context: context).flatMap(SHA256Checksum.parseSidecar)
+    }
+
+    /// The `.record.json` sidecar (`BackupContentRecord`); nil when there is none.
+    private func recordedContent(of object: StoredObject, store: any ObjectStore, context: StepContext)
+        async throws -> BackupContentRecord?
+    {
+        let key = object.key + BackupContentRecord.sidecarSuffix
+        guard let text = try await sidecar(key, store: store, context: context) else { return nil }
+        guard let record = try? JSONDecoder().decode(BackupContentRecord.self, from: Data(text.utf8)) else {
+            throw RecoveryError.contentRecordUnreadable(file: Self.fileName(object.key), path: key)
+        }
+        return record
+    }
+
+    /// A small sidecar object's text; nil when it cannot be read (there is none).
+    private func sidecar(_ key: String, store: any ObjectStore, context: StepContext) async throws -> String? {
         if let stream = try? store.download(key, to: .stream) {
             let result = try await context.runner.run(stream)
-            return result.status.isSuccess ? SHA256Checksum.parseSidecar(result.output) : nil
+            return result.status.isSuccess ? result.output : nil
         }
         let path =
             try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/"
             + Self.fileName(key)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try await context.runner.run(try store.download(key, to: .file(path)))
-        guard result.status.isSuccess, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        return SHA256Checksum.parseSidecar(text)
+        guard result.status.isSuccess else { return nil }
+        return try? String(contentsOfFile: path, encoding: .utf8)
     }
 
     /// A downloaded file as the first stage of the load, for a store whose client cannot write to a pipe.
@@ -312,6 +344,10 @@ extension OffsiteBackupFetcher {
             throw refused("gzip -dc: \(detail) — the file is corrupt or truncated")
         default:
             break
+        }
+        // psql stopped on the backup's SQL (ON_ERROR_STOP, one transaction): the backup is refused, cause first.
+        if let load = result.stages.last?.failure, load.status == .exited(3) {
+            throw refused("psql could not load it: \(load.cause ?? "exit status 3")")
         }
         try result.checked()
         guard reading.reachedEnd else { throw refused("the stream ended before the download finished") }

@@ -31,6 +31,12 @@ public enum BackupChoice: Sendable, Hashable {
         }
     }
 
+    /// A backup asked for by name is never swapped for another one.
+    public var isNamed: Bool {
+        if case .named = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .latest: return "the newest verified backup"
@@ -70,8 +76,13 @@ public struct SelectedBackup: Sendable, Hashable {
     public var origin: String
     /// Newer off-site backups that failed verification and were passed over, with the reason.
     public var skipped: [String] = []
-    /// The database an off-site backup was loaded into and verified in (`OffsiteBackupFetcher.stream`).
+    /// The database the backup was loaded into and verified in (a local one by `RecoveryBackupSource`, an
+    /// off-site one by `OffsiteBackupFetcher.stream`).
     public var loadedDatabase: String? = nil
+    /// The free space for the load was checked before it (`DatabaseSpaceCheck`), with these outputs.
+    public var spaceChecked: StepOutputs? = nil
+    /// How the loaded database was compared with the backup's content record (or that it has none).
+    public var contentCheck: String? = nil
 
     public var outputs: StepOutputs {
         var outputs: StepOutputs = [
@@ -79,6 +90,11 @@ public struct SelectedBackup: Sendable, Hashable {
         ]
         if !skipped.isEmpty { outputs["skipped"] = skipped.joined(separator: "; ") }
         if let loadedDatabase { outputs["scratchDatabase"] = loadedDatabase }
+        if let contentCheck { outputs["contentCheck"] = contentCheck }
+        if let spaceChecked {
+            outputs["spaceChecked"] = "yes"
+            for (key, value) in spaceChecked.values { outputs["space." + key] = value }
+        }
         return outputs
     }
 }
@@ -100,11 +116,15 @@ public struct RecoveryBackupSource: Sendable {
     public var offsiteTarget: @Sendable (_ runID: String) -> String
     /// How a plan shows `offsiteTarget`.
     public var plannedOffsiteTarget: String
+    /// Checked before a local backup is loaded (its size known from the catalog); nil: not checked here.
+    public var spaceCheck: DatabaseSpaceCheck?
 
     public init(
         toolbox: ScenarioToolbox, workRoot: String, backupDatabase: String? = nil,
-        offsiteTarget: (@Sendable (String) -> String)? = nil, plannedOffsiteTarget: String? = nil
+        offsiteTarget: (@Sendable (String) -> String)? = nil, plannedOffsiteTarget: String? = nil,
+        spaceCheck: DatabaseSpaceCheck? = nil
     ) {
+        self.spaceCheck = spaceCheck
         self.toolbox = toolbox
         self.workRoot = workRoot
         self.backupDatabase = backupDatabase ?? toolbox.manifest.database.name
@@ -136,9 +156,22 @@ public struct RecoveryBackupSource: Sendable {
         lines += fetcher.plannedIntegrityCommands(file: local + file, backup: named)
         lines.append(
             "size of \(local + file) ≥ \(toolbox.manifest.backups.sizeFloor); sha256 compared with the catalog")
+        let restorer = DatabaseRestorer(toolbox: toolbox)
         if fetcher.plannedExtension(named) != BackupName.archiveFileExtension {
             lines.append(origin.pipeline(file: local + file).redactedCommandLine)
         }
+        if let spaceCheck { lines.append(spaceCheck.plannedLine + " (the backup's size from the catalog)") }
+        if fetcher.plannedExtension(named) != BackupName.archiveFileExtension {
+            lines += restorer.plannedLoadCommands(
+                source: toolbox.gzip.decompress(file: local + file), into: plannedOffsiteTarget, streamed: false)
+        } else {
+            lines += restorer.plannedArchiveLoadCommands(file: local + file, into: plannedOffsiteTarget)
+        }
+        lines += restorer.plannedContentCheck(into: plannedOffsiteTarget)
+        lines.append(restorer.plannedMarkLoadedCommand(into: plannedOffsiteTarget))
+        lines.append(
+            "(on any refusal the new database is dropped and"
+                + (named == nil ? " the next older local backup is tried)" : " the run stops)"))
         if toolbox.manifest.backups.s3 != nil || toolbox.manifest.backups.azure != nil {
             lines.append("(when no local backup qualifies, loaded from off-site into \(plannedOffsiteTarget):)")
             let (backup, before) = Self.offsiteChoice(choice)
@@ -157,18 +190,9 @@ public struct RecoveryBackupSource: Sendable {
             }
         }
         let selected: SelectedBackup
-        if let record = try localRecord(choice, context: context) {
-            let path = folder.path(record.tier, fileName: record.fileName)
-            context.log("verifying local backup \(record.relativePath)")
-            let check = BackupIntegrityCheck(
-                gzip: toolbox.gzip, archive: toolbox.postgres.archive, sizeFloor: toolbox.manifest.backups.sizeFloor,
-                runner: context.runner)
-            let measured = try await check.check(path: path, file: record.relativePath, expectedSHA256: record.sha256)
-            selected = SelectedBackup(
-                name: record.fileName, path: path, size: measured.size, sha256: measured.sha256,
-                origin: "local " + record.relativePath)
-            try await origin.check(
-                file: selected.path, name: selected.name, database: database, runner: context.runner)
+        let local = try localRecords(choice, context: context)
+        if !local.isEmpty {
+            selected = try await loadLocal(local, named: choice.isNamed, context: context)
         } else {
             let loaded: OffsiteBackupFetcher.Loaded
             do {
@@ -182,7 +206,7 @@ public struct RecoveryBackupSource: Sendable {
             selected = SelectedBackup(
                 name: loaded.name, path: "", size: loaded.size, sha256: loaded.sha256,
                 origin: (try? fetcher.location()).map { "\($0.store.displayName)/\(loaded.key)" } ?? loaded.key,
-                skipped: loaded.skipped, loadedDatabase: loaded.scratchDatabase)
+                skipped: loaded.skipped, loadedDatabase: loaded.scratchDatabase, contentCheck: loaded.contentCheck)
         }
         context.log("backup \(selected.name) verified (\(selected.origin), sha256 \(selected.sha256.prefix(12))…)")
         return selected
@@ -197,35 +221,83 @@ public struct RecoveryBackupSource: Sendable {
         }
     }
 
-    /// The catalog record to use, nil when the off-site store should be asked.
-    private func localRecord(_ choice: BackupChoice, context: StepContext) throws -> BackupRecord? {
+    /// How many local backups a restore tries, newest first, before it gives up.
+    static let maximumLocalCandidates = 5
+
+    /// The catalog records to try, newest first (only the named one when a backup was named); empty when the
+    /// off-site store should be asked.
+    private func localRecords(_ choice: BackupChoice, context: StepContext) throws -> [BackupRecord] {
         let catalog: BackupCatalog
         do {
             catalog = try folder.catalogStore.load()
         } catch {
             context.log("local backup catalog unusable (\(error.localizedDescription)); trying off-site")
-            return nil
+            return []
         }
         let ours = BackupCatalog(records: catalog.records.filter { $0.name.database == database })
         switch choice {
         case .latest:
-            return ours.latest(verified: true)
+            return Array(ours.newestFirst(verified: true).prefix(Self.maximumLocalCandidates))
         case .named(let name):
             if let record = ours.record(fileName: name, tier: .daily) ?? ours.record(fileName: name, tier: .monthly) {
-                return record
+                return [record]
             }
             let onDisk = (try? folder.file(.daily, fileName: name)) ?? (try? folder.file(.monthly, fileName: name))
             if onDisk.flatMap({ $0 }) != nil { throw BackupError.backupNotInCatalog(file: name) }
-            return nil
+            return []
         case .before(let date):
-            if let record = ours.latest(before: date, verified: true) { return record }
+            let candidates = ours.newestFirst(before: date, verified: true)
+            if !candidates.isEmpty { return Array(candidates.prefix(Self.maximumLocalCandidates)) }
             let hasOffsite = toolbox.manifest.backups.s3 != nil || toolbox.manifest.backups.azure != nil
             if !hasOffsite {
                 let earliest = ours.records.min { $0.name < $1.name }?.fileName
                 throw RecoveryError.noBackupBefore(date: date, database: database, earliest: earliest)
             }
-            return nil
+            return []
         }
+    }
+
+    /// Verifies each local backup in turn (size, gzip or archive integrity, SHA-256 against the catalog, the
+    /// dump's origin), loads it into the run's new database and compares it with its content record; the first
+    /// that passes is kept there, ready to be swapped in. A refused backup's database is dropped and, unless the
+    /// backup was named, the next older one is tried; the output and journal say which were passed over and why.
+    private func loadLocal(_ records: [BackupRecord], named: Bool, context: StepContext) async throws
+        -> SelectedBackup
+    {
+        let target = offsiteTarget(context.runID)
+        let restorer = DatabaseRestorer(toolbox: toolbox)
+        var skipped: [String] = []
+        var lastError: (any Error)?
+        for record in records {
+            let path = folder.path(record.tier, fileName: record.fileName)
+            do {
+                context.log("verifying local backup \(record.relativePath)")
+                let check = BackupIntegrityCheck(
+                    gzip: toolbox.gzip, archive: toolbox.postgres.archive,
+                    sizeFloor: toolbox.manifest.backups.sizeFloor, runner: context.runner)
+                let measured = try await check.check(
+                    path: path, file: record.relativePath, expectedSHA256: record.sha256)
+                try await origin.check(file: path, name: record.fileName, database: database, runner: context.runner)
+                let space = try await spaceCheck?.check(backupSize: measured.size, context: context)
+                let checked = try await restorer.load(
+                    file: path, sha256: measured.sha256, into: target, context: context)
+                return SelectedBackup(
+                    name: record.fileName, path: path, size: measured.size, sha256: measured.sha256,
+                    origin: "local " + record.relativePath, skipped: skipped, loadedDatabase: target,
+                    spaceChecked: space, contentCheck: checked["contentCheck"])
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                guard !named, records.count > 1 else { throw error }
+                context.log("refused \(record.fileName): \(error.localizedDescription)")
+                skipped.append("\(record.fileName): \(error.localizedDescription)")
+                lastError = error
+            }
+        }
+        // Every candidate was refused: the oldest one's reason, as the off-site stream reports it; the log and
+        // the journal's run output name each.
+        throw lastError ?? ScenarioError.noBackupFound(location: folder.root, database: database)
     }
 
     private func noLocalBackup(_ choice: BackupChoice) -> any Error {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Why a database restore or row recovery refused to go on; every case says what, where and what to do, and
 /// every refusal happens before the database is touched.
-public enum RecoveryError: Error, Sendable, LocalizedError, RefusalError {
+public enum RecoveryError: Error, Sendable, Equatable, LocalizedError, RefusalError {
     /// The backup was taken of another database (its name, or the `CREATE DATABASE`/`\connect` lines in it).
     case backupOfAnotherDatabase(file: String, database: String, expected: String)
     /// A dump made with `pg_dump -C`: restoring it would reconnect to the live database instead of the new one.
@@ -25,6 +25,22 @@ public enum RecoveryError: Error, Sendable, LocalizedError, RefusalError {
     case rowsMissingAfterImport(table: String, keys: [String])
     /// Rows asked for that the backup does not hold either.
     case rowsNotInBackup(table: String, keys: [String], backup: String)
+    /// The loaded database differs from the backup's content record (table set, row counts, schema digests).
+    case contentDiffers(file: String, differences: [String])
+    /// The content record beside the backup was written for another file.
+    case contentRecordOfAnotherFile(file: String, recorded: String, actual: String)
+    /// The content record beside the backup is not one drctl can read.
+    case contentRecordUnreadable(file: String, path: String)
+    /// The manifest requires content records (`backups.requireContentRecord`) and this backup has none.
+    case contentRecordMissing(file: String)
+    /// The manifest names a signing key and the backup's content record carries no signature.
+    case contentRecordUnsigned(file: String)
+    /// The content record's signature does not verify with the manifest's signing key.
+    case contentRecordSignatureInvalid(file: String)
+    /// The backup's SQL (or archive) failed to load into the new database, which was dropped.
+    case backupDoesNotLoad(file: String, cause: String)
+    /// The manifest's smoke query failed on the loaded database (dropped since).
+    case smokeQueryFailed(database: String, query: String, detail: String)
 
     public var errorDescription: String? {
         switch self {
@@ -70,6 +86,39 @@ public enum RecoveryError: Error, Sendable, LocalizedError, RefusalError {
             return "\(keys.count) key(s) are not in \(table) of backup \(backup) either: "
                 + keys.prefix(20).joined(separator: ", ")
                 + ". Nothing was imported. Check the ids, or pick a backup from before they were deleted (--before)."
+        case .contentDiffers(let file, let differences):
+            return "backup \(file) does not hold what its content record says: "
+                + differences.prefix(5).joined(separator: "; ")
+                + (differences.count > 5 ? "; and \(differences.count - 5) more" : "")
+                + " — refused before the live database was touched (the new database was dropped)."
+                + " The backup was changed after it was taken or is of another database; pick another backup"
+                + " (drctl backup list)."
+        case .contentRecordOfAnotherFile(let file, let recorded, let actual):
+            return "the content record beside backup \(file) was written for another file (sha256 \(recorded),"
+                + " the backup's is \(actual)) — refused before the live database was touched. Pick another"
+                + " backup (drctl backup list)."
+        case .contentRecordUnreadable(let file, let path):
+            return "the content record of backup \(file) (\(path)) is not a drctl content record — refused before"
+                + " the live database was touched. Pick another backup (drctl backup list)."
+        case .contentRecordMissing(let file):
+            return "backup \(file) has no content record (<backup>.record.json), and the manifest requires one"
+                + " (backups.requireContentRecord) — refused before the live database was touched. Pick a backup"
+                + " made by drctl backup create (drctl backup list)."
+        case .contentRecordUnsigned(let file):
+            return "the content record of backup \(file) is not signed, and the manifest names a signing key"
+                + " (backups.signingKey) — refused before the live database was touched. Pick a backup drctl signed"
+                + " (drctl backup list shows each record's signature), or remove signingKey to accept unsigned records."
+        case .contentRecordSignatureInvalid(let file):
+            return "the content record of backup \(file) does not verify with the manifest's signing key: the record"
+                + " was changed after drctl signed it, or signed with another key — refused before the live database"
+                + " was touched. Pick another backup (drctl backup list)."
+        case .backupDoesNotLoad(let file, let cause):
+            return "backup \(file) does not load: \(cause) — refused before the live database was touched (the new"
+                + " database was dropped). Pick another backup (drctl backup list)."
+        case .smokeQueryFailed(let database, let query, let detail):
+            return "the smoke query failed on the loaded database \(database): \(detail) — refused before the live"
+                + " database was touched (\(database) was dropped). Query: \(query). Pick another backup"
+                + " (drctl backup list) or fix database.smokeQuery in the manifest."
         }
     }
 
@@ -77,7 +126,9 @@ public enum RecoveryError: Error, Sendable, LocalizedError, RefusalError {
     public var isRefusal: Bool {
         switch self {
         case .backupOfAnotherDatabase, .dumpReconnects, .notADatabaseDump, .noBackupBefore, .confirmationRequired,
-            .notEnoughDisk, .rowsNotInBackup, .notABackupName, .invalidTime, .unknownTable, .unknownColumns:
+            .notEnoughDisk, .rowsNotInBackup, .notABackupName, .invalidTime, .unknownTable, .unknownColumns,
+            .contentDiffers, .contentRecordOfAnotherFile, .contentRecordUnreadable, .contentRecordMissing,
+            .contentRecordUnsigned, .contentRecordSignatureInvalid, .smokeQueryFailed, .backupDoesNotLoad:
             return true
         case .rowsMissingAfterImport:
             return false
@@ -89,7 +140,9 @@ public enum RecoveryError: Error, Sendable, LocalizedError, RefusalError {
         switch self {
         case .notABackupName, .invalidTime, .unknownTable, .unknownColumns: .usage
         case .backupOfAnotherDatabase, .dumpReconnects, .notADatabaseDump, .noBackupBefore, .confirmationRequired,
-            .notEnoughDisk, .rowsNotInBackup:
+            .notEnoughDisk, .rowsNotInBackup, .contentDiffers, .contentRecordOfAnotherFile, .contentRecordUnreadable,
+            .contentRecordMissing, .contentRecordUnsigned, .contentRecordSignatureInvalid, .smokeQueryFailed,
+            .backupDoesNotLoad:
             .refused
         case .rowsMissingAfterImport: .failed
         }

@@ -176,43 +176,40 @@ public struct RowRecovery: Sendable {
             + " ORDER BY ordinal_position"
     }
 
-    /// Recovers the rows from an off-site backup that `backup.verify` loaded into the temporary database and
-    /// verified. When that database is gone (a resumed run whose earlier attempt dropped it), the same backup is
-    /// loaded and verified again.
-    public func run(loadedDatabase: String, backupName: String, backupDatabase: String? = nil, context: StepContext)
-        async throws -> StepOutputs
-    {
+    /// Recovers the rows from the backup that `backup.verify` loaded into the temporary database and verified.
+    /// When that database is gone (a resumed run whose earlier attempt dropped it), the same backup is loaded and
+    /// verified again: from `backupPath` when it is a local backup, else from off-site.
+    public func run(
+        loadedDatabase: String, backupName: String, backupPath: String? = nil, sha256: String,
+        backupDatabase: String? = nil, context: StepContext
+    ) async throws -> StepOutputs {
         let exists = try await context.runner.runChecked(production.databaseExists(loadedDatabase))
         if !Postgres.parseExists(exists.output) {
             context.log("the temporary database \(loadedDatabase) is gone; loading \(backupName) into it again")
-            _ = try await OffsiteBackupFetcher(
-                toolbox: toolbox, workRoot: workRoot, backupDatabaseName: backupDatabase
-            ).stream(
-                backup: backupName, restorer: DatabaseRestorer(toolbox: toolbox), into: loadedDatabase,
-                checkOrigin: true, context: context)
+            if let backupPath, !backupPath.isEmpty {
+                try await DatabaseRestorer(toolbox: toolbox).load(
+                    file: backupPath, sha256: sha256, into: loadedDatabase, context: context)
+            } else {
+                _ = try await OffsiteBackupFetcher(
+                    toolbox: toolbox, workRoot: workRoot, backupDatabaseName: backupDatabase
+                ).stream(
+                    backup: backupName, restorer: DatabaseRestorer(toolbox: toolbox), into: loadedDatabase,
+                    checkOrigin: true, context: context)
+            }
         }
-        return try await run(backupPath: nil, backupName: backupName, context: context)
+        return try await run(backupPath: nil, backupName: backupName, sha256: sha256, context: context)
     }
 
     /// Restores `backupPath` into the temporary database (nil: it holds the backup already) and recovers the rows.
-    public func run(backupPath: String?, backupName: String, context: StepContext) async throws -> StepOutputs {
+    public func run(backupPath: String?, backupName: String, sha256: String, context: StepContext)
+        async throws -> StepOutputs
+    {
         let temp = temporaryName(runID: context.runID)
-        let runner = context.runner
         var outputs: StepOutputs = ["temporaryDatabase": temp]
         do {
             if let backupPath {
-                try await production.dropDatabase(temp, context: context)
-                try await runner.runChecked(production.createDatabase(temp))
-                context.log("restoring \(backupName) into the temporary database \(temp)")
-                if BackupName.format(ofFileName: backupName) == .custom {
-                    try await runner.runChecked(
-                        on(temp).restoreArchive(file: backupPath, jobs: toolbox.manifest.backups.effectiveRestoreJobs))
-                } else {
-                    try await runner.runChecked(
-                        CommandPipeline([
-                            toolbox.gzip.decompress(file: backupPath), on(temp).runScript(singleTransaction: true),
-                        ]))
-                }
+                try await DatabaseRestorer(toolbox: toolbox).load(
+                    file: backupPath, sha256: sha256, into: temp, context: context)
             }
             let recovered = try await recoverRows(from: temp, backupName: backupName, context: context)
             outputs.values.merge(recovered.values) { $1 }

@@ -284,6 +284,7 @@ public struct BackupScenario: Sendable {
     private func verifyStep() -> RunbookStep {
         let manifest = manifest
         let gzip = toolbox.gzip
+        let signingKey = toolbox.recordSigningKey
         let each = "\(folder.root)/<daily|monthly>/<each backup changed since it last passed>"
         return RunbookStep(
             id: Self.verifyStep,
@@ -294,7 +295,8 @@ public struct BackupScenario: Sendable {
                 "sha256(\(each)) compared with \(folder.root)/catalog.json"
             ]
         ) { context in
-            let verifier = BackupVerifier(manifest: manifest, gzip: gzip, runner: context.runner, clock: context.clock)
+            let verifier = BackupVerifier(
+                manifest: manifest, gzip: gzip, runner: context.runner, clock: context.clock, signingKey: signingKey)
             let report = try await verifier.verify()
             context.log(report.text)
             if !report.failed.isEmpty {

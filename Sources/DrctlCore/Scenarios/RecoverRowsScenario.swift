@@ -131,7 +131,7 @@ public struct RecoverRowsScenario: Sendable {
         let source = RecoveryBackupSource(
             toolbox: toolbox, workRoot: workRoot, backupDatabase: options.backupDatabase,
             offsiteTarget: { recovery.temporaryName(runID: $0) },
-            plannedOffsiteTarget: "\(manifest.database.name)_recover_<run>")
+            plannedOffsiteTarget: "\(manifest.database.name)_recover_<run>", spaceCheck: spaceCheck)
         return Runbook(
             id: Self.runbookID,
             environment: manifest.environment,
@@ -170,14 +170,15 @@ public struct RecoverRowsScenario: Sendable {
             probe: { _ in .notDone }
         ) { context in
             let backup = try context.outputs(of: "backup.verify")
+            let sha256 = try backup.require("sha256", from: "backup.verify")
             if let loaded = backup["scratchDatabase"], !loaded.isEmpty {
                 return try await recovery.run(
                     loadedDatabase: loaded, backupName: try backup.require("name", from: "backup.verify"),
-                    backupDatabase: backupDatabase, context: context)
+                    backupPath: backup["path"], sha256: sha256, backupDatabase: backupDatabase, context: context)
             }
             return try await recovery.run(
                 backupPath: try backup.require("path", from: "backup.verify"),
-                backupName: backup["name"] ?? "", context: context)
+                backupName: backup["name"] ?? "", sha256: sha256, context: context)
         }
     }
 }

@@ -1,9 +1,11 @@
 import Foundation
 
-/// Runbook Szenario 1, database corruption: pick the backup and verify it (nothing is touched before that) →
-/// check free space → scale the app to 0 (remembering its replica count) → restore into a new database and swap
-/// it in (the old one kept as `<db>_before_<run>` unless `--drop-old`) → smoke query → scale the app back →
-/// /readyz.
+/// Runbook Szenario 1, database corruption: pick the backup, verify it and load it into a new database, where
+/// it is compared with the backup's content record (a refused backup's database is dropped and the next older
+/// one tried, unless one was named; nothing live is touched so far) → check free space → scale the app to 0
+/// (remembering its replica count) → smoke query on the new database, then swap it in (the old one kept as
+/// `<db>_before_<run>` unless `--drop-old`) → smoke query → scale the app back → /readyz. The app is down only
+/// for the swap, not for the load.
 public struct RestoreScenario: Sendable {
     public static let runbookID = "restore"
 
@@ -99,15 +101,26 @@ public struct RestoreScenario: Sendable {
     }
 
     public func runbook(parameters: RunParameters = RunParameters()) throws -> Runbook {
+        var verify = RecoveryBackupSource(
+            toolbox: toolbox, workRoot: workRoot, backupDatabase: options.backupDatabase, spaceCheck: spaceCheck
+        )
+        .verifyStep(options.backup, title: "and load it into a new database, before anything live is touched")
+        // Asked before the load: a production restore that is refused should not have filled the server first.
+        let load = verify.action
+        let (environment, confirmed, summary) = (manifest.environment, options.confirmed, destructiveSummary)
+        verify.action = { context in
+            if Self.needsConfirmation(environment: environment), !confirmed {
+                throw RecoveryError.confirmationRequired(environment: environment, action: summary)
+            }
+            return try await load(context)
+        }
         var steps = [
-            RecoveryBackupSource(toolbox: toolbox, workRoot: workRoot, backupDatabase: options.backupDatabase)
-                .verifyStep(
-                    options.backup, title: "before anything is touched"),
+            verify,
             spaceCheck.step(toolbox: toolbox, what: "the new database"),
             scaleDownStep(),
             DatabaseRestorer(toolbox: toolbox).step(
                 after: ["app.scale-down", "backup.verify"], backupStep: "backup.verify",
-                title: "Restore the backup into a new database and swap it in for \(manifest.database.name)"),
+                title: "Swap the verified new database in for \(manifest.database.name)", streamed: true),
         ]
         var last: StepID = "database.restore"
         if options.dropOld {
@@ -137,9 +150,6 @@ public struct RestoreScenario: Sendable {
         let read = kubectl.deploymentReplicas(deployment)
         let scale = kubectl.scaleDeployment(deployment, replicas: 0)
         let manifestReplicas = manifest.releases.app.replicas
-        let environment = manifest.environment
-        let confirmed = options.confirmed
-        let summary = destructiveSummary
         return RunbookStep(
             id: "app.scale-down",
             title: "Stop the application: scale deployment \(deployment) to 0 (its replica count is recorded)",
@@ -148,9 +158,6 @@ public struct RestoreScenario: Sendable {
             invocations: [read, scale],
             undo: scaleBackUndo()
         ) { context in
-            if Self.needsConfirmation(environment: environment), !confirmed {
-                throw RecoveryError.confirmationRequired(environment: environment, action: summary)
-            }
             let current = try Kubectl.parseReplicas(try await context.runner.runChecked(read).output)
             // A resumed run finds the app already at 0: scale it back to the manifest's count later.
             let previous = current > 0 ? current : manifestReplicas

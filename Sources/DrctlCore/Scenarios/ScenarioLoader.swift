@@ -33,16 +33,24 @@ public struct ScenarioLoader: Sendable {
 
     /// The toolbox for a manifest the caller has loaded already (the manifest is read once per command).
     public func toolbox(manifest: Manifest, planning: Bool = false) async throws -> ScenarioToolbox {
+        let resolver = SecretResolver(environment: environment)
         let password: SecretValue
+        let signingKey: SecretValue?
         do {
-            password = try SecretResolver(environment: environment).resolve(for: manifest).databasePassword
+            password = try resolver.resolve(for: manifest).databasePassword
         } catch  where planning {
             password = SecretValue("")
+        }
+        do {
+            signingKey = try resolver.signingKey(for: manifest)
+        } catch  where planning {
+            signingKey = nil
         }
         let executables = ToolExecutables(environment: environment)
         let helmVersion = await detectHelmVersion(executable: executables.helm, planning: planning)
         return ScenarioToolbox(
-            manifest: manifest, databasePassword: password, helmMajorVersion: helmVersion, executables: executables)
+            manifest: manifest, databasePassword: password, helmMajorVersion: helmVersion, executables: executables,
+            recordSigningKey: signingKey)
     }
 
     /// `helm version`: helm 3 and 4 spell `--wait` and `--atomic` differently. `DRCTL_HELM_MAJOR=3|4` skips the

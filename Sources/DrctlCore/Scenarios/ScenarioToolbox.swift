@@ -14,6 +14,9 @@ public struct ScenarioToolbox: Sendable {
     public var objectStores: [any ObjectStore]
     /// The database password (or a placeholder for `plan` when it is not set); never printed.
     public var databasePassword: SecretValue
+    /// The key content records are signed and checked with (`backups.signingKey`); nil when the manifest names
+    /// none (or a plan could not read it). Never printed.
+    public var recordSigningKey: SecretValue?
     /// Program names or paths, overridable by `DRCTL_KUBECTL`, `DRCTL_HELM`, … for installs off `PATH`.
     public var executables: ToolExecutables
 
@@ -21,10 +24,12 @@ public struct ScenarioToolbox: Sendable {
         manifest: Manifest,
         databasePassword: SecretValue,
         helmMajorVersion: HelmMajorVersion = .v3,
-        executables: ToolExecutables = ToolExecutables()
+        executables: ToolExecutables = ToolExecutables(),
+        recordSigningKey: SecretValue? = nil
     ) {
         self.manifest = manifest
         self.databasePassword = databasePassword
+        self.recordSigningKey = recordSigningKey
         self.executables = executables
         let target = KubeTarget(
             context: manifest.kube.context,
@@ -62,8 +67,7 @@ public struct ScenarioToolbox: Sendable {
     /// Every secret a rendering of this environment's commands must mask (`Redactor` masks each in every
     /// encoding it takes, such as inside the app's DATABASE_URL).
     public var secrets: [String] {
-        let password = databasePassword.value
-        return password.isEmpty ? [] : [password]
+        [databasePassword.value, recordSigningKey?.value ?? ""].filter { !$0.isEmpty }
     }
 }
 

@@ -93,14 +93,14 @@ public struct BackupScheduleEmitter: Sendable {
 
     /// The variables the nightly run reads besides the password, which the environment Secret must hold: the
     /// S3 credentials when `backups.s3` is set, the Azure connection string when `backups.azure` is, and every
-    /// `{ env: NAME }` a notification target reads its URL or key from.
+    /// `{ env: NAME }` a notification target reads its URL or key from, and `backups.signingKey`'s variable.
     public var environmentSecretVariables: [String] {
         var names: [String] = []
         if manifest.backups.s3 != nil {
             names += ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"]
         }
         if manifest.backups.azure != nil { names.append("AZURE_STORAGE_CONNECTION_STRING") }
-        var references: [Manifest.SecretReference] = []
+        var references: [Manifest.SecretReference] = manifest.backups.signingKey.map { [$0] } ?? []
         for target in manifest.notifications {
             switch target {
             case .webhook(let url, let hmacSecret):

@@ -132,9 +132,13 @@ public struct Postgres: Sendable, Hashable {
     }
 
     /// `pg_dump` of the connection's database to stdout (for `| gzip -c > file`) or to `file`.
-    public func dump(format: PostgresDumpFormat = .plain, file: String? = nil) -> CommandInvocation {
+    /// With `snapshot`, `--snapshot=ID`: the dump reads the snapshot another session exported.
+    public func dump(format: PostgresDumpFormat = .plain, file: String? = nil, snapshot: String? = nil)
+        -> CommandInvocation
+    {
         var arguments = connection.arguments
         if format == .custom { arguments.append("-Fc") }
+        if let snapshot { arguments.append("--snapshot=" + snapshot) }
         if let file { arguments += ["-f", file] }
         return connection.authorize(pgDumpExecutable, arguments)
     }
@@ -195,7 +199,7 @@ public struct Postgres: Sendable, Hashable {
         )
     }
 
-    private func psql(
+    func psql(
         on connection: PostgresConnection,
         _ arguments: [String],
         standardInput: CommandInvocation.StandardInput = .none
