@@ -294,19 +294,62 @@ struct ContentRecordTests {
         }
     }
 
-    @Test("rebuild: a newer foreign dump off-site, with a matching .sha256 and a record of this database, is refused")
-    func rebuildRefusesAForeignDumpWithAForgedRecord() async throws {
+    @Test("recover-rows with a signing key: a newest backup whose record no longer verifies is refused, the older used")
+    func recoverRowsRefusesABadSignature() async throws {
+        let fixture = try RecoveryFixture(signingKey: "k3y-" + UUID().uuidString)
+        let drctl = try DrctlProcess.binary()
+        try await fixture.seed()
+        try await withTearDown({ await fixture.cleanUp() }) {
+            let headerSum =
+                "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY t::text)) FROM documents_header t"
+            let source = try await fixture.query(headerSum)
+            try await fixture.createBackup()
+            let newest = try await fixture.createBackup()
+            try await Self.appendDropTable(to: newest, in: fixture)
+            _ = try await fixture.query(
+                "DELETE FROM documents_line WHERE header_id = 'DOC-9'; DELETE FROM documents_header WHERE id = 'DOC-9'")
+
+            let run = try await DrctlProcess.run(
+                drctl,
+                [
+                    "recover-rows", "-f", fixture.manifestPath, "--table", "documents_header", "--key", "id",
+                    "--ids", "DOC-9", "--before", "2025-10-12", "-o", "json",
+                ], environment: fixture.binaryEnvironment)
+
+            #expect(run.status == 0, "\(run.output)\n\(run.errors)")
+            let refused = run.output.split(separator: "\n").first { $0.contains("refused \(newest.fileName)") } ?? ""
+            #expect(refused.contains("does not verify with the manifest's signing key"), "\(run.output)")
+            #expect(try await fixture.query(headerSum) == source)
+            #expect(try await fixture.databases(like: fixture.database + "_recover_%").isEmpty)
+        }
+    }
+
+    /// How a newer off-site backup of the rebuild tests is wrong.
+    enum Forgery: String, CaseIterable, Sendable {
+        /// Another database's dump, with a record of this database.
+        case foreignDump
+        /// This database's genuine dump with `DROP TABLE documents_line CASCADE;` appended, its record as taken.
+        case appendedDropTable
+    }
+
+    @Test(
+        "rebuild: a newer off-site backup with a matching .sha256 and a record of this database, but other content, is refused after its load and the older one restored",
+        arguments: Forgery.allCases)
+    func rebuildRefusesAForgedBackup(_ forgery: Forgery) async throws {
         try await RebuildWorld.with { world in
             let before = try await world.tableDigests()
-            let foreign = try await Self.uploadForeignDump(into: world)
+            let forged = try await Self.uploadForgedBackup(forgery, into: world)
             try await world.loseEverything()
 
             let run = try await DrctlProcess.run(
                 world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment)
 
             #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
-            let refused = run.output.split(separator: "\n").first { $0.contains("refused \(foreign)") } ?? ""
+            let refused = run.output.split(separator: "\n").first { $0.contains("refused \(forged)") } ?? ""
             #expect(refused.contains("does not hold what its content record says"), "\(run.output)")
+            if forgery == .appendedDropTable {
+                #expect(refused.contains("table public.documents_line is missing"), "\(refused)")
+            }
             #expect(try await world.tableDigests() == before)
             let fetched = try world.stepOutputs("backup.fetch")
             #expect(fetched["name"] == "\(world.database)_backup_20261124_020000.sql.gz")
@@ -315,10 +358,10 @@ struct ContentRecordTests {
         }
     }
 
-    /// Another database's plain pg_dump, uploaded as this database's newest backup with a `.sha256` sidecar of
-    /// its bytes and a content record copied from this database (its tables and row counts): what a compromised
-    /// bucket or a shared prefix could hold. Returns its name.
-    static func uploadForeignDump(into world: RebuildWorld) async throws -> String {
+    /// A backup uploaded as this database's newest, with a `.sha256` sidecar of its bytes and a content record
+    /// read from this database (its tables and row counts), but holding something else (`forgery`): what a
+    /// compromised bucket or a shared prefix could hold. Returns its name.
+    static func uploadForgedBackup(_ forgery: Forgery, into world: RebuildWorld) async throws -> String {
         let runner = CommandRunner()
         let stack = world.stack
         let admin = Postgres(
@@ -328,18 +371,24 @@ struct ContentRecordTests {
         var ours = admin
         ours.connection = admin.connection.with(database: world.database)
         let content = try #require(Postgres.parseContent(try await runner.runChecked(ours.contentQuery()).output))
+        var dumped = ours
         let other = world.database + "_foreign"
-        try await runner.runChecked(admin.createDatabase(other))
-        var theirs = admin
-        theirs.connection = admin.connection.with(database: other)
-        try await runner.runChecked(
-            theirs.query(
-                "CREATE TABLE documents_header (id text PRIMARY KEY, title text); INSERT INTO documents_header"
-                    + " SELECT 'X-' || g, 'fremd' FROM generate_series(1, 3000) g;"))
+        if forgery == .foreignDump {
+            try await runner.runChecked(admin.createDatabase(other))
+            dumped.connection = admin.connection.with(database: other)
+            try await runner.runChecked(
+                dumped.query(
+                    "CREATE TABLE documents_header (id text PRIMARY KEY, title text); INSERT INTO documents_header"
+                        + " SELECT 'X-' || g, 'fremd' FROM generate_series(1, 3000) g;"))
+        }
         let name = "\(world.database)_backup_20261125_020000.sql.gz"
         let path = world.folder + "/upload/" + name
-        try await runner.runChecked(CommandPipeline([theirs.dump(), Gzip().compress()], output: .file(path)))
-        try await runner.runChecked(admin.dropDatabase(other, force: true))
+        var sql = Data(try await runner.runChecked(dumped.dump()).output.utf8)
+        if forgery == .foreignDump { try await runner.runChecked(admin.dropDatabase(other, force: true)) }
+        if forgery == .appendedDropTable { sql.append(Data("DROP TABLE public.documents_line CASCADE;\n".utf8)) }
+        try sql.write(to: URL(fileURLWithPath: path + ".sql"))
+        try await runner.runChecked(
+            CommandPipeline([CommandInvocation("gzip", ["-c", path + ".sql"])], output: .file(path)))
         let sha256 = try SHA256Checksum.ofFile(atPath: path)
         try "\(sha256)  \(name)\n".write(toFile: path + ".sha256", atomically: true, encoding: .utf8)
         let record = BackupContentRecord(backup: name, sha256: sha256, format: .plain, content: content)
