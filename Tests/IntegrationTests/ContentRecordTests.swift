@@ -330,6 +330,9 @@ struct ContentRecordTests {
         case foreignDump
         /// This database's genuine dump with `DROP TABLE documents_line CASCADE;` appended, its record as taken.
         case appendedDropTable
+        /// This database's genuine dump and record, the record signed with another key than the manifest's
+        /// (the older good backup's record is signed with the manifest's): only the signature can tell.
+        case signedWithAnotherKey
     }
 
     @Test(
@@ -338,22 +341,40 @@ struct ContentRecordTests {
     func rebuildRefusesAForgedBackup(_ forgery: Forgery) async throws {
         try await RebuildWorld.with { world in
             let before = try await world.tableDigests()
+            var environment = world.environment
+            if forgery == .signedWithAnotherKey {
+                let key = "k3y-" + UUID().uuidString
+                environment["DRCTL_TEST_SIGNING_KEY"] = key
+                let manifest = try String(contentsOfFile: world.manifest, encoding: .utf8).replacingOccurrences(
+                    of: "\nbackups:\n", with: "\nbackups:\n  signingKey: { env: DRCTL_TEST_SIGNING_KEY }\n")
+                try manifest.write(toFile: world.manifest, atomically: true, encoding: .utf8)
+                try await Self.uploadSignedRecord(
+                    for: "\(world.database)_backup_20261124_020000.sql.gz", key: key, into: world)
+            }
             let forged = try await Self.uploadForgedBackup(forgery, into: world)
             try await world.loseEverything()
 
             let run = try await DrctlProcess.run(
-                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment)
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: environment)
 
             #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
             let refused = run.output.split(separator: "\n").first { $0.contains("refused \(forged)") } ?? ""
-            #expect(refused.contains("does not hold what its content record says"), "\(run.output)")
-            if forgery == .appendedDropTable {
-                #expect(refused.contains("table public.documents_line is missing"), "\(refused)")
+            switch forgery {
+            case .foreignDump:
+                #expect(refused.contains("does not hold what its content record says"), "\(run.output)")
+            case .appendedDropTable:
+                #expect(refused.contains("table public.documents_line is missing"), "\(run.output)")
+            case .signedWithAnotherKey:
+                #expect(refused.contains("does not verify with the manifest's signing key"), "\(run.output)")
             }
             #expect(try await world.tableDigests() == before)
             let fetched = try world.stepOutputs("backup.fetch")
             #expect(fetched["name"] == "\(world.database)_backup_20261124_020000.sql.gz")
-            #expect(fetched["contentCheck"]?.hasPrefix("none: no content record") == true, "\(fetched)")
+            let check = fetched["contentCheck"] ?? ""
+            #expect(
+                forgery == .signedWithAnotherKey
+                    ? check.hasPrefix("matches its content record") && check.hasSuffix("; signed)")
+                    : check.hasPrefix("none: no content record"), "\(fetched)")
             #expect(try await world.databases(like: "_restore_").isEmpty, "a new database was left behind")
         }
     }
@@ -391,13 +412,34 @@ struct ContentRecordTests {
             CommandPipeline([CommandInvocation("gzip", ["-c", path + ".sql"])], output: .file(path)))
         let sha256 = try SHA256Checksum.ofFile(atPath: path)
         try "\(sha256)  \(name)\n".write(toFile: path + ".sha256", atomically: true, encoding: .utf8)
-        let record = BackupContentRecord(backup: name, sha256: sha256, format: .plain, content: content)
+        var record = BackupContentRecord(backup: name, sha256: sha256, format: .plain, content: content)
+        if forgery == .signedWithAnotherKey { record = record.signed(with: SecretValue("another key")) }
         try record.write(besideBackupAt: path)
         for file in [path, path + ".sha256", BackupContentRecord.sidecarPath(for: path)] {
             let key = "postgresql/" + (file as NSString).lastPathComponent
             try await world.aws(["s3", "cp", file, "s3://\(world.bucket)/\(key)", "--only-show-errors"])
         }
         return name
+    }
+
+    /// A record of the world's live database for its uploaded backup `name`, signed with `key`, uploaded beside it.
+    static func uploadSignedRecord(for name: String, key: String, into world: RebuildWorld) async throws {
+        let stack = world.stack
+        let postgres = Postgres(
+            connection: PostgresConnection(
+                host: stack.postgresHost, port: stack.postgresPort, user: stack.postgresUser,
+                database: world.database, password: stack.postgresPassword))
+        let content = try #require(
+            Postgres.parseContent(try await CommandRunner().runChecked(postgres.contentQuery()).output))
+        let path = world.folder + "/upload/" + name
+        let record = BackupContentRecord(
+            backup: name, sha256: try SHA256Checksum.ofFile(atPath: path), format: .plain, content: content
+        ).signed(with: SecretValue(key))
+        try record.write(besideBackupAt: path)
+        try await world.aws([
+            "s3", "cp", BackupContentRecord.sidecarPath(for: path),
+            "s3://\(world.bucket)/postgresql/\(name)\(BackupContentRecord.sidecarSuffix)", "--only-show-errors",
+        ])
     }
 
     @Test("backup list and verify show each record; verify fails a backup whose record was written for another file")
