@@ -44,6 +44,29 @@ import Testing
             ])
     }
 
+    @Test func theSigningKeyReachesTheAgentThroughTheSecretOnly() throws {
+        var toolbox = toolbox()
+        toolbox.manifest.backups.signingKey = .file(ManifestPath(written: "/etc/key", absolute: "/etc/key"))
+        toolbox.recordSigningKey = SecretValue("s1gn-k3y")
+        let (job, secret) = try toolbox.dataPlaneJob(runID: "r1", step: "backup.create", arguments: ["backup-create"])
+        let json = String(decoding: try job.json(namespace: "prod"), as: UTF8.self)
+        #expect(!json.contains("s1gn-k3y"))
+        let values = try #require(secret).data.mapValues {
+            String(decoding: Data(base64Encoded: $0) ?? Data(), as: UTF8.self)
+        }
+        #expect(values["DRCTL_BACKUP_SIGNING_KEY"] == "s1gn-k3y")
+        // The agent reads it from the variable the Secret sets, whatever the operator's manifest names.
+        let manifest = try Manifest.fromDataPlaneJob(
+            environment: [Manifest.jobManifestVariable: try #require(job.environment[Manifest.jobManifestVariable])])
+        #expect(manifest.backups.signingKey == .env("DRCTL_BACKUP_SIGNING_KEY"))
+        let agent = try BackupAgent.toolbox(
+            environment: [
+                Manifest.jobManifestVariable: try #require(job.environment[Manifest.jobManifestVariable]),
+                "DB_PASSWORD": "x", "DRCTL_BACKUP_SIGNING_KEY": "s1gn-k3y",
+            ])
+        #expect(agent.recordSigningKey?.value == "s1gn-k3y")
+    }
+
     @Test func namedSecretsAreUsedAndNoneIsCreated() throws {
         let (job, secret) = try toolbox(
             Manifest.DataPlaneJobs(

@@ -18,13 +18,15 @@ public struct BackupAgent: Sendable {
     public static let command = "backup-create"
 
     /// The agent's toolbox inside a Job: the manifest from `DRCTL_AGENT_MANIFEST`, the password from
-    /// `DB_PASSWORD`. An `AWS_ENDPOINT_URL` is passed to aws as `--endpoint-url` too, because the image's aws
+    /// `DB_PASSWORD`, the content records' signing key from `DRCTL_BACKUP_SIGNING_KEY` when the manifest names one. An `AWS_ENDPOINT_URL` is passed to aws as `--endpoint-url` too, because the image's aws
     /// (Debian's 2.9) does not read that variable itself.
     public static func toolbox(environment: [String: String]) throws -> ScenarioToolbox {
         let manifest = try Manifest.fromDataPlaneJob(environment: environment)
-        let password = try SecretResolver(environment: environment).resolve(for: manifest).databasePassword
+        let resolver = SecretResolver(environment: environment)
+        let password = try resolver.resolve(for: manifest).databasePassword
         var toolbox = ScenarioToolbox(
-            manifest: manifest, databasePassword: password, executables: ToolExecutables(environment: environment))
+            manifest: manifest, databasePassword: password, executables: ToolExecutables(environment: environment),
+            recordSigningKey: try resolver.signingKey(for: manifest))
         if let endpoint = environment["AWS_ENDPOINT_URL"], !endpoint.isEmpty {
             toolbox.objectStores = toolbox.objectStores.map { store in
                 guard var s3 = store as? S3ObjectStore, s3.endpointURL == nil else { return store }

@@ -6,6 +6,8 @@ extension Manifest {
     public static let jobManifestVariable = "DRCTL_AGENT_MANIFEST"
     /// The variable a data-plane Job's pod reads the database password from (a `secretKeyRef`, never a value).
     public static let jobPasswordVariable = "DB_PASSWORD"
+    /// The variable a data-plane Job's pod reads `backups.signingKey` from (from the Job's environment Secret).
+    public static let jobSigningKeyVariable = "DRCTL_BACKUP_SIGNING_KEY"
     /// Where a backup Job mounts its backup folder (`database.jobs.backupClaim`, else an emptyDir).
     public static let jobBackupFolder = "/var/lib/drctl/backups"
 
@@ -17,6 +19,7 @@ extension Manifest {
         manifest.database.dataPlane = .local
         manifest.database.jobs = nil
         manifest.database.password = .env(Self.jobPasswordVariable)
+        if manifest.backups.signingKey != nil { manifest.backups.signingKey = .env(Self.jobSigningKeyVariable) }
         manifest.backups.local = ManifestPath(written: Self.jobBackupFolder, absolute: Self.jobBackupFolder)
         manifest.provision = []
         manifest.schedule = nil

@@ -10,7 +10,8 @@ extension ScenarioToolbox {
 
     /// The Job that runs `drctl agent ARGUMENTS` for `step` of run `runID`, and the Secret drctl creates for it
     /// (nil when the manifest names both the password Secret and the environment Secret). The Secret holds the
-    /// resolved password and those of `jobEnvironmentVariables` that `environment` sets.
+    /// resolved password, those of `jobEnvironmentVariables` that `environment` sets and the content records'
+    /// signing key (`DRCTL_BACKUP_SIGNING_KEY`) when the manifest names one.
     public func dataPlaneJob(
         runID: String, step: StepID, arguments: [String], environment: [String: String] = [:]
     ) throws -> (job: DataPlaneJob, secret: KubernetesSecretObject?) {
@@ -23,6 +24,8 @@ extension ScenarioToolbox {
             for key in Self.jobEnvironmentVariables {
                 if let value = environment[key], !value.isEmpty { values[key] = value }
             }
+            // The agent signs the content record as drctl would (a named environment Secret must hold it).
+            if let key = recordSigningKey { values[Manifest.jobSigningKeyVariable] = key.value }
         }
         let secret =
             values.isEmpty
