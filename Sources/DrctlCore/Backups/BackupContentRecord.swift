@@ -36,9 +36,11 @@ public struct BackupContentRecord: Sendable, Hashable, Codable {
         return (try? encoder.encode(unsigned)) ?? Data()
     }
 
+    private static func symmetricKey(_ key: SecretValue) -> SymmetricKey { SymmetricKey(data: Data(key.value.utf8)) }
+
     private func mac(key: SecretValue) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: signedBytes, using: SymmetricKey(data: Data(key.value.utf8)))
-        return code.map { String(format: "%02x", $0) }.joined()
+        HMAC<SHA256>.authenticationCode(for: signedBytes, using: Self.symmetricKey(key))
+            .map { String(format: "%02x", $0) }.joined()
     }
 
     /// This record signed with `key`.
@@ -48,16 +50,26 @@ public struct BackupContentRecord: Sendable, Hashable, Codable {
         return signed
     }
 
-    /// With a key, the record must carry a signature that verifies (compared in constant time); without one,
-    /// nothing is checked here (`signatureNote` says so).
+    /// With a key, the record must carry a signature that verifies (swift-crypto compares in constant time);
+    /// without one, nothing is checked here (`signatureNote` says so).
     public func verifySignature(key: SecretValue?, file: String) throws(RecoveryError) {
         guard let key else { return }
         guard let signature else { throw .contentRecordUnsigned(file: file) }
-        let expected = Array(mac(key: key).utf8)
-        let found = Array(signature.lowercased().utf8)
-        var difference = UInt8(expected.count == found.count ? 0 : 1)
-        for (left, right) in zip(expected, found) { difference |= left ^ right }
-        guard difference == 0 else { throw .contentRecordSignatureInvalid(file: file) }
+        guard let code = Self.bytes(hex: signature),
+            HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: signedBytes, using: Self.symmetricKey(key))
+        else { throw .contentRecordSignatureInvalid(file: file) }
+    }
+
+    /// The bytes of a hex string; nil when it is not hex.
+    private static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(digits[index...index + 1]), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
     }
 
     /// How the record's signature was judged, for logs and `backup list` / `verify`.
@@ -100,9 +112,15 @@ public struct BackupContentRecord: Sendable, Hashable, Codable {
     /// Reads a record; nil when the file does not exist.
     public static func read(path: String, backup: String) throws(RecoveryError) -> BackupContentRecord? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path),
-            let record = try? JSONDecoder().decode(BackupContentRecord.self, from: data)
-        else { throw .contentRecordUnreadable(file: backup, path: path) }
+        return try decode(FileManager.default.contents(atPath: path), backup: backup, location: path)
+    }
+
+    /// A record from the bytes of its sidecar (a file, or an off-site object at `location`); refused when they
+    /// are not one.
+    static func decode(_ data: Data?, backup: String, location: String) throws(RecoveryError) -> BackupContentRecord {
+        guard let data, let record = try? JSONDecoder().decode(BackupContentRecord.self, from: data) else {
+            throw .contentRecordUnreadable(file: backup, path: location)
+        }
         return record
     }
 

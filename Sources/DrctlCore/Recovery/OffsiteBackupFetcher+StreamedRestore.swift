@@ -282,10 +282,7 @@ extension OffsiteBackupFetcher {
     {
         let key = object.key + BackupContentRecord.sidecarSuffix
         guard let text = try await sidecar(key, store: store, context: context) else { return nil }
-        guard let record = try? JSONDecoder().decode(BackupContentRecord.self, from: Data(text.utf8)) else {
-            throw RecoveryError.contentRecordUnreadable(file: Self.fileName(object.key), path: key)
-        }
-        return record
+        return try BackupContentRecord.decode(Data(text.utf8), backup: Self.fileName(object.key), location: key)
     }
 
     /// A small sidecar object's text; nil when it cannot be read (there is none).
