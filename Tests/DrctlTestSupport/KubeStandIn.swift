@@ -44,7 +44,8 @@ public final class KubeStandIn: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         var port: String?
-        for _ in 0..<200 {
+        // Python loading the official schemas takes a second alone and far longer on a loaded machine.
+        for _ in 0..<1200 {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
                 !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
             {
@@ -55,7 +56,7 @@ public final class KubeStandIn: @unchecked Sendable {
         }
         guard let port else {
             process.terminate()
-            throw KubeStandInError.notStarted("the kube stand-in did not write its port file within 10 s")
+            throw KubeStandInError.notStarted("the kube stand-in did not write its port file within 60 s")
         }
         url = "http://127.0.0.1:\(port)"
     }

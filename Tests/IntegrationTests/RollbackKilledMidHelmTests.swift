@@ -4,8 +4,9 @@ import Foundation
 import Testing
 
 /// `drctl rollback app` SIGKILLed while its helm rollback is half-way (the release already `pending-rollback`),
-/// then `drctl resume` at once: the real binary, the real helm 3 and kubectl against a private kube stand-in slowed
-/// by its latency fault. The history must show exactly one rollback.
+/// then `drctl resume` at once: the real binary, the real helm 3 and kubectl against a private kube stand-in whose
+/// `neverReady` fault holds the rollback's `--wait` open until the test clears it, so the kill lands inside the
+/// rollback however loaded the machine is. The history must show exactly one rollback.
 @Suite("Rollback app killed mid-helm, resumed at once", .serialized)
 struct RollbackKilledMidHelmTests {
     @Test("SIGKILL during helm rollback, then an immediate resume: exactly one rollback in the helm history")
@@ -18,8 +19,9 @@ struct RollbackKilledMidHelmTests {
         environment["DRCTL_HELM_MAJOR"] = "3"
         environment["DRCTL_STATE_DIR"] = fixture.state
         environment["HOME"] = fixture.project
-        // Every API request slowed: helm's rollback (create the pending record, patch, wait) takes seconds.
-        try await fixture.kube.setFaults(#"{"latencyMs": 120}"#)
+        // The deployment's pods never turn ready: helm's rollback writes its pending revision, then waits.
+        try await fixture.kube.setFaults(
+            #"{"neverReady": ["\#(RollbackAppTests.namespace)/\#(RollbackAppTests.release)"]}"#)
 
         let killed = try await DrctlProcess.runKilled(
             drctl, ["rollback", "app", "-f", fixture.manifestPath, "--timeout", "60s", "-o", "json"],
@@ -35,10 +37,11 @@ struct RollbackKilledMidHelmTests {
             !DrctlProcess.steps(withEvent: "step-completed", in: killed.output).contains("helm.rollback"),
             "killed after the rollback completed: nothing was in doubt")
 
+        // The cluster heals (and nginx:broken is no longer held back either: the rollback leaves it).
+        try await fixture.kube.clearFaults()
         let resumed = try await DrctlProcess.run(drctl, ["resume", runID, "-o", "json"], environment: environment)
 
         #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
-        try await fixture.kube.clearFaults()
         let history = try await fixture.history()
         let rollbacks = history.filter { $0.description.hasPrefix("Rollback to") }
         #expect(rollbacks.count == 1, "\(history.map { "\($0.revision) \($0.status) \($0.description)" })")
