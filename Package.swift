@@ -41,11 +41,15 @@ let package = Package(
         ),
         .testTarget(
             name: "DrctlCoreTests",
-            dependencies: ["DrctlCore", "DrctlTestSupport"]
+            dependencies: ["DrctlCore", "DrctlTestSupport"],
+            // Golden files are read from the source tree (#filePath), not bundled.
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "DrctlCommandsTests",
-            dependencies: ["DrctlCommands", "DrctlCore", "DrctlTestSupport"]
+            dependencies: ["DrctlCommands", "DrctlCore", "DrctlTestSupport"],
+            // Golden files are read from the source tree (#filePath), not bundled.
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "IntegrationTests",
