@@ -9,7 +9,10 @@ struct BackupPruneCommand: AsyncParsableCommand {
             Keeps the newest N backups in daily/ and the newest M in monthly/. Never deletes the newest verified \
             backup, nothing at all while there is no verified backup, and never a file it cannot account for \
             (not named like a backup, not in the catalog, or dated in the future): those are listed instead. \
-            Off-site copies are not touched.
+            Off-site copies are not touched. The catalog records of backups whose file is gone from the folder \
+            (deleted by hand, lost with a disk) are dropped and listed, so the catalog and drctl status name only \
+            files that are there; --dry-run lists them and drops nothing. Copy such a file back from its off-site \
+            copy first to keep its record.
 
             Examples:
               drctl backup prune -f manifests/production.yaml --dry-run

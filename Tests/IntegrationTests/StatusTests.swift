@@ -131,6 +131,47 @@ struct StatusTests {
         }
     }
 
+    /// A backup file deleted by hand: status fails on it until `drctl backup prune` (the real binary) drops its
+    /// record and says so; a dry run lists it and drops nothing; the intact backup keeps its record and status passes.
+    @Test func pruneDropsTheRecordsOfBackupFilesThatAreGone() async throws {
+        let fixture = try BackupFixture()
+        try await fixture.seeded {
+            let status = StatusService(
+                toolbox: fixture.toolbox, runs: RunCatalog(backend: LocalStateBackend(root: fixture.root + "/state")),
+                runner: fixture.runner, clock: fixture.clock, scratchDirectory: fixture.root)
+            let lost = try await fixture.createBackup(advance: .seconds(60))
+            let kept = try await fixture.createBackup(advance: .seconds(3_600))
+            _ = try await fixture.verifier.verify()
+            try FileManager.default.removeItem(atPath: fixture.folder.path(.daily, fileName: lost.daily.fileName))
+            let before = await status.check()
+            #expect(result(before, "backups.files") == .fail)
+            #expect(
+                before.checks.first { $0.id == "backups.files" }?.remedy?.contains("drctl backup prune -f ") == true)
+
+            var environment = fixture.stack.variables
+            environment["DRCTL_STATE_DIR"] = fixture.root + "/state"
+            let binary = try DrctlProcess.binary()
+            let dryRun = try await DrctlProcess.run(
+                binary, ["backup", "prune", "-f", fixture.manifestPath, "--dry-run"], environment: environment)
+            #expect(dryRun.status == 0, "\(dryRun.output)\n\(dryRun.errors)")
+            #expect(dryRun.output.contains("Would drop from the catalog"), "\(dryRun.output)")
+            #expect(try fixture.catalog().record(fileName: lost.daily.fileName, tier: .daily) != nil)
+
+            let prune = try await DrctlProcess.run(
+                binary, ["backup", "prune", "-f", fixture.manifestPath], environment: environment)
+            #expect(prune.status == 0, "\(prune.output)\n\(prune.errors)")
+            #expect(prune.output.contains("Dropped from the catalog: the record of 1 backup(s)"), "\(prune.output)")
+            #expect(prune.output.contains("  daily/\(lost.daily.fileName)"))
+            let catalog = try fixture.catalog()
+            #expect(catalog.record(fileName: lost.daily.fileName, tier: .daily) == nil)
+            #expect(catalog.record(fileName: kept.daily.fileName, tier: .daily) != nil)
+            #expect(FileManager.default.fileExists(atPath: fixture.folder.path(.daily, fileName: kept.daily.fileName)))
+            let after = await status.check()
+            #expect(result(after, "backups.files") == .pass, "\(after.text)")
+            #expect(evidence(after, "backups.daily")?.contains(kept.daily.fileName) == true)
+        }
+    }
+
     /// How many files status re-hashed ("(N changed since their last verification and re-hashed)").
     private func rehashed(_ report: StatusReport) -> Int? {
         guard let text = evidence(report, "backups.files"),

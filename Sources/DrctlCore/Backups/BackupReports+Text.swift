@@ -112,7 +112,7 @@ extension BackupPruneReport {
     public var text: String {
         var lines: [String] = []
         if plan.delete.isEmpty {
-            lines.append("Nothing to prune.")
+            lines.append(forgotten.isEmpty ? "Nothing to prune." : "No file to delete.")
         } else {
             lines.append(dryRun ? "Would delete (--dry-run, nothing deleted):" : "Deleted:")
             lines += plan.delete.map { "  " + $0.relativePath }
@@ -126,6 +126,15 @@ extension BackupPruneReport {
         if !attention.isEmpty {
             lines.append("Kept and not touched (look at these):")
             lines += attention.map { "  \($0.file.relativePath): \($0.reason)" }
+        }
+        if !forgotten.isEmpty {
+            lines.append(
+                (dryRun
+                    ? "Would drop from the catalog (--dry-run, nothing dropped): the record"
+                    : "Dropped from the catalog: the record")
+                    + " of \(forgotten.count) backup(s) whose file is gone from the folder (copy a file back from "
+                    + "its off-site copy before pruning to keep its record):")
+            lines += forgotten.map { "  " + $0 }
         }
         return lines.joined(separator: "\n")
     }

@@ -366,7 +366,9 @@ public struct BackupScenario: Sendable {
         ) { context in
             let report = try BackupPruner(manifest: manifest, clock: context.clock).prune(dryRun: false)
             context.log(report.text)
-            return ["deleted": report.deleted.joined(separator: " ")]
+            return [
+                "deleted": report.deleted.joined(separator: " "), "forgotten": report.forgotten.joined(separator: " "),
+            ]
         }
     }
 }

@@ -163,7 +163,7 @@ public struct StatusService: Sendable {
                         + "them; copy each back from its off-site copy"
                         + (copyBack.map { " (\($0))" } ?? "")
                         + " or, when none is left, take a new one (drctl backup create -f \(manifest.source.file.written)) "
-                        + "and remove the lost file's record from \(folder.catalogStore.path)"),
+                        + "and drop the lost files' records (drctl backup prune -f \(manifest.source.file.written))"),
                 intact
             )
         }
