@@ -170,7 +170,8 @@ struct GamedayReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let launcher = RunLauncher(stateDir: stateDir, output: .text)
-        let report = try GamedayService.storedReport(reportRoot: launcher.stateDirectory, runID: runID)
+        let report = try await GamedayService.storedReport(
+            reportRoot: launcher.stateDirectory, runID: runID, backend: try launcher.backend())
         StandardStreams.out(try report.render(GamedayReport.Format(rawValue: format) ?? .markdown))
     }
 }

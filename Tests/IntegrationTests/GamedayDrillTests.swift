@@ -239,6 +239,56 @@ struct GamedayDrillTests {
         }
     }
 
+    /// With the state on S3 (moto, the real aws), the trend of a drill run on one machine counts the drill another
+    /// machine ran before: reports are stored beside the journals under the prefix, not only in a local folder;
+    /// `drctl gameday report` on a third machine reads them there.
+    @Test("with the state on S3 the trend reads earlier drills from S3, whichever machine ran them")
+    func trendReadsEarlierDrillsFromS3() async throws {
+        let world = try await DrillWorld.make(targetData: .sameAsSource)
+        await world.run {
+            let bucket = "drctl-drill-state-" + String(UUID().uuidString.prefix(8).lowercased())
+            try await world.runner.runChecked(CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
+            let state = "s3://\(bucket)/team/drctl"
+            let drill = try world.writeDrill(
+                """
+                scenario: row-recovery
+                hypothesis: Rows deleted by mistake come back within the {rto} RTO.
+                incidentTime: \(world.incidentText)
+                rows: { table: documents_header, key: id, ids: ["17", "42"] }
+                """)
+            func machine(_ name: String) -> [String: String] {
+                ["DRCTL_STATE_DIR": state, "HOME": world.folder + "/home-" + name, "XDG_STATE_HOME": ""]
+            }
+            let first = try await world.gameday("row-recovery", drill: drill, changing: machine("a"))
+            #expect(first.status == .exited(0), "\(first.output)\n\(first.standardErrorTail)")
+            let second = try await world.gameday("row-recovery", drill: drill, changing: machine("b"))
+            #expect(second.status == .exited(0), "\(second.output)\n\(second.standardErrorTail)")
+
+            let shared = S3StateBackend(
+                bucket: bucket, prefix: "team/drctl", mirrorDirectory: world.folder + "/check", runner: world.runner)
+            let runIDs = try await RunCatalog(backend: shared).list().filter { $0.runbook == "gameday" }.map(\.runID)
+            #expect(runIDs.count == 2)
+            let reports = try await shared.gamedayReports()
+            #expect(Set(reports.keys) == Set(runIDs), "reports in S3: \(reports.keys.sorted())")
+            let newest = try #require(runIDs.max())
+            let report = try GamedayReport.decode(json: try #require(reports[newest]))
+            let quarter = try #require(report.trend?.first, "no trend in the second machine's report")
+            #expect(report.trend?.count == 1)
+            #expect(quarter.drills == 2, "\(report.trend ?? [])")
+            #expect(
+                FileManager.default.fileExists(
+                    atPath: world.folder + "/home-b/.local/state/drctl/gameday/\(newest)/report.html"))
+
+            let oldest = try #require(runIDs.min())
+            let shown = try await world.runner.run(
+                CommandInvocation(
+                    world.drctl, ["gameday", "report", oldest, "--format", "json"],
+                    environment: world.environment.merging(machine("c")) { _, new in new }))
+            #expect(shown.status == .exited(0), "\(shown.standardErrorTail)")
+            #expect(try GamedayReport.decode(json: shown.standardOutput).runID == oldest)
+        }
+    }
+
     @Test("deploymentNeverReady in a db-restore drill: the run fails at the rollout and the report says so")
     func deploymentNeverReadyFault() async throws {
         let world = try await DrillWorld.make(targetData: .different)
@@ -464,7 +514,10 @@ final class DrillWorld: Sendable {
         return path
     }
 
-    func gameday(_ scenario: String, drill: String, releaseTimeout: String = "1m") async throws -> CommandResult {
+    /// `changing`: variables set or replaced in the world's environment for this run (another HOME, an S3 state).
+    func gameday(
+        _ scenario: String, drill: String, releaseTimeout: String = "1m", changing: [String: String] = [:]
+    ) async throws -> CommandResult {
         try await runner.run(
             CommandInvocation(
                 drctl,
@@ -472,7 +525,7 @@ final class DrillWorld: Sendable {
                     "gameday", "-f", target, "--from", source, "--scenario", scenario, "--drill", drill,
                     "--release-timeout", releaseTimeout,
                 ],
-                environment: environment, timeout: .seconds(300)))
+                environment: environment.merging(changing) { _, new in new }, timeout: .seconds(300)))
     }
 
     func lastDrill() async throws -> (RunHistory, GamedayReport) {

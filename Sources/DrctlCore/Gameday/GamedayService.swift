@@ -84,12 +84,17 @@ public struct GamedayService: Sendable {
             throw failure ?? error
         }
         var report = GamedayReport(history: history, drill: drill, target: target, source: source, commands: commands)
-        let earlier = Self.storedReports(reportRoot: reportRoot).filter {
+        // The state's reports (on S3: every operator's drills), and this machine's.
+        let stored = (try? await runService.backend.gamedayReports()) ?? [:]
+        let earlier = Self.storedReports(reportRoot: reportRoot, adding: stored).filter {
             $0.runID != runID && $0.trendEnvironment == target.environment
         }
         if !earlier.isEmpty { report.trend = GamedayReport.trend(of: earlier + [report]) }
         let directory = Self.reportDirectory(reportRoot: reportRoot, runID: runID)
         try Self.write(report, to: directory)
+        if runService.backend.location != reportRoot {
+            try await runService.backend.writeGamedayReport(Data(try report.render(.json).utf8), runID: runID)
+        }
         if let failure { throw failure }
         return Outcome(runID: runID, report: report, reportDirectory: directory)
     }
@@ -160,23 +165,26 @@ public struct GamedayService: Sendable {
         }
     }
 
-    /// Every stored report under `reportRoot` (unreadable ones are left out).
-    static func storedReports(reportRoot: String) -> [GamedayReport] {
-        let folder = reportRoot + "/gameday"
-        let runIDs = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return runIDs.sorted().compactMap { runID in
-            FileManager.default.contents(atPath: folder + "/" + runID + "/report.json").flatMap {
-                try? GamedayReport.decode(json: $0)
-            }
+    /// Every stored report under `reportRoot` and in `stored` (the state backend's, by run id), once per run;
+    /// unreadable ones are left out.
+    static func storedReports(reportRoot: String, adding stored: [String: Data] = [:]) -> [GamedayReport] {
+        var reports = stored
+        for (runID, data) in LocalStateBackend(root: reportRoot).gamedayReports() { reports[runID] = data }
+        return reports.keys.sorted().compactMap { runID in
+            reports[runID].flatMap { try? GamedayReport.decode(json: $0) }
         }
     }
 
-    /// The stored report of a game day.
-    public static func storedReport(reportRoot: String, runID: String) throws -> GamedayReport {
+    /// The stored report of a game day: this machine's, else the state backend's (a drill another operator ran
+    /// with the state on S3).
+    public static func storedReport(
+        reportRoot: String, runID: String, backend: (any StateBackend)? = nil
+    ) async throws -> GamedayReport {
         let path = reportDirectory(reportRoot: reportRoot, runID: runID) + "/report.json"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw GamedayError.reportNotFound(runID: runID)
-        }
+        if let data = FileManager.default.contents(atPath: path) { return try GamedayReport.decode(json: data) }
+        guard let backend, backend.location != reportRoot,
+            let data = try await backend.gamedayReports()[runID]
+        else { throw GamedayError.reportNotFound(runID: runID) }
         return try GamedayReport.decode(json: data)
     }
 }

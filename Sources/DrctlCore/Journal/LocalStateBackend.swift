@@ -22,6 +22,27 @@ public struct LocalStateBackend: StateBackend {
     public func journalPath(runID: String) -> String { "\(root)/runs/\(runID)/journal.jsonl" }
     public func lockPath(environment: String) -> String { "\(root)/locks/\(environment).lock" }
 
+    public func writeGamedayReport(_ data: Data, runID: String) throws {
+        let path = root + "/" + Self.gamedayReportPath(runID: try StateName.validated(runID))
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw JournalError.unwritable(path: path, detail: error.localizedDescription)
+        }
+    }
+
+    /// Unreadable or foreign entries of `gameday/` are left out.
+    public func gamedayReports() -> [String: Data] {
+        let runIDs = (try? FileManager.default.contentsOfDirectory(atPath: root + "/gameday")) ?? []
+        var reports: [String: Data] = [:]
+        for runID in runIDs where (try? StateName.validated(runID)) != nil {
+            reports[runID] = FileManager.default.contents(atPath: root + "/" + Self.gamedayReportPath(runID: runID))
+        }
+        return reports
+    }
+
     public func runIDs() throws -> [String] {
         let runs = root + "/runs"
         guard FileManager.default.fileExists(atPath: runs) else { return [] }

@@ -120,6 +120,29 @@ public struct S3StateBackend: StateBackend {
         _ = result
     }
 
+    public func writeGamedayReport(_ data: Data, runID: String) async throws {
+        let runID = try StateName.validated(runID)
+        try mirror.writeGamedayReport(data, runID: runID)
+        let key = prefix + Self.gamedayReportPath(runID: runID)
+        _ = try await aws(
+            [
+                "s3api", "put-object", "--bucket", bucket, "--key", key, "--body",
+                mirror.root + "/" + key.dropFirst(prefix.count),
+            ],
+            operation: "upload the game-day report of \(runID)")
+    }
+
+    /// Downloads every `gameday/*/report.json` under the prefix into the mirror in one `aws s3 cp --recursive`
+    /// and reads them there.
+    public func gamedayReports() async throws -> [String: Data] {
+        _ = try await aws(
+            [
+                "s3", "cp", "s3://\(bucket)/\(prefix)gameday/", mirror.root + "/gameday/", "--recursive", "--exclude",
+                "*", "--include", "*/report.json", "--only-show-errors",
+            ], operation: "download the game-day reports")
+        return mirror.gamedayReports()
+    }
+
     public func acquireLock(_ lock: RunLock) async throws {
         let environment = try StateName.validated(lock.environment)
         let body = try temporaryFile(try JournalCoding.encoder.encode(lock) + Data("\n".utf8))

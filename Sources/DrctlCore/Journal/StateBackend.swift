@@ -21,6 +21,17 @@ public protocol StateBackend: Sendable {
     func currentLock(environment: String) async throws -> RunLock?
     /// Removes the lock only if its nonce matches; throws `noLock` or `wrongNonce` otherwise.
     func releaseLock(environment: String, nonce: String) async throws
+
+    /// Stores a game day's JSON report beside the journals (`gameday/<runID>/report.json` in the folder or under
+    /// the prefix), so every operator sharing the state sees it (the report's trend reads them back).
+    func writeGamedayReport(_ data: Data, runID: String) async throws
+    /// Every stored game-day report's JSON by run id.
+    func gamedayReports() async throws -> [String: Data]
+}
+
+extension StateBackend {
+    /// Where a game day's report lives under the state folder or prefix.
+    static func gamedayReportPath(runID: String) -> String { "gameday/\(runID)/report.json" }
 }
 
 /// Run ids and environment names become file and object names: keep them to a safe alphabet.
