@@ -32,7 +32,9 @@ struct GamedayRunCommand: AsyncParsableCommand {
             unless --i-know-this-is-production is given.
 
             The drill script (--drill) names the scenario, the hypothesis, the declared incident time, smoke \
-            checks (sql with expect, http with expectStatus, command as an argv list) and faults to inject: \
+            checks (sql with expect, http with expectStatus, command as an argv list, kubectl as kubectl's \
+            arguments run against the target's cluster; {readiness}, {deployment} and {namespace} are the target \
+            manifest's values, so one drill runs against any target) and faults to inject: \
             killAfterStep (the scenario runs in a child drctl, this binary again, which is killed with SIGKILL \
             right after that step's effect, before the journal records it; the run is then resumed as drctl \
             resume does), corruptNewestBackup (a corrupt backup newer than every real one is put in the --from \
@@ -49,6 +51,12 @@ struct GamedayRunCommand: AsyncParsableCommand {
             — which must never become ready, then rolls back to the last good revision; no RPO). For \
             row-recovery and app-rollback the RTO runs from the end of the incident the drill caused. Drill \
             examples: manifests/gameday-{cluster-loss,db-restore,row-recovery,app-rollback}.yaml.
+
+            A drill that fails or is refused puts back what it changed, newest first, through each step's undo \
+            (journaled as step-undone or step-not-undone with why): the rows its incident deleted (saved before \
+            the delete), the bad release (rolled back to the revision the drill found), the database it swapped \
+            in (the one it found renamed back, the restored copy dropped), the corrupt backup it injected \
+            (deleted) and the image it broke (set back). The report lists what was put back and what was left.
 
             The report (Markdown, JSON, self-contained HTML) is written to <state folder>/gameday/RUN_ID/ whether \
             the drill passed or not: RPO achieved (incident time − time of the restored backup), RTO achieved (run \

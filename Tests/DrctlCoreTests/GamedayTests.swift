@@ -16,10 +16,13 @@ import Testing
         // No fixed incident time: the shipped drill runs against today's backups (the incident is the run's start).
         #expect(drill.incidentTime == nil)
         #expect(drill.smokeChecks.map(\.name) == ["documents restored", "app ready", "deployment present"])
-        #expect(
-            drill.smokeChecks.last?.kind
-                == .command(["kubectl", "--context", "staging", "-n", "staging", "get", "deployment", "valeo-erp"]))
+        #expect(drill.smokeChecks.last?.kind == .kubectl(["get", "deployment", "{deployment}"]))
         #expect(drill.faults == DrillScript.Faults(killAfterStep: "database.restore"))
+        // The target comes from the -f manifest: staging's readiness URL and deployment.
+        let staging = try manifest("staging.yaml")
+        let resolved = drill.smokeChecks.map { $0.resolved(for: staging).kind }
+        #expect(resolved[1] == .http(url: staging.readiness.url, expectStatus: 200))
+        #expect(resolved[2] == .kubectl(["get", "deployment", staging.releases.app.deployment]))
     }
 
     @Test func aDrillWithAShellStringOrAnUnknownKeyIsRefused() throws {
@@ -138,6 +141,34 @@ import Testing
         #expect(GamedayScenario.retagged("nginx:1.27", tag: "x") == "nginx:x")
         #expect(GamedayScenario.retagged("registry:5000/app", tag: "x") == "registry:5000/app:x")
         #expect(GamedayScenario.retagged("app@sha256:abc", tag: "x") == "app:x")
+    }
+
+    /// Every change a drill makes to its target declares its undo, settled by the recovery step that repairs it in
+    /// the normal course (the end-to-end behaviour: GamedayDrillTests).
+    @Test func everyChangeADrillMakesDeclaresItsUndo() throws {
+        let production = try manifest("production.yaml")
+        let staging = try manifest("staging.yaml")
+        let toolbox = ScenarioToolbox(manifest: staging, databasePassword: SecretValue("pw"))
+        func undos(_ drill: DrillScript) throws -> [String: [String]] {
+            let steps = try GamedayScenario(target: toolbox, source: production, drill: drill, workRoot: "/tmp/w")
+                .runbook().steps
+            return Dictionary(
+                uniqueKeysWithValues: steps.compactMap { step in
+                    step.undo.map { (step.id.rawValue, $0.settledBy.map(\.rawValue)) }
+                })
+        }
+        let restore = try undos(
+            DrillScript(scenario: .dbRestore, hypothesis: "h", faults: .init(deploymentNeverReady: true)))
+        #expect(restore["database.restore"] == [])
+        #expect(restore["fault.deployment-never-ready"] == [])
+        #expect(restore["app.scale-down"] == ["app.scale-up"])
+        let rows = try undos(
+            DrillScript(
+                scenario: .rowRecovery, hypothesis: "h", incidentTime: Date(timeIntervalSince1970: 1_800_000_000),
+                rows: .init(table: "documents_header", key: "id", ids: ["1"])))
+        #expect(rows == ["drill.incident": ["rows.recover"]])
+        #expect(try undos(DrillScript(scenario: .appRollback, hypothesis: "h"))["drill.incident"] == ["helm.rollback"])
+        #expect(try undos(DrillScript(scenario: .clusterLoss, hypothesis: "h"))["database.restore"] == [])
     }
 
     @Test func productionAsTargetIsRefusedAndStagingIsNot() throws {

@@ -289,6 +289,119 @@ struct GamedayDrillTests {
         }
     }
 
+    /// A row-recovery drill whose recovery is refused (no backup before its declared incident) after its incident
+    /// deleted rows and its fault put a corrupt backup off-site: the undos put the rows back from the copy saved
+    /// before the delete and delete the injected object; the journal and the report say so.
+    @Test("a failed row-recovery drill puts the deleted rows back and removes the corrupt backup it injected")
+    func failedRowRecoveryDrillPutsBackWhatItChanged() async throws {
+        let world = try await DrillWorld.make(targetData: .sameAsSource)
+        await world.run {
+            let drill = try world.writeDrill(
+                """
+                scenario: row-recovery
+                hypothesis: Rows deleted by mistake come back within the {rto} RTO.
+                incidentTime: 2020-01-01T00:00:00Z
+                rows: { table: documents_header, key: id, ids: ["17", "42", "99"] }
+                faults:
+                  corruptNewestBackup: true
+                """)
+            let run = try await world.gameday("row-recovery", drill: drill)
+            #expect(run.status != .exited(0), "\(run.output)\n\(run.standardErrorTail)")
+            #expect(run.output.contains("drill.incident undone"), "\(run.output)")
+            let (history, report) = try await world.lastDrill()
+            #expect(history.status == .failed)
+            let incident = try #require(history.steps.first { $0.id == "drill.incident" })
+            guard case .undone = incident.state else {
+                Issue.record("drill.incident is \(incident.state), not undone")
+                return
+            }
+            #expect(history.steps.first { $0.id == "rows.recover" }?.attempts.isEmpty ?? true)
+            #expect(try await world.targetCount() == "500")
+            let title = try await world.runner.runChecked(
+                world.targetPostgres.query(
+                    "SELECT string_agg(title, ',' ORDER BY id) FROM documents_header WHERE id IN (17, 42, 99)"))
+            #expect(Postgres.parseValue(title.output) == "Rechnung 17,Rechnung 42,Rechnung 99")
+            let listing = try await world.runner.runChecked(
+                CommandInvocation("aws", ["s3", "ls", "--recursive", "s3://\(world.bucket)/"]))
+            // Only the real backup's objects are left (its daily and monthly copies, sidecars and records).
+            let stem = String(world.backupName.prefix { $0 != "." })
+            let backups = listing.output.split(separator: "\n").filter { $0.contains("_backup_") }
+            #expect(!backups.isEmpty && backups.allSatisfy { $0.contains(stem) }, "\(listing.output)")
+            let putBack = report.putBack ?? []
+            #expect(
+                putBack.contains { $0.hasPrefix("drill.incident: the 3 deleted row(s) of documents_header are back") })
+            #expect(
+                putBack.contains { $0.hasPrefix("fault.corrupt-backup: the injected corrupt backup") }, "\(putBack)")
+            #expect(report.leftChanged == nil, "\(report.leftChanged ?? [])")
+            #expect(report.markdown.contains("## Put back after the failure"))
+            #expect(report.html.contains("<ul id=\"put-back\">"))
+        }
+    }
+
+    /// manifests/gameday-db-restore.yaml exactly as shipped, against the demo's data: its smoke checks take the
+    /// readiness URL from the target manifest.
+    @Test("the shipped db-restore drill runs as shipped against the demo's data")
+    func shippedDbRestoreDrill() async throws {
+        let world = try await DrillWorld.make(targetData: .demo)
+        await world.run {
+            try await world.installApp()
+            let run = try await world.gameday(
+                "db-restore", drill: TestPrograms.projectRoot + "/manifests/gameday-db-restore.yaml")
+            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
+            let (_, report) = try await world.lastDrill()
+            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            #expect(report.backup == world.backupName)
+            #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["value"] == "t")
+            #expect(report.steps.first { $0.id == "smoke.2" }?.evidence["status"] == "200")
+            #expect(report.steps.first { $0.id == "smoke.2" }?.title.contains(world.readyz) == true)
+            #expect(report.hypothesis.contains("within the 15m RTO"), "\(report.hypothesis)")
+            #expect(try await world.targetCount() == "5000")
+        }
+    }
+
+    /// manifests/gameday-cluster-loss.yaml exactly as shipped, against the demo's data: rebuilt from the off-site
+    /// backup with the SIGKILL after the restore; the kubectl smoke check runs against the target's cluster.
+    @Test("the shipped cluster-loss drill runs as shipped against the demo's data")
+    func shippedClusterLossDrill() async throws {
+        let world = try await DrillWorld.make(targetData: .none, demoSource: true)
+        await world.run {
+            let run = try await world.gameday(
+                "cluster-loss", drill: TestPrograms.projectRoot + "/manifests/gameday-cluster-loss.yaml")
+            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
+            let (history, report) = try await world.lastDrill()
+            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            #expect(history.segments.map(\.kind) == [.started, .resumed])
+            #expect(report.faults.first?.fault.contains("SIGKILL") == true)
+            #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["value"] == "t")
+            #expect(report.steps.first { $0.id == "smoke.2" }?.evidence["status"] == "200")
+            let kubectl = try #require(report.steps.first { $0.id == "smoke.3" })
+            #expect(kubectl.commands.first?.contains("get deployment valeo-erp") == true, "\(kubectl.commands)")
+            #expect(
+                kubectl.commands.first?.contains("--namespace \(world.namespace)") == true
+                    || kubectl.commands.first?.contains("-n \(world.namespace)") == true, "\(kubectl.commands)")
+            #expect(kubectl.evidence["exit"] == "0")
+            #expect(try await world.targetCount() == "5000")
+        }
+    }
+
+    /// manifests/gameday-app-rollback.yaml exactly as shipped: its bad release (image tag drctl-gameday-never-ready,
+    /// which the stand-in never makes ready) is rolled back and the target's readiness URL answers.
+    @Test("the shipped app-rollback drill runs as shipped against the local stack")
+    func shippedAppRollbackDrill() async throws {
+        let world = try await DrillWorld.make(targetData: .none, seed: false)
+        await world.run {
+            try await world.installApp()
+            try await world.kube.setFaults(#"{"neverReadyImages": ["nginx:drctl-gameday-never-ready"]}"#)
+            let run = try await world.gameday(
+                "app-rollback", drill: TestPrograms.projectRoot + "/manifests/gameday-app-rollback.yaml")
+            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
+            let (_, report) = try await world.lastDrill()
+            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["status"] == "200")
+            #expect(try await world.deployedImage() == "nginx:1.27")
+        }
+    }
+
     @Test("deploymentNeverReady in a db-restore drill: the run fails at the rollout and the report says so")
     func deploymentNeverReadyFault() async throws {
         let world = try await DrillWorld.make(targetData: .different)
@@ -314,9 +427,21 @@ struct GamedayDrillTests {
             #expect(fault.howTheRunCoped.contains("the run stopped at step app.scale-up"), "\(fault.howTheRunCoped)")
             #expect(fault.howTheRunCoped.contains("drctl rollback app"))
             #expect(report.findings.contains { $0.hasPrefix("Fault not handled: app deployment never ready") })
-            // The restore itself happened before the rollout failed.
-            #expect(try await world.targetCount() == "500")
-            #expect(try await world.deployedImage() == "nginx:drctl-gameday-never-ready")
+            // The restore happened before the rollout failed; the drill then put the target back as it found it:
+            // staging's own database (1 row, not production's 500) and the image it ran.
+            #expect(try await world.targetCount() == "1")
+            #expect(try await world.deployedImage() == "nginx:1.27")
+            let undone = history.steps.filter { if case .undone = $0.state { true } else { false } }.map(\.id)
+            #expect(Set(undone).isSuperset(of: ["fault.deployment-never-ready", "database.restore"]), "\(undone)")
+            let putBack = report.putBack ?? []
+            #expect(
+                putBack.contains { $0.hasPrefix("fault.deployment-never-ready: deployment valeo-erp runs nginx:1.27") })
+            #expect(
+                putBack.contains {
+                    $0.hasPrefix("database.restore: \(world.targetDatabase) is the database the drill found again")
+                }, "\(putBack)")
+            #expect(report.leftChanged == nil, "\(report.leftChanged ?? [])")
+            #expect(try await world.databases(startingWith: world.targetDatabase) == [world.targetDatabase])
             let stored = world.folder + "/state/gameday/\(report.runID)/report.html"
             #expect(FileManager.default.fileExists(atPath: stored))
         }
@@ -352,6 +477,8 @@ final class DrillWorld: Sendable {
     let folder: String
     let source: String
     let target: String
+    /// The source's backup bucket (its prefix: the source's environment).
+    let bucket: String
     let drctl: String
     let environment: [String: String]
     let backupName: String
@@ -364,13 +491,15 @@ final class DrillWorld: Sendable {
     let runner = CommandRunner()
 
     private init(
-        folder: String, source: String, target: String, environment: [String: String], backupName: String,
+        folder: String, source: String, target: String, bucket: String, environment: [String: String],
+        backupName: String,
         incident: Date, namespace: String, sourceDatabase: String, targetDatabase: String, stack: StackEnvironment,
         kube: KubeStandIn
     ) {
         self.folder = folder
         self.source = source
         self.target = target
+        self.bucket = bucket
         self.drctl = TestPrograms.projectRoot + "/.build/debug/drctl"
         self.environment = environment
         self.backupName = backupName
@@ -389,7 +518,8 @@ final class DrillWorld: Sendable {
         Postgres(connection: stack.connection(database: targetDatabase))
     }
 
-    static func make(targetData: TargetData, seed: Bool = true) async throws -> DrillWorld {
+    /// `demoSource`: the source holds the demo's data (default: when the target does).
+    static func make(targetData: TargetData, seed: Bool = true, demoSource: Bool? = nil) async throws -> DrillWorld {
         let stack = try StackEnvironment.current(requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "helm"])
         _ = try TestPrograms.helm(.v3)
         let kube = try KubeStandIn(projectRoot: TestPrograms.projectRoot)
@@ -444,7 +574,7 @@ final class DrillWorld: Sendable {
             let manifest = try ManifestLoader(environment: stack.variables).load(from: source)
             let toolbox = ScenarioToolbox(manifest: manifest, databasePassword: SecretValue(stack.postgresPassword))
             try await runner.runChecked(toolbox.postgres.createDatabase(sourceDatabase))
-            if targetData == .demo {
+            if demoSource ?? (targetData == .demo) {
                 try await seedDemo(toolbox.postgres, database: sourceDatabase)
             } else {
                 try await runner.runChecked(toolbox.postgres.query(documents))
@@ -476,7 +606,8 @@ final class DrillWorld: Sendable {
             try await seedDemo(targetToolbox.postgres, database: targetDatabase)
         }
         return DrillWorld(
-            folder: folder, source: source, target: target, environment: environment, backupName: backupName,
+            folder: folder, source: source, target: target, bucket: bucket, environment: environment,
+            backupName: backupName,
             incident: incident, namespace: namespace, sourceDatabase: sourceDatabase, targetDatabase: targetDatabase,
             stack: stack, kube: kube)
     }
@@ -551,6 +682,15 @@ final class DrillWorld: Sendable {
     func targetCount() async throws -> String {
         let result = try await runner.runChecked(targetPostgres.query("SELECT COUNT(*) FROM documents_header"))
         return Postgres.parseValue(result.output) ?? ""
+    }
+
+    /// The names of the databases whose name starts with `prefix`, sorted.
+    func databases(startingWith prefix: String) async throws -> [String] {
+        let result = try await runner.runChecked(
+            targetPostgres.query(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, \(PostgresQuoting.literal(prefix))) ORDER BY 1"
+            ))
+        return result.output.split(separator: "\n").map(String.init)
     }
 
     func deployedImage() async throws -> String {

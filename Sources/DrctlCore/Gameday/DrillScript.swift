@@ -84,6 +84,34 @@ public struct DrillScript: Sendable, Hashable, Codable {
             case http(url: String, expectStatus: Int)
             /// An argv array that must exit 0.
             case command([String])
+            /// kubectl arguments run against the target manifest's cluster (its kubeconfig, context and namespace
+            /// come first), which must exit 0: `[get, deployment, "{deployment}"]`.
+            case kubectl([String])
+        }
+
+        /// What a drill file may write for the target manifest's values, so one drill runs against any target:
+        /// `{readiness}` (readiness.url), `{deployment}` (releases.app.deployment), `{namespace}` (kube.namespace).
+        static func placeholders(of manifest: Manifest) -> [String: String] {
+            [
+                "{readiness}": manifest.readiness.url, "{deployment}": manifest.releases.app.deployment,
+                "{namespace}": manifest.kube.namespace,
+            ]
+        }
+
+        /// The check with the placeholders replaced by `manifest`'s values.
+        public func resolved(for manifest: Manifest) -> SmokeCheck {
+            let values = Self.placeholders(of: manifest)
+            func fill(_ text: String) -> String {
+                values.reduce(text) { $0.replacingOccurrences(of: $1.key, with: $1.value) }
+            }
+            var check = self
+            switch kind {
+            case .sql: break
+            case .http(let url, let status): check.kind = .http(url: fill(url), expectStatus: status)
+            case .command(let argv): check.kind = .command(argv.map(fill))
+            case .kubectl(let arguments): check.kind = .kubectl(arguments.map(fill))
+            }
+            return check
         }
         public var name: String
         public var kind: Kind
@@ -304,27 +332,32 @@ public struct DrillScript: Sendable, Hashable, Codable {
     {
         let place = "smokeChecks[\(index)]"
         let map = try mapping(
-            node, allowing: ["name", "sql", "expect", "http", "expectStatus", "command"], at: place, invalid)
+            node, allowing: ["name", "sql", "expect", "http", "expectStatus", "command", "kubectl"], at: place, invalid)
         let name = map["name"]?.string ?? "check \(index + 1)"
-        let kinds = ["sql", "http", "command"].filter { map[$0] != nil }
-        guard kinds.count == 1 else { throw invalid("\(place) needs exactly one of sql, http, command") }
+        let kinds = ["sql", "http", "command", "kubectl"].filter { map[$0] != nil }
+        guard kinds.count == 1 else { throw invalid("\(place) needs exactly one of sql, http, command, kubectl") }
         if let sql = map["sql"]?.string {
             return SmokeCheck(name: name, kind: .sql(query: sql, expect: map["expect"]?.string))
         }
         if let url = map["http"]?.string {
-            guard URL(string: url)?.scheme?.hasPrefix("http") == true else {
-                throw invalid("\(place).http must be an http(s) URL")
+            guard url.hasPrefix("{readiness}") || URL(string: url)?.scheme?.hasPrefix("http") == true else {
+                throw invalid(
+                    "\(place).http must be an http(s) URL, or {readiness} for the target manifest's readiness.url")
             }
             return SmokeCheck(name: name, kind: .http(url: url, expectStatus: map["expectStatus"]?.int ?? 200))
         }
-        guard case .sequence(let items) = map["command"], !items.isEmpty else {
-            throw invalid("\(place).command must be an argv list like [kubectl, get, pods], never a shell string")
+        let key = map["kubectl"] != nil ? "kubectl" : "command"
+        guard case .sequence(let items) = map[key], !items.isEmpty else {
+            throw invalid(
+                key == "kubectl"
+                    ? "\(place).kubectl must be a list of kubectl arguments like [get, deployment, \"{deployment}\"]"
+                    : "\(place).command must be an argv list like [kubectl, get, pods], never a shell string")
         }
         var argv: [String] = []
         for item in items {
-            guard let text = item.string else { throw invalid("\(place).command holds a non-string") }
+            guard let text = item.string else { throw invalid("\(place).\(key) holds a non-string") }
             argv.append(text)
         }
-        return SmokeCheck(name: name, kind: .command(argv))
+        return SmokeCheck(name: name, kind: key == "kubectl" ? .kubectl(argv) : .command(argv))
     }
 }

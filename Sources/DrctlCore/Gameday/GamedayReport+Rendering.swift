@@ -112,6 +112,12 @@ extension GamedayReport {
             }
             lines.append("")
         }
+        if let putBack {
+            lines += ["## Put back after the failure", ""] + putBack.map { "- \($0)" } + [""]
+        }
+        if let leftChanged {
+            lines += ["## Left changed by the drill", ""] + leftChanged.map { "- \($0)" } + [""]
+        }
         lines.append("## Findings")
         lines.append("")
         for finding in findings { lines.append("- \(finding)") }
@@ -188,6 +194,16 @@ extension GamedayReport {
                 body += "<td>\(Self.range(quarter.rpoBestSeconds, quarter.rpoWorstSeconds))</td></tr>"
             }
             body += "</table>\n"
+        }
+        if let putBack {
+            body +=
+                "<h2>Put back after the failure</h2>\n<ul id=\"put-back\">"
+                + putBack.map { "<li>\(h($0))</li>" }.joined() + "</ul>\n"
+        }
+        if let leftChanged {
+            body +=
+                "<h2>Left changed by the drill</h2>\n<ul id=\"left-changed\">"
+                + leftChanged.map { "<li>\(h($0))</li>" }.joined() + "</ul>\n"
         }
         body += "<h2>Findings</h2>\n<ul id=\"findings\">" + findings.map { "<li>\(h($0))</li>" }.joined()
         body += "</ul>\n<h2>Verdict: \(verdict.rawValue)</h2>\n"

@@ -28,6 +28,12 @@ public struct GamedayReport: Sendable, Hashable, Codable {
     /// RTO and RPO achieved per quarter over this and the earlier drills of the same environment (from the stored
     /// reports); nil when there are no earlier ones.
     public var trend: [Quarter]?
+    /// After a failed drill: what the undos put back as the drill found it (`step: what was done`); nil when
+    /// nothing needed putting back.
+    public var putBack: [String]?
+    /// After a failed drill: what it left changed and why (an undo that declined or failed, a change with no
+    /// undo); nil when it left nothing.
+    public var leftChanged: [String]?
 
     /// One quarter of drills of an environment: how fast the recovery was and how much data it would have lost.
     public struct Quarter: Sendable, Hashable, Codable {
@@ -149,7 +155,15 @@ extension GamedayReport {
         }
         steps = history.steps.map { step in
             let outputs: [String: String]
-            if case .completed(let values) = step.state { outputs = values.values } else { outputs = [:] }
+            switch step.state {
+            case .completed(let values): outputs = values.values
+            case .undone:
+                // What the step did before a failure later in the run undid it.
+                outputs =
+                    step.attempts.last { $0.outcome == .completed || $0.outcome == .acceptedByProbe }?.outputs?.values
+                    ?? [:]
+            default: outputs = [:]
+            }
             return Step(
                 id: step.id.rawValue, title: step.title, commands: commands[step.id] ?? [],
                 attempts: step.attempts.map { attempt in
@@ -245,14 +259,14 @@ extension GamedayReport {
                             "\($0). The \(drill.scenario.rawValue) runbook has no remedy for a failed rollout: it fails "
                                 + "with the rollout's message instead of hanging; a human rolls the app back "
                                 + "(drctl rollback app) or fixes the image, then runs drctl resume \(history.header.runID)"
+                                + (history.steps.first { $0.id == "fault.deployment-never-ready" }?.undo.map {
+                                    ". After the failure the drill's undo: \($0)"
+                                } ?? "")
                         } ?? "the run did not finish (\(history.status.rawValue))"),
                     coped: succeeded(history)))
         }
         if let step = incidentStep {
-            let evidence: [String: String] = {
-                if case .completed(let outputs) = step.state { return outputs.values }
-                return [:]
-            }()
+            let evidence = builtSteps.first { $0.id == step.id.rawValue }?.evidence ?? [:]
             switch drill.scenario {
             case .rowRecovery:
                 let back = builtSteps.first { $0.id == "smoke.1" }?.evidence["value"]
@@ -284,6 +298,9 @@ extension GamedayReport {
             }
         }
         faults = faultList
+        let (back, left) = Self.aftermath(of: history)
+        putBack = back.isEmpty ? nil : back
+        leftChanged = left.isEmpty ? nil : left
         let succeeded = history.status == .succeeded
         if !succeeded {
             findings.append("The run did not succeed (\(history.status.rawValue)); see the failed step below.")
@@ -296,6 +313,13 @@ extension GamedayReport {
             findings.append("RPO not applicable: an app rollback restores no data.")
         }
         for fault in faultList where !fault.coped { findings.append("Fault not handled: \(fault.fault).") }
+        if !back.isEmpty {
+            findings.append(
+                "After the failure the drill put back what it had changed: \(back.joined(separator: "; ")).")
+        }
+        if !left.isEmpty {
+            findings.append("The drill left the target changed: \(left.joined(separator: "; ")).")
+        }
         if findings.isEmpty || findings == ["RPO not applicable: an app rollback restores no data."] {
             findings.append(
                 "No deviations: the scenario recovered within the objectives and coped with every injected fault.")
@@ -309,6 +333,32 @@ extension GamedayReport {
                 succeeded && rtoAchieved.map({ $0 < rtoTarget }) == true && rpoMet && faultList.allSatisfy(\.coped)
                 ? .passed : .failed
         }
+    }
+}
+
+extension GamedayReport {
+    /// What a failed drill's undos put back (journaled `step-undone`) and what it left changed: an undo that
+    /// declined or failed (`step-not-undone`, with why), and, the run having failed, a completed destructive step
+    /// that declares no undo.
+    static func aftermath(of history: RunHistory) -> (putBack: [String], left: [String]) {
+        guard history.status == .failed else { return ([], []) }
+        var back: [String] = []
+        var left: [String] = []
+        for step in history.steps {
+            switch step.state {
+            case .undone(let message):
+                back.append("\(step.id): \(step.undo ?? message)")
+            case .completed:
+                if let undo = step.undo {
+                    left.append("\(step.id): not undone: \(undo)")
+                } else if step.destructive {
+                    left.append("\(step.id): \(step.title) (it declares no undo)")
+                }
+            default:
+                break
+            }
+        }
+        return (back, left)
     }
 }
 

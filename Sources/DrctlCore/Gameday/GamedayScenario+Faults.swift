@@ -55,7 +55,16 @@ extension GamedayScenario {
             inputs: ["store": store.displayName, "prefix": prefix],
             commands: [
                 "upload <corrupt \(database)_backup_<now>.sql.gz> and its .sha256 to \(store.displayName)/\(prefix)daily/"
-            ]
+            ],
+            undo: StepUndo(
+                title: "delete the injected corrupt backup and its .sha256 from \(store.displayName)",
+                settledBy: ["fault.remove-corrupt-backup"]
+            ) { context in
+                let key = try context.outputs(of: "fault.corrupt-backup").require("key", from: "fault.corrupt-backup")
+                try await context.runner.runChecked(store.delete(key))
+                try await context.runner.runChecked(store.delete(OffsiteTarget.sidecarKey(for: key)))
+                return "the injected corrupt backup \(key) and its .sha256 were deleted from \(store.displayName)"
+            }
         ) { context in
             let name = try BackupName(database: database, timestamp: context.clock.now()).fileName
             let key = OffsiteTarget.join(prefix, "daily/" + name)
@@ -130,7 +139,18 @@ extension GamedayScenario {
                 "FAULT: point deployment \(deployment) at an image tag that does not exist, so it never becomes ready",
             dependsOn: after,
             inputs: ["deployment": deployment, "tag": DrillScript.BadRelease.neverReadyTag],
-            commands: [read.redactedCommandLine, planned.redactedCommandLine]
+            commands: [read.redactedCommandLine, planned.redactedCommandLine],
+            undo: StepUndo(
+                title: "point deployment \(deployment)'s container back at the image it ran before the fault",
+                settledBy: []
+            ) { context in
+                let fault = try context.outputs(of: "fault.deployment-never-ready")
+                let container = try fault.require("container", from: "fault.deployment-never-ready")
+                let was = try fault.require("was", from: "fault.deployment-never-ready")
+                try await context.runner.runChecked(
+                    kubectl.setImage(deployment: deployment, container: container, image: was))
+                return "deployment \(deployment) runs \(was) again, as before the fault"
+            }
         ) { context in
             let json = try await context.runner.runChecked(read).standardOutput
             guard let container = try Kubectl.parseDeployment(json).containers.first else {

@@ -4,6 +4,7 @@ import Foundation
 extension GamedayScenario {
     func smokeStep(_ check: DrillScript.SmokeCheck, number: Int, toolbox: ScenarioToolbox) -> RunbookStep {
         let id = StepID("smoke.\(number)")
+        let check = check.resolved(for: toolbox.manifest)
         switch check.kind {
         case .sql(let query, let expect):
             let invocation = toolbox.postgres.query(query)
@@ -37,15 +38,23 @@ extension GamedayScenario {
                 return ["check": check.name, "status": String(response.statusCode), "body": body]
             }
         case .command(let argv):
-            let invocation = CommandInvocation(argv[0], Array(argv.dropFirst()), secrets: toolbox.secrets)
-            return RunbookStep(
-                id: id, title: "Smoke check \(check.name): \(invocation.redactedCommandLine)",
-                dependsOn: [finalStepID],
-                inputs: ["command": invocation.redactedCommandLine], invocations: [invocation]
-            ) { context in
-                let result = try await context.runner.runChecked(invocation)
-                return ["check": check.name, "exit": "0", "output": String(result.output.suffix(200))]
-            }
+            return commandStep(
+                check, id: id, CommandInvocation(argv[0], Array(argv.dropFirst()), secrets: toolbox.secrets))
+        case .kubectl(let arguments):
+            return commandStep(check, id: id, toolbox.kubectl.command(arguments).adding(secrets: toolbox.secrets))
+        }
+    }
+
+    /// A check that runs one program, which must exit 0.
+    private func commandStep(_ check: DrillScript.SmokeCheck, id: StepID, _ invocation: CommandInvocation)
+        -> RunbookStep
+    {
+        RunbookStep(
+            id: id, title: "Smoke check \(check.name): \(invocation.redactedCommandLine)", dependsOn: [finalStepID],
+            inputs: ["command": invocation.redactedCommandLine], invocations: [invocation]
+        ) { context in
+            let result = try await context.runner.runChecked(invocation)
+            return ["check": check.name, "exit": "0", "output": String(result.output.suffix(200))]
         }
     }
 }

@@ -208,6 +208,9 @@ public struct GamedayScenario: Sendable {
             }
             steps.insert(incident, at: 0)
         }
+        if let index = steps.firstIndex(where: { $0.id == "database.restore" }), steps[index].undo == nil {
+            steps[index].undo = putBackDatabase(toolbox: toolbox)
+        }
         if drill.faults.corruptNewestBackup {
             steps = try injectCorruptBackup(into: steps, toolbox: toolbox)
         }

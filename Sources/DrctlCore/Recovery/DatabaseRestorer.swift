@@ -289,6 +289,26 @@ public struct DatabaseRestorer: Sendable {
         return outputs
     }
 
+    /// Puts back the database this run's `swapIn` kept (`<db>_before_<run>`; a game day's undo): the restored one
+    /// is dropped (a copy of a backup that is still in its store) and the kept one renamed to the database's name
+    /// again. Checks the kept one is there before it drops anything; without it (the target held no data, so
+    /// nothing was kept) it declines and says what is left.
+    func putBack(context: StepContext) async throws -> String {
+        let runner = context.runner
+        let kept = keptName(runID: context.runID)
+        guard try await exists(kept, runner: runner) else {
+            throw StepUndoDeclined(
+                reason: "no \(kept) to put back (\(database) held no data when the drill found it, so nothing was "
+                    + "kept): \(database) is left as the drill restored it")
+        }
+        if try await exists(database, runner: runner) {
+            try await runner.runChecked(terminateSessions(database))
+            try await admin.dropDatabase(database, context: context)
+        }
+        try await runner.runChecked(admin.renameDatabase(kept, to: database))
+        return "\(database) is the database the drill found again (\(kept) renamed back); the restored copy was dropped"
+    }
+
     /// Drops and creates the scratch database. After a SIGKILL, a psql of the killed run can still be finishing
     /// its `CREATE DATABASE` (children outlive their parent): that shows as "already exists" and is retried.
     private func recreate(_ scratch: String, context: StepContext) async throws {

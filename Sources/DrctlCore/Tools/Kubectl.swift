@@ -145,6 +145,9 @@ public struct Kubectl: Sendable, Hashable {
             executable, target.kubectlFlags() + ["port-forward", "svc/\(service)", ":\(remotePort)"])
     }
 
+    /// Any kubectl command against the target (a drill's `kubectl:` smoke check): its flags, then `arguments`.
+    func command(_ arguments: [String]) -> CommandInvocation { invocation(arguments) }
+
     private func invocation(_ arguments: [String], namespaced: Bool = true) -> CommandInvocation {
         CommandInvocation(executable, target.kubectlFlags(namespaced: namespaced) + arguments)
     }
