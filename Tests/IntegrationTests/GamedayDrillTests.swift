@@ -95,11 +95,7 @@ struct GamedayDrillTests {
     func shippedRowRecoveryDrill() async throws {
         let world = try await DrillWorld.make(targetData: .demo)
         await world.run {
-            let run = try await world.gameday(
-                "row-recovery", drill: TestPrograms.projectRoot + "/manifests/gameday-row-recovery.yaml")
-            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
-            let (_, report) = try await world.lastDrill()
-            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            let (_, report) = try await world.shippedDrill("row-recovery")
             #expect(report.steps.first { $0.id == "drill.incident" }?.evidence["deleted"] == "3")
             #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["value"] == "3")
             #expect(report.backup == world.backupName)
@@ -345,11 +341,7 @@ struct GamedayDrillTests {
         let world = try await DrillWorld.make(targetData: .demo)
         await world.run {
             try await world.installApp()
-            let run = try await world.gameday(
-                "db-restore", drill: TestPrograms.projectRoot + "/manifests/gameday-db-restore.yaml")
-            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
-            let (_, report) = try await world.lastDrill()
-            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            let (_, report) = try await world.shippedDrill("db-restore")
             #expect(report.backup == world.backupName)
             #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["value"] == "t")
             #expect(report.steps.first { $0.id == "smoke.2" }?.evidence["status"] == "200")
@@ -365,11 +357,7 @@ struct GamedayDrillTests {
     func shippedClusterLossDrill() async throws {
         let world = try await DrillWorld.make(targetData: .none, demoSource: true)
         await world.run {
-            let run = try await world.gameday(
-                "cluster-loss", drill: TestPrograms.projectRoot + "/manifests/gameday-cluster-loss.yaml")
-            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
-            let (history, report) = try await world.lastDrill()
-            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            let (history, report) = try await world.shippedDrill("cluster-loss")
             #expect(history.segments.map(\.kind) == [.started, .resumed])
             #expect(report.faults.first?.fault.contains("SIGKILL") == true)
             #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["value"] == "t")
@@ -392,11 +380,7 @@ struct GamedayDrillTests {
         await world.run {
             try await world.installApp()
             try await world.kube.setFaults(#"{"neverReadyImages": ["nginx:drctl-gameday-never-ready"]}"#)
-            let run = try await world.gameday(
-                "app-rollback", drill: TestPrograms.projectRoot + "/manifests/gameday-app-rollback.yaml")
-            #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
-            let (_, report) = try await world.lastDrill()
-            #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+            let (_, report) = try await world.shippedDrill("app-rollback")
             #expect(report.steps.first { $0.id == "smoke.1" }?.evidence["status"] == "200")
             #expect(try await world.deployedImage() == "nginx:1.27")
         }
@@ -657,6 +641,15 @@ final class DrillWorld: Sendable {
                     "--release-timeout", releaseTimeout,
                 ],
                 environment: environment.merging(changing) { _, new in new }, timeout: .seconds(300)))
+    }
+
+    /// Runs `manifests/gameday-<scenario>.yaml` exactly as shipped; it must exit 0 with the verdict PASSED.
+    func shippedDrill(_ scenario: String) async throws -> (RunHistory, GamedayReport) {
+        let run = try await gameday(scenario, drill: TestPrograms.projectRoot + "/manifests/gameday-\(scenario).yaml")
+        #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
+        let (history, report) = try await lastDrill()
+        #expect(report.verdict == .passed, "\(report.findings) \(report.faults)")
+        return (history, report)
     }
 
     func lastDrill() async throws -> (RunHistory, GamedayReport) {

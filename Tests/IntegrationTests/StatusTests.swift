@@ -77,9 +77,7 @@ struct StatusTests {
     @Test func deletedOrChangedBackupFilesFailStatusWithARemedy() async throws {
         let fixture = try BackupFixture()
         try await fixture.seeded {
-            let status = StatusService(
-                toolbox: fixture.toolbox, runs: RunCatalog(backend: LocalStateBackend(root: fixture.root + "/state")),
-                runner: fixture.runner, clock: fixture.clock, scratchDirectory: fixture.root)
+            let status = localStatus(fixture)
             let older = try await fixture.createBackup(advance: .seconds(60))
             let newest = try await fixture.createBackup(advance: .seconds(3_600))
             _ = try await fixture.verifier.verify()
@@ -120,8 +118,7 @@ struct StatusTests {
             #expect(!gone.text.contains(newest.daily.fileName + " verified"))
             #expect(gone.metrics.newestBackupAt == nil)
 
-            var environment = fixture.stack.variables
-            environment["DRCTL_STATE_DIR"] = fixture.root + "/state"
+            let environment = drctlEnvironment(fixture)
             let run = try await DrctlProcess.run(
                 try DrctlProcess.binary(), ["status", "-f", fixture.manifestPath], environment: environment)
             #expect(run.status == 1, "\(run.output)\n\(run.errors)")
@@ -136,9 +133,7 @@ struct StatusTests {
     @Test func pruneDropsTheRecordsOfBackupFilesThatAreGone() async throws {
         let fixture = try BackupFixture()
         try await fixture.seeded {
-            let status = StatusService(
-                toolbox: fixture.toolbox, runs: RunCatalog(backend: LocalStateBackend(root: fixture.root + "/state")),
-                runner: fixture.runner, clock: fixture.clock, scratchDirectory: fixture.root)
+            let status = localStatus(fixture)
             let lost = try await fixture.createBackup(advance: .seconds(60))
             let kept = try await fixture.createBackup(advance: .seconds(3_600))
             _ = try await fixture.verifier.verify()
@@ -148,8 +143,7 @@ struct StatusTests {
             #expect(
                 before.checks.first { $0.id == "backups.files" }?.remedy?.contains("drctl backup prune -f ") == true)
 
-            var environment = fixture.stack.variables
-            environment["DRCTL_STATE_DIR"] = fixture.root + "/state"
+            let environment = drctlEnvironment(fixture)
             let binary = try DrctlProcess.binary()
             let dryRun = try await DrctlProcess.run(
                 binary, ["backup", "prune", "-f", fixture.manifestPath, "--dry-run"], environment: environment)
@@ -170,6 +164,20 @@ struct StatusTests {
             #expect(result(after, "backups.files") == .pass, "\(after.text)")
             #expect(evidence(after, "backups.daily")?.contains(kept.daily.fileName) == true)
         }
+    }
+
+    /// Status of the fixture's manifest with the journal in its own state folder.
+    private func localStatus(_ fixture: BackupFixture) -> StatusService {
+        StatusService(
+            toolbox: fixture.toolbox, runs: RunCatalog(backend: LocalStateBackend(root: fixture.root + "/state")),
+            runner: fixture.runner, clock: fixture.clock, scratchDirectory: fixture.root)
+    }
+
+    /// The real drctl's environment: the stack's, with the fixture's state folder.
+    private func drctlEnvironment(_ fixture: BackupFixture) -> [String: String] {
+        var environment = fixture.stack.variables
+        environment["DRCTL_STATE_DIR"] = fixture.root + "/state"
+        return environment
     }
 
     /// How many files status re-hashed ("(N changed since their last verification and re-hashed)").
