@@ -37,6 +37,25 @@ struct SandboxManifestTests {
         #expect(manifest.releases.app.deployment == "valeo-erp")
     }
 
+    /// manifests/sandbox-staging.yaml: the game-day target beside the sandbox, on the same stack but with its own
+    /// namespace, database and backups, so the production guard lets a drill from the sandbox's backups run on it.
+    @Test("sandbox-staging is a game-day target the guard accepts with --from sandbox")
+    func sandboxStagingIsAGamedayTarget() throws {
+        let staging = try ManifestLoader(environment: Self.stackEnvironment).load(
+            from: Self.projectRoot + "/manifests/sandbox-staging.yaml")
+        let sandbox = try loadSandbox()
+        #expect(ProductionGuard.reasons(target: staging, source: sandbox).isEmpty)
+        #expect(staging.kube.namespace == "sandbox-staging")
+        #expect(staging.database.name != sandbox.database.name)
+        #expect(staging.backups.local.absolute != sandbox.backups.local.absolute)
+        #expect(
+            staging.readiness.url == "http://127.0.0.1:40123/_standin/apps/sandbox-staging/valeo-erp/readyz")
+        // The shipped drills' smoke checks point at it.
+        let drill = try DrillScript.load(path: Self.projectRoot + "/manifests/gameday-cluster-loss.yaml")
+        #expect(
+            drill.smokeChecks[1].resolved(for: staging).kind == .http(url: staging.readiness.url, expectStatus: 200))
+    }
+
     @Test("its charts and values files are in the repository")
     func chartsAndValuesExist() throws {
         let manifest = try loadSandbox()
