@@ -329,6 +329,11 @@ struct GamedayDrillTests {
             #expect(
                 putBack.contains { $0.hasPrefix("fault.corrupt-backup: the injected corrupt backup") }, "\(putBack)")
             #expect(report.leftChanged == nil, "\(report.leftChanged ?? [])")
+            // The saved copy of the rows is gone once they are back.
+            #expect(
+                !FileManager.default.fileExists(
+                    atPath: world.folder + "/state/work/\(report.runID)/drill/deleted-rows.csv"))
+            #expect(FileManager.default.fileExists(atPath: world.folder + "/state/work/\(report.runID)/drill"))
             #expect(report.markdown.contains("## Put back after the failure"))
             #expect(report.html.contains("<ul id=\"put-back\">"))
         }

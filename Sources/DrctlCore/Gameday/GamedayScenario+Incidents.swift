@@ -204,6 +204,9 @@ struct DeletedRows: Sendable {
                     reason: "only \(count) of the \(selection.ids.count) deleted row(s) are back in \(selection.table) "
                         + "of \(database) after putting the saved copy back (\(csv))")
             }
+            // The rows are back in the database: their copy (which may hold personal data) goes.
+            try? FileManager.default.removeItem(atPath: csv)
+            try? FileManager.default.removeItem(atPath: script)
             return "the \(count) deleted row(s) of \(selection.table) are back in \(database) (from the copy saved "
                 + "before the incident)"
         }
