@@ -10,7 +10,8 @@ struct AgentCommand: AsyncParsableCommand {
         abstract: "The data-plane work drctl runs inside Kubernetes Jobs (database.dataPlane: job).",
         discussion: """
             Not for people: with database.dataPlane: job, drctl backup create starts a Job from drctl's image that \
-            runs drctl agent backup-create. The Job carries the manifest in DRCTL_AGENT_MANIFEST (no secret in \
+            runs drctl agent backup-create, and drctl restore, rebuild and recover-rows start one that runs drctl \
+            agent restore-load (the off-site backup streamed into the run's new database). The Job carries the manifest in DRCTL_AGENT_MANIFEST (no secret in \
             it) and the password in DB_PASSWORD from a Secret. The agent's last log line, and its container's \
             termination message, is its verdict: drctl-verdict: {"sha256": …, "bytes": …, …}.
 
@@ -19,7 +20,7 @@ struct AgentCommand: AsyncParsableCommand {
               drctl backup create -f manifests/production.yaml   # runs it (dataPlane: job)
             """,
         shouldDisplay: false,
-        subcommands: [AgentBackupCreateCommand.self]
+        subcommands: [AgentBackupCreateCommand.self, AgentRestoreLoadCommand.self]
     )
 }
 

@@ -18,8 +18,13 @@ final class RecoveryFixture: Sendable {
     let clock: ManualClock
     let replicas = 2
     let kube: KubeStandIn
-    /// The manifest drctl reads says `dataPlane: port-forward` and an in-cluster host (see `init`).
+    /// The manifest drctl reads says `dataPlane: port-forward` (or `job`) and an in-cluster host (see `init`).
     let portForward: Bool
+    /// With `jobImageLayout`: `dataPlane: job`, and the stand-in's kubelet runs drctl's image from that layout.
+    let dataPlaneJob: Bool
+    /// The PostgreSQL Service's port: 5432, or with `dataPlane: job` the stack's own port (the kubelet's pods
+    /// run on the host network, where the in-cluster name resolves to 127.0.0.1).
+    let servicePort: Int
     /// The key content records are signed with (`backups.signingKey: { env: DRCTL_TEST_SIGNING_KEY }`), if any.
     let signingKey: String?
 
@@ -27,18 +32,26 @@ final class RecoveryFixture: Sendable {
         sizeFloor: String = "16KiB", bucket: String? = nil, azureContainer: String? = nil,
         environment: String = "restore-tests",
         databasePort: Int? = nil, sharing other: RecoveryFixture? = nil, format: PostgresDumpFormat = .plain,
-        compressor: BackupCompressor? = nil, portForward: Bool = false, signingKey: String? = nil
+        compressor: BackupCompressor? = nil, portForward: Bool = false, signingKey: String? = nil,
+        jobImageLayout: String? = nil
     ) throws {
         self.signingKey = signingKey
         stack = try StackEnvironment.current(
             requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"] + (compressor == nil ? [] : ["pigz"]))
         // With `portForward`, the pods of the PostgreSQL StatefulSet `seed` applies forward to the stack's database.
+        let portForward = portForward || jobImageLayout != nil
+        let inJob = jobImageLayout != nil
+        dataPlaneJob = inJob
+        let servicePort = jobImageLayout == nil ? 5432 : stack.postgresPort
+        self.servicePort = servicePort
         let podForwards =
             portForward
-            ? "[{\"selector\": \"app.kubernetes.io/name=postgresql\", \"port\": 5432, \"to\": \"127.0.0.1:\(stack.postgresPort)\"}]"
+            ? "[{\"selector\": \"app.kubernetes.io/name=postgresql\", \"port\": \(servicePort), \"to\": \"127.0.0.1:\(stack.postgresPort)\"}]"
             : nil
         self.portForward = portForward
-        kube = try other?.kube ?? KubeStandIn(projectRoot: stack.projectRoot, podForwards: podForwards)
+        kube =
+            try other?.kube
+            ?? KubeStandIn(projectRoot: stack.projectRoot, imageLayout: jobImageLayout, podForwards: podForwards)
         let kubeURL = kube.url
         let kubeconfig = kube.kubeconfig
         // `sharing`: the same database, namespace and folder seen through a manifest that differs in one value.
@@ -85,7 +98,8 @@ final class RecoveryFixture: Sendable {
             portForward
             ? yaml.replacingOccurrences(
                 of: "  host: \(stack.postgresHost)\n  port: \(databasePort ?? stack.postgresPort)\n",
-                with: "  host: postgresql.\(namespace).svc.cluster.local\n  port: 5432\n  dataPlane: port-forward\n")
+                with: "  host: postgresql.\(namespace).svc.cluster.local\n  port: \(servicePort)\n  dataPlane: "
+                    + (inJob ? "job" : "port-forward") + "\n")
             : yaml
         if other == nil { try written.write(toFile: root + "/manifests/test.yaml", atomically: true, encoding: .utf8) }
         // Without the runbook's DB_* variables (the stack exports them), which would override the manifest.
@@ -156,7 +170,7 @@ final class RecoveryFixture: Sendable {
             spec:
               clusterIP: None
               selector: {app.kubernetes.io/name: postgresql}
-              ports: [{name: tcp-postgresql, port: 5432, targetPort: tcp-postgresql}]
+              ports: [{name: tcp-postgresql, port: \(servicePort), targetPort: tcp-postgresql}]
             ---
             apiVersion: apps/v1
             kind: StatefulSet
@@ -169,7 +183,7 @@ final class RecoveryFixture: Sendable {
                 metadata: {labels: {app.kubernetes.io/name: postgresql}}
                 spec:
                   containers:
-                  - {name: postgresql, image: "postgres:15", ports: [{name: tcp-postgresql, containerPort: 5432}]}
+                  - {name: postgresql, image: "postgres:15", ports: [{name: tcp-postgresql, containerPort: \(servicePort)}]}
             """
         try objects.write(toFile: root + "/postgresql.yaml", atomically: true, encoding: .utf8)
         try await kubectl(["apply", "-f", root + "/postgresql.yaml"])

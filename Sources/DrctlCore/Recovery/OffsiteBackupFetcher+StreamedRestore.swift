@@ -78,7 +78,11 @@ extension OffsiteBackupFetcher {
             }
             source = Self.readFile(path)
         }
-        lines += restorer.plannedLoadCommands(source: source, into: database)
+        if toolbox.manifest.database.dataPlane == .job {
+            lines += plannedJobLoadCommands(name: name, prefix: prefix, restorer: restorer, into: database)
+        } else {
+            lines += restorer.plannedLoadCommands(source: source, into: database)
+        }
         lines += [
             "(sha256 of the stream compared with \(name).sha256; bytes compared with the listing; gzip -dc's exit"
                 + " status: corrupt, truncated, trailing garbage; psql's exit status)",
@@ -183,9 +187,11 @@ extension OffsiteBackupFetcher {
         }
         // Three independent waits side by side (each `aws` call costs most of a second): the sidecar, the origin
         // check of the first MiB, and the empty new database. The stream starts only when all three are done; a
-        // refusal by the origin check still comes before psql reads a byte.
+        // refusal by the origin check still comes before psql reads a byte. In a Job (`database.dataPlane: job`)
+        // the new database is prepared by `loadInJob`, which first looks for the Job of an interrupted attempt.
+        let inJob = toolbox.manifest.database.dataPlane == .job
         async let recorded = recordedChecksum(of: object, store: store, context: context)
-        async let prepared: Void = restorer.prepare(scratch, context: context)
+        async let prepared: Void = inJob ? () : restorer.prepare(scratch, context: context)
         if checkOrigin {
             try await checkHead(of: object, store: store, context: context)
         }
@@ -194,6 +200,34 @@ extension OffsiteBackupFetcher {
         if expected == nil {
             context.log("no recorded checksum for \(name) off-site; verified by gzip, size and psql only")
         }
+        let sha256: String
+        if inJob {
+            sha256 = try await loadInJob(
+                object, restorer: restorer, into: scratch, expected: expected, context: context)
+        } else {
+            sha256 = try await streamLoad(
+                object, store: store, restorer: restorer, into: scratch, expected: expected, context: context
+            ).sha256
+        }
+        let checked = try await restorer.checkContent(
+            of: scratch, record: try await recordedContent(of: object, store: store, context: context), file: name,
+            sha256: sha256, context: context)
+        try await context.runner.runChecked(
+            restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
+        context.log(
+            "\(name) loaded into \(scratch) and verified (sha256 \(sha256.prefix(12))…"
+                + (expected == nil ? ", no recorded checksum)" : " = recorded)"))
+        return (scratch, sha256, expected != nil, checked["contentCheck"] ?? "")
+    }
+
+    /// `aws s3 cp KEY - | tap | gzip -dc | psql` into the prepared `scratch` and the verdict on it (`judge`):
+    /// the stream's SHA-256 and the pipeline's result. On the operator's machine (`load`) and in a Job's pod
+    /// (`RestoreLoadAgent`) alike.
+    func streamLoad(
+        _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
+        expected: String?, context: StepContext
+    ) async throws -> (sha256: String, result: PipelineResult) {
+        let name = Self.fileName(object.key)
         var downloaded: String?
         defer { if let downloaded { try? FileManager.default.removeItem(atPath: downloaded) } }
         let source: CommandInvocation
@@ -210,15 +244,7 @@ extension OffsiteBackupFetcher {
         let sha256 = try Self.judge(
             result, name: name, loadedInto: scratch, target: toolbox.manifest.database.name,
             listedSize: object.size, expected: expected)
-        let checked = try await restorer.checkContent(
-            of: scratch, record: try await recordedContent(of: object, store: store, context: context), file: name,
-            sha256: sha256, context: context)
-        try await context.runner.runChecked(
-            restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
-        context.log(
-            "\(name) loaded into \(scratch) and verified (sha256 \(sha256.prefix(12))…"
-                + (expected == nil ? ", no recorded checksum)" : " = recorded)"))
-        return (scratch, sha256, expected != nil, checked["contentCheck"] ?? "")
+        return (sha256, result)
     }
 
     /// A custom-format backup: downloaded into the run's scratch folder (mode 0600 in a 0700 folder), its size,
@@ -270,7 +296,7 @@ extension OffsiteBackupFetcher {
     }
 
     /// The `.sha256` sidecar's digest; nil when there is none.
-    private func recordedChecksum(of object: StoredObject, store: any ObjectStore, context: StepContext)
+    func recordedChecksum(of object: StoredObject, store: any ObjectStore, context: StepContext)
         async throws -> String?
     {
         try await sidecar(object.key + ".sha256", store: store, context: context).flatMap(SHA256Checksum.parseSidecar)

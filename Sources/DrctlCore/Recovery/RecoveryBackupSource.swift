@@ -152,6 +152,16 @@ public struct RecoveryBackupSource: Sendable {
             named = name
         case .before(let date): file = "<newest \(database)_backup_*\(planned) before \(BackupChoice.format(date))>"
         }
+        if toolbox.manifest.database.dataPlane == .job {
+            let (backup, before) = Self.offsiteChoice(choice)
+            return [
+                "(database.dataPlane: job: a Job loads the off-site copy into \(plannedOffsiteTarget); a pod cannot"
+                    + " read \(folder.root))"
+            ]
+                + fetcher.plannedStreamCommands(
+                    backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
+                    into: plannedOffsiteTarget, checkOrigin: true)
+        }
         var lines = ["pick \(file) from \(folder.catalogStore.path)"]
         lines += fetcher.plannedIntegrityCommands(file: local + file, backup: named)
         lines.append(
@@ -190,7 +200,9 @@ public struct RecoveryBackupSource: Sendable {
             }
         }
         let selected: SelectedBackup
-        let local = try localRecords(choice, context: context)
+        // A Job cannot read this machine's backup folder: in job mode the off-site copy is the source.
+        let inJob = toolbox.manifest.database.dataPlane == .job
+        let local = inJob ? [] : try localRecords(choice, context: context)
         if !local.isEmpty {
             selected = try await loadLocal(local, named: choice.isNamed, context: context)
         } else {
@@ -201,6 +213,7 @@ public struct RecoveryBackupSource: Sendable {
                     backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
                     into: offsiteTarget(context.runID), checkOrigin: true, context: context)
             } catch ScenarioError.noOffsiteStore {
+                if inJob { throw JobLoadError.offsiteCopyNeeded(folder: folder.root) }
                 throw noLocalBackup(choice)
             }
             selected = SelectedBackup(

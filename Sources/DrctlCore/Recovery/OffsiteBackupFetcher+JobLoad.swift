@@ -1,0 +1,124 @@
+import Foundation
+
+/// `database.dataPlane: job`: the bulk of a streamed restore — `aws s3 cp … - | sha256 | gzip -dc | psql` into
+/// the run's new database — runs in a Kubernetes Job (`drctl agent restore-load`) beside the database, from the
+/// off-site copy (a pod cannot read the operator's backup folder). drctl stays the conductor: it lists the
+/// candidates, reads the sidecars and the first MiB (origin check), creates the new database, and after the Job
+/// compares the loaded database with its content record through the tunnel — the same refusals and exit codes
+/// as the load on the operator's machine.
+extension OffsiteBackupFetcher {
+    /// The Job of loading `key` in step `step`: `<step>-<8 hex of the key>`, so each candidate of a step has its
+    /// own Job and a resumed step finds the one its killed attempt started.
+    static func loadJobStep(_ step: StepID, key: String) -> StepID {
+        StepID(step.rawValue + "-" + Fingerprint.of(key).prefix(8))
+    }
+
+    /// `restore-load --key KEY --size BYTES --database SCRATCH`: what the Job's agent is told (no secret).
+    static func restoreLoadArguments(key: String, size: String, database: String) -> [String] {
+        [RestoreLoadAgent.command, "--key", key, "--size", size, "--database", database]
+    }
+
+    /// Loads `object` into `scratch` in a Job and returns the SHA-256 its verdict reports.
+    ///
+    /// The Job found under this step's name (a killed attempt's) is adopted: followed to its end, the new
+    /// database it loads into left alone. Without one, the new database is dropped and created first, so
+    /// whatever a vanished Job half-loaded is gone before the next load: never two loads into one database.
+    func loadInJob(
+        _ object: StoredObject, restorer: DatabaseRestorer, into scratch: String, expected: String?,
+        context: StepContext
+    ) async throws -> String {
+        let name = Self.fileName(object.key)
+        let step = Self.loadJobStep(context.step, key: object.key)
+        let (job, secret) = try toolbox.dataPlaneJob(
+            runID: context.runID, step: step,
+            arguments: Self.restoreLoadArguments(key: object.key, size: String(object.size), database: scratch),
+            environment: ProcessInfo.processInfo.environment)
+        let jobs = JobRunner(kubectl: toolbox.kubectl, runner: context.runner)
+        if try await jobs.status(of: job.name) == nil {
+            try await restorer.prepare(scratch, context: context)
+        } else {
+            context.log("Job \(job.name) of an interrupted attempt loads \(name) into \(scratch): adopting it")
+        }
+        let verdict = try await jobs.run(job, secret: secret, progress: .init(log: context.log))
+        func refused(_ reason: String) -> ScenarioError {
+            .streamedBackupRefused(
+                file: name, loadedInto: scratch, target: toolbox.manifest.database.name, reason: reason)
+        }
+        guard let sha256 = verdict.sha256, verdict.file == name else {
+            throw refused("Job \(job.name) reported no SHA-256 for \(name)")
+        }
+        if let expected, expected != sha256 {
+            throw refused("its SHA-256 is \(sha256), but the recorded one (\(name).sha256) is \(expected)")
+        }
+        if verdict.bytes != object.size {
+            throw refused("\(verdict.bytes ?? 0) bytes arrived in Job \(job.name), but the store lists \(object.size)")
+        }
+        let statuses = verdict.statuses.keys.sorted().map { "\($0) \(verdict.statuses[$0] ?? -1)" }
+        context.log(
+            "Job \(job.name) loaded \(name) into \(scratch): \(sha256.prefix(12))…, \(object.size) bytes, exit"
+                + " statuses " + statuses.joined(separator: ", "))
+        return sha256
+    }
+
+    /// What a plan shows for the load in a Job, in place of the stream on this machine.
+    func plannedJobLoadCommands(name: String, prefix: String, restorer: DatabaseRestorer, into database: String?)
+        -> [String]
+    {
+        let scratch = database ?? "\(toolbox.manifest.database.name)_restore_<run>"
+        let settings = toolbox.manifest.database.effectiveJobs
+        let arguments = Self.restoreLoadArguments(key: prefix + name, size: "<listed size>", database: scratch)
+        let planned = try? toolbox.dataPlaneJob(runID: "<run>", step: "<step>-<key>", arguments: arguments)
+        let jobName = "drctl-<run>-<step>-<key>"
+        var lines = DataPlaneRBAC.invocations(kubectl: toolbox.kubectl).map {
+            "(once, by a cluster admin: what drctl needs for the Job) " + $0.redactedCommandLine
+        }
+        lines += restorer.plannedLoadCommands(source: CommandInvocation("true"), into: scratch).prefix(2)
+        lines.append(
+            "  (unless Job \(jobName) of an interrupted attempt is there: then it is followed, \(scratch) left alone)")
+        if planned?.secret != nil {
+            lines.append(
+                "kubectl apply --server-side -f - <<< Secret \(jobName) (DB_PASSWORD"
+                    + (settings.environmentSecret == nil ? " and the AWS_*/AZURE_* variables set here" : "")
+                    + "; on stdin, never argv)")
+        }
+        lines.append(
+            "kubectl create -f - <<< Job \(jobName): \(settings.image) "
+                + (planned?.job.commandLine ?? "drctl agent restore-load")
+                + " (the off-site copy: a pod cannot read \(toolbox.manifest.backups.local.written);"
+                + " DB_PASSWORD from secretKeyRef \(settings.passwordSecret?.name ?? jobName)/"
+                + "\(settings.passwordSecret?.key ?? Manifest.jobPasswordVariable))")
+        let inPod = toolbox.manifest.forDataPlaneJob()
+        let podRestorer = DatabaseRestorer(
+            toolbox: ScenarioToolbox(manifest: inPod, databasePassword: toolbox.databasePassword))
+        if let (store, _) = try? location(), let stream = try? store.download(prefix + name, to: .stream) {
+            lines.append(
+                "  in the Job: " + podRestorer.loadPipeline(source: stream, into: scratch).redactedCommandLine)
+        }
+        lines += [
+            "  in the Job: sha256 of the stream compared with \(name).sha256, bytes with the listing, gzip -dc's and"
+                + " psql's exit status",
+            "kubectl logs job/\(jobName) (followed), kubectl get job, kubectl get pods -l job-name=\(jobName)"
+                + " (the verdict: SHA-256, bytes, aws, gzip and psql status)",
+            "kubectl delete job \(jobName) --cascade=foreground; kubectl delete secret …",
+        ]
+        return lines
+    }
+}
+
+/// Why a restore cannot run its load in a Job.
+public enum JobLoadError: Error, Sendable, LocalizedError, ClassifiedError {
+    /// `database.dataPlane: job` and no off-site store: the Job has nothing it can read.
+    case offsiteCopyNeeded(folder: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .offsiteCopyNeeded(let folder):
+            return "With database.dataPlane: job the backup is loaded by a Job in the cluster, which reads the"
+                + " off-site copy (backups.s3 or backups.azure); a pod cannot read \(folder) on this machine, and"
+                + " the manifest names no off-site store. Add one, or run this restore with dataPlane:"
+                + " port-forward (nothing was touched)."
+        }
+    }
+
+    public var failureKind: FailureKind { .usage }
+}

@@ -1,0 +1,252 @@
+import DrctlCore
+import DrctlTestSupport
+import Foundation
+import Testing
+
+/// `database.dataPlane: job` for restores, with the real binary: `drctl restore` loads the off-site backup in a
+/// Kubernetes Job (`drctl agent restore-load`, drctl's image run by the stand-in's kubelet with runc: aws against
+/// moto, gzip, psql into the run's new database), and conducts the rest — create, content check, swap, smoke
+/// query — through its `kubectl port-forward` to the PostgreSQL Service. The manifest's database host
+/// (`postgresql.NS.svc.cluster.local`) resolves only inside the pod and through the tunnel.
+@Suite("dataPlane: job restores with the real binary", .serialized)
+struct JobRestoreTests {
+    /// A seeded fixture in job mode whose one backup is in S3 (with its sidecars), and the drctl binary.
+    static func withOffsiteBackup(
+        beforeBackup: (RecoveryFixture) async throws -> Void = { _ in },
+        _ body: (RecoveryFixture, String) async throws -> Void
+    ) async throws {
+        let layout = try await DrctlImage.layout()
+        let bucket = "drctl-job-rs-\(UUID().uuidString.prefix(8).lowercased())"
+        let fixture = try RecoveryFixture(bucket: bucket, environment: "job-restore-tests", jobImageLayout: layout)
+        let drctl = try DrctlProcess.binary()
+        try await fixture.seed()
+        do {
+            try await fixture.runner.runChecked(
+                CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
+            try await beforeBackup(fixture)
+            try await fixture.createBackup()
+            let sync = BackupSync(
+                manifest: fixture.manifest, targets: OffsiteTarget.targets(of: fixture.toolbox),
+                runner: fixture.runner, clock: fixture.clock, scratchDirectory: fixture.root)
+            #expect(try await sync.sync(dryRun: false).inSync)
+            try await body(fixture, drctl)
+        } catch {
+            await fixture.cleanUp()
+            throw error
+        }
+        await fixture.cleanUp()
+    }
+
+    /// The Jobs drctl created in the fixture's namespace (the stand-in's request log).
+    static func jobsCreated(_ fixture: RecoveryFixture) -> [Substring] {
+        fixture.kube.requestLog.split(separator: "\n").filter {
+            $0.hasPrefix("POST /apis/batch/v1/namespaces/\(fixture.namespace)/jobs") && $0.contains("-> 201")
+        }
+    }
+
+    /// Neither the password nor its base64 form in drctl's output, its state folder (journal, records), the Job
+    /// specs drctl sent, or the argv of any Job.
+    static func expectPasswordNowhere(_ fixture: RecoveryFixture, besides results: [DrctlProcess.Result]) {
+        let password = fixture.stack.postgresPassword
+        for secret in [password, Data(password.utf8).base64EncodedString()] {
+            for result in results {
+                #expect(!result.output.contains(secret) && !result.errors.contains(secret), "the password was printed")
+            }
+            let state = fixture.stateDirectory
+            let files = FileManager.default.enumerator(atPath: state)?.compactMap { $0 as? String } ?? []
+            for file in files {
+                let text = (try? String(contentsOfFile: state + "/" + file, encoding: .utf8)) ?? ""
+                #expect(!text.contains(secret), "the password is in \(file)")
+            }
+        }
+    }
+
+    @Test("drctl restore in job mode: the Job loads the off-site backup, equal table checksums, no Job left")
+    func restoreInAJob() async throws {
+        try await Self.withOffsiteBackup { fixture, drctl in
+            let source = try await fixture.tableChecksums()
+            try await RecoveryCommandTests.damage(fixture)
+            #expect(try await fixture.tableChecksums() != source)
+
+            let plan = try await DrctlProcess.run(
+                drctl, ["plan", "restore", "-f", fixture.manifestPath], environment: fixture.binaryEnvironment)
+            #expect(plan.status == 0, "\(plan.output)\n\(plan.errors)")
+            #expect(plan.output.contains("drctl agent restore-load --key "), "\(plan.output)")
+            #expect(plan.output.contains("create role drctl-data-plane"), "\(plan.output)")
+            #expect(plan.output.contains("a pod cannot read"), "\(plan.output)")
+
+            let run = try await DrctlProcess.run(
+                drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment)
+
+            #expect(run.status == 0, "drctl restore failed:\n\(run.output)\n\(run.errors)")
+            #expect(try await fixture.tableChecksums() == source)
+            #expect(run.output.contains("[job] drctl agent: streaming"), "the load did not run in the Job")
+            #expect(run.output.contains("matches its content record"), "\(run.output)")
+            #expect(Self.jobsCreated(fixture).count == 1, "\(Self.jobsCreated(fixture))")
+            #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the finished Job was kept")
+            #expect(
+                try await fixture.kubectl(["get", "secrets", "-l", "app.kubernetes.io/managed-by=drctl", "-o", "name"])
+                    .isEmpty, "the Job's Secret was kept")
+            #expect(try await fixture.databases(like: fixture.database + "_restore_%").isEmpty)
+            Self.expectPasswordNowhere(fixture, besides: [run])
+        }
+    }
+
+    @Test(
+        "a load Job whose pod fails (wrong password in its Secret): exit 1 with the pod's log tail, live data untouched"
+    )
+    func aFailingLoadJobLeavesTheLiveDatabase() async throws {
+        try await Self.withOffsiteBackup { fixture, drctl in
+            try await RecoveryCommandTests.damage(fixture)
+            let damaged = try await fixture.tableChecksums()
+            try await fixture.kubectl([
+                "create", "secret", "generic", "wrong-db", "--from-literal=password=not-the-password",
+            ])
+            let manifest = try String(contentsOfFile: fixture.manifestPath, encoding: .utf8)
+            try manifest.replacingOccurrences(
+                of: "  dataPlane: job\n",
+                with: "  dataPlane: job\n  jobs: { passwordSecret: { name: wrong-db, key: password } }\n"
+            ).write(toFile: fixture.manifestPath, atomically: true, encoding: .utf8)
+
+            let run = try await DrctlProcess.run(
+                drctl, ["restore", "-f", fixture.manifestPath], environment: fixture.binaryEnvironment)
+
+            #expect(run.status == 1, "\(run.output)\n\(run.errors)")
+            #expect(run.errors.contains("its pod's last log lines:"), "\(run.errors)")
+            #expect(run.errors.contains("password authentication failed"), "no pod log tail in:\n\(run.errors)")
+            #expect(try await fixture.tableChecksums() == damaged, "the live database was touched")
+            #expect(try await fixture.deploymentReplicas() == fixture.replicas, "the app was scaled down")
+            #expect(try await fixture.databases(like: fixture.database + "_restore_%").isEmpty)
+            #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the failed Job was kept")
+        }
+    }
+
+    @Test("drctl SIGKILLed while its load Job is held: resume adopts that Job (one Job, one load), equal checksums")
+    func resumeAdoptsTheLoadJob() async throws {
+        let role = "drctl_hold_\(UUID().uuidString.prefix(8).lowercased())"
+        var stack: StackEnvironment?
+        do {
+            try await Self.withOffsiteBackup(beforeBackup: { fixture in
+                stack = fixture.stack
+                // The backup grants on a role the test can hold: the load's GRANT waits for that role.
+                try await RoleHold.superuser(fixture.stack, "CREATE ROLE \(role)")
+                _ = try await fixture.query("GRANT SELECT ON customers TO \(role)")
+            }) { fixture, drctl in
+                _ = try await fixture.query("REVOKE SELECT ON customers FROM \(role)")
+                let source = try await fixture.tableChecksums()
+                try await RecoveryCommandTests.damage(fixture)
+                let hold = try await RoleHold(stack: fixture.stack, role: role)
+                let loadWaits: @Sendable () async -> Bool = {
+                    (try? await RoleHold.loadWaits(fixture.stack, database: fixture.database)) == true
+                }
+
+                // Killed once its Job's psql waits on the held role: the load runs in the pod, drctl follows it.
+                let killed = try await DrctlProcess.runKilled(
+                    drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"],
+                    environment: fixture.binaryEnvironment, whenOutputContains: "created in namespace", delay: .zero,
+                    andCondition: loadWaits)
+                #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+                let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+                var held = await loadWaits()
+                for _ in 0..<1200 where !held {
+                    try await Task.sleep(for: .milliseconds(100))
+                    held = await loadWaits()
+                }
+                #expect(held, "the Job's load never reached the held role")
+                let jobs = try await fixture.kubectl(["get", "jobs", "-o", "name"])
+                #expect(jobs.split(separator: "\n").count == 1, "Jobs: \(jobs)")
+                let spec = try await fixture.kubectl(["get", "jobs", "-o", "json"])
+                #expect(spec.contains("\"secretKeyRef\""), "\(spec)")
+                #expect(spec.contains("restore-load"), "\(spec)")
+                let password = fixture.stack.postgresPassword
+                #expect(
+                    !spec.contains(password) && !spec.contains(Data(password.utf8).base64EncodedString()),
+                    "the password is in the Job spec")
+                try await hold.release()
+
+                let resumed = try await DrctlProcess.run(
+                    drctl, ["resume", runID, "-o", "json"], environment: fixture.binaryEnvironment)
+
+                #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+                #expect(resumed.output.contains("of an interrupted attempt"), "\(resumed.output)")
+                #expect(Self.jobsCreated(fixture).count == 1, "Jobs created: \(Self.jobsCreated(fixture))")
+                #expect(try await fixture.tableChecksums() == source)
+                #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the Job was kept")
+                Self.expectPasswordNowhere(fixture, besides: [resumed])
+            }
+        } catch {
+            if let stack { try? await RoleHold.superuser(stack, "DROP ROLE IF EXISTS \(role)") }
+            throw error
+        }
+        if let stack { try await RoleHold.superuser(stack, "DROP ROLE IF EXISTS \(role)") }
+    }
+}
+
+/// A transaction of the stack's superuser that has dropped `role` and not yet committed: PostgreSQL holds the
+/// role's lock, and any GRANT to it (a restore of a backup that grants to it) waits until `release` rolls back.
+/// The hold is a state the test controls, not a delay.
+final class RoleHold: Sendable {
+    private let process: Process
+    private let input: Pipe
+
+    init(stack: StackEnvironment, role: String) async throws {
+        let process = Process()
+        process.executableURL = URL(
+            fileURLWithPath: try TestPrograms.requireOnPath("psql", install: "apt-get install postgresql-client"))
+        process.arguments = Self.arguments(stack) + ["-q"]
+        var environment = stack.variables
+        environment["PGAPPNAME"] = "drctl-test-hold"
+        process.environment = environment
+        let input = Pipe()
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        self.input = input
+        try input.fileHandleForWriting.write(contentsOf: Data("BEGIN;\nDROP ROLE \(role);\n".utf8))
+        for _ in 0..<600 {
+            let held = try await Self.superuser(
+                stack,
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                    + " WHERE a.application_name = 'drctl-test-hold' AND l.locktype = 'object'"
+                    + " AND l.mode = 'AccessExclusiveLock' AND l.granted")
+            if held != "0" { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw RoleHoldError.notHeld
+    }
+
+    /// Rolls the drop back: the role is there again and the waiting GRANT goes on.
+    func release() async throws {
+        try input.fileHandleForWriting.write(contentsOf: Data("ROLLBACK;\n".utf8))
+        try input.fileHandleForWriting.close()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    /// A backend of a `DATABASE_restore_…` database waits on a lock (the load Job's psql on the held role).
+    static func loadWaits(_ stack: StackEnvironment, database: String) async throws -> Bool {
+        let pattern = PostgresQuoting.literal(database.replacingOccurrences(of: "_", with: "\\_") + "\\_restore\\_%")
+        let count = try await superuser(
+            stack,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE \(pattern) AND wait_event_type = 'Lock'")
+        return count != "0"
+    }
+
+    @discardableResult
+    static func superuser(_ stack: StackEnvironment, _ sql: String) async throws -> String {
+        let result = try await CommandRunner().runChecked(
+            CommandInvocation(
+                try TestPrograms.requireOnPath("psql", install: "apt-get install postgresql-client"),
+                arguments(stack) + ["-Atc", sql]))
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func arguments(_ stack: StackEnvironment) -> [String] {
+        [
+            "-X", "-v", "ON_ERROR_STOP=1", "-h", stack.postgresHost, "-p", String(stack.postgresPort), "-U",
+            stack.postgresSuperuser, "-d", "postgres",
+        ]
+    }
+}
+
+enum RoleHoldError: Error { case notHeld }
