@@ -92,6 +92,37 @@ struct JobRestoreTests {
         }
     }
 
+    @Test("drctl rebuild in job mode: the backup is loaded by a Job, equal table digests, no Job left")
+    func rebuildInAJob() async throws {
+        let layout = try await DrctlImage.layout()
+        try await RebuildWorld.with(jobImageLayout: layout) { world in
+            let before = try await world.tableDigests()
+            try await world.loseEverything()
+
+            let run = try await DrctlProcess.run(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment)
+
+            #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
+            #expect(try await world.tableDigests() == before)
+            #expect(run.output.contains("[job] drctl agent: streaming"), "the load did not run in the Job")
+            let creates = world.kube.requestLog.split(separator: "\n").filter {
+                $0.hasPrefix("POST /apis/batch/v1/namespaces/\(world.namespace)/jobs") && $0.contains("-> 201")
+            }
+            #expect(creates.count == 1, "Jobs created: \(creates)")
+            let jobs = try await CommandRunner().runChecked(
+                CommandInvocation(
+                    "kubectl",
+                    [
+                        "--kubeconfig", world.kube.kubeconfig, "--namespace", world.namespace, "get", "jobs", "-o",
+                        "name",
+                    ]))
+            #expect(jobs.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "the Job was kept")
+            #expect(!run.output.contains(world.stack.postgresPassword))
+            let journal = try String(contentsOfFile: try world.journalPath(), encoding: .utf8)
+            #expect(!journal.contains(world.stack.postgresPassword), "the password reached the journal")
+        }
+    }
+
     @Test(
         "a load Job whose pod fails (wrong password in its Secret): exit 1 with the pod's log tail, live data untouched"
     )

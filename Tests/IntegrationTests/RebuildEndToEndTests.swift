@@ -179,8 +179,10 @@ struct RebuildWorld: Sendable {
     /// Builds a world, runs `body`, and always removes the world's databases and files afterwards.
     /// - Parameter schemaRevision: the backed-up database is at this alembic revision (an `alembic_version`
     ///   table), and the manifest has `migrations`.
-    static func with(schemaRevision: String? = nil, _ body: (RebuildWorld) async throws -> Void) async throws {
-        let world = try await make(schemaRevision: schemaRevision)
+    static func with(
+        schemaRevision: String? = nil, jobImageLayout: String? = nil, _ body: (RebuildWorld) async throws -> Void
+    ) async throws {
+        let world = try await make(schemaRevision: schemaRevision, jobImageLayout: jobImageLayout)
         do {
             try await body(world)
         } catch {
@@ -190,9 +192,17 @@ struct RebuildWorld: Sendable {
         await world.tearDown()
     }
 
-    static func make(schemaRevision: String? = nil) async throws -> RebuildWorld {
+    /// - Parameter jobImageLayout: `database.dataPlane: job` with drctl's image from this layout: the manifest
+    ///   names the database `postgresql.sandbox.svc.cluster.local` at the stack's port (the stand-in's pods run on
+    ///   the host network), the PostgreSQL release's Service has that port, and its pods forward to the stack.
+    static func make(schemaRevision: String? = nil, jobImageLayout: String? = nil) async throws -> RebuildWorld {
         let stack = try StackEnvironment.current(requiring: ["kubectl", "aws", "psql", "pg_dump", "gzip"])
-        let kube = try KubeStandIn(projectRoot: stack.projectRoot)
+        let podForwards = jobImageLayout.map { _ in
+            "[{\"selector\": \"app.kubernetes.io/name=postgresql\", \"port\": \(stack.postgresPort),"
+                + " \"to\": \"127.0.0.1:\(stack.postgresPort)\"}]"
+        }
+        let kube = try KubeStandIn(
+            projectRoot: stack.projectRoot, imageLayout: jobImageLayout, podForwards: podForwards)
         let folder = NSTemporaryDirectory() + "drctl-rebuild-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: folder + "/manifests", withIntermediateDirectories: true)
         let database = StackEnvironment.uniqueDatabaseName("rebuild")
@@ -203,6 +213,18 @@ struct RebuildWorld: Sendable {
             readinessURL: kube.readyzURL(namespace: "sandbox", deployment: "valeo-erp"))
         if schemaRevision != nil { text.migrationsDirectory = stack.projectRoot + "/samples/migrations" }
         try text.write(to: manifest)
+        if jobImageLayout != nil {
+            let values = folder + "/postgresql-values.yaml"
+            let sandbox = try String(
+                contentsOfFile: stack.projectRoot + "/values/sandbox/postgresql.yaml", encoding: .utf8)
+            try (sandbox + "\nservice: { port: \(stack.postgresPort) }\n").write(
+                toFile: values, atomically: true, encoding: .utf8)
+            let yaml = text.yaml.replacingOccurrences(
+                of: "  host: \(stack.postgresHost)\n",
+                with: "  host: postgresql.sandbox.svc.cluster.local\n  dataPlane: job\n"
+            ).replacingOccurrences(of: stack.projectRoot + "/values/sandbox/postgresql.yaml", with: values)
+            try yaml.write(toFile: manifest, atomically: true, encoding: .utf8)
+        }
         let environment = try Self.environment(stack: stack, kube: kube, folder: folder)
 
         let world = RebuildWorld(
