@@ -391,6 +391,36 @@ struct GamedayDrillTests {
         }
     }
 
+    /// An app-rollback drill whose own rollback fails (the stand-in keeps the deployment unready whatever it runs):
+    /// the undo of its bad release tries to put back the revision it found, and when that fails too the journal and
+    /// the report say exactly what was left and why.
+    @Test("an app-rollback drill whose rollback fails tries to put back the revision it found and says what it left")
+    func failedAppRollbackDrillSaysWhatItLeft() async throws {
+        let world = try await DrillWorld.make(targetData: .none, seed: false)
+        await world.run {
+            try await world.installApp()
+            try await world.kube.setFaults(#"{"neverReady": ["\#(world.namespace)/valeo-erp"]}"#)
+            let drill = try world.writeDrill(
+                """
+                scenario: app-rollback
+                hypothesis: A release that never becomes ready is rolled back within the {rto} RTO.
+                badRelease: { set: ["image.tag=drctl-gameday-never-ready"], timeout: 5s }
+                """)
+            let run = try await world.gameday("app-rollback", drill: drill, releaseTimeout: "5s")
+            #expect(run.status == .exited(1), "\(run.output)\n\(run.standardErrorTail)")
+            #expect(run.output.contains("drill.incident NOT undone"), "\(run.output)")
+            let (history, report) = try await world.lastDrill()
+            #expect(history.status == .failed)
+            #expect(history.steps.first { $0.id == "helm.rollback" }?.attempts.last?.outcome == .failed)
+            let incident = try #require(history.steps.first { $0.id == "drill.incident" })
+            #expect(incident.undo?.hasPrefix("it failed: ") == true, "\(incident.undo ?? "no undo")")
+            let left = report.leftChanged ?? []
+            #expect(left.contains { $0.hasPrefix("drill.incident: not undone: it failed: ") }, "\(left)")
+            #expect(report.findings.contains { $0.hasPrefix("The drill left the target changed: drill.incident") })
+            #expect(report.html.contains("<ul id=\"left-changed\">"))
+        }
+    }
+
     @Test("deploymentNeverReady in a db-restore drill: the run fails at the rollout and the report says so")
     func deploymentNeverReadyFault() async throws {
         let world = try await DrillWorld.make(targetData: .different)
