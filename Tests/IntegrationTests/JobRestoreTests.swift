@@ -123,6 +123,32 @@ struct JobRestoreTests {
         }
     }
 
+    @Test("drctl recover-rows in job mode: a Job loads the backup into the temporary database, the rows come back")
+    func recoverRowsInAJob() async throws {
+        try await Self.withOffsiteBackup { fixture, drctl in
+            let source = try await fixture.tableChecksums()
+            _ = try await fixture.query(
+                "DELETE FROM documents_line WHERE header_id IN ('DOC-7', 'DOC-42');"
+                    + " DELETE FROM documents_header WHERE id IN ('DOC-7', 'DOC-42')")
+            #expect(try await fixture.tableChecksums() != source)
+
+            let run = try await DrctlProcess.run(
+                drctl,
+                [
+                    "recover-rows", "-f", fixture.manifestPath, "--table", "documents_header", "--key", "id",
+                    "--ids", "DOC-7", "--ids", "DOC-42", "--before", "2025-10-09 08:00", "-o", "json",
+                ],
+                environment: fixture.binaryEnvironment)
+
+            #expect(run.status == 0, "drctl recover-rows failed:\n\(run.output)\n\(run.errors)")
+            #expect(try await fixture.tableChecksums()["documents_header"] == source["documents_header"])
+            #expect(run.output.contains("[job] drctl agent: streaming"), "the load did not run in the Job")
+            #expect(Self.jobsCreated(fixture).count == 1, "\(Self.jobsCreated(fixture))")
+            #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the finished Job was kept")
+            Self.expectPasswordNowhere(fixture, besides: [run])
+        }
+    }
+
     @Test(
         "a load Job whose pod fails (wrong password in its Secret): exit 1 with the pod's log tail, live data untouched"
     )
