@@ -119,6 +119,19 @@ struct DatabaseTunnelTests {
         #expect(tunnel.command.arguments.suffix(3) == ["port-forward", "svc/postgresql", ":5432"])
     }
 
+    @Test func theSandboxJobManifestLoadsWithTheStacksPort() throws {
+        let root = ManifestFixtures.repositoryRoot.path
+        let environment = [
+            "DRCTL_STACK_DIR": "/tmp/stack", "PGHOST": "127.0.0.1", "PGPORT": "41067", "DRCTL_KUBE_URL": "http://k",
+        ]
+        let manifest = try ManifestLoader(environment: environment).load(from: root + "/manifests/sandbox-job.yaml")
+        #expect(manifest.database.dataPlane == .job)
+        #expect(manifest.database.port == 41067)
+        #expect(manifest.releases.postgresql.values.map(\.absolute).last == "/tmp/stack/postgresql-job-values.yaml")
+        let tunnel = try #require(ScenarioToolbox(manifest: manifest, databasePassword: SecretValue("")).databaseTunnel)
+        #expect(tunnel.command.arguments.suffix(3) == ["port-forward", "svc/postgresql", ":41067"])
+    }
+
     @Test func databaseCommandsArePointedAtTheTunnelAndNothingElseIs() throws {
         let sandbox = try ManifestSandbox()
         let yaml =
