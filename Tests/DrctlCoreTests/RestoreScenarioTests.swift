@@ -74,7 +74,9 @@ final class RestoreUnitFixture {
             for (fragment, output) in answers where line.contains(fragment) {
                 return .success(invocation, output: output)
             }
-            if invocation.executable == "grep" { return .success(invocation, output: "-- PostgreSQL database dump\n") }
+            if invocation.executable == "gzip", invocation.arguments.first == "-dc" {
+                return .success(invocation, output: "-- PostgreSQL database dump\n")
+            }
             if line.contains("jsonpath={.spec.replicas}") { return .success(invocation, output: "3") }
             if line.contains("pg_tables") { return .success(invocation, output: "4\n") }
             if line.contains("FROM pg_database WHERE datname") { return .success(invocation, output: "1\n") }
@@ -118,7 +120,7 @@ struct RestoreScenarioTests {
         let fixture = try RestoreUnitFixture()
         _ = try await fixture.run()  // fails at the readiness URL, after every command ran
         let order = [
-            "gzip -t", "gzip -dc", "-a -E", "CREATE DATABASE \"valeo_erp_restore_", "jsonpath={.spec.replicas}",
+            "gzip -t", "gzip -dc", "CREATE DATABASE \"valeo_erp_restore_", "jsonpath={.spec.replicas}",
             "scale deployment valeo-erp --replicas 0", "RENAME TO \"valeo_erp_before_", "RENAME TO \"valeo_erp\"",
             "-d valeo_erp -w -At -c SELECT COUNT(*) FROM documents_header", "scale deployment valeo-erp --replicas 3",
             "rollout status",
@@ -151,7 +153,7 @@ struct RestoreScenarioTests {
     @Test("a dump that names another database is refused")
     func otherDatabaseRefused() async throws {
         let fixture = try RestoreUnitFixture(answers: [
-            "-a -E": "-- PostgreSQL database dump\nCREATE DATABASE shop WITH TEMPLATE = template0;\n\\connect shop\n"
+            "gzip -dc": "-- PostgreSQL database dump\nCREATE DATABASE shop WITH TEMPLATE = template0;\n\\connect shop\n"
         ])
         guard case .failure(let error) = try await fixture.run() else { Issue.record("the restore ran"); return }
         #expect("\(error)".contains("dump of database shop, not of valeo_erp"))

@@ -157,7 +157,9 @@ struct RestoreUndoTests {
             let line = ([invocation.executable] + invocation.arguments).joined(separator: " ")
             log.append(line)
             if line.contains("RENAME TO \"valeo_erp\"") { return .failure(invocation, stderr: "ERROR: disk full") }
-            if invocation.executable == "grep" { return .success(invocation, output: "-- PostgreSQL database dump\n") }
+            if invocation.executable == "gzip", invocation.arguments.first == "-dc" {
+                return .success(invocation, output: "-- PostgreSQL database dump\n")
+            }
             if line.contains("jsonpath={.spec.replicas}") {
                 return .success(invocation, output: readings.next())
             }

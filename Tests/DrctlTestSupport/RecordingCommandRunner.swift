@@ -41,17 +41,29 @@ public final class RecordingCommandRunner: CommandRunning {
             return state.responder
         }
         let results = try pipeline.stages.map { try responder($0) }
-        // A tap reads what the scripted stage before it printed, all of it.
+        // A tap reads what the scripted stage before it printed, all of it; a tap on the input reads the file.
         let taps = pipeline.taps.map { tap in
-            let bytes = results[tap.afterStage].standardOutput
+            var bytes = Data()
+            if tap.afterStage >= 0 {
+                bytes = results[tap.afterStage].standardOutput
+            } else if case .file(let path) = pipeline.stages[0].standardInput {
+                bytes = FileManager.default.contents(atPath: path) ?? Data()
+            }
             return PipelineTap.Reading(
                 afterStage: tap.afterStage, byteCount: Int64(bytes.count), sha256: SHA256Checksum.of(bytes),
                 reachedEnd: true)
         }
+        // `.lines(startingWith:)` keeps only the lines drctl's reading would keep.
+        var output = results.last?.standardOutput ?? Data()
+        if case .lines(let prefixes) = pipeline.output {
+            let kept = String(decoding: output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { line in prefixes.contains { line.hasPrefix($0) } }
+            output = Data(kept.map { $0 + "\n" }.joined().utf8)
+        }
         return PipelineResult(
             pipeline: pipeline,
             stages: results,
-            standardOutput: results.last?.standardOutput ?? Data(),
+            standardOutput: output,
             duration: .zero,
             taps: taps
         )

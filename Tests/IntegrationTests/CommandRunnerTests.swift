@@ -330,6 +330,54 @@ struct CommandRunnerTests {
         #expect(pipeline.redactedCommandLine.contains("cat \(file.path) | (sha256 and byte count in drctl) | gzip -c"))
     }
 
+    /// A tap on the first stage's input file: drctl reads the file itself (no `cat`), measures it and writes it
+    /// on; a stage that stops reading early does not stop the measuring with `readsToEnd`.
+    @Test func aTapOnTheInputFileMeasuresWhatDrctlReadsIntoTheFirstStage() async throws {
+        try requirePrograms("gzip", "sha256sum", "head")
+        let bytes = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 11) })
+        let folder = try temporaryDirectory()
+        let plain = folder.appendingPathComponent("plain.bin")
+        try bytes.write(to: plain)
+        _ = try await runner.runChecked(
+            CommandPipeline([CommandInvocation("gzip", ["-c", plain.path])], output: .file(folder.path + "/c.gz")))
+        let compressed = folder.path + "/c.gz"
+        let pipeline = CommandPipeline(
+            [CommandInvocation("gzip", ["-dc"], standardInput: .file(compressed))], taps: [.input(readsToEnd: true)])
+        let result = try await runner.runChecked(pipeline)
+        #expect(result.standardOutput == bytes)
+        let reading = try #require(result.tap(after: -1))
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: compressed)[.size] as? NSNumber)
+        #expect(reading.byteCount == size.int64Value)
+        #expect(reading.reachedEnd)
+        let sha256sum = try await runner.runChecked(CommandInvocation("sha256sum", [compressed]))
+        #expect(sha256sum.output.split(separator: " ").first.map(String.init) == reading.sha256)
+
+        let early = try await runner.run(
+            CommandPipeline(
+                [CommandInvocation("head", ["-c", "10"], standardInput: .file(compressed))],
+                taps: [.input(readsToEnd: true)]))
+        #expect(early.tap(after: -1)?.byteCount == size.int64Value)
+    }
+
+    /// `.lines(startingWith:)`: drctl reads a large stream to its end and keeps only the wanted lines, as grep
+    /// would, with the program's exit status its own.
+    @Test func linesOutputKeepsOnlyTheWantedLinesOfALargeStream() async throws {
+        try requirePrograms("gzip")
+        var text = "-- PostgreSQL database dump\n"
+        for index in 0..<200_000 { text += "\(index)\tsome row text that fills the stream\n" }
+        text += "\\connect other\n" + String(repeating: "y", count: 40_000) + "\\connect hidden\n"
+        let file = try temporaryDirectory().appendingPathComponent("dump.sql")
+        try Data(text.utf8).write(to: file)
+        let pipeline = CommandPipeline(
+            [CommandInvocation("gzip", ["-c", file.path]), CommandInvocation("gzip", ["-dc"])],
+            output: .lines(startingWith: ["-- PostgreSQL", "\\connect "]))
+        let result = try await runner.runChecked(pipeline)
+        #expect(result.output == "-- PostgreSQL database dump\n\\connect other\n")
+        #expect(
+            pipeline.redactedCommandLine.hasSuffix(
+                "| (drctl keeps the lines that begin with '-- PostgreSQL', '\\connect ')"))
+    }
+
     @Test func aFailingFirstStageBeforeTheTapIsNamed() async throws {
         try requirePrograms("sh", "gzip", "cat")
         let pipeline = CommandPipeline(

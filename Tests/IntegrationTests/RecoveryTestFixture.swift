@@ -37,7 +37,7 @@ final class RecoveryFixture: Sendable {
     ) throws {
         self.signingKey = signingKey
         stack = try StackEnvironment.current(
-            requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl", "grep"] + (compressor == nil ? [] : ["pigz"]))
+            requiring: ["pg_dump", "psql", "gzip", "aws", "kubectl"] + (compressor == nil ? [] : ["pigz"]))
         // With `portForward`, the pods of the PostgreSQL StatefulSet `seed` applies forward to the stack's database.
         let portForward = portForward || jobImageLayout != nil
         let inJob = jobImageLayout != nil

@@ -199,7 +199,7 @@ public struct BackupSync: Sendable {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let invocation = try target.store.download(OffsiteTarget.sidecarKey(for: key), to: .file(path))
         let result = try await runner.run(invocation)
-        guard result.status.isSuccess, let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard result.succeeded, let data = FileManager.default.contents(atPath: path) else { return nil }
         return SHA256Checksum.parseSidecar(String(decoding: data, as: UTF8.self))
     }
 

@@ -136,7 +136,7 @@ public struct JobRunner: Sendable {
     }
 
     private func currentLog(_ name: String) async -> String {
-        guard let result = try? await runner.run(kubectl.jobLogs(name)), result.status.isSuccess else { return "" }
+        guard let result = try? await runner.run(kubectl.jobLogs(name)), result.succeeded else { return "" }
         return result.output
     }
 
@@ -159,19 +159,18 @@ public struct JobRunner: Sendable {
 
     /// The Job's status, nil when there is no such Job.
     func status(of name: String) async throws -> JobStatus? {
-        let result = try await runner.run(kubectl.get("job", name))
-        if Kubectl.isNotFound(result) { return nil }
-        guard result.status.isSuccess else {
-            throw DataPlaneJobError.kubectlFailed(
-                job: name, action: "read it", detail: result.failure?.localizedDescription ?? "")
+        let found: CommandResult?
+        do { found = try await runner.run(kubectl.get("job", name)).checkedUnlessAbsent() } catch {
+            throw DataPlaneJobError.kubectlFailed(job: name, action: "read it", detail: error.localizedDescription)
         }
+        guard let result = found else { return nil }
         return try ToolOutputError.decodeJSON(
             JobStatus.self, from: result.standardOutput, tool: "kubectl", what: "Job JSON")
     }
 
     private func pod(of job: String) async throws -> JobPod? {
         let result = try await runner.run(kubectl.getPods(selector: "job-name=\(job)"))
-        guard result.status.isSuccess else { return nil }
+        guard result.succeeded else { return nil }
         let pods = try ToolOutputError.decodeJSON(
             KubernetesList<JobPod>.self, from: result.standardOutput, tool: "kubectl", what: "pod list JSON"
         ).items
@@ -190,10 +189,8 @@ public struct JobRunner: Sendable {
     }
 
     private func check(_ invocation: CommandInvocation, job: String, action: String) async throws {
-        let result = try await runner.run(invocation)
-        guard result.status.isSuccess else {
-            throw DataPlaneJobError.kubectlFailed(
-                job: job, action: action, detail: result.failure?.localizedDescription ?? "")
+        if let failure = try await runner.run(invocation).failure {
+            throw DataPlaneJobError.kubectlFailed(job: job, action: action, detail: failure.localizedDescription)
         }
     }
 }

@@ -100,7 +100,7 @@ extension GamedayScenario {
                 helm, release: release, namespace: namespace, context)
             let newest = revisions.max { $0.revision < $1.revision }
             let revision = newest.map { String($0.revision) } ?? "?"
-            if result.status.isSuccess {
+            if result.succeeded {
                 guard let found else {
                     throw GamedayError.badReleaseBecameReady(
                         release: release, revision: revision,
@@ -112,7 +112,7 @@ extension GamedayScenario {
                     helm, release: release, namespace: namespace, context)
                 let restored = after.max { $0.revision < $1.revision }
                 let left =
-                    back.status.isSuccess
+                    back.succeeded
                     ? "it was rolled back to revision \(found.revision), the one the drill found deployed (helm "
                         + "revision \(restored.map { String($0.revision) } ?? "?"), \(restored?.status ?? "?"))"
                     : "rolling it back to revision \(found.revision), the one the drill found deployed, failed ("

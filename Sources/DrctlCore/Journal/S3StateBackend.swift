@@ -14,6 +14,7 @@ public struct S3StateBackend: StateBackend {
     /// The `aws` program (`DRCTL_AWS` overrides it, as for every other use of aws).
     public let awsExecutable: String
     private let runner: any CommandRunning
+    private let s3api: S3API
     private let mirror: LocalStateBackend
     private let identity: ProcessIdentity
 
@@ -24,6 +25,7 @@ public struct S3StateBackend: StateBackend {
     ) {
         self.bucket = bucket
         self.awsExecutable = awsExecutable
+        self.s3api = S3API(executable: awsExecutable, bucket: bucket)
         let trimmed = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         self.prefix = trimmed.isEmpty ? "" : trimmed + "/"
         self.runner = runner
@@ -55,9 +57,7 @@ public struct S3StateBackend: StateBackend {
     func lockKey(environment: String) -> String { "\(prefix)locks/\(environment).lock" }
 
     public func runIDs() async throws -> [String] {
-        let result = try await aws(
-            ["s3api", "list-objects-v2", "--bucket", bucket, "--prefix", prefix + "runs/", "--delimiter", "/"],
-            operation: "list runs")
+        let result = try await aws(s3api.listPrefixes(under: prefix + "runs/"), operation: "list runs")
         guard !result.standardOutput.isEmpty else { return [] }
         struct Listing: Decodable {
             struct CommonPrefix: Decodable { var Prefix: String }
@@ -79,9 +79,9 @@ public struct S3StateBackend: StateBackend {
             atPath: "\(mirror.root)/runs/\(runID)", withIntermediateDirectories: true)
         let path = mirror.journalPath(runID: runID)
         let result = try await aws(
-            ["s3api", "get-object", "--bucket", bucket, "--key", journalKey(runID: runID), path],
-            operation: "download the journal of \(runID)", allowFailure: true)
-        if Self.isNotFound(result) { throw JournalError.runNotFound(runID: runID, location: location) }
+            s3api.getObject(journalKey(runID: runID), to: path), operation: "download the journal of \(runID)",
+            allowFailure: true)
+        if result.meaning == .absent { throw JournalError.runNotFound(runID: runID, location: location) }
         try check(result, operation: "download the journal of \(runID)")
         return try mirror.readJournal(runID: runID)
     }
@@ -91,10 +91,8 @@ public struct S3StateBackend: StateBackend {
         let empty = try temporaryFile(Data())
         defer { try? FileManager.default.removeItem(atPath: empty) }
         let result = try await aws(
-            [
-                "s3api", "put-object", "--bucket", bucket, "--key", journalKey(runID: runID), "--body", empty,
-                "--if-none-match", "*",
-            ], operation: "create the journal of \(runID)", allowFailure: true)
+            s3api.putObject(journalKey(runID: runID), body: empty, onlyIfAbsent: true),
+            operation: "create the journal of \(runID)", allowFailure: true)
         if Self.isPreconditionFailed(result) { throw JournalError.runAlreadyExists(runID: runID, location: location) }
         try check(result, operation: "create the journal of \(runID)")
         try? FileManager.default.removeItem(atPath: "\(mirror.root)/runs/\(runID)")
@@ -112,34 +110,26 @@ public struct S3StateBackend: StateBackend {
     }
 
     private func upload(runID: String) async throws {
-        let result = try await aws(
-            [
-                "s3api", "put-object", "--bucket", bucket, "--key", journalKey(runID: runID), "--body",
-                mirror.journalPath(runID: runID),
-            ], operation: "upload the journal of \(runID)")
-        _ = result
+        try await aws(
+            s3api.putObject(journalKey(runID: runID), body: mirror.journalPath(runID: runID)),
+            operation: "upload the journal of \(runID)")
     }
 
     public func writeGamedayReport(_ data: Data, runID: String) async throws {
         let runID = try StateName.validated(runID)
         try mirror.writeGamedayReport(data, runID: runID)
         let key = prefix + Self.gamedayReportPath(runID: runID)
-        _ = try await aws(
-            [
-                "s3api", "put-object", "--bucket", bucket, "--key", key, "--body",
-                mirror.root + "/" + key.dropFirst(prefix.count),
-            ],
+        try await aws(
+            s3api.putObject(key, body: mirror.root + "/" + key.dropFirst(prefix.count)),
             operation: "upload the game-day report of \(runID)")
     }
 
     /// Downloads every `gameday/*/report.json` under the prefix into the mirror in one `aws s3 cp --recursive`
     /// and reads them there.
     public func gamedayReports() async throws -> [String: Data] {
-        _ = try await aws(
-            [
-                "s3", "cp", "s3://\(bucket)/\(prefix)gameday/", mirror.root + "/gameday/", "--recursive", "--exclude",
-                "*", "--include", "*/report.json", "--only-show-errors",
-            ], operation: "download the game-day reports")
+        try await aws(
+            s3api.copyDown(prefix: prefix + "gameday/", to: mirror.root + "/gameday/", including: "*/report.json"),
+            operation: "download the game-day reports")
         return mirror.gamedayReports()
     }
 
@@ -148,10 +138,8 @@ public struct S3StateBackend: StateBackend {
         let body = try temporaryFile(try JournalCoding.encoder.encode(lock) + Data("\n".utf8))
         defer { try? FileManager.default.removeItem(atPath: body) }
         let result = try await aws(
-            [
-                "s3api", "put-object", "--bucket", bucket, "--key", lockKey(environment: environment), "--body", body,
-                "--if-none-match", "*",
-            ], operation: "take the lock of \(environment)", allowFailure: true)
+            s3api.putObject(lockKey(environment: environment), body: body, onlyIfAbsent: true),
+            operation: "take the lock of \(environment)", allowFailure: true)
         if Self.isPreconditionFailed(result) {
             guard let holder = try await lockObject(environment: environment)?.lock else {
                 throw JournalError.backendFailed(
@@ -174,10 +162,8 @@ public struct S3StateBackend: StateBackend {
         }
         guard lock.nonce == nonce else { throw JournalError.wrongNonce(environment: environment, location: location) }
         let result = try await aws(
-            [
-                "s3api", "delete-object", "--bucket", bucket, "--key", lockKey(environment: environment),
-                "--if-match", etag,
-            ], operation: "release the lock of \(environment)", allowFailure: true)
+            s3api.deleteObject(lockKey(environment: environment), ifMatch: etag),
+            operation: "release the lock of \(environment)", allowFailure: true)
         if Self.isPreconditionFailed(result) {
             throw JournalError.backendFailed(
                 operation: "release the lock of \(environment)",
@@ -190,9 +176,9 @@ public struct S3StateBackend: StateBackend {
         let path = try temporaryFile(Data())
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try await aws(
-            ["s3api", "get-object", "--bucket", bucket, "--key", lockKey(environment: environment), path],
-            operation: "read the lock of \(environment)", allowFailure: true)
-        if Self.isNotFound(result) { return nil }
+            s3api.getObject(lockKey(environment: environment), to: path), operation: "read the lock of \(environment)",
+            allowFailure: true)
+        if result.meaning == .absent { return nil }
         try check(result, operation: "read the lock of \(environment)")
         struct Head: Decodable { var ETag: String }
         guard let head = try? JSONDecoder().decode(Head.self, from: result.standardOutput),
@@ -207,10 +193,10 @@ public struct S3StateBackend: StateBackend {
 
     /// Runs `aws`. State writes must complete even while a run is being cancelled (the interruption record is
     /// written then), so the command runs in a task that does not inherit the caller's cancellation.
-    private func aws(_ arguments: [String], operation: String, allowFailure: Bool = false) async throws
+    @discardableResult
+    private func aws(_ invocation: CommandInvocation, operation: String, allowFailure: Bool = false) async throws
         -> CommandResult
     {
-        let invocation = CommandInvocation(awsExecutable, arguments + ["--output", "json"])
         let runner = self.runner
         let result: CommandResult
         do { result = try await Task { try await runner.run(invocation) }.value } catch {
@@ -238,15 +224,8 @@ public struct S3StateBackend: StateBackend {
         return path
     }
 
-    static func isPreconditionFailed(_ result: CommandResult) -> Bool {
-        !result.status.isSuccess
-            && (result.standardErrorTail.contains("PreconditionFailed") || result.standardErrorTail.contains("(412)"))
-    }
-
-    static func isNotFound(_ result: CommandResult) -> Bool {
-        !result.status.isSuccess
-            && (result.standardErrorTail.contains("NoSuchKey") || result.standardErrorTail.contains("(404)")
-                || result.standardErrorTail.contains("Not Found"))
+    private static func isPreconditionFailed(_ result: CommandResult) -> Bool {
+        result.meaning == .refused(S3API.preconditionFailed)
     }
 }
 

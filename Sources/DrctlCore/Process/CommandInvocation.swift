@@ -13,6 +13,13 @@ public struct CommandInvocation: Sendable, Hashable, Codable {
     public var secrets: [String]
     /// Wall-clock limit; on expiry the process group gets SIGTERM, then SIGKILL.
     public var timeout: Duration?
+    /// What the program's ways of ending mean, as the wrapper that built this invocation declared them
+    /// (`declaring`). Not encoded: a plan or journal shows the command, and the meaning belongs to the code.
+    public var exitMeanings = ExitMeanings()
+
+    private enum CodingKeys: String, CodingKey {
+        case executable, arguments, environment, workingDirectory, standardInput, secrets, timeout
+    }
 
     public init(
         _ executable: String,

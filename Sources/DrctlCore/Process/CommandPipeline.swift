@@ -15,8 +15,12 @@ public struct CommandPipeline: Sendable, Hashable, Codable {
     ) {
         precondition(!stages.isEmpty, "a pipeline needs at least one stage")
         precondition(
-            taps.allSatisfy { $0.afterStage >= 0 && $0.afterStage < stages.count - 1 },
-            "a tap sits between two stages")
+            taps.allSatisfy { $0.afterStage >= 0 && $0.afterStage < stages.count - 1 || $0.afterStage == -1 },
+            "a tap sits between two stages, or before the first")
+        precondition(
+            !taps.contains { $0.afterStage == -1 }
+                || { if case .file = stages[0].standardInput { true } else { false } }(),
+            "a tap before the first stage reads the first stage's standard input file")
         self.stages = stages
         self.output = output
         self.timeout = timeout
@@ -29,6 +33,10 @@ public struct CommandPipeline: Sendable, Hashable, Codable {
         /// Written to this file, created with mode 0600 (truncated if it exists).
         case file(String)
         case discard
+        /// Read by drctl to the end, keeping in `PipelineResult.standardOutput` only the lines that begin with one
+        /// of these texts (each cut at 16 KiB); the rest is dropped and never logged. Constant memory: for finding
+        /// a few statements in a multi-GB stream, as `grep` would.
+        case lines(startingWith: [String])
     }
 
     /// The tap after `stage`, if drctl relays that boundary.
@@ -40,12 +48,25 @@ public struct CommandPipeline: Sendable, Hashable, Codable {
         var line = ""
         for (index, stage) in stages.enumerated() {
             if index > 0 { line += " | " }
-            line += stage.redactedCommandLine
+            if index == 0, tap(after: -1) != nil, case .file(let path) = stage.standardInput {
+                var reading = stage
+                reading.standardInput = .none
+                let redactor = Redactor(secrets: stage.secrets)
+                line += "< " + ShellQuoting.quote(redactor.redact(path)) + " " + PipelineTap.commandLineLabel + " | "
+                line += reading.redactedCommandLine
+            } else {
+                line += stage.redactedCommandLine
+            }
             if tap(after: index) != nil { line += " | " + PipelineTap.commandLineLabel }
         }
         if case .file(let path) = output {
             let redactor = Redactor(secrets: stages.flatMap(\.secrets))
             line += " > " + ShellQuoting.quote(redactor.redact(path))
+        }
+        if case .lines(let prefixes) = output {
+            line +=
+                " | (drctl keeps the lines that begin with " + prefixes.map(ShellQuoting.quote).joined(separator: ", ")
+                + ")"
         }
         return line
     }
@@ -60,6 +81,8 @@ extension CommandPipeline: CustomStringConvertible {
 /// (`aws s3 cp s3://… - | (sha256 in drctl) | gunzip -c | psql …`). When the next stage stops reading, drctl
 /// stops reading too, so the stage before gets SIGPIPE as it would in a shell pipeline — unless `readsToEnd`.
 public struct PipelineTap: Sendable, Hashable, Codable {
+    /// The stage whose output the tap reads; -1 (`input`): the first stage's standard input file, which drctl
+    /// then reads itself instead of handing it to the program (no `cat` needed to measure a file on the way).
     public var afterStage: Int
     /// Keep reading (and measuring) after the next stage stopped, so the digest covers everything the stage
     /// before wrote: a download whose restore failed half-way still says whether the object matches its
@@ -69,6 +92,11 @@ public struct PipelineTap: Sendable, Hashable, Codable {
     public init(afterStage: Int, readsToEnd: Bool = false) {
         self.afterStage = afterStage
         self.readsToEnd = readsToEnd
+    }
+
+    /// A tap on the first stage's standard input file: drctl reads the file, measures it and writes it on.
+    public static func input(readsToEnd: Bool = false) -> PipelineTap {
+        PipelineTap(afterStage: -1, readsToEnd: readsToEnd)
     }
 
     /// How the tap shows in a pipeline's command line.

@@ -54,15 +54,17 @@ public struct CommandResult: Sendable, Hashable {
         }
     }
 
-    /// Throws `CommandFailure` unless the process exited with status 0. The one place a bad exit becomes an error.
+    /// Throws `CommandFailure` unless the program succeeded, with the meaning its invocation declares for how it
+    /// ended (`ExitMeaning`). The one place a bad exit becomes an error.
     @discardableResult
     public func checked() throws(CommandFailure) -> CommandResult {
-        guard status.isSuccess else {
+        guard meaning == .succeeded else {
             throw CommandFailure(
                 commandLine: invocation.redactedCommandLine,
                 status: status,
                 standardErrorTail: standardErrorTail,
-                standardOutputTail: Redactor(secrets: invocation.secrets).redact(Self.tail(of: output))
+                standardOutputTail: Redactor(secrets: invocation.secrets).redact(Self.tail(of: output)),
+                meaning: meaning
             )
         }
         return self
@@ -100,25 +102,37 @@ public struct PipelineResult: Sendable, Hashable {
         taps.first { $0.afterStage == stage }
     }
 
-    /// Throws for the first stage that did not exit 0, naming it and the whole pipeline. A stage killed by SIGPIPE
-    /// only lost its reader, so a later stage that failed by itself is named instead (`aws … | gunzip | psql` with
-    /// psql stopping on an error names psql, not aws).
+    /// Throws for the first stage that did not succeed, naming it and the whole pipeline, with the meaning its
+    /// invocation declares. A stage killed by SIGPIPE only lost its reader, so a later stage that failed by itself
+    /// is named instead (`aws … | gunzip | psql` with psql stopping on an error names psql, not aws).
     @discardableResult
     public func checked() throws(CommandFailure) -> PipelineResult {
-        let failing = stages.indices.filter { !stages[$0].status.isSuccess }
+        if let failure { throw failure }
+        return self
+    }
+
+    /// The failure `checked()` would throw; nil when every stage succeeded.
+    public var failure: CommandFailure? {
+        let failing = stages.indices.filter { !stages[$0].succeeded }
         if let first = failing.first {
             let index = failing.first { stages[$0].status != .signalled(SIGPIPE) } ?? first
             let stage = stages[index]
-            throw CommandFailure(
+            return CommandFailure(
                 commandLine: stage.invocation.redactedCommandLine,
                 status: stage.status,
                 standardErrorTail: stage.standardErrorTail,
                 standardOutputTail: "",
+                meaning: stage.meaning,
                 pipeline: pipeline.redactedCommandLine,
                 stageIndex: index
             )
         }
-        return self
+        return nil
+    }
+
+    /// The stages up to and including the one a tap reads (the source of the bytes it measured) all succeeded.
+    public func succeeded(before tap: PipelineTap.Reading) -> Bool {
+        stages.prefix(tap.afterStage + 1).allSatisfy(\.succeeded)
     }
 }
 
@@ -128,6 +142,8 @@ public struct CommandFailure: Error, Sendable, Hashable, LocalizedError {
     public var status: TerminationStatus
     public var standardErrorTail: String
     public var standardOutputTail: String
+    /// What the program's way of ending means, as its invocation declared (`.failed` unless it said otherwise).
+    public var meaning: ExitMeaning
     public var pipeline: String?
     public var stageIndex: Int?
 
@@ -136,6 +152,7 @@ public struct CommandFailure: Error, Sendable, Hashable, LocalizedError {
         status: TerminationStatus,
         standardErrorTail: String,
         standardOutputTail: String = "",
+        meaning: ExitMeaning = .failed,
         pipeline: String? = nil,
         stageIndex: Int? = nil
     ) {
@@ -143,6 +160,7 @@ public struct CommandFailure: Error, Sendable, Hashable, LocalizedError {
         self.status = status
         self.standardErrorTail = standardErrorTail
         self.standardOutputTail = standardOutputTail
+        self.meaning = meaning
         self.pipeline = pipeline
         self.stageIndex = stageIndex
     }
@@ -160,7 +178,7 @@ public struct CommandFailure: Error, Sendable, Hashable, LocalizedError {
     }
 
     /// The program's name, from the (redacted) command line: the first word that is not `NAME=value`.
-    private var program: String {
+    var program: String {
         let words = commandLine.split(separator: " ")
         let name = words.first { !$0.contains("=") } ?? words.first ?? ""
         return (String(name) as NSString).lastPathComponent

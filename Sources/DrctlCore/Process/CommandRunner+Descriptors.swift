@@ -83,6 +83,8 @@ extension CommandRunner {
             switch output {
             case .capture:
                 lastOutput = .capture
+            case .lines(let prefixes):
+                lastOutput = .captureLines(startingWith: prefixes)
             case .discard:
                 lastOutput = .descriptor(
                     try openOrThrow("/dev/null", O_WRONLY, &opened) { reason in
@@ -115,6 +117,13 @@ extension CommandRunner {
             var stages: [(StageInput, StageOutput)] = []
             var relays: [PipeRelay] = []
             var nextInput = firstInput
+            if let tap = taps.first(where: { $0.afterStage == -1 }), case .descriptor(let file) = firstInput {
+                // drctl reads the first stage's input file itself, measuring it, and writes it into a pipe.
+                let ends = try makePipe(0)
+                relays.append(
+                    PipeRelay(afterStage: -1, source: file, destination: ends.write, readsToEnd: tap.readsToEnd))
+                nextInput = .descriptor(ends.read)
+            }
             for index in invocations.indices {
                 if index == invocations.count - 1 {
                     stages.append((nextInput, lastOutput))

@@ -21,6 +21,8 @@ extension CommandRunner {
     /// Where a stage's standard output goes, once descriptors are open.
     enum StageOutput: Sendable {
         case capture
+        /// Read to the end, keeping only the lines that begin with one of these texts.
+        case captureLines(startingWith: [String])
         /// A descriptor the stage's child takes over (a file, `/dev/null`, or the write end of a pipe).
         case descriptor(Int32)
     }
@@ -192,11 +194,13 @@ extension CommandRunner {
         timeout: Duration?,
         supervisor: ProcessGroupSupervisor
     ) async throws -> StageOutcome {
+        var keptLines: [String]?
+        if case .captureLines(let prefixes) = output { keptLines = prefixes }
         switch (input, output) {
-        case (.descriptor(let inputDescriptor), .capture):
+        case (.descriptor(let inputDescriptor), .capture), (.descriptor(let inputDescriptor), .captureLines):
             return try await spawn(
                 stage: index, invocation: invocation, configuration: configuration, timeout: timeout,
-                supervisor: supervisor,
+                supervisor: supervisor, keepingLines: keptLines,
                 input: .fileDescriptor(.init(rawValue: inputDescriptor), closeAfterSpawningProcess: true),
                 output: .sequence,
                 standardOutput: { $0.standardOutput },
@@ -205,16 +209,16 @@ extension CommandRunner {
         case (.descriptor(let inputDescriptor), .descriptor(let outputDescriptor)):
             return try await spawn(
                 stage: index, invocation: invocation, configuration: configuration, timeout: timeout,
-                supervisor: supervisor,
+                supervisor: supervisor, keepingLines: keptLines,
                 input: .fileDescriptor(.init(rawValue: inputDescriptor), closeAfterSpawningProcess: true),
                 output: .fileDescriptor(.init(rawValue: outputDescriptor), closeAfterSpawningProcess: true),
                 standardOutput: { _ in nil },
                 feedStandardInput: { _ in }
             )
-        case (.bytes(let data), .capture):
+        case (.bytes(let data), .capture), (.bytes(let data), .captureLines):
             return try await spawn(
                 stage: index, invocation: invocation, configuration: configuration, timeout: timeout,
-                supervisor: supervisor,
+                supervisor: supervisor, keepingLines: keptLines,
                 input: .inputWriter,
                 output: .sequence,
                 standardOutput: { $0.standardOutput },
@@ -223,7 +227,7 @@ extension CommandRunner {
         case (.bytes(let data), .descriptor(let outputDescriptor)):
             return try await spawn(
                 stage: index, invocation: invocation, configuration: configuration, timeout: timeout,
-                supervisor: supervisor,
+                supervisor: supervisor, keepingLines: keptLines,
                 input: .inputWriter,
                 output: .fileDescriptor(.init(rawValue: outputDescriptor), closeAfterSpawningProcess: true),
                 standardOutput: { _ in nil },
@@ -238,6 +242,7 @@ extension CommandRunner {
         configuration: Configuration,
         timeout: Duration?,
         supervisor: ProcessGroupSupervisor,
+        keepingLines prefixes: [String]? = nil,
         input: Input,
         output: Output,
         standardOutput: @Sendable (Execution<Input, Output, SequenceOutput>) -> SubprocessOutputSequence?,
@@ -248,7 +253,7 @@ extension CommandRunner {
         let label = redactor.redact(invocation.executable)
         let outputCollector = OutputStreamCollector(
             stream: .standardOutput, command: label, redactor: redactor, sink: lineSink,
-            captureLimit: outputLimit, tailLimit: 0)
+            captureLimit: outputLimit, tailLimit: 0, keepingLinesStartingWith: prefixes)
         let errorCollector = OutputStreamCollector(
             stream: .standardError, command: label, redactor: redactor, sink: lineSink,
             captureLimit: 0, tailLimit: standardErrorTailLines)

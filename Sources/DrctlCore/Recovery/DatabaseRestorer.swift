@@ -32,16 +32,15 @@ public struct DatabaseRestorer: Sendable {
 
     private var plannedScratch: String { "\(database)_restore_<run>" }
 
-    /// The new database's preparation and load, for a plan: `source` is the stage that prints the gzip dump.
-    /// `streamed`: the off-site stream's load (`loadPipeline`); else a local file's `gzip -dc FILE | psql`.
-    func plannedLoadCommands(source: CommandInvocation, into database: String? = nil, streamed: Bool = true)
+    /// The new database's preparation and load, for a plan: the off-site stream's load from `source`
+    /// (`loadPipeline`), or with `localFile` a local file's `gzip -dc FILE | psql` (`localLoadPipeline`).
+    func plannedLoadCommands(source: LoadSource? = nil, localFile: String? = nil, into database: String? = nil)
         -> [String]
     {
         let scratch = database ?? plannedScratch
         let load =
-            streamed
-            ? loadPipeline(source: source, into: scratch)
-            : CommandPipeline([source, on(scratch).runScript(singleTransaction: true)])
+            localFile.map { localLoadPipeline(file: $0, into: scratch) }
+            ?? loadPipeline(source: source ?? .file("<backup>"), into: scratch)
         return [
             admin.dropDatabase(scratch, force: true).redactedCommandLine,
             admin.createDatabase(scratch).redactedCommandLine,
@@ -143,22 +142,16 @@ public struct DatabaseRestorer: Sendable {
         try await recreate(target, context: context)
         context.log("restoring \(name) into \(target)")
         do {
-            if BackupName.format(ofFileName: name) == .custom {
-                let result = try await runner.run(archiveLoad(file: file, into: target))
-                if let failure = result.failure, failure.status == .exited(1) {
-                    throw RecoveryError.backupDoesNotLoad(file: name, cause: failure.cause ?? "pg_restore exit 1")
+            // pg_restore or psql refusing the backup's contents (`ExitMeaning.refused`) refuses the backup.
+            let failure =
+                BackupName.format(ofFileName: name) == .custom
+                ? try await runner.run(archiveLoad(file: file, into: target)).failure
+                : try await runner.run(localLoadPipeline(file: file, into: target)).failure
+            if let failure {
+                if failure.refusal != nil {
+                    throw RecoveryError.backupDoesNotLoad(file: name, cause: failure.causeOrStatus)
                 }
-                try result.checked()
-            } else {
-                let result = try await runner.run(
-                    CommandPipeline([
-                        toolbox.gzip.decompress(file: file), on(target).runScript(singleTransaction: true),
-                    ]))
-                // psql stopped on the backup's SQL (ON_ERROR_STOP, one transaction): the backup is refused.
-                if let failure = result.stages.last?.failure, failure.status == .exited(3) {
-                    throw RecoveryError.backupDoesNotLoad(file: name, cause: failure.cause ?? "psql exit status 3")
-                }
-                try result.checked()
+                throw failure
             }
             let record = try BackupContentRecord.read(
                 path: BackupContentRecord.sidecarPath(for: file), backup: name)
@@ -212,10 +205,33 @@ public struct DatabaseRestorer: Sendable {
     /// dump goes into the new database in one pass, and drctl measures the compressed bytes on the way. gzip
     /// itself, never pigz (`Gzip.strictDecompress`): no `gzip -t` ran before, and only gzip's exit status 2
     /// refuses bytes after the gzip data, which a recorded checksum of those same bytes would not catch.
-    func loadPipeline(source: CommandInvocation, into scratch: String) -> CommandPipeline {
-        CommandPipeline(
-            [source, toolbox.gzip.strictDecompress(), on(scratch).runScript(singleTransaction: true)],
-            output: .discard, taps: [PipelineTap(afterStage: 0, readsToEnd: true)])
+    /// A downloaded `file` (a store whose client cannot write to a pipe) is read by drctl itself, before gzip.
+    func loadPipeline(source: LoadSource, into scratch: String) -> CommandPipeline {
+        let load = on(scratch).runScript(singleTransaction: true)
+        switch source {
+        case .program(let download):
+            return CommandPipeline(
+                [download, toolbox.gzip.strictDecompress(), load], output: .discard,
+                taps: [PipelineTap(afterStage: 0, readsToEnd: true)])
+        case .file(let path):
+            var gunzip = toolbox.gzip.strictDecompress()
+            gunzip.standardInput = .file(path)
+            return CommandPipeline([gunzip, load], output: .discard, taps: [.input(readsToEnd: true)])
+        }
+    }
+
+    /// `gzip -dc FILE | psql -q --single-transaction … -d TARGET`: a local backup `gzip -t` already checked (so
+    /// pigz may decompress it).
+    func localLoadPipeline(file: String, into target: String) -> CommandPipeline {
+        CommandPipeline([toolbox.gzip.decompress(file: file), on(target).runScript(singleTransaction: true)])
+    }
+
+    /// Where a streamed load's compressed bytes come from.
+    enum LoadSource {
+        /// A program writing them to its standard output (`aws s3 cp s3://… -`).
+        case program(CommandInvocation)
+        /// A file already downloaded.
+        case file(String)
     }
 
     /// Drops and creates a database to load into (this run's new database, or recover-rows' temporary one).
@@ -337,7 +353,7 @@ public struct DatabaseRestorer: Sendable {
     /// On resume: the restore finished when the target carries this run's marker.
     public func probe(runID: String, sha256: String, context: StepContext) async throws -> ProbeVerdict {
         let result = try await context.runner.run(commentQuery(database))
-        guard result.status.isSuccess else { return .unknown(reason: "cannot read the database comment") }
+        guard result.succeeded else { return .unknown(reason: "cannot read the database comment") }
         guard Postgres.parseValue(result.output) == marker(runID: runID, sha256: sha256) else { return .notDone }
         var outputs: StepOutputs = ["database": database, "sha256": sha256, "note": "restore found complete"]
         if let smoke = toolbox.manifest.database.smokeQuery {

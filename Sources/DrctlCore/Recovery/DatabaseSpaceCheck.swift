@@ -21,7 +21,7 @@ public struct DatabaseSpaceCheck: Sendable {
         let query = postgres.adminQuery("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
         return { context in
             let result = try await context.runner.run(query)
-            guard result.status.isSuccess, let directory = Postgres.parseValue(result.output),
+            guard result.succeeded, let directory = Postgres.parseValue(result.output),
                 !directory.isEmpty,
                 let attributes = try? FileManager.default.attributesOfFileSystem(forPath: directory),
                 let free = (attributes[.systemFreeSize] as? NSNumber)?.int64Value

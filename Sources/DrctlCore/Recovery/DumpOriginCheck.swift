@@ -1,24 +1,24 @@
 import Foundation
 
 /// Reads the statements of a gzip SQL dump that say which database it belongs to, without keeping the dump:
-/// `gzip -dc FILE | grep -a -E '^(-- PostgreSQL database dump$|\\connect |CREATE DATABASE )'`.
+/// `gzip -dc FILE`, read to the end by drctl, keeping only the lines that begin like those statements
+/// (`CommandPipeline.Output.lines`: constant memory, whatever the dump's size).
 ///
 /// A plain `pg_dump` names no database, so the header only proves it is a dump; a `pg_dump -C` dump names its
 /// database in `CREATE DATABASE` and `\connect`, and restoring it would reconnect to that database, so such a
 /// dump is refused whichever database it names.
 public struct DumpOriginCheck: Sendable {
     public var gzip: Gzip
-    public var grepExecutable: String
 
-    public init(gzip: Gzip, grepExecutable: String = "grep") {
+    public init(gzip: Gzip) {
         self.gzip = gzip
-        self.grepExecutable = grepExecutable
     }
 
-    static let pattern = #"^(-- PostgreSQL database dump$|\\connect |CREATE DATABASE )"#
+    static let header = "-- PostgreSQL database dump"
+    static let statements = [header, "\\connect ", "CREATE DATABASE "]
 
     public func pipeline(file: String) -> CommandPipeline {
-        CommandPipeline([gzip.decompress(file: file), CommandInvocation(grepExecutable, ["-a", "-E", Self.pattern])])
+        CommandPipeline([gzip.decompress(file: file)], output: .lines(startingWith: Self.statements))
     }
 
     /// Throws `RecoveryError` unless `file` (shown as `name`) is a plain dump fit to restore into `database`.
@@ -27,13 +27,8 @@ public struct DumpOriginCheck: Sendable {
     public func check(file: String, name: String, database: String, runner: any CommandRunning) async throws {
         if BackupName.format(ofFileName: name) == .custom { return }
         let result = try await runner.run(pipeline(file: file))
-        guard let decompress = result.stages.first, decompress.status.isSuccess else {
-            throw BackupError.backupCorrupt(
-                file: name, detail: "gzip -dc: " + (result.stages.first?.failure?.cause ?? "did not run"))
-        }
-        // grep exits 1 when nothing matched (then the header is missing); 2 is a real error.
-        if let grep = result.stages.last, grep.status != .exited(0), grep.status != .exited(1) {
-            _ = try grep.checked()
+        if let failure = result.failure {
+            throw BackupError.backupCorrupt(file: name, detail: "gzip -dc: " + failure.causeOrStatus)
         }
         try Self.judge(lines: result.output, name: name, database: database)
     }
@@ -44,19 +39,12 @@ public struct DumpOriginCheck: Sendable {
     /// so gzip's complaint only matters when not even the header came out.
     public func checkHead(file: String, name: String, database: String, runner: any CommandRunning) async throws {
         let result = try await runner.run(pipeline(file: file))
-        guard let decompress = result.stages.first else {
-            throw BackupError.backupCorrupt(file: name, detail: "gzip -dc did not run")
-        }
-        if let grep = result.stages.last, grep.status != .exited(0), grep.status != .exited(1) {
-            _ = try grep.checked()
-        }
-        let gzipCause = decompress.failure.map { "gzip -dc: " + ($0.cause ?? "it stopped before the dump's header") }
         do {
             try Self.judge(lines: result.output, name: name, database: database)
         } catch {
             // No header came out because gzip could not read that far: corrupt, said with gzip's reason.
-            if case .notADatabaseDump = error, let gzipCause {
-                throw BackupError.backupCorrupt(file: name, detail: gzipCause)
+            if case .notADatabaseDump = error, let failure = result.failure {
+                throw BackupError.backupCorrupt(file: name, detail: "gzip -dc: " + failure.causeOrStatus)
             }
             throw error
         }
@@ -71,7 +59,7 @@ public struct DumpOriginCheck: Sendable {
             }
             throw .dumpReconnects(file: name, database: named ?? database)
         }
-        guard lines.contains("-- PostgreSQL database dump") else { throw .notADatabaseDump(file: name) }
+        guard lines.contains(header) else { throw .notADatabaseDump(file: name) }
     }
 
     /// The database named by `CREATE DATABASE name …`, `\connect name` or `\connect -reuse-previous=on "dbname='x'"`.

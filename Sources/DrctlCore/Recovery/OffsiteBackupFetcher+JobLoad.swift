@@ -72,7 +72,7 @@ extension OffsiteBackupFetcher {
         var lines = DataPlaneRBAC.invocations(kubectl: toolbox.kubectl).map {
             "(once, by a cluster admin: what drctl needs for the Job) " + $0.redactedCommandLine
         }
-        lines += restorer.plannedLoadCommands(source: CommandInvocation("true"), into: scratch).prefix(2)
+        lines += restorer.plannedLoadCommands(source: .program(CommandInvocation("true")), into: scratch).prefix(2)
         lines.append(
             "  (unless Job \(jobName) of an interrupted attempt is there: then it is followed, \(scratch) left alone)")
         if planned?.secret != nil {
@@ -92,7 +92,8 @@ extension OffsiteBackupFetcher {
             toolbox: ScenarioToolbox(manifest: inPod, databasePassword: toolbox.databasePassword))
         if let (store, _) = try? location(), let stream = try? store.download(prefix + name, to: .stream) {
             lines.append(
-                "  in the Job: " + podRestorer.loadPipeline(source: stream, into: scratch).redactedCommandLine)
+                "  in the Job: " + podRestorer.loadPipeline(source: .program(stream), into: scratch).redactedCommandLine
+            )
         }
         lines += [
             "  in the Job: sha256 of the stream compared with \(name).sha256, bytes with the listing, gzip -dc's and"

@@ -68,15 +68,15 @@ extension OffsiteBackupFetcher {
                     + "  (a pg_dump -C dump or no dump at all is refused before psql sees it)",
             ]
         }
-        let source: CommandInvocation
+        let source: DatabaseRestorer.LoadSource
         if let stream = try? store.download(prefix + name, to: .stream) {
-            source = stream
+            source = .program(stream)
         } else {
             let path = "$RUN_DIR/backup/" + name
             if let download = try? store.download(prefix + name, to: .file(path)) {
                 lines.append(download.redactedCommandLine + "  (\(store.displayName) cannot write to a pipe)")
             }
-            source = Self.readFile(path)
+            source = .file(path)
         }
         if toolbox.manifest.database.dataPlane == .job {
             lines += plannedJobLoadCommands(name: name, prefix: prefix, restorer: restorer, into: database)
@@ -230,14 +230,14 @@ extension OffsiteBackupFetcher {
         let name = Self.fileName(object.key)
         var downloaded: String?
         defer { if let downloaded { try? FileManager.default.removeItem(atPath: downloaded) } }
-        let source: CommandInvocation
+        let source: DatabaseRestorer.LoadSource
         if let stream = try? store.download(object.key, to: .stream) {
-            source = stream
+            source = .program(stream)
         } else {
             let path = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/" + name
             downloaded = path
             try await context.runner.runChecked(try store.download(object.key, to: .file(path)))
-            source = Self.readFile(path)
+            source = .file(path)
         }
         context.log("streaming \(name) (\(ByteSize(bytes: object.size))) into \(scratch)")
         let result = try await context.runner.run(restorer.loadPipeline(source: source, into: scratch))
@@ -315,24 +315,20 @@ extension OffsiteBackupFetcher {
     private func sidecar(_ key: String, store: any ObjectStore, context: StepContext) async throws -> String? {
         if let stream = try? store.download(key, to: .stream) {
             let result = try await context.runner.run(stream)
-            return result.status.isSuccess ? result.output : nil
+            return result.succeeded ? result.output : nil
         }
         let path =
             try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/"
             + Self.fileName(key)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try await context.runner.run(try store.download(key, to: .file(path)))
-        guard result.status.isSuccess else { return nil }
+        guard result.succeeded else { return nil }
         return try? String(contentsOfFile: path, encoding: .utf8)
     }
 
-    /// A downloaded file as the first stage of the load, for a store whose client cannot write to a pipe.
-    static func readFile(_ path: String) -> CommandInvocation {
-        CommandInvocation("cat", [path])
-    }
-
-    /// Reads the load pipeline's result: the download's exit status, the tap's digest and byte count against
-    /// the recorded ones, gzip's verdict, then psql's. Returns the stream's SHA-256.
+    /// Reads the load pipeline's result: a failed download (the stages up to the tap) fails; the tap's digest and
+    /// byte count against the recorded ones; then what the failing stage's declared meaning says (gzip's refusal of
+    /// damaged bytes, psql's of the backup's SQL: `ExitMeaning.refused`), cause first. Returns the SHA-256.
     static func judge(
         _ result: PipelineResult, name: String, loadedInto scratch: String, target: String, listedSize: Int64,
         expected: String?
@@ -340,15 +336,12 @@ extension OffsiteBackupFetcher {
         func refused(_ reason: String) -> ScenarioError {
             .streamedBackupRefused(file: name, loadedInto: scratch, target: target, reason: reason)
         }
-        guard result.stages.count == 3, let reading = result.tap(after: 0) else {
-            throw refused("drctl did not see the stream (the load pipeline is not download | tap | gzip | psql)")
+        guard let reading = result.taps.first else {
+            throw refused("drctl did not see the stream (the load pipeline has no tap on the download)")
         }
-        let download = result.stages[0]
-        let gunzip = result.stages[1]
-        if !download.status.isSuccess, download.status != .signalled(SIGPIPE) {
-            try result.checked()
-        }
-        if download.status.isSuccess, reading.reachedEnd {
+        let failure = result.failure
+        if let failure, let stage = failure.stageIndex, stage <= reading.afterStage { throw failure }
+        if result.succeeded(before: reading), reading.reachedEnd {
             if let expected, expected != reading.sha256 {
                 throw refused(
                     "its SHA-256 is \(reading.sha256), but the recorded one (\(name).sha256) is \(expected)")
@@ -357,22 +350,11 @@ extension OffsiteBackupFetcher {
                 throw refused("\(reading.byteCount) bytes arrived, but the store lists \(listedSize)")
             }
         }
-        let detail =
-            gunzip.standardErrorTail.split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.last ?? ""
-        switch gunzip.status {
-        case .exited(2):
-            throw refused("gzip -dc found bytes after the end of the gzip data (\(detail))")
-        case .exited(1):
-            throw refused("gzip -dc: \(detail) — the file is corrupt or truncated")
-        default:
-            break
+        if let failure {
+            // gzip found the bytes damaged, or psql stopped on the backup's SQL (ON_ERROR_STOP, one transaction).
+            if let refusal = failure.refusal { throw refused(refusal) }
+            throw failure
         }
-        // psql stopped on the backup's SQL (ON_ERROR_STOP, one transaction): the backup is refused, cause first.
-        if let load = result.stages.last?.failure, load.status == .exited(3) {
-            throw refused("psql could not load it: \(load.cause ?? "exit status 3")")
-        }
-        try result.checked()
         guard reading.reachedEnd else { throw refused("the stream ended before the download finished") }
         return reading.sha256
     }

@@ -172,8 +172,7 @@ public struct RecoveryBackupSource: Sendable {
         }
         if let spaceCheck { lines.append(spaceCheck.plannedLine + " (the backup's size from the catalog)") }
         if fetcher.plannedExtension(named) != BackupName.archiveFileExtension {
-            lines += restorer.plannedLoadCommands(
-                source: toolbox.gzip.decompress(file: local + file), into: plannedOffsiteTarget, streamed: false)
+            lines += restorer.plannedLoadCommands(localFile: local + file, into: plannedOffsiteTarget)
         } else {
             lines += restorer.plannedArchiveLoadCommands(file: local + file, into: plannedOffsiteTarget)
         }

@@ -49,7 +49,7 @@ public struct DatabaseTunnelRunner: CommandRunning {
     /// psql, pg_dump, pg_restore and psycopg (alembic) all say `connection to server at "127.0.0.1", port N
     /// failed: Connection refused` when nothing listens there.
     static func refused(_ result: CommandResult, port: Int) -> Bool {
-        !result.status.isSuccess && result.standardErrorTail.contains("port \(port) failed: Connection refused")
+        !result.succeeded && result.standardErrorTail.contains("port \(port) failed: Connection refused")
     }
 }
 

@@ -321,7 +321,7 @@ public struct AppRollbackScenario: Sendable {
         -> [HelmRevision]
     {
         let result = try await context.runner.run(helm.history(release: release))
-        if !result.status.isSuccess, result.standardErrorTail.contains("not found") {
+        if result.meaning == .absent {
             throw RollbackError.releaseNotFound(release: release, namespace: namespace)
         }
         return try Helm.parseHistory(try result.checked().standardOutput)

@@ -141,7 +141,7 @@ public struct RebuildScenario: Sendable {
         var probe: RunbookStep.Probe?
         if let check {
             probe = { context in
-                try await context.runner.run(check).status.isSuccess ? .done(["skipped": "check succeeded"]) : .notDone
+                try await context.runner.run(check).succeeded ? .done(["skipped": "check succeeded"]) : .notDone
             }
         }
         return RunbookStep(
@@ -153,7 +153,7 @@ public struct RebuildScenario: Sendable {
             invocations: (check.map { [$0] } ?? []) + [command],
             probe: probe
         ) { context in
-            if let check, try await context.runner.run(check).status.isSuccess {
+            if let check, try await context.runner.run(check).succeeded {
                 context.log("check succeeded: \(check.redactedCommandLine) — the hook is not needed")
                 return ["skipped": "check succeeded"]
             }
@@ -236,7 +236,7 @@ public struct RebuildScenario: Sendable {
             commands: readRevision + [planned.redactedCommandLine],
             probe: { context in
                 let result = try await context.runner.run(status)
-                guard result.status.isSuccess, let parsed = try? Helm.parseStatus(result.standardOutput) else {
+                guard result.succeeded, let parsed = try? Helm.parseStatus(result.standardOutput) else {
                     return .notDone
                 }
                 return parsed.status == "deployed" ? .done(["revision": String(parsed.revision)]) : .notDone

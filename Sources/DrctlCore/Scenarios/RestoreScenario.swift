@@ -198,7 +198,7 @@ public struct RestoreScenario: Sendable {
             try await context.runner.runChecked(kubectl.scaleDeployment(deployment, replicas: replicas))
             let done = "deployment \(deployment) scaled back to its recorded \(replicas) replica(s)"
             let rolledOut = try await context.runner.run(rollout)
-            guard rolledOut.status.isSuccess else {
+            guard rolledOut.succeeded else {
                 return done + "; its rollout did not finish: "
                     + rolledOut.standardErrorTail
                     .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -225,7 +225,7 @@ public struct RestoreScenario: Sendable {
                 let kept = try context.outputs(of: "database.restore")["keptPrevious"] ?? ""
                 guard !kept.isEmpty else { return .done(["dropped": ""]) }
                 let exists = try await context.runner.run(postgres.databaseExists(kept))
-                guard exists.status.isSuccess else {
+                guard exists.succeeded else {
                     return .unknown(reason: "cannot tell whether \(kept) still exists: psql failed")
                 }
                 return Postgres.parseExists(exists.output) ? .notDone : .done(["dropped": kept])

@@ -63,7 +63,7 @@ public struct ScenarioLoader: Sendable {
         let cache = HelmVersionCache(executable: executable, environment: environment)
         if let cached = cache?.load() { return cached }
         let invocation = Helm(executable: executable).version()
-        guard let result = try? await runner.run(invocation), result.status.isSuccess,
+        guard let result = try? await runner.run(invocation), result.succeeded,
             let version = try? HelmMajorVersion.parse(versionOutput: result.output)
         else { return .v3 }
         cache?.store(version)

@@ -117,10 +117,3 @@ public struct BackupScheduleStatus: Sendable {
         return BackupScheduleState(source: source, exists: exists, active: active, lastSucceeded: lastSucceeded)
     }
 }
-
-extension Kubectl {
-    /// `kubectl get cronjob NAME -o json`.
-    public func getCronJob(_ name: String) -> CommandInvocation {
-        CommandInvocation(executable, target.kubectlFlags() + ["get", "cronjob", name, "-o", "json"])
-    }
-}

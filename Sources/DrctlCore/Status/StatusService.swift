@@ -280,7 +280,7 @@ public struct StatusService: Sendable {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try await runner.run(
             try target.store.download(OffsiteTarget.sidecarKey(for: key), to: .file(path)))
-        guard result.status.isSuccess, let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard result.succeeded, let data = FileManager.default.contents(atPath: path) else { return nil }
         return SHA256Checksum.parseSidecar(String(decoding: data, as: UTF8.self))
     }
 

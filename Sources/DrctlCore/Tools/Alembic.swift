@@ -58,8 +58,14 @@ public struct Alembic: Sendable, Hashable {
             environment: environment,
             workingDirectory: workingDirectory,
             secrets: secrets
-        )
+        ).declaring(Self.exitMeanings)
     }
+
+    /// argparse's exit 2 with `usage: alembic`: alembic rejected its command line.
+    static let usageRefused = "alembic rejected its command line"
+    static let exitMeanings = ExitMeanings([
+        ExitMeanings.when(.exited(2), standardErrorHolds: ["usage: alembic"], .refused(usageRefused))
+    ])
 }
 
 /// Where `alembic downgrade` goes.
@@ -186,7 +192,7 @@ extension Alembic {
 
     /// Classifies a failed alembic run; `nil` when it succeeded.
     public static func classifyFailure(_ result: CommandResult) -> AlembicError? {
-        guard !result.status.isSuccess else { return nil }
+        guard !result.succeeded else { return nil }
         let command = result.invocation.redactedCommandLine
         let redactor = Redactor(secrets: result.invocation.secrets)
         let stdout = redactor.redact(result.output)
@@ -196,7 +202,8 @@ extension Alembic {
         {
             return .alembicFailed(command: command, message: String(failed.dropFirst("FAILED: ".count)))
         }
-        if case .exited(2) = result.status, stderr.contains("usage: alembic") {
+        // Any alembic's result, also one not built here, reads through alembic's declaration.
+        if Self.exitMeanings.meaning(of: result.status, standardError: stderr) == .refused(Self.usageRefused) {
             let lastLine = stderr.split(whereSeparator: \.isNewline).last.map(String.init) ?? stderr
             return .usage(command: command, message: lastLine)
         }

@@ -80,16 +80,11 @@ public struct AzureBlobObjectStore: ObjectStore, Hashable {
 
     public func parseHead(_ result: CommandResult) throws(ObjectStoreError) -> StoredObject? {
         let key = S3ObjectStore.argument(after: "--name", in: result.invocation.arguments) ?? ""
-        guard result.status.isSuccess else {
-            let stderr = result.standardErrorTail
-            if stderr.contains("BlobNotFound") || stderr.contains("ResourceNotFound")
-                || stderr.contains("does not exist")
-            {
-                return nil
-            }
-            let detail = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw .headFailed(store: displayName, key: key, detail: detail.isEmpty ? "\(result.status)" : detail)
+        let found: CommandResult?
+        do { found = try result.checkedUnlessAbsent() } catch {
+            throw .headFailed(store: displayName, key: key, detail: error.causeOrStatus)
         }
+        guard let result = found else { return nil }
         do {
             return try ToolOutputError.decodeJSON(
                 Blob.self, from: result.standardOutput, tool: "az", what: "blob JSON"
@@ -130,6 +125,7 @@ public struct AzureBlobObjectStore: ObjectStore, Hashable {
             ["storage", "blob"] + arguments + ["--only-show-errors"],
             environment: environment,
             secrets: secrets
-        )
+        ).declaring(
+            ExitMeanings.when(standardErrorHolds: ["BlobNotFound", "ResourceNotFound", "does not exist"], .absent))
     }
 }

@@ -41,9 +41,17 @@ public struct Gzip: Sendable, Hashable {
     }
 
     /// `gzip -t FILE`: reads the whole file and checks every CRC; read the result with `classifyIntegrity`.
+    /// Exit 1 is a missing file (`No such file`) or a damaged one, exit 2 bytes after the gzip data.
     public func test(file: String) -> CommandInvocation {
-        CommandInvocation(executable, ["-t", file])
+        CommandInvocation(executable, ["-t", file]).declaring(
+            ExitMeanings.when(.exited(1), standardErrorHolds: ["No such file"], .absent),
+            ExitMeanings.when(.exited(1), .refused(Self.corrupt)),
+            ExitMeanings.when(.exited(2), .refused(Self.trailingGarbage)))
     }
+
+    /// gzip's refusals (exit 1 and 2), as `ExitMeaning.refused` says them.
+    public static let corrupt = "gzip found the file corrupt or truncated"
+    public static let trailingGarbage = "gzip found bytes after the end of the gzip data"
 
     /// `gzip -c` or `pigz -c`: compresses stdin to stdout (a pipeline stage, as in `pg_dump | gzip -c > file`).
     public func compress(level: Int? = nil) -> CommandInvocation {
@@ -62,7 +70,9 @@ public struct Gzip: Sendable, Hashable {
     /// `gzip -dc [FILE]` itself, for bytes no `gzip -t` checked first (the off-site stream): its exit status 2
     /// (bytes after the gzip data) makes drctl refuse the file; pigz would exit 0.
     public func strictDecompress(file: String? = nil) -> CommandInvocation {
-        CommandInvocation(executable, ["-dc"] + (file.map { [$0] } ?? []))
+        CommandInvocation(executable, ["-dc"] + (file.map { [$0] } ?? [])).declaring(
+            ExitMeanings.when(.exited(1), .refused(Self.corrupt)),
+            ExitMeanings.when(.exited(2), .refused(Self.trailingGarbage)))
     }
 
     /// What `gzip -t` said about a file. A backup with trailing garbage (exit 2, "decompression OK, trailing
@@ -72,16 +82,16 @@ public struct Gzip: Sendable, Hashable {
         let detail =
             result.standardErrorTail.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.last ?? ""
-        switch result.status {
-        case .exited(0):
+        switch result.meaning {
+        case .succeeded:
             return .success(())
-        case .exited(2):
+        case .refused(Self.trailingGarbage):
             return .failure(.trailingGarbage(file: file, detail: detail))
-        case .exited(1) where detail.contains("No such file"):
+        case .absent:
             return .failure(.missing(file: file))
-        case .exited(1):
+        case .refused:
             return .failure(.corrupt(file: file, detail: detail))
-        default:
+        case .failed:
             return .failure(.testFailed(file: file, status: result.status, detail: detail))
         }
     }

@@ -189,7 +189,7 @@ extension Helm {
     /// `helm status` / `helm history` failed because the release does not exist (`Error: release: not found`),
     /// as opposed to an unreachable cluster: on resume, "not installed yet" rather than "cannot tell".
     public static func isReleaseNotFound(_ result: CommandResult) -> Bool {
-        !result.status.isSuccess && result.standardErrorTail.contains("release: not found")
+        result.meaning == .absent
     }
 
     /// Reads `helm list -o json`.

@@ -184,8 +184,11 @@ public struct Helm: Sendable, Hashable {
     }
 
     private func invocation(_ arguments: [String]) -> CommandInvocation {
-        CommandInvocation(executable, arguments + target.helmFlags())
+        CommandInvocation(executable, arguments + target.helmFlags()).declaring(Self.releaseAbsent)
     }
+
+    /// `helm status` / `helm history` of a release that does not exist: `Error: release: not found`.
+    static let releaseAbsent = ExitMeanings.when(standardErrorHolds: ["release: not found"], .absent)
 }
 
 extension HelmError: ClassifiedError {

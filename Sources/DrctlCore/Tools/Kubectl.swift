@@ -131,6 +131,11 @@ public struct Kubectl: Sendable, Hashable {
         invocation(["create", "rolebinding", name, "--role=" + role, "--user=" + user])
     }
 
+    /// `kubectl get cronjob NAME -o json`.
+    public func getCronJob(_ name: String) -> CommandInvocation {
+        invocation(["get", "cronjob", name, "-o", "json"])
+    }
+
     /// `kubectl logs job/NAME`: the log of the Job's pod so far.
     public func jobLogs(_ name: String) -> CommandInvocation {
         invocation(["logs", "job/\(name)"])
@@ -150,7 +155,12 @@ public struct Kubectl: Sendable, Hashable {
 
     private func invocation(_ arguments: [String], namespaced: Bool = true) -> CommandInvocation {
         CommandInvocation(executable, target.kubectlFlags(namespaced: namespaced) + arguments)
+            .declaring(Self.objectAbsent)
     }
+
+    /// The object asked for does not exist (`Error from server (NotFound): namespaces "x" not found`), as opposed
+    /// to any other failure such as an unreachable cluster.
+    static let objectAbsent = ExitMeanings.when(standardErrorHolds: ["(NotFound)"], .absent)
 }
 
 /// What `kubectl wait` waits for.
@@ -202,10 +212,9 @@ extension Kubectl {
         ).items.map(\.name)
     }
 
-    /// The object asked for does not exist (`Error from server (NotFound): namespaces "x" not found`), as opposed
-    /// to any other failure such as an unreachable cluster. The probe half of "create the namespace if missing".
+    /// The object asked for does not exist (`objectAbsent`). The probe half of "create the namespace if missing".
     public static func isNotFound(_ result: CommandResult) -> Bool {
-        !result.status.isSuccess && result.standardErrorTail.contains("(NotFound)")
+        result.meaning == .absent
     }
 
     /// Reads the output of `deploymentReplicas(_:)`; an unset `.spec.replicas` (empty output) means Kubernetes' default, 1.

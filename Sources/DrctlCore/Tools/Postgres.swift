@@ -128,8 +128,11 @@ public struct Postgres: Sendable, Hashable {
         var arguments = ["-q"]
         if singleTransaction { arguments.append("--single-transaction") }
         if let file { arguments += ["-f", file] }
-        return psql(on: connection, arguments)
+        return psql(on: connection, arguments).declaring(ExitMeanings.when(.exited(3), .refused(Self.scriptRefused)))
     }
+
+    /// psql's exit 3: the script stopped on an error (ON_ERROR_STOP), in one transaction nothing of it stays.
+    public static let scriptRefused = "psql could not load it"
 
     /// `pg_dump` of the connection's database to stdout (for `| gzip -c > file`) or to `file`.
     /// With `snapshot`, `--snapshot=ID`: the dump reads the snapshot another session exported.
@@ -152,7 +155,8 @@ public struct Postgres: Sendable, Hashable {
         if clean { arguments += ["--clean", "--if-exists"] }
         if noOwner { arguments.append("--no-owner") }
         arguments.append(file)
-        return connection.authorize(pgRestoreExecutable, arguments)
+        return connection.authorize(pgRestoreExecutable, arguments).declaring(
+            ExitMeanings.when(.exited(1), .refused("pg_restore could not restore it")))
     }
 
     /// `pg_restore --list` and full reads of custom-format archives, with this `pg_restore`.

@@ -16,12 +16,19 @@ public struct PostgresArchive: Sendable, Hashable {
 
     /// `pg_restore --list FILE`: the archive's table of contents; fails on a file that is not an archive.
     public func list(file: String) -> CommandInvocation {
-        CommandInvocation(executable, ["--list", file])
+        reading(["--list", file])
     }
 
     /// `pg_restore --file=/dev/null FILE`: reads and decompresses every entry, writing the script nowhere.
     public func readThrough(file: String) -> CommandInvocation {
-        CommandInvocation(executable, ["--file=/dev/null", file])
+        reading(["--file=/dev/null", file])
+    }
+
+    /// pg_restore reading an archive exits 1 for a missing file (`No such file`) and for one it cannot read.
+    private func reading(_ arguments: [String]) -> CommandInvocation {
+        CommandInvocation(executable, arguments).declaring(
+            ExitMeanings.when(.exited(1), standardErrorHolds: ["No such file"], .absent),
+            ExitMeanings.when(.exited(1), .refused("pg_restore found the archive corrupt or truncated")))
     }
 
     /// What `pg_restore --list` or a full read said about a file.
@@ -29,17 +36,17 @@ public struct PostgresArchive: Sendable, Hashable {
         let lines = result.standardErrorTail.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let detail = lines.last ?? ""
-        switch result.status {
-        case .exited(0):
+        switch result.meaning {
+        case .succeeded:
             return .success(())
-        case .exited(1) where detail.contains("No such file"):
+        case .absent:
             return .failure(.missing(file: file))
-        case .exited(1):
+        case .refused:
             // "could not read from input file: end of file", "could not uncompress data: incorrect data check",
             // "input file does not appear to be a valid archive".
             return .failure(
                 .corrupt(file: file, detail: detail.replacingOccurrences(of: "pg_restore: error: ", with: "")))
-        default:
+        case .failed:
             return .failure(.testFailed(file: file, status: result.status, detail: detail))
         }
     }

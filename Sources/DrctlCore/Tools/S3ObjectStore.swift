@@ -86,14 +86,11 @@ public struct S3ObjectStore: ObjectStore, Hashable {
 
     public func parseHead(_ result: CommandResult) throws(ObjectStoreError) -> StoredObject? {
         let key = Self.argument(after: "--key", in: result.invocation.arguments) ?? ""
-        guard result.status.isSuccess else {
-            let stderr = result.standardErrorTail
-            if stderr.contains("(404)") || stderr.contains("Not Found") || stderr.contains("NoSuchKey") { return nil }
-            throw .headFailed(
-                store: displayName, key: key,
-                detail: stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-                    ? "\(result.status)" : stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+        let found: CommandResult?
+        do { found = try result.checkedUnlessAbsent() } catch {
+            throw .headFailed(store: displayName, key: key, detail: error.causeOrStatus)
         }
+        guard let result = found else { return nil }
         struct Head: Decodable {
             var ContentLength: Int64
             var LastModified: String?
@@ -117,7 +114,12 @@ public struct S3ObjectStore: ObjectStore, Hashable {
 
     private func invocation(_ arguments: [String]) -> CommandInvocation {
         CommandInvocation(executable, arguments + (endpointURL.map { ["--endpoint-url", $0] } ?? []))
+            .declaring(Self.objectAbsent)
     }
+
+    /// aws about a key that is not there: `An error occurred (404) when calling the HeadObject operation: Not
+    /// Found`, `(NoSuchKey)` from get-object.
+    static let objectAbsent = ExitMeanings.when(standardErrorHolds: ["(404)", "Not Found", "NoSuchKey"], .absent)
 
     private static func path(_ data: LocalData) -> String {
         switch data {

@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+
+@testable import DrctlCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The off-site stream's verdict reads the load pipeline through the stages' declared exit meanings (no stage
+/// indices, no gzip exit codes of its own), for a download stage and for a file drctl reads itself.
+@Suite struct StreamVerdictTests {
+    let gzip = Gzip()
+    let psql = Postgres(connection: PostgresConnection(host: "db", user: "u", database: "d_restore_r1"))
+        .runScript(singleTransaction: true)
+    let download = CommandInvocation("aws", ["s3", "cp", "s3://b/d_backup_1.sql.gz", "-"])
+    let sha = String(repeating: "a", count: 64)
+
+    private func streamed(
+        download status: TerminationStatus = .exited(0), gzip gzipStatus: TerminationStatus = .exited(0),
+        gzipSays: String = "", psql psqlStatus: TerminationStatus = .exited(0), psqlSays: String = "",
+        bytes: Int64 = 100, reachedEnd: Bool = true
+    ) -> PipelineResult {
+        let pipeline = CommandPipeline(
+            [download, gzip.strictDecompress(), psql], output: .discard,
+            taps: [PipelineTap(afterStage: 0, readsToEnd: true)])
+        return PipelineResult(
+            pipeline: pipeline,
+            stages: [
+                CommandResult(invocation: pipeline.stages[0], status: status),
+                CommandResult(invocation: pipeline.stages[1], status: gzipStatus, standardErrorTail: gzipSays),
+                CommandResult(invocation: pipeline.stages[2], status: psqlStatus, standardErrorTail: psqlSays),
+            ], duration: .zero,
+            taps: [PipelineTap.Reading(afterStage: 0, byteCount: bytes, sha256: sha, reachedEnd: reachedEnd)])
+    }
+
+    private func fromFile(
+        gzip gzipStatus: TerminationStatus = .exited(0), gzipSays: String = "",
+        psql psqlStatus: TerminationStatus = .exited(0), psqlSays: String = ""
+    ) -> PipelineResult {
+        var gunzip = gzip.strictDecompress()
+        gunzip.standardInput = .file("/run/backup/d_backup_1.sql.gz")
+        let pipeline = CommandPipeline([gunzip, psql], output: .discard, taps: [.input(readsToEnd: true)])
+        return PipelineResult(
+            pipeline: pipeline,
+            stages: [
+                CommandResult(invocation: pipeline.stages[0], status: gzipStatus, standardErrorTail: gzipSays),
+                CommandResult(invocation: pipeline.stages[1], status: psqlStatus, standardErrorTail: psqlSays),
+            ], duration: .zero,
+            taps: [PipelineTap.Reading(afterStage: -1, byteCount: 100, sha256: sha, reachedEnd: true)])
+    }
+
+    private func verdict(_ result: PipelineResult, expected: String? = nil) throws -> String {
+        try OffsiteBackupFetcher.judge(
+            result, name: "d_backup_1.sql.gz", loadedInto: "d_restore_r1", target: "d", listedSize: 100,
+            expected: expected ?? sha)
+    }
+
+    private func refusal(_ result: PipelineResult, expected: String? = nil) -> String {
+        do {
+            _ = try verdict(result, expected: expected)
+            return "(not refused)"
+        } catch let error as ScenarioError {
+            guard case .streamedBackupRefused(_, _, _, let reason) = error else { return "\(error)" }
+            return reason
+        } catch {
+            return "(failed: \(error.localizedDescription))"
+        }
+    }
+
+    @Test func aGoodStreamGivesItsDigest() throws {
+        #expect(try verdict(streamed()) == sha)
+        #expect(try verdict(fromFile()) == sha)
+    }
+
+    @Test func gzipsRefusalsComeFromItsDeclaration() {
+        #expect(
+            refusal(streamed(gzip: .exited(2), gzipSays: "gzip: stdin: decompression OK, trailing garbage ignored"))
+                == "gzip found bytes after the end of the gzip data: gzip: stdin: decompression OK, trailing garbage"
+                + " ignored")
+        #expect(
+            refusal(fromFile(gzip: .exited(1), gzipSays: "gzip: stdin: unexpected end of file"))
+                == "gzip found the file corrupt or truncated: gzip: stdin: unexpected end of file")
+    }
+
+    @Test func psqlStoppingOnTheBackupsSQLIsARefusalCauseFirst() {
+        let says = "psql:<stdin>:40: ERROR:  relation \"documents_header\" already exists"
+        #expect(refusal(streamed(psql: .exited(3), psqlSays: says)) == "psql could not load it: " + says)
+        #expect(refusal(fromFile(psql: .exited(3), psqlSays: says)) == "psql could not load it: " + says)
+    }
+
+    @Test func aChecksumOrSizeMismatchIsRefusedBeforeWhatGzipSaid() {
+        #expect(refusal(streamed(gzip: .exited(1)), expected: String(repeating: "b", count: 64)).contains("SHA-256"))
+        #expect(refusal(streamed(bytes: 99)) == "99 bytes arrived, but the store lists 100")
+    }
+
+    @Test func aFailedDownloadOrAnyOtherFailureIsAFailureNotARefusal() {
+        #expect(
+            refusal(streamed(download: .exited(1), gzip: .exited(1))).hasPrefix(
+                "(failed: stage 1 of the pipeline failed (aws, exit status 1)"))
+        #expect(refusal(streamed(psql: .exited(2), psqlSays: "psql: error: connection refused")).hasPrefix("(failed:"))
+        #expect(refusal(streamed(reachedEnd: false)) == "the stream ended before the download finished")
+    }
+}
+
+/// drctl reading a stream for a few lines (`CommandPipeline.Output.lines`), as `grep` did: only lines that begin
+/// with a wanted text are kept, whatever the chunking, and a long line is judged by its beginning only.
+@Suite struct OutputLineKeepingTests {
+    private func kept(_ chunks: [String], prefixes: [String] = DumpOriginCheck.statements) -> String {
+        var collector = OutputStreamCollector(
+            stream: .standardOutput, command: "gzip", redactor: Redactor(secrets: []), sink: nil,
+            captureLimit: 1 << 20, tailLimit: 0, keepingLinesStartingWith: prefixes)
+        for chunk in chunks { Data(chunk.utf8).withUnsafeBytes { collector.consume($0) } }
+        collector.finish()
+        return String(decoding: collector.captured, as: UTF8.self)
+    }
+
+    @Test func keepsOnlyTheWantedLinesAcrossChunks() {
+        let dump =
+            "--\n-- PostgreSQL database dump\n--\nSET x = 1;\nCREATE DATABASE other WITH TEMPLATE = x;\n"
+            + "\\connect other\nCOPY t (a) FROM stdin;\n1\n\\.\n-- PostgreSQL database dump complete\n"
+        let expected =
+            "-- PostgreSQL database dump\nCREATE DATABASE other WITH TEMPLATE = x;\n\\connect other\n"
+            + "-- PostgreSQL database dump complete\n"
+        #expect(kept([dump]) == expected)
+        // Split at every byte: a line's beginning arrives in pieces.
+        #expect(kept(dump.map { String($0) }) == expected)
+    }
+
+    @Test func aLongLineIsJudgedByItsBeginningOnly() {
+        let long = String(repeating: "x", count: OutputStreamCollector.maximumLineLength + 10) + "\\connect elsewhere\n"
+        #expect(kept([long, "\\connect mine"]) == "\\connect mine\n")
+    }
+
+    @Test func theOriginCheckReadsGzipsOutputItselfNoGrep() {
+        let pipeline = DumpOriginCheck(gzip: Gzip()).pipeline(file: "/b/d_backup_1.sql.gz")
+        #expect(pipeline.stages.map(\.executable) == ["gzip"])
+        #expect(pipeline.output == .lines(startingWith: DumpOriginCheck.statements))
+    }
+
+    @Test func aFileTapShowsInThePlanInsteadOfCat() {
+        var gunzip = Gzip().strictDecompress()
+        gunzip.standardInput = .file("/run/backup/d.sql.gz")
+        let pipeline = CommandPipeline([gunzip, CommandInvocation("psql")], taps: [.input(readsToEnd: true)])
+        #expect(
+            pipeline.redactedCommandLine == "< /run/backup/d.sql.gz \(PipelineTap.commandLineLabel) | gzip -dc | psql")
+    }
+}
