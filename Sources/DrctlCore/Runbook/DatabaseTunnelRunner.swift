@@ -20,13 +20,9 @@ public struct DatabaseTunnelRunner: CommandRunning {
 
     public func run(_ invocation: CommandInvocation) async throws -> CommandResult {
         guard tunnel.rerouted(invocation, localPort: tunnel.port) != nil else { return try await base.run(invocation) }
-        var attempt = 1
-        while true {
-            let port = try await portForward.localPort()
+        return try await throughTunnel { port in
             let result = try await base.run(tunnel.rerouted(invocation, localPort: port) ?? invocation)
-            guard attempt < 4, Self.refused(result, port: port) else { return result }
-            portForward.discard(port: port)
-            attempt += 1
+            return (result, Self.refused(result, port: port))
         }
     }
 
@@ -34,17 +30,31 @@ public struct DatabaseTunnelRunner: CommandRunning {
         guard pipeline.stages.contains(where: { tunnel.rerouted($0, localPort: tunnel.port) != nil }) else {
             return try await base.run(pipeline)
         }
-        var attempt = 1
-        while true {
-            let port = try await portForward.localPort()
+        return try await throughTunnel { port in
             var routed = pipeline
             routed.stages = pipeline.stages.map { tunnel.rerouted($0, localPort: port) ?? $0 }
             let result = try await base.run(routed)
-            guard attempt < 4, result.stages.contains(where: { Self.refused($0, port: port) }) else { return result }
-            portForward.discard(port: port)
-            attempt += 1
+            return (result, result.stages.contains { Self.refused($0, port: port) })
         }
     }
+
+    /// Tries up to 4 times: a tunnel that refused the connection (its kubectl went away) is discarded and the
+    /// next try opens a fresh one. The last try's result is returned, whatever it is.
+    private func throughTunnel<Result>(_ run: (_ port: Int) async throws -> (Result, refused: Bool)) async throws
+        -> Result
+    {
+        let policy = RetryPolicy(attempts: 4, backoff: .zero)
+        return try await policy.run(clock: SystemRunClock()) { attempt in
+            let port = try await portForward.localPort()
+            let (result, refused) = try await run(port)
+            guard refused, attempt < policy.attempts else { return .finished(result) }
+            portForward.discard(port: port)
+            return .tryAgain(reason: "the tunnel on port \(port) refused the connection", failure: TunnelRefused())
+        }
+    }
+
+    /// Never thrown: the last try's result is returned instead.
+    private struct TunnelRefused: Error {}
 
     /// psql, pg_dump, pg_restore and psycopg (alembic) all say `connection to server at "127.0.0.1", port N
     /// failed: Connection refused` when nothing listens there.
