@@ -178,8 +178,13 @@ struct JobRestoreTests {
         }
     }
 
-    @Test("drctl SIGKILLed while its load Job is held: resume adopts that Job (one Job, one load), equal checksums")
-    func resumeAdoptsTheLoadJob() async throws {
+    /// `jobVanished: false`: resume adopts the Job it finds (one Job, the load not redone). `true`: the Job was
+    /// deleted before the resume (its pod killed mid-load): resume drops the half-loaded new database, creates it
+    /// again and loads it with a second Job.
+    @Test(
+        "drctl SIGKILLed while its load Job is held: resume adopts that Job, or reloads when the Job vanished",
+        arguments: [false, true])
+    func resumeAfterKillingTheLoad(jobVanished: Bool) async throws {
         let role = "drctl_hold_\(UUID().uuidString.prefix(8).lowercased())"
         var stack: StackEnvironment?
         do {
@@ -193,6 +198,7 @@ struct JobRestoreTests {
                 let source = try await fixture.tableChecksums()
                 try await RecoveryCommandTests.damage(fixture)
                 let hold = try await RoleHold(stack: fixture.stack, role: role)
+                defer { hold.terminate() }
                 let loadWaits: @Sendable () async -> Bool = {
                     (try? await RoleHold.loadWaits(fixture.stack, database: fixture.database)) == true
                 }
@@ -219,14 +225,24 @@ struct JobRestoreTests {
                 #expect(
                     !spec.contains(password) && !spec.contains(Data(password.utf8).base64EncodedString()),
                     "the password is in the Job spec")
+                if jobVanished {
+                    let name = jobs.trimmingCharacters(in: .whitespacesAndNewlines)
+                        .replacingOccurrences(of: "job.batch/", with: "")
+                    try await fixture.kubectl(["delete", "job", name, "--cascade=foreground", "--wait=true"])
+                    #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty)
+                }
                 try await hold.release()
 
                 let resumed = try await DrctlProcess.run(
                     drctl, ["resume", runID, "-o", "json"], environment: fixture.binaryEnvironment)
 
                 #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
-                #expect(resumed.output.contains("of an interrupted attempt"), "\(resumed.output)")
-                #expect(Self.jobsCreated(fixture).count == 1, "Jobs created: \(Self.jobsCreated(fixture))")
+                #expect(
+                    resumed.output.contains("of an interrupted attempt") != jobVanished, "\(resumed.output)")
+                #expect(
+                    Self.jobsCreated(fixture).count == (jobVanished ? 2 : 1),
+                    "Jobs created: \(Self.jobsCreated(fixture))")
+                #expect(try await fixture.databases(like: fixture.database + "_restore_%").isEmpty)
                 #expect(try await fixture.tableChecksums() == source)
                 #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the Job was kept")
                 Self.expectPasswordNowhere(fixture, besides: [resumed])
@@ -271,6 +287,12 @@ final class RoleHold: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw RoleHoldError.notHeld
+    }
+
+    /// Ends the holding psql if it still runs (a test that failed before `release`): its transaction rolls back.
+    func terminate() {
+        if process.isRunning { process.terminate() }
+        try? input.fileHandleForWriting.close()
     }
 
     /// Rolls the drop back: the role is there again and the waiting GRANT goes on.
