@@ -64,13 +64,7 @@ struct JobRestoreTests {
     @Test("drctl restore in job mode: the Job loads the off-site backup, equal table checksums, no Job left")
     func restoreInAJob() async throws {
         try await Self.withOffsiteBackup { fixture, drctl in
-            let source = try await fixture.tableChecksums()
-            try await RecoveryCommandTests.damage(fixture)
-            #expect(try await fixture.tableChecksums() != source)
-
-            let plan = try await DrctlProcess.run(
-                drctl, ["plan", "restore", "-f", fixture.manifestPath], environment: fixture.binaryEnvironment)
-            #expect(plan.status == 0, "\(plan.output)\n\(plan.errors)")
+            let (source, plan) = try await RecoveryCommandTests.damageAndPlanRestore(fixture, drctl: drctl)
             #expect(plan.output.contains("drctl agent restore-load --key "), "\(plan.output)")
             #expect(plan.output.contains("create role drctl-data-plane"), "\(plan.output)")
             #expect(plan.output.contains("a pod cannot read"), "\(plan.output)")
@@ -126,19 +120,7 @@ struct JobRestoreTests {
     @Test("drctl recover-rows in job mode: a Job loads the backup into the temporary database, the rows come back")
     func recoverRowsInAJob() async throws {
         try await Self.withOffsiteBackup { fixture, drctl in
-            let source = try await fixture.tableChecksums()
-            _ = try await fixture.query(
-                "DELETE FROM documents_line WHERE header_id IN ('DOC-7', 'DOC-42');"
-                    + " DELETE FROM documents_header WHERE id IN ('DOC-7', 'DOC-42')")
-            #expect(try await fixture.tableChecksums() != source)
-
-            let run = try await DrctlProcess.run(
-                drctl,
-                [
-                    "recover-rows", "-f", fixture.manifestPath, "--table", "documents_header", "--key", "id",
-                    "--ids", "DOC-7", "--ids", "DOC-42", "--before", "2025-10-09 08:00", "-o", "json",
-                ],
-                environment: fixture.binaryEnvironment)
+            let (run, source) = try await RecoveryCommandTests.deleteAndRecoverTwoDocuments(fixture, drctl: drctl)
 
             #expect(run.status == 0, "drctl recover-rows failed:\n\(run.output)\n\(run.errors)")
             #expect(try await fixture.tableChecksums()["documents_header"] == source["documents_header"])

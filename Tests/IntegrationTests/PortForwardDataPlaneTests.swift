@@ -40,13 +40,7 @@ struct PortForwardDataPlaneTests {
     @Test("drctl restore through the tunnel: equal table checksums, the host never resolved, no tunnel left")
     func restoreThroughTheTunnel() async throws {
         try await Self.withBackup { fixture, drctl in
-            let source = try await fixture.tableChecksums()
-            try await RecoveryCommandTests.damage(fixture)
-            #expect(try await fixture.tableChecksums() != source)
-
-            let plan = try await DrctlProcess.run(
-                drctl, ["plan", "restore", "-f", fixture.manifestPath], environment: fixture.binaryEnvironment)
-            #expect(plan.status == 0, "\(plan.output)\n\(plan.errors)")
+            let (source, plan) = try await RecoveryCommandTests.damageAndPlanRestore(fixture, drctl: drctl)
             #expect(
                 plan.output.contains(
                     "$ kubectl --kubeconfig \(fixture.kube.kubeconfig) --namespace \(fixture.namespace) port-forward"
@@ -67,19 +61,7 @@ struct PortForwardDataPlaneTests {
     @Test("drctl recover-rows through the tunnel: exactly the deleted rows come back, no tunnel left")
     func recoverRowsThroughTheTunnel() async throws {
         try await Self.withBackup { fixture, drctl in
-            let source = try await fixture.tableChecksums()
-            _ = try await fixture.query(
-                "DELETE FROM documents_line WHERE header_id IN ('DOC-7', 'DOC-42');"
-                    + " DELETE FROM documents_header WHERE id IN ('DOC-7', 'DOC-42')")
-            #expect(try await fixture.tableChecksums() != source)
-
-            let run = try await DrctlProcess.run(
-                drctl,
-                [
-                    "recover-rows", "-f", fixture.manifestPath, "--table", "documents_header", "--key", "id",
-                    "--ids", "DOC-7", "--ids", "DOC-42", "--before", "2025-10-09 08:00", "-o", "json",
-                ],
-                environment: fixture.binaryEnvironment)
+            let (run, source) = try await RecoveryCommandTests.deleteAndRecoverTwoDocuments(fixture, drctl: drctl)
 
             #expect(run.status == 0, "drctl recover-rows failed:\n\(run.output)\n\(run.errors)")
             let recovered = try await fixture.tableChecksums()

@@ -16,6 +16,40 @@ struct RecoveryCommandTests {
                 + " DELETE FROM documents_header WHERE id = 'DOC-3000'")
     }
 
+    /// The table checksums, then `damage`, then the real `drctl plan restore` (exit 0 expected): what a restore
+    /// test starts from.
+    static func damageAndPlanRestore(_ fixture: RecoveryFixture, drctl: String) async throws -> (
+        source: [String: String], plan: DrctlProcess.Result
+    ) {
+        let source = try await fixture.tableChecksums()
+        try await damage(fixture)
+        #expect(try await fixture.tableChecksums() != source)
+        let plan = try await DrctlProcess.run(
+            drctl, ["plan", "restore", "-f", fixture.manifestPath], environment: fixture.binaryEnvironment)
+        #expect(plan.status == 0, "\(plan.output)\n\(plan.errors)")
+        return (source, plan)
+    }
+
+    /// Deletes DOC-7 and DOC-42 with their lines, runs the real `drctl recover-rows` for them (from the backup
+    /// before 2025-10-09 08:00) and returns its result and the table checksums from before the deletion.
+    static func deleteAndRecoverTwoDocuments(_ fixture: RecoveryFixture, drctl: String) async throws -> (
+        run: DrctlProcess.Result, source: [String: String]
+    ) {
+        let source = try await fixture.tableChecksums()
+        _ = try await fixture.query(
+            "DELETE FROM documents_line WHERE header_id IN ('DOC-7', 'DOC-42');"
+                + " DELETE FROM documents_header WHERE id IN ('DOC-7', 'DOC-42')")
+        #expect(try await fixture.tableChecksums() != source)
+        let run = try await DrctlProcess.run(
+            drctl,
+            [
+                "recover-rows", "-f", fixture.manifestPath, "--table", "documents_header", "--key", "id",
+                "--ids", "DOC-7", "--ids", "DOC-42", "--before", "2025-10-09 08:00", "-o", "json",
+            ],
+            environment: fixture.binaryEnvironment)
+        return (run, source)
+    }
+
     /// Runs `body` with a seeded fixture holding one backup, then drops its databases.
     /// `portForward`: drctl's manifest says `dataPlane: port-forward` and an in-cluster host (`RecoveryFixture`).
     static func withBackup(
