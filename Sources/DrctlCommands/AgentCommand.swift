@@ -20,7 +20,7 @@ struct AgentCommand: AsyncParsableCommand {
               drctl backup create -f manifests/production.yaml   # runs it (dataPlane: job)
             """,
         shouldDisplay: false,
-        subcommands: [AgentBackupCreateCommand.self, AgentRestoreLoadCommand.self]
+        subcommands: [AgentBackupCreateCommand.self, AgentRestoreLoadCommand.self, AgentArchiveSyncCommand.self]
     )
 }
 
@@ -47,6 +47,49 @@ struct AgentBackupCreateCommand: AsyncParsableCommand {
             StandardStreams.out(
                 "drctl agent: " + creator.pipeline(partialPath: creator.plannedPartialPath).redactedCommandLine)
             return try await BackupAgent(toolbox: toolbox).create()
+        }
+    }
+}
+
+/// `drctl agent archive-sync`: one shard of the archive sync, in a pod of the Indexed Job drctl rebuild starts.
+struct AgentArchiveSyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive-sync",
+        abstract: "Inside an archive sync Job's pod: sync this pod's shard of the archive; print the verdict.",
+        discussion: """
+            With database.dataPlane: port-forward or job, drctl rebuild's archive.sync step starts an Indexed Job \
+            (completions: archive.shards, parallelism: archive.parallelism) whose pods mount \
+            archive.volumeClaim at archive.destination. Each pod lists archive.source, keeps the keys whose \
+            SHA-256 modulo --shards is its shard, downloads those missing or of another size (aws s3 cp or az \
+            storage blob download), checks each file's size and reports its files and bytes. The shard is \
+            JOB_COMPLETION_INDEX, or the JOB_COMPLETION_INDEX-th of --only (a resumed run's Job runs only the \
+            shards that did not complete). Reads DRCTL_AGENT_MANIFEST.
+
+            Examples:
+              drctl agent archive-sync --shards 4             # in the Job drctl rebuild starts; not by hand
+              drctl agent archive-sync --shards 4 --only 1,3  # the Job of a resumed run: shards 1 and 3
+            """
+    )
+
+    @Option(help: "How many shards the archive is split into (archive.shards).")
+    var shards: Int
+
+    @Option(help: "The shards this Job runs, comma-separated; its pods' completion indexes pick from them.")
+    var only: String?
+
+    func validate() throws {
+        guard shards >= 1 else { throw ValidationError("--shards must be at least 1") }
+        if let only, only.split(separator: ",").contains(where: { Int($0) == nil }) {
+            throw ValidationError("--only takes shard numbers separated by commas, like 1,3")
+        }
+    }
+
+    func run() async throws {
+        try await AgentRun.report(command: ArchiveSyncAgent.command) {
+            let only = (only ?? "").split(separator: ",").compactMap { Int($0) }
+            let agent = try ArchiveSyncAgent.make(
+                shards: shards, only: only, environment: ProcessInfo.processInfo.environment)
+            return try await agent.run { StandardStreams.out($0) }
         }
     }
 }

@@ -62,28 +62,12 @@ struct ArchiveRebuildEndToEndTests {
     static func makeWorld() async throws -> RebuildWorld {
         let stack = try StackEnvironment.current(
             requiring: ["kubectl", "aws", "psql", "pg_dump", "pg_restore", "gzip"])
-        let kube = try KubeStandIn(projectRoot: stack.projectRoot)
-        let folder = NSTemporaryDirectory() + "drctl-rebuild-dump-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: folder + "/manifests", withIntermediateDirectories: true)
-        let database = StackEnvironment.uniqueDatabaseName("rbdump")
-        let bucket = "rebuild-dump-" + UUID().uuidString.prefix(8).lowercased()
-        let manifest = folder + "/manifests/test.yaml"
-        var text = RebuildWorld.manifest(
-            stack: stack, database: database, bucket: bucket, folder: folder, kubeconfig: kube.kubeconfig,
-            readinessURL: kube.readyzURL(namespace: "sandbox", deployment: "valeo-erp"))
-        text.extraBackupKeys = ["format: custom", "restoreJobs: 2"]
-        try text.write(to: manifest)
-        let environment = try RebuildWorld.environment(stack: stack, kube: kube, folder: folder)
-        let world = RebuildWorld(
-            stack: stack, kube: kube, folder: folder, manifest: manifest, database: database, bucket: bucket,
-            drctl: try DrctlProcess.binary(), environment: environment,
-            archiveSource: try RebuildWorld.makeArchive(in: folder + "/archive-source"),
-            backupSHA256: try await RebuildWorld.seedAndBackUp(
-                stack: stack, database: database, bucket: bucket, folder: folder, environment: environment))
-        try await world.aws([
-            "s3", "sync", folder + "/archive-source", "s3://\(bucket)/archives/", "--only-show-errors",
-        ])
-        return world
+        return try await RebuildWorld.make(stack: stack, kube: try KubeStandIn(projectRoot: stack.projectRoot)) {
+            manifest, _, _ in
+            var manifest = manifest
+            manifest.extraBackupKeys = ["format: custom", "restoreJobs: 2"]
+            return manifest.yaml
+        }
     }
 
     /// `pg_dump -Fc` of the world's database uploaded as `name` with a `.sha256` sidecar of the uploaded bytes;

@@ -102,7 +102,8 @@ struct JobRestoreTests {
             let creates = world.kube.requestLog.split(separator: "\n").filter {
                 $0.hasPrefix("POST /apis/batch/v1/namespaces/\(world.namespace)/jobs") && $0.contains("-> 201")
             }
-            #expect(creates.count == 1, "Jobs created: \(creates)")
+            // The load's Job and the archive sync's (into the app's claim).
+            #expect(creates.count == 2, "Jobs created: \(creates)")
             let jobs = try await CommandRunner().runChecked(
                 CommandInvocation(
                     "kubectl",

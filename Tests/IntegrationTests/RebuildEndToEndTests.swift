@@ -203,6 +203,37 @@ struct RebuildWorld: Sendable {
         }
         let kube = try KubeStandIn(
             projectRoot: stack.projectRoot, imageLayout: jobImageLayout, podForwards: podForwards)
+        return try await make(stack: stack, kube: kube, schemaRevision: schemaRevision) { text, folder, bucket in
+            guard jobImageLayout != nil else { return text.yaml }
+            let values = folder + "/postgresql-values.yaml"
+            let sandbox =
+                (try? String(contentsOfFile: stack.projectRoot + "/values/sandbox/postgresql.yaml", encoding: .utf8))
+                ?? ""
+            try? (sandbox + "\nservice: { port: \(stack.postgresPort) }\n").write(
+                toFile: values, atomically: true, encoding: .utf8)
+            // In the cluster the archive goes into the app's claim (the sample chart's archive.enabled).
+            var inCluster = text
+            inCluster.archive = nil
+            let root = stack.projectRoot
+            return inCluster.yaml.replacingOccurrences(
+                of: "  host: \(stack.postgresHost)\n",
+                with: "  host: postgresql.sandbox.svc.cluster.local\n  dataPlane: job\n"
+            ).replacingOccurrences(of: root + "/values/sandbox/postgresql.yaml", with: values)
+                .replacingOccurrences(
+                    of: "    values: \(root)/values/sandbox/valeo-erp.yaml\n",
+                    with:
+                        "    values: [\(root)/values/sandbox/valeo-erp.yaml, \(root)/values/sandbox/valeo-erp-archive.yaml]\n"
+                )
+                + "archive: { source: \"s3://\(bucket)/archives/\", destination: \(folder)/archive/,"
+                + " volumeClaim: valeo-erp-archive }\n"
+        }
+    }
+
+    /// A world on `kube` whose drctl manifest is `yaml(manifest, folder, bucket)`, from the world's usual one.
+    static func make(
+        stack: StackEnvironment, kube: KubeStandIn, schemaRevision: String? = nil,
+        yaml: (TestManifest, _ folder: String, _ bucket: String) -> String
+    ) async throws -> RebuildWorld {
         let folder = NSTemporaryDirectory() + "drctl-rebuild-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: folder + "/manifests", withIntermediateDirectories: true)
         let database = StackEnvironment.uniqueDatabaseName("rebuild")
@@ -212,19 +243,7 @@ struct RebuildWorld: Sendable {
             stack: stack, database: database, bucket: bucket, folder: folder, kubeconfig: kube.kubeconfig,
             readinessURL: kube.readyzURL(namespace: "sandbox", deployment: "valeo-erp"))
         if schemaRevision != nil { text.migrationsDirectory = stack.projectRoot + "/samples/migrations" }
-        try text.write(to: manifest)
-        if jobImageLayout != nil {
-            let values = folder + "/postgresql-values.yaml"
-            let sandbox = try String(
-                contentsOfFile: stack.projectRoot + "/values/sandbox/postgresql.yaml", encoding: .utf8)
-            try (sandbox + "\nservice: { port: \(stack.postgresPort) }\n").write(
-                toFile: values, atomically: true, encoding: .utf8)
-            let yaml = text.yaml.replacingOccurrences(
-                of: "  host: \(stack.postgresHost)\n",
-                with: "  host: postgresql.sandbox.svc.cluster.local\n  dataPlane: job\n"
-            ).replacingOccurrences(of: stack.projectRoot + "/values/sandbox/postgresql.yaml", with: values)
-            try yaml.write(toFile: manifest, atomically: true, encoding: .utf8)
-        }
+        try yaml(text, folder, bucket).write(toFile: manifest, atomically: true, encoding: .utf8)
         let environment = try Self.environment(stack: stack, kube: kube, folder: folder)
 
         let world = RebuildWorld(

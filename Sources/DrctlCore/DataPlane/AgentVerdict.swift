@@ -30,11 +30,15 @@ public struct AgentVerdict: Sendable, Hashable, Codable {
     public var error: String?
     /// `failed`, `refused` or `usage`: the failure's kind (exit 1, 3, 2).
     public var failureKind: String?
+    /// The archive sync's part (`archive-sync`: its shard index) and the files it holds.
+    public var shard: Int?
+    public var files: Int?
 
     public init(
         command: String, succeeded: Bool, file: String? = nil, sha256: String? = nil, bytes: Int64? = nil,
         statuses: [String: Int32] = [:], uploaded: [String] = [], record: BackupRecord? = nil,
-        monthly: BackupRecord? = nil, warnings: [String] = [], error: String? = nil, failureKind: String? = nil
+        monthly: BackupRecord? = nil, warnings: [String] = [], error: String? = nil, failureKind: String? = nil,
+        shard: Int? = nil, files: Int? = nil
     ) {
         self.command = command
         self.succeeded = succeeded
@@ -48,6 +52,8 @@ public struct AgentVerdict: Sendable, Hashable, Codable {
         self.warnings = warnings
         self.error = error
         self.failureKind = failureKind
+        self.shard = shard
+        self.files = files
     }
 
     /// The last log line of an agent starts with this, then the verdict's JSON.

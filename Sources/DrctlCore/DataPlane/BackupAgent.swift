@@ -27,14 +27,18 @@ public struct BackupAgent: Sendable {
         var toolbox = ScenarioToolbox(
             manifest: manifest, databasePassword: password, executables: ToolExecutables(environment: environment),
             recordSigningKey: try resolver.signingKey(for: manifest))
-        if let endpoint = environment["AWS_ENDPOINT_URL"], !endpoint.isEmpty {
-            toolbox.objectStores = toolbox.objectStores.map { store in
-                guard var s3 = store as? S3ObjectStore, s3.endpointURL == nil else { return store }
-                s3.endpointURL = endpoint
-                return s3
-            }
-        }
+        toolbox.objectStores = toolbox.objectStores.map { withEndpoint($0, environment: environment) }
         return toolbox
+    }
+
+    /// `store` with the environment's `AWS_ENDPOINT_URL` as its `--endpoint-url` (an S3 store without one):
+    /// the image's aws (Debian's 2.9) does not read that variable itself.
+    public static func withEndpoint(_ store: any ObjectStore, environment: [String: String]) -> any ObjectStore {
+        guard let endpoint = environment["AWS_ENDPOINT_URL"], !endpoint.isEmpty,
+            var s3 = store as? S3ObjectStore, s3.endpointURL == nil
+        else { return store }
+        s3.endpointURL = endpoint
+        return s3
     }
 
     public func create() async throws -> AgentVerdict {

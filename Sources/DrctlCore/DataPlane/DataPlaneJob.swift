@@ -11,14 +11,38 @@ public struct DataPlaneJob: Sendable, Hashable {
     public var arguments: [String]
     /// Plain variables (no secrets): the manifest the agent works from.
     public var environment: [String: String]
-    /// `DB_PASSWORD` comes from this Secret key.
-    public var passwordSecret: Manifest.KubernetesSecretKey
+    /// `DB_PASSWORD` comes from this Secret key; nil for a Job that never talks to the database (the archive sync).
+    public var passwordSecret: Manifest.KubernetesSecretKey?
     /// Secrets whose keys become the environment (`envFrom`): the S3/Azure credentials.
     public var environmentSecrets: [String]
     /// The backup folder: a claim, or nil for an emptyDir, mounted at `Manifest.jobBackupFolder`.
     public var backupClaim: String?
     public var serviceAccount: String?
     public var labels: [String: String]
+    /// An Indexed Job (`completionMode: Indexed`) of this many completions and parallelism, each index failing on
+    /// its own (`backoffLimitPerIndex: 0`); nil: one pod.
+    public var indexed: IndexedCompletion?
+    /// A claim mounted at a path of its own instead of the backup folder (the archive sync's
+    /// `archive.volumeClaim` at `archive.destination`).
+    public var claimMount: ClaimMount?
+
+    public struct IndexedCompletion: Sendable, Hashable {
+        public var completions: Int
+        public var parallelism: Int
+        public init(completions: Int, parallelism: Int) {
+            self.completions = completions
+            self.parallelism = parallelism
+        }
+    }
+
+    public struct ClaimMount: Sendable, Hashable {
+        public var claim: String
+        public var path: String
+        public init(claim: String, path: String) {
+            self.claim = claim
+            self.path = path
+        }
+    }
 
     public init(
         name: String, image: String, arguments: [String], environment: [String: String] = [:],
@@ -44,24 +68,35 @@ public struct DataPlaneJob: Sendable, Hashable {
     /// The Job object (`kubectl create -f -` reads it).
     public func object(namespace: String) -> KubernetesJobObject {
         var env = environment.keys.sorted().map { KubernetesJobObject.EnvVar(name: $0, value: environment[$0]) }
-        env.append(
-            KubernetesJobObject.EnvVar(
-                name: Manifest.jobPasswordVariable,
-                valueFrom: .init(secretKeyRef: .init(name: passwordSecret.name, key: passwordSecret.key))))
-        let volume = KubernetesJobObject.Volume(
+        if let passwordSecret {
+            env.append(
+                KubernetesJobObject.EnvVar(
+                    name: Manifest.jobPasswordVariable,
+                    valueFrom: .init(secretKeyRef: .init(name: passwordSecret.name, key: passwordSecret.key))))
+        }
+        var volume = KubernetesJobObject.Volume(
             name: "backups",
             persistentVolumeClaim: backupClaim.map { .init(claimName: $0) },
             emptyDir: backupClaim == nil ? .init() : nil)
+        var mount = KubernetesJobObject.VolumeMount(name: "backups", mountPath: Manifest.jobBackupFolder)
+        if let claimMount {
+            volume = .init(name: "data", persistentVolumeClaim: .init(claimName: claimMount.claim))
+            mount = .init(name: "data", mountPath: claimMount.path)
+        }
         let container = KubernetesJobObject.Container(
             name: "agent", image: image, args: arguments, env: env,
             envFrom: environmentSecrets.isEmpty ? nil : environmentSecrets.map { .init(secretRef: .init(name: $0)) },
-            volumeMounts: [.init(name: "backups", mountPath: Manifest.jobBackupFolder)],
+            volumeMounts: [mount],
             terminationMessagePath: AgentVerdict.terminationMessagePath,
             terminationMessagePolicy: "FallbackToLogsOnError")
         return KubernetesJobObject(
             metadata: .init(name: name, namespace: namespace, labels: labels),
             spec: .init(
-                backoffLimit: 0,
+                // Indexed: each index fails on its own (backoffLimitPerIndex 0), so one failing shard neither
+                // stops nor kills the others; backoffLimit then only has to exceed what the indexes can use.
+                backoffLimit: indexed.map(\.completions) ?? 0,
+                completions: indexed?.completions, parallelism: indexed?.parallelism,
+                completionMode: indexed == nil ? nil : "Indexed", backoffLimitPerIndex: indexed == nil ? nil : 0,
                 template: .init(
                     metadata: .init(labels: labels),
                     spec: .init(
@@ -92,6 +127,10 @@ public struct KubernetesJobObject: Sendable, Hashable, Codable {
 
     public struct JobSpec: Sendable, Hashable, Codable {
         public var backoffLimit: Int
+        public var completions: Int?
+        public var parallelism: Int?
+        public var completionMode: String?
+        public var backoffLimitPerIndex: Int?
         public var template: PodTemplate
     }
 

@@ -56,6 +56,15 @@ public struct JobRunner: Sendable {
     public func run(_ job: DataPlaneJob, secret: KubernetesSecretObject?, progress: Progress) async throws
         -> AgentVerdict
     {
+        try await start(job, secret: secret, progress: progress)
+        let outcome = try await follow(job.name, progress: progress)
+        try await remove(job.name, secret: secret?.metadata.name)
+        return try verdict(of: outcome, job: job.name)
+    }
+
+    /// Creates the Job (and `secret`) unless a Job of its name is there already: then that one, started by an
+    /// earlier attempt, is the one to follow.
+    func start(_ job: DataPlaneJob, secret: KubernetesSecretObject?, progress: Progress) async throws {
         if try await status(of: job.name) != nil {
             progress.log("Job \(job.name) is already there (started by an earlier attempt): following it")
         } else {
@@ -64,9 +73,6 @@ public struct JobRunner: Sendable {
                 kubectl.create(json: try job.json(namespace: namespace)), job: job.name, action: "create it")
             progress.log("Job \(job.name) created in namespace \(namespace): \(job.image) \(job.commandLine)")
         }
-        let outcome = try await follow(job.name, progress: progress)
-        try await remove(job.name, secret: secret?.metadata.name)
-        return try verdict(of: outcome, job: job.name)
     }
 
     /// Deletes the Job (its pods first) and the Secret drctl made for it.
@@ -125,12 +131,12 @@ public struct JobRunner: Sendable {
     ]
 
     /// Sends the log lines after the first `printed` to the run's output; returns how many lines are out now.
-    private func emit(_ log: String, after printed: Int, progress: Progress) -> Int {
+    func emit(_ log: String, after printed: Int, progress: Progress, prefix: String = "[job] ") -> Int {
         var lines = log.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         guard lines.count > printed else { return printed }
         for line in lines[printed...] where !line.hasPrefix(AgentVerdict.marker) {
-            progress.log("[job] " + line)
+            progress.log(prefix + line)
         }
         return lines.count
     }
@@ -140,7 +146,7 @@ public struct JobRunner: Sendable {
         return result.output
     }
 
-    private func verdict(of outcome: Outcome, job: String) throws -> AgentVerdict {
+    func verdict(of outcome: Outcome, job: String) throws -> AgentVerdict {
         let verdict =
             outcome.terminationMessage.flatMap(AgentVerdict.parse) ?? AgentVerdict.parse(outcome.log)
         let lines = outcome.log.split(separator: "\n").filter { !$0.hasPrefix(AgentVerdict.marker) }
@@ -188,7 +194,7 @@ public struct JobRunner: Sendable {
             job: job, action: "create its Secret")
     }
 
-    private func check(_ invocation: CommandInvocation, job: String, action: String) async throws {
+    func check(_ invocation: CommandInvocation, job: String, action: String) async throws {
         if let failure = try await runner.run(invocation).failure {
             throw DataPlaneJobError.kubectlFailed(job: job, action: action, detail: failure.localizedDescription)
         }

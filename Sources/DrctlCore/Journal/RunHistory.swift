@@ -158,6 +158,7 @@ public struct RunHistory: Sendable {
         case .stepSkipped: attempt.outcome = .skipped
         default:
             attempt.outcome = .failed
+            attempt.outputs = record.outputs
             attempt.error = record.error
             attempt.stderrTail = record.stderrTail
         }

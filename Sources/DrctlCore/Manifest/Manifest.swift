@@ -471,10 +471,48 @@ public struct Manifest: Sendable, Hashable, Codable {
         /// An object store URL such as `s3://valeo-backups/archives/`.
         public var source: String
         public var destination: ManifestPath
+        /// The app's PersistentVolumeClaim the sync Job mounts at `destination` (required with
+        /// `database.dataPlane: port-forward` or `job`, where the sync runs in the cluster).
+        public var volumeClaim: String?
+        /// How many parts the sync Job splits the archive's keys into (an Indexed Job's completions).
+        public var shards: Int
+        /// How many of those parts run at the same time (the Job's parallelism).
+        public var parallelism: Int
 
-        public init(source: String, destination: ManifestPath) {
+        public static let defaultShards = 4
+        public static let defaultParallelism = 2
+
+        public init(
+            source: String, destination: ManifestPath, volumeClaim: String? = nil, shards: Int = defaultShards,
+            parallelism: Int = defaultParallelism
+        ) {
             self.source = source
             self.destination = destination
+            self.volumeClaim = volumeClaim
+            self.shards = shards
+            self.parallelism = parallelism
+        }
+
+        enum CodingKeys: String, CodingKey { case source, destination, volumeClaim, shards, parallelism }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                source: try container.decode(String.self, forKey: .source),
+                destination: try container.decode(ManifestPath.self, forKey: .destination),
+                volumeClaim: try container.decodeIfPresent(String.self, forKey: .volumeClaim),
+                shards: try container.decodeIfPresent(Int.self, forKey: .shards) ?? Self.defaultShards,
+                parallelism: try container.decodeIfPresent(Int.self, forKey: .parallelism) ?? Self.defaultParallelism)
+        }
+
+        /// The in-cluster keys only when set: a local archive encodes (and fingerprints) as before they existed.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(source, forKey: .source)
+            try container.encode(destination, forKey: .destination)
+            try container.encodeIfPresent(volumeClaim, forKey: .volumeClaim)
+            if shards != Self.defaultShards { try container.encode(shards, forKey: .shards) }
+            if parallelism != Self.defaultParallelism { try container.encode(parallelism, forKey: .parallelism) }
         }
     }
 

@@ -20,13 +20,16 @@ public enum ManifestError: Error, Sendable, Hashable, LocalizedError {
     case malformedInterpolation(ManifestLocation, keyPath: String, detail: String)
     /// A runbook variable (`DB_PORT`, …) that should override the manifest holds an unusable value.
     case invalidEnvironmentOverride(variable: String, value: String, expected: String)
+    /// A key that is optional in general but required by another setting (`because` says which and why).
+    case missingKeyFor(ManifestLocation, key: String, keyPath: String, because: String)
 
     /// Where in the manifest the problem is, when it is in the manifest.
     public var location: ManifestLocation? {
         switch self {
         case .syntax(let location, _), .unknownKey(let location, _, _, _, _), .duplicateKey(let location, _, _, _),
             .missingKey(let location, _, _), .wrongType(let location, _, _, _), .invalidValue(let location, _, _, _),
-            .unsetVariable(let location, _, _), .malformedInterpolation(let location, _, _):
+            .unsetVariable(let location, _, _), .malformedInterpolation(let location, _, _),
+            .missingKeyFor(let location, _, _, _):
             location
         case .fileNotFound, .unreadable, .emptyDocument, .invalidEnvironmentOverride:
             nil
@@ -56,6 +59,8 @@ public enum ManifestError: Error, Sendable, Hashable, LocalizedError {
                     ?? "; keep one of them")
         case .missingKey(let location, let key, let keyPath):
             "\(location): missing required key '\(key)' \(Self.place(keyPath))"
+        case .missingKeyFor(let location, let key, let keyPath, let because):
+            "\(location): missing key '\(key)' \(Self.place(keyPath)): \(because)"
         case .wrongType(let location, let keyPath, let expected, let found):
             "\(location): \(Self.subject(keyPath)) must be \(expected), found \(found)"
         case .invalidValue(let location, let keyPath, let value, let expected):
@@ -84,7 +89,8 @@ extension ManifestError: ClassifiedError {
     /// Every manifest problem is the user's to fix in the file or the environment (exit 2).
     public var failureKind: FailureKind {
         switch self {
-        case .fileNotFound, .unreadable, .syntax, .emptyDocument, .unknownKey, .duplicateKey, .missingKey, .wrongType,
+        case .fileNotFound, .unreadable, .syntax, .emptyDocument, .unknownKey, .duplicateKey, .missingKey,
+            .missingKeyFor, .wrongType,
             .invalidValue, .unsetVariable, .malformedInterpolation, .invalidEnvironmentOverride:
             .usage
         }

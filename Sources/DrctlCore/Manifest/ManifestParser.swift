@@ -17,14 +17,19 @@ struct ManifestParser {
                 hooks.append(try provisionHook(hook))
             }
         }
+        let environment = try environmentName(top.required("environment"))
+        let kube = try kube(top.required("kube"))
+        let database = try database(top.required("database"))
         return Manifest(
-            environment: try environmentName(top.required("environment")),
-            kube: try kube(top.required("kube")),
-            database: try database(top.required("database")),
+            environment: environment,
+            kube: kube,
+            database: database,
             backups: try backups(top.required("backups")),
             releases: try releases(top.required("releases")),
             readiness: try readiness(top.required("readiness")),
-            archive: try top.optional("archive").map(archive),
+            archive: try top.optional("archive").map { node throws(ManifestError) in
+                try archive(node, dataPlane: database.dataPlane)
+            },
             provision: hooks,
             migrations: try top.optional("migrations").map(migrations),
             objectives: try objectives(top.required("objectives")),
@@ -257,14 +262,6 @@ struct ManifestParser {
         return Manifest.Readiness(
             url: try readiness.required("url").url(schemes: ["http", "https"]),
             timeout: try readiness.optional("timeout")?.duration() ?? .seconds(300)
-        )
-    }
-
-    private func archive(_ node: ManifestNode) throws(ManifestError) -> Manifest.Archive {
-        let archive = try node.mapping(allowing: ["source", "destination"])
-        return Manifest.Archive(
-            source: try archive.required("source").nonEmptyString(),
-            destination: try archive.required("destination").path()
         )
     }
 

@@ -32,32 +32,77 @@ public struct ArchiveSync: Sendable {
         if store.syncDownKeepsPrefix {
             try moveStagedFiles()
         }
-        let listing = try await context.runner.runChecked(store.list(prefix: source.key))
-        let objects = try store.parseList(listing.standardOutput).filter { !$0.key.hasSuffix("/") }
-        let relatives = objects.map { String(String($0.key.dropFirst(source.key.count)).drop { $0 == "/" }) }
-        let leftovers = removeInterruptedDownloads(expected: Set(relatives))
+        let objects = try await listing(runner: context.runner)
+        let leftovers = removeInterruptedDownloads(expected: Set(objects.map(\.relative)))
         if !leftovers.isEmpty {
             context.log(
                 "removed \(leftovers.count) partial download(s) an interrupted sync left: \(leftovers.prefix(5))")
         }
+        let present = try measure(objects, runID: context.runID)
+        var outputs: StepOutputs = ["files": String(present.files), "bytes": String(present.bytes)]
+        if !leftovers.isEmpty { outputs["removedPartialDownloads"] = String(leftovers.count) }
+        return outputs
+    }
+
+    /// What one shard of the archive holds at the destination after `syncShard`.
+    public struct ShardResult: Sendable, Hashable {
+        public var files: Int
+        public var bytes: Int64
+        /// Files downloaded now (the others were already there with their off-site size).
+        public var downloaded: Int
+    }
+
+    /// Syncs only the keys of `shard` (a stable part of the listing, `ArchiveShard.contains`): each object that
+    /// is missing at the destination or has another size is downloaded with the store's own copy command, then
+    /// every object of the shard is checked for its off-site size. What `drctl agent archive-sync` runs in each
+    /// pod of the Indexed sync Job.
+    public func syncShard(
+        _ shard: ArchiveShard, runner: any CommandRunning, log: (String) -> Void
+    ) async throws -> ShardResult {
+        try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        let objects = try await listing(runner: runner).filter { shard.contains($0.relative) }
+        let leftovers = removeInterruptedDownloads(expected: Set(objects.map(\.relative)))
+        if !leftovers.isEmpty { log("removed \(leftovers.count) partial download(s): \(leftovers.prefix(5))") }
+        var downloaded = 0
+        for entry in objects where Self.size(at: destination + "/" + entry.relative) != entry.object.size {
+            let path = destination + "/" + entry.relative
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try await runner.runChecked(try store.download(entry.object.key, to: .file(path)))
+            downloaded += 1
+        }
+        let present = try measure(objects, runID: "RUN_ID")
+        return ShardResult(files: present.files, bytes: present.bytes, downloaded: downloaded)
+    }
+
+    /// Every object below the source (folders left out), with its path relative to the destination.
+    func listing(runner: any CommandRunning) async throws -> [(object: StoredObject, relative: String)] {
+        let listing = try await runner.runChecked(store.list(prefix: source.key))
+        return try store.parseList(listing.standardOutput).filter { !$0.key.hasSuffix("/") }.map {
+            ($0, String(String($0.key.dropFirst(source.key.count)).drop { $0 == "/" }))
+        }
+    }
+
+    /// Counts the objects present at the destination with their off-site size; throws when one is not.
+    private func measure(
+        _ objects: [(object: StoredObject, relative: String)], runID: String
+    ) throws -> (files: Int, bytes: Int64) {
         var found = 0
         var bytes: Int64 = 0
-        for (object, relative) in zip(objects, relatives) {
-            let path = destination + "/" + relative
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
-            if size == object.size {
-                found += 1
-                bytes += object.size
-            }
+        for (object, relative) in objects where Self.size(at: destination + "/" + relative) == object.size {
+            found += 1
+            bytes += object.size
         }
         guard found == objects.count else {
             throw ScenarioError.archiveIncomplete(
-                runID: context.runID, source: source.description, destination: destination, expected: objects.count,
+                runID: runID, source: source.description, destination: destination, expected: objects.count,
                 found: found)
         }
-        var outputs: StepOutputs = ["files": String(found), "bytes": String(bytes)]
-        if !leftovers.isEmpty { outputs["removedPartialDownloads"] = String(leftovers.count) }
-        return outputs
+        return (found, bytes)
+    }
+
+    private static func size(at path: String) -> Int64? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
     }
 
     /// `aws s3 sync` downloads into `<file>.<8 hex digits>` and renames it when done; a sync killed half-way (a
@@ -101,4 +146,31 @@ public struct ArchiveSync: Sendable {
         }
         try files.removeItem(atPath: downloadDirectory)
     }
+}
+
+/// One of the `count` parts the archive's keys are split into for the sync Job's pods: a key belongs to the
+/// part its SHA-256 (of the path relative to `archive.source`) points to, so every pod, on any machine and in
+/// any later run, agrees on the split without talking to the others.
+public struct ArchiveShard: Sendable, Hashable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    public func contains(_ relativeKey: String) -> Bool {
+        count <= 1 || Self.index(of: relativeKey, count: count) == index
+    }
+
+    /// The part `relativeKey` belongs to: the first 8 bytes of its SHA-256, modulo `count`.
+    public static func index(of relativeKey: String, count: Int) -> Int {
+        let hex = SHA256Checksum.of(Data(relativeKey.utf8))
+        let value = UInt64(hex.prefix(16), radix: 16) ?? 0
+        return Int(value % UInt64(max(count, 1)))
+    }
+
+    /// `shard 2 of 4`.
+    public var description: String { "shard \(index) of \(count)" }
 }

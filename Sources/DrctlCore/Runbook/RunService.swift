@@ -132,8 +132,16 @@ public struct RunService: Sendable {
             .runStarted(
                 runID: runID, runbook: runbook.id, environment: runbook.environment,
                 totalSteps: runbook.steps.count, toRun: runbook.steps.count - carried.all.count, resumed: true))
+        // What a failed attempt of a step got done (some shards of the archive sync): its next attempt does the rest.
+        var partial: [StepID: StepOutputs] = [:]
+        for step in history.steps where carried.all[step.id] == nil {
+            if let last = step.attempts.last(where: { $0.outcome == .failed }), let outputs = last.outputs {
+                partial[step.id] = outputs
+            }
+        }
         let outcome = try await executor(runner).execute(
-            runbook, journal: journal, runID: runID, startedAt: history.startedAt, carried: carried.all)
+            runbook, journal: journal, runID: runID, startedAt: history.startedAt, carried: carried.all,
+            partial: partial)
         return (outcome, journal)
     }
 

@@ -52,7 +52,7 @@ public struct RunbookExecutor: Sendable {
     ///   because acting without a journal would break resume).
     public func execute(
         _ runbook: Runbook, journal: Journal, runID: String, startedAt: Date,
-        carried: [StepID: CarriedStep] = [:]
+        carried: [StepID: CarriedStep] = [:], partial: [StepID: StepOutputs] = [:]
     ) async throws -> Outcome {
         try runbook.validate()
         let warned = BudgetWarnings()
@@ -61,7 +61,7 @@ public struct RunbookExecutor: Sendable {
         }
         let run: () async throws -> Outcome = {
             try await runSteps(
-                runbook, journal: journal, runID: runID, startedAt: startedAt, carried: carried,
+                runbook, journal: journal, runID: runID, startedAt: startedAt, carried: carried, partial: partial,
                 warned: warned)
         }
         guard let budget = runbook.rtoBudget else { return try await run() }
@@ -83,7 +83,7 @@ public struct RunbookExecutor: Sendable {
 
     private func runSteps(
         _ runbook: Runbook, journal: Journal, runID: String, startedAt: Date, carried: [StepID: CarriedStep],
-        warned: BudgetWarnings
+        partial: [StepID: StepOutputs], warned: BudgetWarnings
     ) async throws -> Outcome {
         var pending = runbook.steps.filter { carried[$0.id] == nil }
         var done = carried.mapValues(\.outputs)
@@ -120,7 +120,7 @@ public struct RunbookExecutor: Sendable {
                     group.addTask {
                         let result = await runStep(
                             step, number: number, of: runbook.steps.count, journal: journal, runID: runID,
-                            completed: completed)
+                            completed: completed, partial: partial[step.id])
                         return (step.id, result)
                     }
                 }
@@ -213,9 +213,10 @@ public struct RunbookExecutor: Sendable {
 
     private func runStep(
         _ step: RunbookStep, number: Int, of total: Int, journal: Journal, runID: String,
-        completed: [StepID: StepOutputs]
+        completed: [StepID: StepOutputs], partial earlier: StepOutputs?
     ) async -> StepResult {
         let events = self.events
+        var partial = earlier
         for attempt in 1...step.retry.attempts {
             if Task.isCancelled { return .interrupted(attempts: attempt - 1) }
             var startedRecord = JournalRecord(type: .stepStarted, time: clock.now())
@@ -227,7 +228,7 @@ public struct RunbookExecutor: Sendable {
 
             let context = StepContext(
                 runID: runID, step: step.id, attempt: attempt, runner: runner, clock: clock, completed: completed,
-                log: { events.emit(.stepMessage(step: step.id, message: $0)) })
+                partialOutputs: partial, log: { events.emit(.stepMessage(step: step.id, message: $0)) })
             let start = clock.now()
             do {
                 let outputs = try await withTimeout(step) { try await step.action(context) }
@@ -261,6 +262,10 @@ public struct RunbookExecutor: Sendable {
                 record.error = message
                 record.stderrTail = (error as? CommandFailure)?.standardErrorTail
                 record.duration = clock.now().duration(since: start).seconds
+                if let done = (error as? any PartialStepOutputs)?.partialOutputs {
+                    record.outputs = done
+                    partial = done
+                }
                 if let retryIn { record.reason = "retryable: next attempt in \(retryIn.formattedSeconds)" }
                 do { try await journal.append(record) } catch { return .journalFailed(error) }
                 events.emit(.stepFailed(step: step.id, attempt: attempt, error: message, retryIn: retryIn))

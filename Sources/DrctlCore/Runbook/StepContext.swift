@@ -9,6 +9,9 @@ public struct StepContext: Sendable {
     public let runner: any CommandRunning
     public let clock: any RunClock
     private let completed: [StepID: StepOutputs]
+    /// What an earlier failed attempt of this step got done (`PartialStepOutputs`), from this run or from the
+    /// journal of the run `drctl resume` continues; nil when there is none.
+    public let partialOutputs: StepOutputs?
     private let sink: @Sendable (String) -> Void
 
     public init(
@@ -18,6 +21,7 @@ public struct StepContext: Sendable {
         runner: any CommandRunning,
         clock: any RunClock = .system,
         completed: [StepID: StepOutputs] = [:],
+        partialOutputs: StepOutputs? = nil,
         log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.runID = runID
@@ -26,6 +30,7 @@ public struct StepContext: Sendable {
         self.runner = runner
         self.clock = clock
         self.completed = completed
+        self.partialOutputs = partialOutputs
         self.sink = log
     }
 

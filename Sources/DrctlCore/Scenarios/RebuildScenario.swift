@@ -334,6 +334,11 @@ public struct RebuildScenario: Sendable {
     }
 
     private func archiveStep(_ archive: Manifest.Archive, after previous: [StepID]) throws -> RunbookStep {
+        // In the cluster the archive goes into the app's claim, which the app's release brings (or a provision
+        // hook made): the sync Job runs beside the rollout.
+        if manifest.database.dataPlane != .local {
+            return try ArchiveSyncJob(toolbox: toolbox, archive: archive).step(after: ["app.install"])
+        }
         let sync = try ArchiveSync(archive: archive, executables: toolbox.executables)
         return RunbookStep(
             id: "archive.sync",

@@ -141,6 +141,11 @@ public struct Kubectl: Sendable, Hashable {
         invocation(["logs", "job/\(name)"])
     }
 
+    /// `kubectl logs POD`: one pod's log (each pod of an Indexed Job has its own).
+    public func podLogs(_ pod: String) -> CommandInvocation {
+        invocation(["logs", pod])
+    }
+
     /// `kubectl --namespace NS port-forward svc/NAME :PORT`: listens on a free local port (printed as
     /// `Forwarding from 127.0.0.1:NNNNN -> PORT`) and forwards it to a running pod of the Service, until stopped.
     public func portForward(service: String, namespace: String, remotePort: Int) -> CommandInvocation {
