@@ -7,12 +7,14 @@ import Foundation
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
-        abstract: "The data-plane work drctl runs inside Kubernetes Jobs (database.dataPlane: job).",
+        abstract: "The data-plane work drctl runs inside Kubernetes Jobs (database.dataPlane: job or port-forward).",
         discussion: """
             Not for people: with database.dataPlane: job, drctl backup create starts a Job from drctl's image that \
             runs drctl agent backup-create, and drctl restore, rebuild and recover-rows start one that runs drctl \
-            agent restore-load (the off-site backup streamed into the run's new database). The Job carries the manifest in DRCTL_AGENT_MANIFEST (no secret in \
-            it) and the password in DB_PASSWORD from a Secret. The agent's last log line, and its container's \
+            agent restore-load (the off-site backup streamed into the run's new database). With job or \
+            port-forward, drctl rebuild's archive.sync starts an Indexed Job whose pods run drctl agent \
+            archive-sync into the app's archive.volumeClaim. A Job carries the manifest in DRCTL_AGENT_MANIFEST \
+            (no secret in it) and credentials only from a Secret. The agent's last log line, and its container's \
             termination message, is its verdict: drctl-verdict: {"sha256": …, "bytes": …, …}.
 
             Examples:
