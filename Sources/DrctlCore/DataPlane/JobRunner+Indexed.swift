@@ -20,12 +20,12 @@ extension JobRunner {
         var printed: [String: Int] = [:]
         var finished: Set<String> = []
         var stuck = 0
-        var pods: [IndexedJobPod] = []
+        var pods: [JobPod] = []
         var logs: [String: String] = [:]
         while true {
             try Task.checkCancellation()
             let status = try await status(of: job.name)
-            pods = try await indexedPods(of: job.name)
+            pods = try await self.pods(of: job.name)
             for pod in pods where pod.index != nil && !finished.contains(pod.name) {
                 let log = await podLog(pod.name)
                 logs[pod.name] = log
@@ -69,54 +69,8 @@ extension JobRunner {
         return outcomes
     }
 
-    private func indexedPods(of job: String) async throws -> [IndexedJobPod] {
-        let result = try await runner.run(kubectl.getPods(selector: "job-name=\(job)"))
-        guard result.status.isSuccess else { return [] }
-        return try ToolOutputError.decodeJSON(
-            KubernetesList<IndexedJobPod>.self, from: result.standardOutput, tool: "kubectl", what: "pod list JSON"
-        ).items
-    }
-
     private func podLog(_ pod: String) async -> String {
-        guard let result = try? await runner.run(kubectl.podLogs(pod)), result.status.isSuccess else { return "" }
+        guard let result = try? await runner.run(kubectl.podLogs(pod)), result.succeeded else { return "" }
         return result.output
-    }
-}
-
-/// A pod of an Indexed Job: its name, completion index, phase and its one container's state.
-struct IndexedJobPod: Decodable {
-    var name: String
-    var index: Int?
-    var phase: String?
-    var waiting: JobPod.Waiting?
-    var terminated: JobPod.Terminated?
-
-    static let indexAnnotation = "batch.kubernetes.io/job-completion-index"
-
-    private enum CodingKeys: String, CodingKey { case metadata, status }
-    private struct Metadata: Decodable {
-        var name: String
-        var annotations: [String: String]?
-    }
-    private struct Status: Decodable {
-        var phase: String?
-        var containerStatuses: [ContainerStatus]?
-    }
-    private struct ContainerStatus: Decodable { var state: State? }
-    private struct State: Decodable {
-        var waiting: JobPod.Waiting?
-        var terminated: JobPod.Terminated?
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let metadata = try container.decode(Metadata.self, forKey: .metadata)
-        let status = try container.decodeIfPresent(Status.self, forKey: .status)
-        name = metadata.name
-        index = metadata.annotations?[Self.indexAnnotation].flatMap { Int($0) }
-        phase = status?.phase
-        let state = status?.containerStatuses?.first?.state
-        waiting = state?.waiting
-        terminated = state?.terminated
     }
 }

@@ -175,12 +175,17 @@ public struct JobRunner: Sendable {
     }
 
     private func pod(of job: String) async throws -> JobPod? {
+        let pods = try await pods(of: job)
+        return pods.last { $0.terminated != nil } ?? pods.last
+    }
+
+    /// The Job's pods (none when kubectl cannot list them).
+    func pods(of job: String) async throws -> [JobPod] {
         let result = try await runner.run(kubectl.getPods(selector: "job-name=\(job)"))
-        guard result.succeeded else { return nil }
-        let pods = try ToolOutputError.decodeJSON(
+        guard result.succeeded else { return [] }
+        return try ToolOutputError.decodeJSON(
             KubernetesList<JobPod>.self, from: result.standardOutput, tool: "kubectl", what: "pod list JSON"
         ).items
-        return pods.last { $0.terminated != nil } ?? pods.last
     }
 
     private func createSecret(_ secret: KubernetesSecretObject, job: String) async throws {
@@ -223,7 +228,8 @@ struct JobStatus: Decodable {
     }
 }
 
-/// A Job pod's one container state: waiting (and why) or terminated (exit code, termination message).
+/// A Job's pod: its name, completion index (Indexed Jobs), phase and its one container's state — waiting (and why)
+/// or terminated (exit code, termination message).
 struct JobPod: Decodable {
     struct Waiting: Decodable {
         var reason: String
@@ -233,11 +239,23 @@ struct JobPod: Decodable {
         var exitCode: Int32
         var message: String?
     }
+    var name: String
+    var index: Int?
+    var phase: String?
     var waiting: Waiting?
     var terminated: Terminated?
 
-    private enum CodingKeys: String, CodingKey { case status }
-    private struct Status: Decodable { var containerStatuses: [ContainerStatus]? }
+    static let indexAnnotation = "batch.kubernetes.io/job-completion-index"
+
+    private enum CodingKeys: String, CodingKey { case metadata, status }
+    private struct Metadata: Decodable {
+        var name: String
+        var annotations: [String: String]?
+    }
+    private struct Status: Decodable {
+        var phase: String?
+        var containerStatuses: [ContainerStatus]?
+    }
     private struct ContainerStatus: Decodable { var state: State? }
     private struct State: Decodable {
         var waiting: Waiting?
@@ -245,7 +263,12 @@ struct JobPod: Decodable {
     }
 
     init(from decoder: any Decoder) throws {
-        let status = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Status.self, forKey: .status)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let metadata = try container.decode(Metadata.self, forKey: .metadata)
+        let status = try container.decodeIfPresent(Status.self, forKey: .status)
+        name = metadata.name
+        index = metadata.annotations?[Self.indexAnnotation].flatMap { Int($0) }
+        phase = status?.phase
         let state = status?.containerStatuses?.first?.state
         waiting = state?.waiting
         terminated = state?.terminated
