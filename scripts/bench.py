@@ -3,7 +3,7 @@
 Contenders run alternately (A, B, A, B, ...) and the table reports medians and ratios. The data (a database dump,
 archive files) is built once per mode under .stack/bench/<mode> and reused while its inputs are unchanged.
 The parts live in scripts/benchlib: world (stack, stand-in, manifest), data (generated and cached), measures
-(contenders, P1-P7), report (table, JSON).
+(contenders, P1-P8), report (table, JSON).
 """
 
 import argparse
@@ -19,12 +19,13 @@ from benchlib.world import World
 
 MODES = {
     # rows of documents_header (each ~0.55 KB of SQL text plus 2 lines in documents_line), archive files, runs
-    "smoke": {"rows": 2_000, "archive_files": 30, "archive_kb": 4, "runs": 1, "plan_runs": 5, "verify_rows": 500},
+    "smoke": {"rows": 2_000, "archive_files": 30, "archive_kb": 4, "runs": 1, "plan_runs": 5, "verify_rows": 500,
+              "job_shards": 2},
     "full": {"rows": 1_000_000, "archive_files": 1_000, "archive_kb": 48, "runs": 3, "plan_runs": 20,
-             "verify_rows": 20_000},
+             "verify_rows": 20_000, "job_shards": 4},
 }
 
-ALL = ["P1", "P2A", "P2B", "P3", "P4", "P5", "P6", "P7"]
+ALL = ["P1", "P2A", "P2B", "P3", "P4", "P5", "P6", "P7", "P8"]
 SQL_BYTES_PER_ROW = 582  # measured: 1,000,000 documents dump to 582 MB of SQL
 
 
@@ -78,8 +79,9 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="tiny data, 1 run each, debug build (for scripts/test)")
     parser.add_argument("--build", choices=["debug", "release"], help="default: release (full), debug (smoke)")
     parser.add_argument("--runs", type=int, help="runs per contender (default: 3 full, 1 smoke)")
-    parser.add_argument("--only", help="comma-separated subset of P1,P2,P2a,P2b,P3,P4,P5,P6,P7 (P2 is P2a and P2b; "
-                                       "P3 and P5 need P1)")
+    parser.add_argument("--only", help="comma-separated subset of P1,P2,P2a,P2b,P3,P4,P5,P6,P7,P8 (P2 is P2a and "
+                                       "P2b; P3 and P5 need P1; P8, the job-mode rebuild, needs root, runc and "
+                                       "drctl's image, which it builds with scripts/image)")
     parser.add_argument("--drctl", help="use this drctl binary instead of building one (say which in reports)")
     parser.add_argument("--prepare-only", action="store_true", help="build and upload the data, measure nothing")
     parser.add_argument("--out", help="JSON results (default: bench-results/latest.json full, "
@@ -104,7 +106,7 @@ def main():
         only |= {"P2A", "P2B"}
     unknown = only - set(ALL) - {"P2"}
     if unknown:
-        fail(f"--only: unknown {', '.join(sorted(unknown))}; choose from P1, P2, P2a, P2b, P3, P4, P5, P6, P7")
+        fail(f"--only: unknown {', '.join(sorted(unknown))}; choose from P1, P2, P2a, P2b, P3, P4, P5, P6, P7, P8")
     if args.only and os.path.exists(out):
         # A partial run updates the measures it took in the existing results; the others are kept as they were.
         results["measures"] = json.load(open(out)).get("measures", {})
@@ -116,7 +118,9 @@ def main():
         results["drctl"] = world.drctl
     elif not args.prepare_only:
         world.build_drctl(build)
-    world.start()
+    if "P8" in only and not args.prepare_only:
+        world.build_image(build)
+    world.start(kubelet="P8" in only and not args.prepare_only)
     measures = Measures(world, results)
     try:
         results["data"] = Dataset(world).prepare()
@@ -140,6 +144,8 @@ def main():
             measures.p4_verify()
         if "P5" in only:
             measures.p5_overhead()
+        if "P8" in only:
+            measures.p8_job_rebuild()
     except SystemExit:
         if results["measures"]:
             results["incomplete"] = True

@@ -135,19 +135,20 @@ class Measures:
         self.system_ready = False
         self.last_create = 0.0
 
-    def drctl_rebuild(self, label, on_line=None):
+    def drctl_rebuild(self, label, on_line=None, manifest=None):
         env = self.world.state_env(label)
-        sampler = Sampler([self.world.drctl, "rebuild", "-f", self.world.manifest, "-o", "json"], env,
+        sampler = Sampler([self.world.drctl, "rebuild", "-f", manifest or self.world.manifest, "-o", "json"], env,
                           os.path.join(self.world.dir, f"{label}.out"), on_line=on_line)
         return sampler, env
 
-    def timed_drctl_rebuild(self, label):
+    def timed_drctl_rebuild(self, label, manifest=None, archive=None):
         self.lose_everything()
-        sampler, _ = self.drctl_rebuild(label)
+        sampler, _ = self.drctl_rebuild(label, manifest=manifest)
         if sampler.wait() != 0:
             fail(f"drctl rebuild exited {sampler.process.returncode}; see {sampler.stdout_path}")
-        self.world.check_restored()
-        return {"seconds": sampler.wall, "ownCPU": sampler.own_cpu, "totalCPU": sampler.total_cpu}
+        self.world.check_restored(archive)
+        return {"seconds": sampler.wall, "ownCPU": sampler.own_cpu, "totalCPU": sampler.total_cpu,
+                "lines": sampler.lines}
 
     def write_manual_script(self):
         """The runbook's Szenario 2, steps 3-7, as a plain shell script (argv from the same manifest values)."""
@@ -211,6 +212,24 @@ aws s3 sync s3://{self.world.bucket}/archives/ {self.world.archive_destination}/
             "what": "drctl rebuild vs runbook Szenario 2 script", "drctlSeconds": drctl_runs and [r["seconds"] for r in drctl_runs],
             "baselineSeconds": [r["seconds"] for r in manual_runs], "drctlMedian": drctl, "baselineMedian": manual,
             "ratio": drctl / manual, "target": 0.6, "met": drctl / manual <= 0.6}
+
+    def p8_job_rebuild(self):
+        log("P8: drctl rebuild with database.dataPlane: job vs local, same backup and archive (alternating)")
+        manifest = self.world.write_manifest("job.yaml", data_plane="job")
+        job_runs, local_runs = [], []
+        for index in range(self.world.config["runs"]):
+            job = self.timed_drctl_rebuild(f"p8-job-{index}", manifest=manifest, archive=self.world.archive_claim_folder)
+            if not any("restore-load" in line for line in job["lines"]):
+                fail(f"the job-mode rebuild did not load the backup in a Job; see {self.world.dir}/p8-job-{index}.out")
+            job_runs.append(job["seconds"])
+            log(f"  drctl rebuild, dataPlane job #{index + 1}: {job_runs[-1]:.1f} s")
+            local_runs.append(self.timed_drctl_rebuild(f"p8-local-{index}")["seconds"])
+            log(f"  drctl rebuild, dataPlane local #{index + 1}: {local_runs[-1]:.1f} s")
+        job, local = median(job_runs), median(local_runs)
+        self.results["measures"]["P8"] = {
+            "what": "drctl rebuild, database.dataPlane job (restore and archive sync in Jobs) vs local",
+            "drctlSeconds": job_runs, "baselineSeconds": local_runs, "drctlMedian": job, "baselineMedian": local,
+            "ratio": job / local, "shards": self.world.config["job_shards"], "target": None, "met": None}
 
     # ---------------------------------------------------------------- a running system (P2a, P2b, P6, P7)
 

@@ -44,18 +44,31 @@ class Stack:
             self.sql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', superuser=True)
 
 
-class KubeStandIn:
-    """A private Kubernetes API stand-in (scripts/fixtures/kube_standin.py, a test fixture) for the benchmark."""
+IMAGE_LAYOUT = os.path.join(ROOT, ".stack", "image", "oci")
 
-    def __init__(self, folder):
+
+class KubeStandIn:
+    """A private Kubernetes API stand-in (scripts/fixtures/kube_standin.py, a test fixture) for the benchmark.
+    With `kubelet`, the pods of Jobs from drctl's image run for real (runc, the image scripts/image builds) and
+    the PostgreSQL release's pods forward to the stack's PostgreSQL, as `scripts/stack up` sets it up."""
+
+    def __init__(self, folder, kubelet=False, pg_port=None):
         os.makedirs(folder, exist_ok=True)
         self.kubeconfig = os.path.join(folder, "kubeconfig")
+        self.kubelet_dir = os.path.join(folder, "kubelet")
         port_file = os.path.join(folder, "port")
         if os.path.exists(port_file):
             os.remove(port_file)
+        extra = []
+        if kubelet:
+            forwards = os.path.join(folder, "pod-forwards.json")
+            with open(forwards, "w") as out:  # 5432, and the Service port the job manifest gives the release
+                out.write(f'[{{"selector": "app.kubernetes.io/name=postgresql", "port": 5432, "to": "127.0.0.1:{pg_port}"}}, '
+                          f'{{"selector": "app.kubernetes.io/name=postgresql", "port": {pg_port}, "to": "127.0.0.1:{pg_port}"}}]\n')
+            extra = ["--kubelet-dir", self.kubelet_dir, "--image-layout", IMAGE_LAYOUT, "--pod-forwards", forwards]
         self.process = subprocess.Popen(
             [os.path.join(ROOT, ".tools/venv/bin/python"), os.path.join(ROOT, "scripts/fixtures/kube_standin.py"),
-             "--port", "0", "--port-file", port_file, "--kubeconfig", self.kubeconfig],
+             "--port", "0", "--port-file", port_file, "--kubeconfig", self.kubeconfig] + extra,
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(folder, "standin.log"), "w"))
         for _ in range(400):
             if os.path.exists(port_file) and open(port_file).read().strip():
@@ -71,8 +84,12 @@ class KubeStandIn:
 
     def stop(self):
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.process.terminate()  # its kubelet, if on, kills the containers it runs
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 class World:
@@ -103,8 +120,23 @@ class World:
         if not os.access(self.drctl, os.X_OK):
             fail(f"{self.drctl} was not built")
 
-    def start(self):
-        self.kube = KubeStandIn(os.path.join(self.dir, "kube"))
+    def build_image(self, build):
+        """drctl's image for the job-mode rebuild (P8): from the debug build (--dev, as scripts/test) or the release
+        image scripts/image builds; cached by scripts/image. The kubelet needs root and runc."""
+        if os.geteuid() != 0:
+            fail("P8 runs the job-mode rebuild's pods with runc in the stand-in's kubelet, which needs root")
+        if not shutil.which("runc"):
+            fail("P8 needs runc for the stand-in's kubelet; run scripts/bootstrap")
+        log(f"drctl's image for P8 (scripts/image build{' --dev' if build == 'debug' else ''})")
+        run([os.path.join(ROOT, "scripts/image"), "build"] + (["--dev"] if build == "debug" else []), cwd=ROOT)
+
+    @property
+    def archive_claim_folder(self):
+        """Where the job-mode rebuild's archive lands: the app's claim, a folder of the stand-in's kubelet."""
+        return os.path.join(self.kube.kubelet_dir, "pvc", "sandbox", "valeo-erp-archive")
+
+    def start(self, kubelet=False):
+        self.kube = KubeStandIn(os.path.join(self.dir, "kube"), kubelet=kubelet, pg_port=self.stack.port)
         self.manifest = os.path.join(self.dir, "manifests", "bench.yaml")
         os.makedirs(os.path.dirname(self.manifest), exist_ok=True)
         with open(self.manifest, "w") as out:
@@ -118,14 +150,27 @@ class World:
         os.makedirs(env["HOME"], exist_ok=True)
         self.env = env
 
-    def manifest_text(self, database=None, local=None, extra_backups=""):
-        """The bench's manifest; another database or local folder for the worlds beside the main one."""
+    def manifest_text(self, database=None, local=None, extra_backups="", data_plane="local"):
+        """The bench's manifest; another database or local folder for the worlds beside the main one. With
+        data_plane "job" (P8), as manifests/sandbox-job.yaml: the database by its in-cluster name, the backup
+        loaded in a Job from drctl's image, the archive synced by an Indexed Job into the app's claim."""
         helm_values = os.path.join(ROOT, "values/sandbox")
+        postgresql_values, app_values = f"{helm_values}/postgresql.yaml", f"{helm_values}/valeo-erp.yaml"
+        host, archive = self.stack.host, f'destination: "{self.archive_destination}/"'
+        if data_plane == "job":
+            service_values = os.path.join(self.dir, "manifests", "postgresql-job-values.yaml")
+            with open(service_values, "w") as out:  # the Service listens on the stack's port (the pods' host network)
+                out.write(f"service: {{ port: {self.stack.port} }}\n")
+            postgresql_values = f"[{postgresql_values}, {service_values}]"
+            app_values = f"[{app_values}, {helm_values}/valeo-erp-archive.yaml]"
+            host = "postgresql.sandbox.svc.cluster.local\n  dataPlane: job"
+            archive = (f"destination: /app/data/archive/, volumeClaim: valeo-erp-archive, "
+                       f"shards: {self.config['job_shards']}, parallelism: 2")
         return f"""# Written by scripts/bench for its own world; not a user manifest.
 environment: bench-{self.mode}
 kube: {{ context: drctl-sandbox, namespace: sandbox, kubeconfig: {self.kube.kubeconfig} }}
 database:
-  host: {self.stack.host}
+  host: {host}
   port: {self.stack.port}
   user: {self.stack.user}
   name: {database or self.database}
@@ -137,15 +182,15 @@ backups:
   retention: {{ daily: 60, monthly: 12 }}
   s3: {{ bucket: {self.bucket}, prefix: postgresql/ }}
 {extra_backups}releases:
-  postgresql: {{ name: postgresql, chart: {ROOT}/charts/sandbox-postgresql, values: {helm_values}/postgresql.yaml }}
+  postgresql: {{ name: postgresql, chart: {ROOT}/charts/sandbox-postgresql, values: {postgresql_values} }}
   app:
     name: valeo-erp
     chart: {ROOT}/charts/sample-app
-    values: {helm_values}/valeo-erp.yaml
+    values: {app_values}
     deployment: valeo-erp
     replicas: 2
 readiness: {{ url: "{self.readyz}", timeout: 2m }}
-archive: {{ source: "s3://{self.bucket}/archives/", destination: "{self.archive_destination}/" }}
+archive: {{ source: "s3://{self.bucket}/archives/", {archive} }}
 provision:
   - name: create-namespace
     command: [kubectl, create, namespace, sandbox]
@@ -171,7 +216,8 @@ objectives: {{ rpo: 1000d, rto: 4h }}
         """The disaster before every rebuild: an empty cluster, no database, no archive folder, no scratch."""
         self.kube.reset()
         self.stack.drop_like(self.database)
-        for folder in (self.archive_destination, self.download, os.path.join(self.dir, "state")):
+        for folder in (self.archive_destination, self.archive_claim_folder, self.download,
+                       os.path.join(self.dir, "state")):
             shutil.rmtree(folder, ignore_errors=True)
 
     def state_env(self, label):
@@ -184,11 +230,12 @@ objectives: {{ rpo: 1000d, rto: 4h }}
         if count != self.config["rows"]:
             fail(f"{database or self.database} holds {count} documents after the run, expected {self.config['rows']}")
 
-    def check_restored(self):
+    def check_restored(self, archive=None):
         self.check_rows()
-        files = sum(len(f) for _, _, f in os.walk(self.archive_destination))
+        archive = archive or self.archive_destination
+        files = sum(len(f) for _, _, f in os.walk(archive))
         if files != self.config["archive_files"]:
-            fail(f"{self.archive_destination} holds {files} files after the run, expected {self.config['archive_files']}")
+            fail(f"{archive} holds {files} files after the run, expected {self.config['archive_files']}")
 
     def stop(self):
         if self.kube:
