@@ -130,8 +130,8 @@ import Testing
         let commands = step.commands
         #expect(
             commands.contains {
-                $0.hasPrefix(
-                    "kubectl create -f - <<< Job drctl-<run>-archive-sync: ghcr.io/valeo/drctl:\(DrctlVersion.current)"
+                $0.hasSuffix(
+                    " create -f - <<< Job drctl-<run>-archive-sync: ghcr.io/valeo/drctl:\(DrctlVersion.current)"
                         + " drctl agent archive-sync --shards 6 (completionMode Indexed, completions 6, parallelism 3,"
                         + " backoffLimitPerIndex 0; claim valeo-erp-archive mounted at /app/data/archive)")
             }, "\(commands)")
@@ -142,7 +142,7 @@ import Testing
             }, "\(commands)")
         #expect(commands.contains { $0.contains("get persistentvolumeclaim valeo-erp-archive") }, "\(commands)")
         #expect(
-            commands.contains { $0.hasPrefix("  in each pod: aws s3api list-objects-v2 --bucket b --prefix archives/") }
+            commands.contains { $0.hasPrefix("  in the Job: aws s3api list-objects-v2 --bucket b --prefix archives/") }
         )
         #expect(
             commands.contains { $0.contains("aws s3 cp 's3://b/archives/<key>' '/app/data/archive/<key>'") },

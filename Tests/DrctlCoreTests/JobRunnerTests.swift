@@ -147,6 +147,66 @@ import Testing
         }
     }
 
+    /// The plan is rendered from the invocations the runner runs: every command a run starts is in the plan
+    /// (with its kubeconfig, context and namespace), byte for byte, and the plan names nothing the run does not.
+    @Test func thePlanShowsExactlyTheCommandsTheRunRuns() async throws {
+        var toolbox = toolbox()
+        toolbox.kubectl = Kubectl(context: "ctx", namespace: "prod", kubeconfig: "/home/op/.kube/config")
+        let verdict = AgentVerdict(command: "backup-create", succeeded: true, file: "f.sql.gz", sha256: "ab", bytes: 3)
+        let created = Mutex(false)
+        let runner = RecordingCommandRunner { invocation in
+            let arguments = invocation.arguments
+            var output = ""
+            var status: TerminationStatus = .exited(0)
+            var stderr = ""
+            if arguments.contains("create") {
+                created.withLock { $0 = true }
+            } else if arguments.contains("job"), arguments.contains("get") {
+                if created.withLock({ $0 }) {
+                    output = #"{"status": {"conditions": [{"type": "Complete", "status": "True"}]}}"#
+                } else {
+                    status = .exited(1)
+                    stderr = #"Error from server (NotFound): jobs.batch "x" not found"#
+                }
+            } else if arguments.contains("logs") {
+                output = "dumping\n"
+            } else if arguments.contains("pods") {
+                output = try Self.podList(exitCode: 0, message: verdict.encodedLine())
+            }
+            return CommandResult(
+                invocation: invocation, status: status, standardOutput: Data(output.utf8), standardErrorTail: stderr)
+        }
+        let (job, secret) = try toolbox.dataPlaneJob(
+            runID: "r1", step: "backup.create", arguments: ["backup-create"], environment: ["AWS_REGION": "eu-1"])
+        let jobs = JobRunner(kubectl: toolbox.kubectl, runner: runner, pollInterval: .zero)
+        #expect(try await jobs.run(job, secret: secret, progress: .init(log: { _ in })) == verdict)
+
+        struct Argv: Hashable {
+            var executable: String
+            var arguments: [String]
+            var input: CommandInvocation.StandardInput
+        }
+        let ran = runner.invocations.map {
+            Argv(executable: $0.executable, arguments: $0.arguments, input: $0.standardInput)
+        }
+        let planned = try jobs.plannedInvocations(job, secret: secret)
+        #expect(
+            Set(ran)
+                == Set(
+                    planned.map { Argv(executable: $0.executable, arguments: $0.arguments, input: $0.standardInput) }))
+        #expect(
+            ran.allSatisfy { $0.arguments.starts(with: ["--kubeconfig", "/home/op/.kube/config", "--context", "ctx"]) })
+
+        let lines = jobs.plannedCommands(
+            job, secret: secret, notes: .init(secretHolds: "DB_PASSWORD", detail: "", inPod: ["pg_dump"], verdict: "v"))
+        for invocation in runner.invocations {
+            var shown = invocation
+            shown.standardInput = .none
+            #expect(lines.contains { $0.hasPrefix(shown.redactedCommandLine) }, "\(shown) is not in the plan: \(lines)")
+        }
+        #expect(!lines.joined().contains(Self.password))
+    }
+
     static func podList(exitCode: Int32, message: String) throws -> String {
         let pod: [String: Any] = [
             "metadata": ["name": "p"],
@@ -181,8 +241,9 @@ import Testing
         let commands = try #require(runbook.step(BackupScenario.createStep)).commands
         #expect(
             commands.contains {
-                $0.hasPrefix(
-                    "kubectl create -f - <<< Job drctl-<run>-backup-create: registry.example/drctl:1.2.3"
+                $0.hasSuffix(
+                    "kubectl --context ctx --namespace prod create -f - <<< Job drctl-<run>-backup-create:"
+                        + " registry.example/drctl:1.2.3"
                         + " drctl agent backup-create (DB_PASSWORD from secretKeyRef drctl-<run>-backup-create/DB_PASSWORD,"
                         + " backup folder /var/lib/drctl/backups on claim backups)")
             }, "\(commands)")

@@ -76,52 +76,49 @@ public struct ArchiveSyncJob: Sendable {
         }
     }
 
-    /// What `drctl plan` shows: the RBAC, the claim check, the Secret, the Job and what each pod runs.
+    /// What `drctl plan` shows: the RBAC, the claim check, then the Job's commands as `JobRunner` runs them.
     public var plannedCommands: [String] {
         let settings = toolbox.manifest.database.effectiveJobs
-        let planned = try? job(
-            runID: "<run>", shards: Array(0..<archive.shards), environment: ProcessInfo.processInfo.environment)
         let name = "drctl-<run>-archive-sync"
-        var commands = (DataPlaneRBAC.invocations(kubectl: toolbox.kubectl) + Self.claimRBAC(toolbox.kubectl)).map {
-            "(once, by a cluster admin: what drctl needs for the Job) " + $0.redactedCommandLine
-        }
-        commands.append(toolbox.kubectl.get("persistentvolumeclaim", claim).redactedCommandLine)
-        if planned?.secret != nil {
-            commands.append(
-                "kubectl apply --server-side -f - <<< Secret \(name) (the AWS_*/AZURE_* variables set here; on stdin,"
-                    + " never argv)")
+        guard
+            var (job, secret) = try? job(
+                runID: "<run>", shards: Array(0..<archive.shards), environment: ScenarioToolbox.planningEnvironment)
+        else { return [] }
+        job.name = name
+        secret?.metadata.name = name
+        job.environmentSecrets = job.environmentSecrets.map {
+            $0 == JobRunner.jobName(runID: "<run>", step: Self.step) ? name : $0
         }
         let sync = try? ArchiveSync(archive: archive, executables: ToolExecutables())
-        commands += [
-            "kubectl create -f - <<< Job \(name): \(settings.image) "
-                + (planned?.job.commandLine ?? "drctl agent archive-sync --shards \(archive.shards)")
-                + " (completionMode Indexed, completions \(archive.shards), parallelism \(archive.parallelism),"
-                + " backoffLimitPerIndex 0; claim \(claim) mounted at \(mountPath)"
-                + (settings.environmentSecret.map { "; credentials from Secret \($0)" } ?? "") + ")",
-            "  in each pod: " + (sync?.store.list(prefix: sync?.source.key ?? "").redactedCommandLine ?? "list")
-                + "; the keys whose SHA-256 modulo \(archive.shards) is its shard, each missing or of another size: "
-                + (sync.flatMap {
-                    try? $0.store.download($0.source.key + "<key>", to: .file(mountPath + "/<key>")).redactedCommandLine
-                } ?? "download")
-                + "; every file's size checked",
-            "kubectl logs <pod> for each pod (followed, as [shard N]), kubectl get job, kubectl get pods -l"
-                + " job-name=\(name) (each shard's verdict: files and bytes)",
-            "kubectl delete job \(name) --cascade=foreground; kubectl delete secret …",
+        let work =
+            (sync?.store.list(prefix: sync?.source.key ?? "").redactedCommandLine ?? "list")
+            + "; the keys whose SHA-256 modulo \(archive.shards) is its shard, each missing or of another size: "
+            + (sync.flatMap {
+                try? $0.store.download($0.source.key + "<key>", to: .file(mountPath + "/<key>")).redactedCommandLine
+            } ?? "download")
+            + "; every file's size checked"
+        let runner = JobRunner(kubectl: toolbox.kubectl)
+        // The RBAC, then the claim check drctl makes before the Job, then the Job's commands.
+        var commands =
+            (DataPlaneRBAC.jobs.planLines(kubectl: toolbox.kubectl)
+                + DataPlaneRBAC.archiveClaims.planLines(kubectl: toolbox.kubectl))
+        commands.append(claimCheck.redactedCommandLine + "  (refused before any Job when the claim is not there)")
+        commands += runner.plannedCommands(
+            job, secret: secret,
+            notes: .init(
+                secretHolds: "the AWS_*/AZURE_* variables set here",
+                detail: "claim \(claim) mounted at \(mountPath)"
+                    + (settings.environmentSecret.map { "; credentials from Secret \($0)" } ?? ""),
+                inPod: [work], verdict: "files and bytes of its shard"),
+            rbac: [])
+        commands.append(
             "(a retry or drctl resume: a Job \(name)-s<shards> of only the shards the journal does not record as"
-                + " completed, with --only <shards>)",
-        ]
+                + " completed, with --only <shards>)")
         return commands
     }
 
-    /// The claim check drctl makes before it creates the Job.
-    public static func claimRBAC(_ kubectl: Kubectl, user: String = "<the user drctl runs as>") -> [CommandInvocation] {
-        [
-            kubectl.createRole(claimRole, verbs: ["get"], resources: ["persistentvolumeclaims"]),
-            kubectl.createRoleBinding(claimRole, role: claimRole, user: user),
-        ]
-    }
-
-    public static let claimRole = "drctl-archive-claims"
+    /// `kubectl get persistentvolumeclaim CLAIM -o json`: the claim check drctl makes before it creates the Job.
+    var claimCheck: CommandInvocation { toolbox.kubectl.get("persistentvolumeclaim", claim) }
 
     // MARK: - Running
 
@@ -179,7 +176,7 @@ public struct ArchiveSyncJob: Sendable {
 
     /// Refuses before any Job when the claim is not there: its pods would wait for it forever.
     private func checkClaim(runner: any CommandRunning) async throws {
-        let result = try await runner.run(toolbox.kubectl.get("persistentvolumeclaim", claim))
+        let result = try await runner.run(claimCheck)
         if Kubectl.isNotFound(result) {
             throw ArchiveSyncJobError.claimMissing(claim: claim, namespace: toolbox.manifest.kube.namespace)
         }

@@ -70,7 +70,7 @@ extension JobRunner {
     }
 
     private func podLog(_ pod: String) async -> String {
-        guard let result = try? await runner.run(kubectl.podLogs(pod)), result.succeeded else { return "" }
+        guard let result = try? await runner.run(podLogsInvocation(pod)), result.succeeded else { return "" }
         return result.output
     }
 }

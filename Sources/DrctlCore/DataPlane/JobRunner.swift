@@ -68,17 +68,17 @@ public struct JobRunner: Sendable {
         if try await status(of: job.name) != nil {
             progress.log("Job \(job.name) is already there (started by an earlier attempt): following it")
         } else {
-            if let secret { try await createSecret(secret, job: job.name) }
-            try await check(
-                kubectl.create(json: try job.json(namespace: namespace)), job: job.name, action: "create it")
+            if let secret { try await check(try secretInvocation(secret), job: job.name, action: "create its Secret") }
+            try await check(try createInvocation(job), job: job.name, action: "create it")
             progress.log("Job \(job.name) created in namespace \(namespace): \(job.image) \(job.commandLine)")
         }
     }
 
     /// Deletes the Job (its pods first) and the Secret drctl made for it.
     public func remove(_ job: String, secret: String?) async throws {
-        try await check(kubectl.delete("job", job), job: job, action: "delete it")
-        if let secret { try await check(kubectl.delete("secret", secret), job: job, action: "delete its Secret") }
+        let (deleteJob, deleteSecret) = removeInvocations(job, secret: secret)
+        try await check(deleteJob, job: job, action: "delete it")
+        if let deleteSecret { try await check(deleteSecret, job: job, action: "delete its Secret") }
     }
 
     // MARK: - Following
@@ -142,7 +142,7 @@ public struct JobRunner: Sendable {
     }
 
     private func currentLog(_ name: String) async -> String {
-        guard let result = try? await runner.run(kubectl.jobLogs(name)), result.succeeded else { return "" }
+        guard let result = try? await runner.run(logsInvocation(name)), result.succeeded else { return "" }
         return result.output
     }
 
@@ -163,10 +163,44 @@ public struct JobRunner: Sendable {
 
     // MARK: - kubectl
 
+    // What the runner runs, built in one place: `run` and `plannedCommands` (what `drctl plan` shows) read these.
+
+    /// `kubectl get job NAME -o json`: the Job's status, and whether an earlier attempt's Job is there.
+    func statusInvocation(_ name: String) -> CommandInvocation { kubectl.get("job", name) }
+
+    /// `kubectl apply --server-side -f -` with the Secret on stdin, its values redacted in every rendering.
+    func secretInvocation(_ secret: KubernetesSecretObject) throws -> CommandInvocation {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let values = secret.data.values.compactMap {
+            Data(base64Encoded: $0).map { String(decoding: $0, as: UTF8.self) }
+        }
+        return kubectl.applyServerSide(json: try encoder.encode(secret), secrets: values + Array(secret.data.values))
+    }
+
+    /// `kubectl create -f -` with the Job's JSON on stdin.
+    func createInvocation(_ job: DataPlaneJob) throws -> CommandInvocation {
+        kubectl.create(json: try job.json(namespace: namespace))
+    }
+
+    /// `kubectl logs job/NAME`: the log of the Job's pod.
+    func logsInvocation(_ name: String) -> CommandInvocation { kubectl.jobLogs(name) }
+
+    /// `kubectl logs POD`: one pod's log (each pod of an Indexed Job has its own).
+    func podLogsInvocation(_ pod: String) -> CommandInvocation { kubectl.podLogs(pod) }
+
+    /// `kubectl get pods -o json --selector job-name=NAME`: the Job's pods, their state and termination message.
+    func podsInvocation(_ job: String) -> CommandInvocation { kubectl.getPods(selector: "job-name=\(job)") }
+
+    /// `kubectl delete job NAME … --cascade=foreground` and `kubectl delete secret NAME …` (when drctl made one).
+    func removeInvocations(_ job: String, secret: String?) -> (job: CommandInvocation, secret: CommandInvocation?) {
+        (kubectl.delete("job", job), secret.map { kubectl.delete("secret", $0) })
+    }
+
     /// The Job's status, nil when there is no such Job.
     func status(of name: String) async throws -> JobStatus? {
         let found: CommandResult?
-        do { found = try await runner.run(kubectl.get("job", name)).checkedUnlessAbsent() } catch {
+        do { found = try await runner.run(statusInvocation(name)).checkedUnlessAbsent() } catch {
             throw DataPlaneJobError.kubectlFailed(job: name, action: "read it", detail: error.localizedDescription)
         }
         guard let result = found else { return nil }
@@ -181,22 +215,11 @@ public struct JobRunner: Sendable {
 
     /// The Job's pods (none when kubectl cannot list them).
     func pods(of job: String) async throws -> [JobPod] {
-        let result = try await runner.run(kubectl.getPods(selector: "job-name=\(job)"))
+        let result = try await runner.run(podsInvocation(job))
         guard result.succeeded else { return [] }
         return try ToolOutputError.decodeJSON(
             KubernetesList<JobPod>.self, from: result.standardOutput, tool: "kubectl", what: "pod list JSON"
         ).items
-    }
-
-    private func createSecret(_ secret: KubernetesSecretObject, job: String) async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let values = secret.data.values.compactMap {
-            Data(base64Encoded: $0).map { String(decoding: $0, as: UTF8.self) }
-        }
-        try await check(
-            kubectl.applyServerSide(json: try encoder.encode(secret), secrets: values + Array(secret.data.values)),
-            job: job, action: "create its Secret")
     }
 
     func check(_ invocation: CommandInvocation, job: String, action: String) async throws {

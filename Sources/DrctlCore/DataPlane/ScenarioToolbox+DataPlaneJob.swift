@@ -49,6 +49,41 @@ extension ScenarioToolbox {
         return (job, secret)
     }
 
+    /// What a plan assumes of the environment: each of `jobEnvironmentVariables` set (to a placeholder), so the
+    /// plan shows the Secret a run creates when any is set, whatever the planning machine has.
+    public static let planningEnvironment = Dictionary(
+        uniqueKeysWithValues: jobEnvironmentVariables.map { ($0, "<set here>") })
+
+    /// The Job and Secret of `dataPlaneJob(…)` as a plan shows them: named `name` (`drctl-<run>-backup-create`:
+    /// a plan has no run id yet), the Secret and every reference to it too.
+    public func plannedDataPlaneJob(name: String, arguments: [String]) throws
+        -> (job: DataPlaneJob, secret: KubernetesSecretObject?)
+    {
+        var (job, secret) = try dataPlaneJob(
+            runID: "plan", step: "plan", arguments: arguments, environment: Self.planningEnvironment)
+        let generated = job.name
+        job.name = name
+        if job.passwordSecret?.name == generated { job.passwordSecret?.name = name }
+        job.environmentSecrets = job.environmentSecrets.map { $0 == generated ? name : $0 }
+        secret?.metadata.name = name
+        return (job, secret)
+    }
+
+    /// What drctl's Secret for a Job holds, as a plan says it (never the values).
+    public var plannedSecretHolds: String {
+        let settings = manifest.database.effectiveJobs
+        return [
+            settings.passwordSecret == nil ? Manifest.jobPasswordVariable : nil,
+            settings.environmentSecret == nil ? "the AWS_*/AZURE_* variables set here" : nil,
+        ].compactMap { $0 }.joined(separator: " and ")
+    }
+
+    /// Where a Job's password comes from, as a plan says it.
+    func plannedPasswordSource(_ job: DataPlaneJob) -> String {
+        guard let secret = job.passwordSecret else { return "no database password" }
+        return "\(Manifest.jobPasswordVariable) from secretKeyRef \(secret.name)/\(secret.key)"
+    }
+
     /// Runs the Job of `dataPlaneJob(…)` to its end through `JobRunner` and returns its verdict.
     public func runDataPlaneJob(
         context: StepContext, arguments: [String], environment: [String: String]

@@ -65,44 +65,35 @@ extension OffsiteBackupFetcher {
         -> [String]
     {
         let scratch = database ?? "\(toolbox.manifest.database.name)_restore_<run>"
-        let settings = toolbox.manifest.database.effectiveJobs
         let arguments = Self.restoreLoadArguments(key: prefix + name, size: "<listed size>", database: scratch)
-        let planned = try? toolbox.dataPlaneJob(runID: "<run>", step: "<step>-<key>", arguments: arguments)
         let jobName = "drctl-<run>-<step>-<key>"
-        var lines = DataPlaneRBAC.invocations(kubectl: toolbox.kubectl).map {
-            "(once, by a cluster admin: what drctl needs for the Job) " + $0.redactedCommandLine
-        }
-        lines += restorer.plannedLoadCommands(source: .program(CommandInvocation("true")), into: scratch).prefix(2)
+        var lines = restorer.plannedLoadCommands(source: .program(CommandInvocation("true")), into: scratch).prefix(2)
+            .map { $0 }
         lines.append(
             "  (unless Job \(jobName) of an interrupted attempt is there: then it is followed, \(scratch) left alone)")
-        if planned?.secret != nil {
-            lines.append(
-                "kubectl apply --server-side -f - <<< Secret \(jobName) (DB_PASSWORD"
-                    + (settings.environmentSecret == nil ? " and the AWS_*/AZURE_* variables set here" : "")
-                    + "; on stdin, never argv)")
-        }
-        lines.append(
-            "kubectl create -f - <<< Job \(jobName): \(settings.image) "
-                + (planned?.job.commandLine ?? "drctl agent restore-load")
-                + " (the off-site copy: a pod cannot read \(toolbox.manifest.backups.local.written);"
-                + " DB_PASSWORD from secretKeyRef \(settings.passwordSecret?.name ?? jobName)/"
-                + "\(settings.passwordSecret?.key ?? Manifest.jobPasswordVariable))")
         let inPod = toolbox.manifest.forDataPlaneJob()
         let podRestorer = DatabaseRestorer(
             toolbox: ScenarioToolbox(manifest: inPod, databasePassword: toolbox.databasePassword))
+        var work: [String] = []
         if let (store, _) = try? location(), let stream = try? store.download(prefix + name, to: .stream) {
-            lines.append(
-                "  in the Job: " + podRestorer.loadPipeline(source: .program(stream), into: scratch).redactedCommandLine
-            )
+            work.append(podRestorer.loadPipeline(source: .program(stream), into: scratch).redactedCommandLine)
         }
-        lines += [
-            "  in the Job: sha256 of the stream compared with \(name).sha256, bytes with the listing, gzip -dc's and"
-                + " psql's exit status",
-            "kubectl logs job/\(jobName) (followed), kubectl get job, kubectl get pods -l job-name=\(jobName)"
-                + " (the verdict: SHA-256, bytes, aws, gzip and psql status)",
-            "kubectl delete job \(jobName) --cascade=foreground; kubectl delete secret …",
-        ]
-        return lines
+        work.append(
+            "sha256 of the stream compared with \(name).sha256, bytes with the listing, gzip -dc's and psql's exit"
+                + " status")
+        guard
+            let (job, secret) = try? toolbox.plannedDataPlaneJob(
+                name: jobName, arguments: arguments)
+        else { return lines }
+        return DataPlaneRBAC.jobs.planLines(kubectl: toolbox.kubectl) + lines
+            + JobRunner(kubectl: toolbox.kubectl).plannedCommands(
+                job, secret: secret,
+                notes: .init(
+                    secretHolds: toolbox.plannedSecretHolds,
+                    detail: "the off-site copy: a pod cannot read \(toolbox.manifest.backups.local.written); "
+                        + toolbox.plannedPasswordSource(job),
+                    inPod: work, verdict: "SHA-256, bytes, aws, gzip and psql status"),
+                rbac: [])
     }
 }
 

@@ -170,7 +170,6 @@ public struct BackupScenario: Sendable {
         let toolbox = toolbox
         let settings = manifest.database.effectiveJobs
         let arguments = ["backup-create"]
-        let planned = try? toolbox.dataPlaneJob(runID: "<run>", step: Self.createStep, arguments: arguments)
         // The pipeline as the agent builds it in the image: its PATH has no pigz, so `auto` is gzip there.
         let creator = BackupCreator(
             toolbox: ScenarioToolbox(manifest: manifest.forDataPlaneJob(), databasePassword: toolbox.databasePassword))
@@ -178,33 +177,25 @@ public struct BackupScenario: Sendable {
         let stores = OffsiteTarget.targets(of: toolbox).map { $0.store.displayName + "/" + $0.prefix }
             .joined(separator: ", ")
         let final = inPod.path(.daily, fileName: plannedFileName)
-        var commands = DataPlaneRBAC.invocations(kubectl: toolbox.kubectl).map {
-            "(once, by a cluster admin: what drctl needs for the Job) " + $0.redactedCommandLine
-        }
-        commands += [
-            (planned?.secret == nil
-                ? ""
-                : "kubectl apply --server-side -f - <<< Secret drctl-<run>-backup-create (DB_PASSWORD"
-                    + (settings.environmentSecret == nil ? " and the AWS_*/AZURE_* variables set here" : "")
-                    + "; on stdin, never argv)"),
-            "kubectl create -f - <<< Job drctl-<run>-backup-create: \(settings.image) "
-                + (planned?.job.commandLine ?? "drctl agent backup-create")
-                + " (DB_PASSWORD from secretKeyRef \(settings.passwordSecret?.name ?? "drctl-<run>-backup-create")/"
-                + "\(settings.passwordSecret?.key ?? Manifest.jobPasswordVariable), backup folder"
-                + " \(Manifest.jobBackupFolder) on "
-                + (settings.backupClaim.map { "claim \($0)" } ?? "an emptyDir") + ")",
-            "  in the Job: " + creator.pipeline(partialPath: final + ".partial").redactedCommandLine,
-        ].filter { !$0.isEmpty }
-        commands += integrityCommands(path: final + ".partial").map { "  in the Job: " + $0 }
-        commands += [
-            "  in the Job: sha256, size at least \(manifest.backups.sizeFloor), catalog.json, monthly/; "
+        var work = [creator.pipeline(partialPath: final + ".partial").redactedCommandLine]
+        work += integrityCommands(path: final + ".partial")
+        work.append(
+            "sha256, size at least \(manifest.backups.sizeFloor), catalog.json, monthly/; "
                 + (stores.isEmpty
                     ? "no off-site store in the manifest: only the Job's backup folder keeps it"
-                    : "upload with its .sha256 sidecar to " + stores),
-            "kubectl logs job/drctl-<run>-backup-create (followed), kubectl get job, kubectl get pods -l"
-                + " job-name=drctl-<run>-backup-create (the verdict: SHA-256, bytes, pg_dump and gzip status)",
-            "kubectl delete job drctl-<run>-backup-create --cascade=foreground; kubectl delete secret …",
-        ]
+                    : "upload with its .sha256 sidecar to " + stores))
+        var commands: [String] = []
+        if let (job, secret) = try? toolbox.plannedDataPlaneJob(
+            name: "drctl-<run>-backup-create", arguments: arguments)
+        {
+            commands = JobRunner(kubectl: toolbox.kubectl).plannedCommands(
+                job, secret: secret,
+                notes: .init(
+                    secretHolds: toolbox.plannedSecretHolds,
+                    detail: toolbox.plannedPasswordSource(job) + ", backup folder \(Manifest.jobBackupFolder) on "
+                        + (settings.backupClaim.map { "claim \($0)" } ?? "an emptyDir"),
+                    inPod: work, verdict: "file, SHA-256, bytes, pg_dump and gzip status, uploads"))
+        }
         return RunbookStep(
             id: Self.createStep,
             title: "Dump \(manifest.database.name) in a Kubernetes Job (drctl agent backup-create), upload it"

@@ -13,6 +13,9 @@ public struct DatabaseTunnel: Sendable, Hashable {
     public var port: Int
     /// `port-forward` or `job`.
     public var dataPlane: String
+    /// What the identity drctl runs as needs for the tunnel (`DataPlaneRBAC.portForward`), in the Service's
+    /// namespace.
+    public var rbac: [CommandInvocation]
 
     /// The tunnel of `manifest`'s database, or nil when its data plane does not use one: `port-forward`, and
     /// `job` when `database.host` names a Service (the SQL that conducts the Jobs' work goes through it; a host
@@ -26,6 +29,9 @@ public struct DatabaseTunnel: Sendable, Hashable {
         host = manifest.database.host
         port = manifest.database.port
         dataPlane = manifest.database.dataPlane.rawValue
+        var scoped = kubectl
+        scoped.target.namespace = service.namespace
+        rbac = DataPlaneRBAC.portForward.invocations(kubectl: scoped)
     }
 
     /// The Service and namespace an in-cluster host names: `NAME`, `NAME.NS`, `NAME.NS.svc`, or
@@ -58,6 +64,6 @@ public struct DatabaseTunnel: Sendable, Hashable {
             "database.dataPlane: \(dataPlane) — drctl keeps this tunnel open for the run (restarted if it drops):",
             "  $ \(command.redactedCommandLine)",
             "  psql, pg_dump, pg_restore and alembic connect to 127.0.0.1:<its local port> instead of \(host):\(port)",
-        ]
+        ] + rbac.map { "  " + DataPlaneRBAC.portForward.planLine($0) }
     }
 }
