@@ -79,7 +79,8 @@ struct RunLauncher {
         }
         return RunService(
             backend: backend, runner: runner, events: notifier.map { FanOutEventSink([events, $0]) } ?? events,
-            childRecords: childRecords)
+            childRecords: childRecords,
+            pausePoints: try PausePoints.from(environment: ProcessInfo.processInfo.environment))
     }
 
     /// Runs `body`, then waits for the notifications it caused (failed or not) before the process exits.

@@ -55,20 +55,6 @@ public enum DrctlProcess {
             pollEvery: .milliseconds(10), when: { $0.contains(trigger) })
     }
 
-    /// Runs with `-o json` output and sends SIGKILL, with no delay, as soon as a JSON event `event` (e.g.
-    /// `step-completed`) for `step` is on stdout: the kill lands on that step's boundary.
-    public static func runKilled(
-        _ path: String, _ arguments: [String], environment: [String: String], afterEvent event: String,
-        step: String
-    ) async throws -> Killed {
-        try await runKilled(
-            path, arguments, environment: environment, delay: .zero, andCondition: nil, pollEvery: .milliseconds(1),
-            when: { output in
-                // A cheap look first: this runs every millisecond, and the next step may be as short.
-                output.contains("\"step\":\"\(step)\"") && steps(withEvent: event, in: output).contains(step)
-            })
-    }
-
     private static func runKilled(
         _ path: String, _ arguments: [String], environment: [String: String], delay: Duration,
         andCondition condition: (@Sendable () async -> Bool)?, pollEvery interval: Duration,
@@ -102,7 +88,9 @@ public enum DrctlProcess {
         andCondition condition: (@Sendable (pid_t) async -> Bool)?, pollEvery interval: Duration,
         when trigger: (String) -> Bool
     ) async throws -> (sent: Bool, process: Process, result: Result) {
-        try await runActing(path, arguments, environment: environment, pollEvery: interval, when: trigger) {
+        try await runActing(
+            path, arguments, environment: environment, pollEvery: interval, when: { output, _ in trigger(output) }
+        ) {
             process in
             if delay > .zero { try? await Task.sleep(for: delay) }
             // Then, if asked, until the world is in the state the test wants to interrupt (at most 20 s).
@@ -118,34 +106,67 @@ public enum DrctlProcess {
         }
     }
 
-    /// Runs and, once stdout contains `trigger`, calls `act` with drctl's pid every 100 ms (for at most 20 s) until
-    /// it returns true — e.g. once it killed one of drctl's children; then waits for drctl to end. `acted` is false
-    /// when `act` never returned true.
-    public static func runIntervening(
-        _ path: String, _ arguments: [String], environment: [String: String], whenOutputContains trigger: String,
-        act: @escaping @Sendable (pid_t) async -> Bool
-    ) async throws -> (acted: Bool, result: Result) {
-        let (acted, _, result) = try await runActing(
-            path, arguments, environment: environment, pollEvery: .milliseconds(10), when: { $0.contains(trigger) }
-        ) { process in
-            for _ in 0..<200 where process.isRunning {
-                if await act(process.processIdentifier) { return true }
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-            return false
-        }
-        return (acted, result)
+    /// Runs with `DRCTL_PAUSE_AT=point` (e.g. `effect:database.drop-old`, see `PausePoints`) and, once drctl has
+    /// stopped itself there, calls `act` with its pid: it kills drctl, or changes the world and sends SIGCONT. Then
+    /// waits for drctl to end. No race: drctl waits at the point for as long as the test takes. `paused` is false
+    /// when the run ended without reaching the point.
+    public static func runPaused(
+        _ path: String, _ arguments: [String], environment: [String: String], at point: String,
+        act: (pid_t) async throws -> Void
+    ) async throws -> (paused: Bool, result: Result) {
+        let (paused, _, result) = try await runPausedProcess(
+            path, arguments, environment: environment, at: point, act: act)
+        return (paused, result)
     }
 
-    /// Starts drctl, polls its stdout until `trigger` holds, runs `action` once, then waits for drctl to end.
+    private static func runPausedProcess(
+        _ path: String, _ arguments: [String], environment: [String: String], at point: String,
+        act: (pid_t) async throws -> Void
+    ) async throws -> (Bool, Process, Result) {
+        var environment = environment
+        environment["DRCTL_PAUSE_AT"] = point
+        var failure: (any Error)?
+        let outcome = try await runActing(
+            path, arguments, environment: environment, pollEvery: .milliseconds(20),
+            when: { _, pid in isStopped(pid) }
+        ) { process in
+            do { try await act(process.processIdentifier) } catch { failure = error }
+            return true
+        }
+        if let failure { throw failure }
+        return outcome
+    }
+
+    /// Runs until drctl stops itself at `point` (see `runPaused`), then kills it with SIGKILL there.
+    public static func runKilled(
+        _ path: String, _ arguments: [String], environment: [String: String], pausedAt point: String
+    ) async throws -> Killed {
+        let (paused, process, result) = try await runPausedProcess(
+            path, arguments, environment: environment, at: point
+        ) { pid in kill(pid, SIGKILL) }
+        return Killed(
+            killed: paused && process.terminationReason == .uncaughtSignal, output: result.output,
+            runID: runID(in: result.output))
+    }
+
+    /// Whether `pid` is stopped by a signal (state `T` in /proc/<pid>/stat).
+    public static func isStopped(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(close, offsetBy: 2)...].first == "T"
+    }
+
+    /// Starts drctl, polls its stdout (and pid) until `trigger` holds, runs `action` once, then waits for drctl to
+    /// end.
     private static func runActing(
         _ path: String, _ arguments: [String], environment: [String: String], pollEvery interval: Duration,
-        when trigger: (String) -> Bool, action: (Process) async -> Bool
+        when trigger: (String, pid_t) -> Bool, action: (Process) async -> Bool
     ) async throws -> (Bool, Process, Result) {
         let (process, out, err) = try start(path, arguments, environment: environment)
         var acted = false
         while process.isRunning {
-            if trigger(read(out)) {
+            if trigger(read(out), process.processIdentifier) {
                 acted = await action(process)
                 break
             }

@@ -88,8 +88,7 @@ struct BackupNightlyRunTests {
             let state = fixture.root + "/state"
             let arguments = ["backup", "nightly", "-f", fixture.manifestPath, "-o", "json", "--state-dir", state]
             let killed = try await DrctlProcess.runKilled(
-                drctl, arguments, environment: environment, whenOutputContains: "\"step\":\"backup.verify\"",
-                delay: .zero)
+                drctl, arguments, environment: environment, pausedAt: "start:backup.verify")
             #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
             let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
             let dumped = try fixture.catalog().records.filter { $0.tier == .daily && $0.name != old.name }

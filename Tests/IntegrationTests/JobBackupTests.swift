@@ -55,10 +55,18 @@ import Testing
     @Test("drctl killed while its Job runs: resume follows that Job, no second one, one backup")
     func resumeAdoptsTheJobOfAKilledRun() async throws {
         try await JobWorld.with { world in
+            // The Job's pg_dump waits on a table the test has locked: drctl is killed while its Job runs.
+            let hold = try await LockHold(
+                stack: world.fixture.stack, database: world.fixture.database, lockingTable: "documents_line")
+            defer { hold.terminate() }
             let killed = try await DrctlProcess.runKilled(
                 world.drctl, ["backup", "create", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                whenOutputContains: "created in namespace", delay: .zero)
+                whenOutputContains: "created in namespace", delay: .zero,
+                andCondition: {
+                    (try? await LockHold.dumpWaits(world.fixture.stack, database: world.fixture.database)) == true
+                })
             #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+            try await hold.release()
             let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
             let job = JobRunner.jobName(runID: runID, step: BackupScenario.createStep)
 

@@ -168,22 +168,18 @@ struct JobRestoreTests {
         "drctl SIGKILLed while its load Job is held: resume adopts that Job, or reloads when the Job vanished",
         arguments: [false, true])
     func resumeAfterKillingTheLoad(jobVanished: Bool) async throws {
-        let role = "drctl_hold_\(UUID().uuidString.prefix(8).lowercased())"
-        var stack: StackEnvironment?
-        do {
+        try await LockHold.withRole { role in
             try await Self.withOffsiteBackup(beforeBackup: { fixture in
-                stack = fixture.stack
                 // The backup grants on a role the test can hold: the load's GRANT waits for that role.
-                try await RoleHold.superuser(fixture.stack, "CREATE ROLE \(role)")
                 _ = try await fixture.query("GRANT SELECT ON customers TO \(role)")
             }) { fixture, drctl in
                 _ = try await fixture.query("REVOKE SELECT ON customers FROM \(role)")
                 let source = try await fixture.tableChecksums()
                 try await RecoveryCommandTests.damage(fixture)
-                let hold = try await RoleHold(stack: fixture.stack, role: role)
+                let hold = try await LockHold(stack: fixture.stack, role: role)
                 defer { hold.terminate() }
                 let loadWaits: @Sendable () async -> Bool = {
-                    (try? await RoleHold.loadWaits(fixture.stack, database: fixture.database)) == true
+                    (try? await LockHold.loadWaits(fixture.stack, database: fixture.database)) == true
                 }
 
                 // Killed once its Job's psql waits on the held role: the load runs in the pod, drctl follows it.
@@ -230,85 +226,6 @@ struct JobRestoreTests {
                 #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the Job was kept")
                 Self.expectPasswordNowhere(fixture, besides: [resumed])
             }
-        } catch {
-            if let stack { try? await RoleHold.superuser(stack, "DROP ROLE IF EXISTS \(role)") }
-            throw error
         }
-        if let stack { try await RoleHold.superuser(stack, "DROP ROLE IF EXISTS \(role)") }
     }
 }
-
-/// A transaction of the stack's superuser that has dropped `role` and not yet committed: PostgreSQL holds the
-/// role's lock, and any GRANT to it (a restore of a backup that grants to it) waits until `release` rolls back.
-/// The hold is a state the test controls, not a delay.
-final class RoleHold: Sendable {
-    private let process: Process
-    private let input: Pipe
-
-    init(stack: StackEnvironment, role: String) async throws {
-        let process = Process()
-        process.executableURL = URL(
-            fileURLWithPath: try TestPrograms.requireOnPath("psql", install: "apt-get install postgresql-client"))
-        process.arguments = Self.arguments(stack) + ["-q"]
-        var environment = stack.variables
-        environment["PGAPPNAME"] = "drctl-test-hold"
-        process.environment = environment
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        self.input = input
-        try input.fileHandleForWriting.write(contentsOf: Data("BEGIN;\nDROP ROLE \(role);\n".utf8))
-        for _ in 0..<600 {
-            let held = try await Self.superuser(
-                stack,
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-                    + " WHERE a.application_name = 'drctl-test-hold' AND l.locktype = 'object'"
-                    + " AND l.mode = 'AccessExclusiveLock' AND l.granted")
-            if held != "0" { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw RoleHoldError.notHeld
-    }
-
-    /// Ends the holding psql if it still runs (a test that failed before `release`): its transaction rolls back.
-    func terminate() {
-        if process.isRunning { process.terminate() }
-        try? input.fileHandleForWriting.close()
-    }
-
-    /// Rolls the drop back: the role is there again and the waiting GRANT goes on.
-    func release() async throws {
-        try input.fileHandleForWriting.write(contentsOf: Data("ROLLBACK;\n".utf8))
-        try input.fileHandleForWriting.close()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    }
-
-    /// A backend of a `DATABASE_restore_…` database waits on a lock (the load Job's psql on the held role).
-    static func loadWaits(_ stack: StackEnvironment, database: String) async throws -> Bool {
-        let pattern = PostgresQuoting.literal(database.replacingOccurrences(of: "_", with: "\\_") + "\\_restore\\_%")
-        let count = try await superuser(
-            stack,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE \(pattern) AND wait_event_type = 'Lock'")
-        return count != "0"
-    }
-
-    @discardableResult
-    static func superuser(_ stack: StackEnvironment, _ sql: String) async throws -> String {
-        let result = try await CommandRunner().runChecked(
-            CommandInvocation(
-                try TestPrograms.requireOnPath("psql", install: "apt-get install postgresql-client"),
-                arguments(stack) + ["-Atc", sql]))
-        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    private static func arguments(_ stack: StackEnvironment) -> [String] {
-        [
-            "-X", "-v", "ON_ERROR_STOP=1", "-h", stack.postgresHost, "-p", String(stack.postgresPort), "-U",
-            stack.postgresSuperuser, "-d", "postgres",
-        ]
-    }
-}
-
-enum RoleHoldError: Error { case notHeld }

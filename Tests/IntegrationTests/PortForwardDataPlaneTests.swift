@@ -77,15 +77,20 @@ struct PortForwardDataPlaneTests {
             let source = try await fixture.tableChecksums()
             try await RecoveryCommandTests.damage(fixture)
 
-            // Killed while the app is being scaled down: after the space check opened it, before the restore.
-            let (killed, run) = try await DrctlProcess.runIntervening(
+            // drctl stops itself as the swap starts (no database client runs then); the tunnel is killed, drctl
+            // continued: the swap's psql needs the tunnel again.
+            let (killed, run) = try await DrctlProcess.runPaused(
                 drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment,
-                whenOutputContains: "\"step\":\"app.scale-down\""
+                at: "start:database.restore"
             ) { pid in
-                guard let tunnel = Self.tunnels(of: fixture).first, !Self.databaseClientRunning(under: pid) else {
-                    return false
+                let tunnels = Self.tunnels(of: fixture)
+                #expect(!tunnels.isEmpty, "no tunnel open when the swap starts")
+                #expect(!Self.databaseClientRunning(under: pid))
+                for tunnel in tunnels { kill(tunnel, SIGKILL) }
+                for _ in 0..<600 where !Self.tunnels(of: fixture).isEmpty {
+                    try await Task.sleep(for: .milliseconds(100))
                 }
-                return kill(tunnel, SIGKILL) == 0
+                kill(pid, SIGCONT)
             }
 
             #expect(killed, "the run ended before its tunnel could be killed:\n\(run.output)")
@@ -105,8 +110,7 @@ struct PortForwardDataPlaneTests {
 
             let killed = try await DrctlProcess.runKilled(
                 drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment,
-                whenOutputContains: "\"step\":\"app.scale-down\"", delay: .zero,
-                andCondition: { !Self.tunnels(of: fixture).isEmpty })
+                pausedAt: "start:database.restore")
             #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
             let orphans = Self.tunnels(of: fixture)
             #expect(!orphans.isEmpty, "SIGKILL leaves the tunnel's kubectl running")

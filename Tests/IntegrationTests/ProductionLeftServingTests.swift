@@ -49,20 +49,25 @@ struct ProductionLeftServingTests {
             let source = try await fixture.tableChecksums()
             try await RecoveryCommandTests.damage(fixture)
 
+            // Killed after the DROP ran and before the journal recorded it: the drop is in doubt.
             let killed = try await DrctlProcess.runKilled(
                 drctl, ["restore", "-f", fixture.manifestPath, "--drop-old", "-o", "json"],
-                environment: fixture.binaryEnvironment, afterEvent: "step-started", step: "database.drop-old")
-            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+                environment: fixture.binaryEnvironment, pausedAt: "effect:database.drop-old")
+            #expect(killed.killed, "the run never paused after the drop:\n\(killed.output)")
             let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
             #expect(
                 !DrctlProcess.steps(withEvent: "step-completed", in: killed.output).contains("database.drop-old"),
                 "killed after the drop completed: nothing was in doubt")
+            #expect(try await fixture.databases(like: fixture.database + "_before_%").isEmpty, "the drop did not run")
             #expect(try await fixture.deploymentReplicas() == 0, "killed while the app was stopped")
 
             let resumed = try await DrctlProcess.run(
                 drctl, ["resume", runID, "-o", "json"], environment: fixture.binaryEnvironment)
 
             #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+            #expect(
+                !DrctlProcess.steps(withEvent: "step-started", in: resumed.output).contains("database.drop-old"),
+                "the probe found the database gone, yet the drop ran again:\n\(resumed.output)")
             #expect(try await fixture.tableChecksums() == source)
             #expect(try await fixture.deploymentReplicas() == fixture.replicas)
             #expect(try await fixture.kube.readyz(namespace: fixture.namespace, deployment: "app") == 200)

@@ -88,9 +88,10 @@ struct RebuildEndToEndTests {
             let before = try await world.tableDigests()
             try await world.loseEverything()
 
+            // Killed after the swap, before the journal recorded it: resume must find the swap done by its probe.
             let killed = try await DrctlProcess.runKilled(
                 world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                whenOutputContains: "\"step\":\"database.restore\"")
+                pausedAt: "effect:database.restore")
             #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
             let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
             let completedBefore = try world.completedSteps(runID: runID)
@@ -104,7 +105,8 @@ struct RebuildEndToEndTests {
             let restarted = Set(DrctlProcess.steps(withEvent: "step-started", in: resumed.output))
             #expect(
                 restarted.isDisjoint(with: completedBefore), "completed before the kill, started again: \(restarted)")
-            #expect(!completedBefore.contains("database.restore") || !restarted.contains("database.restore"))
+            #expect(!completedBefore.contains("database.restore"))
+            #expect(!restarted.contains("database.restore"), "the swap was done, yet it ran again")
             let show = try await DrctlProcess.run(
                 world.drctl, ["runs", "show", runID], environment: world.environment)
             #expect(show.output.contains("resumed 1×"), "\(show.output)")
@@ -116,6 +118,8 @@ struct RebuildEndToEndTests {
         try await RebuildWorld.with { world in
             let before = try await world.tableDigests()
             try await world.loseEverything()
+            // The app's pods never turn ready: helm's --wait holds the release pending until the test clears it.
+            try await world.kube.setFaults(#"{"neverReady": ["\#(world.namespace)/valeo-erp"]}"#)
             let killed = try await DrctlProcess.runKilled(
                 world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
                 whenOutputContains: "\"step\":\"app.install\"", delay: .zero,
@@ -125,6 +129,7 @@ struct RebuildEndToEndTests {
             _ = try await CommandRunner().run(
                 CommandInvocation("pkill", ["-KILL", "-f", "upgrade --install valeo-erp .*\(world.kube.kubeconfig)"]))
             #expect(try await world.helmStatus("valeo-erp").hasPrefix("pending-"), "helm was not left pending")
+            try await world.kube.clearFaults()
             let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
             let resumed = try await DrctlProcess.run(
                 world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
@@ -142,12 +147,22 @@ struct RebuildEndToEndTests {
         try await RebuildWorld.with { world in
             let before = try await world.tableDigests()
             try await world.loseEverything()
-            let killed = try await DrctlProcess.runKilled(
+            // Paused as the sync starts, continued, and killed once its `aws s3 sync` runs: the resume stops that
+            // aws before it syncs again.
+            var syncing = false
+            let (paused, killed) = try await DrctlProcess.runPaused(
                 world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                whenOutputContains: "\"step\":\"archive.sync\"", delay: .milliseconds(600))
-            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
-            // An `aws s3 sync` still running is stopped by the resume before it syncs again (not killed here).
-            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+                at: "start:archive.sync"
+            ) { pid in
+                kill(pid, SIGCONT)
+                for _ in 0..<600 where !syncing {
+                    syncing = DrctlProcess.children(of: pid).contains { $0.command == "aws" }
+                    if !syncing { try await Task.sleep(for: .milliseconds(20)) }
+                }
+                kill(pid, SIGKILL)
+            }
+            #expect(paused && syncing, "the sync's aws never ran:\n\(killed.output)")
+            let runID = try #require(DrctlProcess.runID(in: killed.output), "no run id in:\n\(killed.output)")
             let completedBefore = try world.completedSteps(runID: runID)
             #expect(!completedBefore.contains("archive.sync"))
             let resumed = try await DrctlProcess.run(
@@ -179,10 +194,13 @@ struct RebuildWorld: Sendable {
     /// Builds a world, runs `body`, and always removes the world's databases and files afterwards.
     /// - Parameter schemaRevision: the backed-up database is at this alembic revision (an `alembic_version`
     ///   table), and the manifest has `migrations`.
+    /// - Parameter grantTo: the backed-up database grants SELECT on a table to this role (a load's GRANT a test
+    ///   can hold, see `RoleHold`).
     static func with(
-        schemaRevision: String? = nil, jobImageLayout: String? = nil, _ body: (RebuildWorld) async throws -> Void
+        schemaRevision: String? = nil, jobImageLayout: String? = nil, grantTo role: String? = nil,
+        _ body: (RebuildWorld) async throws -> Void
     ) async throws {
-        let world = try await make(schemaRevision: schemaRevision, jobImageLayout: jobImageLayout)
+        let world = try await make(schemaRevision: schemaRevision, jobImageLayout: jobImageLayout, grantTo: role)
         do {
             try await body(world)
         } catch {
@@ -195,7 +213,9 @@ struct RebuildWorld: Sendable {
     /// - Parameter jobImageLayout: `database.dataPlane: job` with drctl's image from this layout: the manifest
     ///   names the database `postgresql.sandbox.svc.cluster.local` at the stack's port (the stand-in's pods run on
     ///   the host network), the PostgreSQL release's Service has that port, and its pods forward to the stack.
-    static func make(schemaRevision: String? = nil, jobImageLayout: String? = nil) async throws -> RebuildWorld {
+    static func make(
+        schemaRevision: String? = nil, jobImageLayout: String? = nil, grantTo role: String? = nil
+    ) async throws -> RebuildWorld {
         let stack = try StackEnvironment.current(requiring: ["kubectl", "aws", "psql", "pg_dump", "gzip"])
         let podForwards = jobImageLayout.map { _ in
             "[{\"selector\": \"app.kubernetes.io/name=postgresql\", \"port\": \(stack.postgresPort),"
@@ -203,7 +223,8 @@ struct RebuildWorld: Sendable {
         }
         let kube = try KubeStandIn(
             projectRoot: stack.projectRoot, imageLayout: jobImageLayout, podForwards: podForwards)
-        return try await make(stack: stack, kube: kube, schemaRevision: schemaRevision) { text, folder, bucket in
+        return try await make(stack: stack, kube: kube, schemaRevision: schemaRevision, grantTo: role) {
+            text, folder, bucket in
             guard jobImageLayout != nil else { return text.yaml }
             let values = folder + "/postgresql-values.yaml"
             let sandbox =
@@ -231,7 +252,7 @@ struct RebuildWorld: Sendable {
 
     /// A world on `kube` whose drctl manifest is `yaml(manifest, folder, bucket)`, from the world's usual one.
     static func make(
-        stack: StackEnvironment, kube: KubeStandIn, schemaRevision: String? = nil,
+        stack: StackEnvironment, kube: KubeStandIn, schemaRevision: String? = nil, grantTo role: String? = nil,
         yaml: (TestManifest, _ folder: String, _ bucket: String) -> String
     ) async throws -> RebuildWorld {
         let folder = NSTemporaryDirectory() + "drctl-rebuild-" + UUID().uuidString.prefix(8)
@@ -252,7 +273,7 @@ struct RebuildWorld: Sendable {
             archiveSource: try Self.makeArchive(in: folder + "/archive-source"),
             backupSHA256: try await Self.seedAndBackUp(
                 stack: stack, database: database, bucket: bucket, folder: folder, environment: environment,
-                schemaRevision: schemaRevision))
+                schemaRevision: schemaRevision, grantTo: role))
         try await world.aws([
             "s3", "sync", folder + "/archive-source", "s3://\(bucket)/archives/", "--only-show-errors",
         ])
@@ -288,7 +309,7 @@ struct RebuildWorld: Sendable {
     /// uploaded with a `.sha256` sidecar, as `drctl backup sync` does.
     static func seedAndBackUp(
         stack: StackEnvironment, database: String, bucket: String, folder: String, environment: [String: String],
-        schemaRevision: String? = nil
+        schemaRevision: String? = nil, grantTo role: String? = nil
     ) async throws -> String {
         let runner = CommandRunner()
         let admin = Postgres(
@@ -313,6 +334,10 @@ struct RebuildWorld: Sendable {
                 INSERT INTO documents_line SELECT 'DOC-' || i, l, 'Artikel ' || l FROM generate_series(1, 3000) i,
                   generate_series(1, 3) l;
                 """))
+        if let role {
+            try await runner.runChecked(
+                postgres.query("GRANT SELECT ON documents_line TO \(PostgresQuoting.identifier(role))"))
+        }
         if let schemaRevision {
             // What alembic leaves in a migrated database.
             try await runner.runChecked(

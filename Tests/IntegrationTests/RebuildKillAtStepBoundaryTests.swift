@@ -15,59 +15,40 @@ struct RebuildKillAtStepBoundaryTests {
     func killedAtStepBoundary(_ planned: RebuildBoundary) async throws {
         try #require(planned.unavailable == nil, "\(planned.unavailable ?? "")")
         let seed = try await RebuildSeed.shared()
-        // The step after `readiness` takes a millisecond: the run can finish before the kill lands. Then the
-        // boundary was not tested, and the case runs again in a fresh world (at most 3 times).
-        for attempt in 1...3 {
-            let tested = try await killAndResume(after: planned, seed: seed, lastAttempt: attempt == 3)
-            if tested { return }
-        }
-    }
-
-    /// Returns false when the run finished before the kill and `lastAttempt` is false.
-    private func killAndResume(after planned: RebuildBoundary, seed: RebuildSeed, lastAttempt: Bool) async throws
-        -> Bool
-    {
         let boundary = planned.step
-        return try await RebuildWorld.with(seed: seed) { world in
+        try await RebuildWorld.with(seed: seed) { world in
+            // drctl stops itself once the step's completion is journaled (DRCTL_PAUSE_AT=done:STEP) and is killed
+            // there: the boundary is hit exactly, however fast the next step is.
             let killed = try await DrctlProcess.runKilled(
                 world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                afterEvent: "step-completed", step: boundary)
+                pausedAt: "done:\(boundary)")
+            #expect(killed.killed, "the run never paused after \(boundary):\n\(killed.output)")
             let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
             let before = try world.journalRecords(runID: runID)
-            if before.contains(where: { $0["type"] as? String == "run-finished" }) {
-                // After the last step the run may finish (journal closed) before the kill lands; then there is
-                // nothing to resume, and resume must say so rather than run anything.
-                if !planned.isLast && !lastAttempt { return false }
-                #expect(planned.isLast, "the run finished before the kill after \(boundary)")
-                let resumed = try await DrctlProcess.run(
-                    world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
-                #expect(resumed.errors.contains("nothing to resume"), "\(resumed.output)\n\(resumed.errors)")
-            } else {
-                #expect(killed.killed, "neither killed nor finished:\n\(killed.output)")
-                let completedBefore = Set(before.steps(ofType: "step-completed"))
-                #expect(completedBefore.contains(boundary), "killed before \(boundary) was journaled as completed")
-                // The restore: streaming the backup into a new database, then swapping it in.
-                let restoreSteps = ["backup.fetch", "database.restore"]
-                let inFlight = Set(before.steps(ofType: "step-started")).subtracting(completedBefore)
+            #expect(!before.contains(where: { $0["type"] as? String == "run-finished" }), "killed after the run ended")
+            let completedBefore = Set(before.steps(ofType: "step-completed"))
+            #expect(completedBefore.contains(boundary), "killed before \(boundary) was journaled as completed")
+            // The restore: streaming the backup into a new database, then swapping it in.
+            let restoreSteps = ["backup.fetch", "database.restore"]
+            let inFlight = Set(before.steps(ofType: "step-started")).subtracting(completedBefore)
 
-                let resumed = try await DrctlProcess.run(
-                    world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
-                #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
-                let restarted = Set(DrctlProcess.steps(withEvent: "step-started", in: resumed.output))
-                #expect(
-                    restarted.isDisjoint(with: completedBefore),
-                    "finished before the kill, started again: \(restarted.intersection(completedBefore).sorted())")
-
-                let all = try world.journalRecords(runID: runID)
-                for step in restoreSteps {
-                    #expect(all.steps(ofType: "step-completed").filter { $0 == step }.count == 1, "\(step)")
-                    // Started once in all: finished, it is never redone; never started, it runs after resume.
-                    // Only one the kill interrupted may start again.
-                    if !inFlight.contains(step) {
-                        #expect(
-                            all.steps(ofType: "step-started").filter { $0 == step }.count == 1,
-                            "\(step) ran more than once across the kill")
-                    }
+            let resumed = try await DrctlProcess.run(
+                world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
+            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+            let restarted = Set(DrctlProcess.steps(withEvent: "step-started", in: resumed.output))
+            #expect(
+                restarted.isDisjoint(with: completedBefore),
+                "finished before the kill, started again: \(restarted.intersection(completedBefore).sorted())")
+            if planned.isLast { #expect(restarted.isEmpty, "every step was done, yet \(restarted.sorted()) ran") }
+            let all = try world.journalRecords(runID: runID)
+            for step in restoreSteps {
+                #expect(all.steps(ofType: "step-completed").filter { $0 == step }.count == 1, "\(step)")
+                // Started once in all: finished, it is never redone; never started, it runs after resume.
+                // Only one the kill interrupted may start again.
+                if !inFlight.contains(step) {
+                    #expect(
+                        all.steps(ofType: "step-started").filter { $0 == step }.count == 1,
+                        "\(step) ran more than once across the kill")
                 }
             }
             #expect(try await world.tableDigests() == seed.digests)
@@ -76,7 +57,6 @@ struct RebuildKillAtStepBoundaryTests {
             }
             #expect(try world.archiveFiles() == seed.archiveSource)
             #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
-            return true
         }
     }
 }
@@ -84,7 +64,7 @@ struct RebuildKillAtStepBoundaryTests {
 /// One step of the rebuild, the kill lands right after it finished.
 struct RebuildBoundary: Sendable, CustomTestStringConvertible {
     var step: String
-    /// The runbook's last step: the run may be finished before the kill lands.
+    /// The runbook's last step: the resume has no step left to run, only the run to finish.
     var isLast = false
     /// Why the steps could not be planned (the case then fails with it).
     var unavailable: String?

@@ -54,12 +54,14 @@ struct RecoveryCommandTests {
     /// `portForward`: drctl's manifest says `dataPlane: port-forward` and an in-cluster host (`RecoveryFixture`).
     static func withBackup(
         environment: String = "restore-tests", portForward: Bool = false,
+        beforeBackup: (RecoveryFixture) async throws -> Void = { _ in },
         _ body: (RecoveryFixture, String) async throws -> Void
     ) async throws {
         let fixture = try RecoveryFixture(environment: environment, portForward: portForward)
         let drctl = try DrctlProcess.binary()
         try await fixture.seed()
         do {
+            try await beforeBackup(fixture)
             try await fixture.createBackup()
             try await body(fixture, drctl)
         } catch {
@@ -102,42 +104,49 @@ struct RecoveryCommandTests {
         "drctl restore killed with SIGKILL while the backup loads, then drctl resume: right data, old database kept, once"
     )
     func restoreKilledAndResumed() async throws {
-        try await Self.withBackup { fixture, drctl in
-            let source = try await fixture.tableChecksums()
-            try await Self.damage(fixture)
-            let damaged = try await fixture.tableChecksums()
+        try await LockHold.withRole { role in
+            // The backup grants on a role the test holds: the load's GRANT waits there, inside its transaction.
+            try await Self.withBackup(beforeBackup: { try await $0.query("GRANT SELECT ON customers TO \(role)") }) {
+                fixture, drctl in
+                _ = try await fixture.query("REVOKE SELECT ON customers FROM \(role)")
+                let source = try await fixture.tableChecksums()
+                try await Self.damage(fixture)
+                let damaged = try await fixture.tableChecksums()
+                let hold = try await LockHold(stack: fixture.stack, role: role)
+                defer { hold.terminate() }
 
-            // Killed once the new database exists, i.e. while the backup loads into it (backup.verify).
-            let killed = try await DrctlProcess.runKilled(
-                drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment,
-                whenOutputContains: "restoring ", delay: .zero,
-                andCondition: {
-                    (try? await fixture.databases(like: fixture.database + "_restore_%"))?.isEmpty == false
-                })
-            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
-            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
-            // The app is stopped only for the swap: killed during the load, it still serves.
-            #expect(try await fixture.deploymentReplicas() == fixture.replicas, "the app was stopped for the load")
-            #expect(try await fixture.tableChecksums() == damaged, "the live database changed before the swap")
+                // Killed while the backup loads into the new database (backup.verify), held there by the test.
+                let killed = try await DrctlProcess.runKilled(
+                    drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"],
+                    environment: fixture.binaryEnvironment, whenOutputContains: "restoring ", delay: .zero,
+                    andCondition: { (try? await LockHold.loadWaits(fixture.stack, database: fixture.database)) == true }
+                )
+                #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+                let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+                // The app is stopped only for the swap: killed during the load, it still serves.
+                #expect(try await fixture.deploymentReplicas() == fixture.replicas, "the app was stopped for the load")
+                #expect(try await fixture.tableChecksums() == damaged, "the live database changed before the swap")
+                try await hold.release()
 
-            let resumed = try await DrctlProcess.run(
-                drctl, ["resume", runID, "-o", "json"], environment: fixture.binaryEnvironment)
+                let resumed = try await DrctlProcess.run(
+                    drctl, ["resume", runID, "-o", "json"], environment: fixture.binaryEnvironment)
 
-            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
-            let restarted = DrctlProcess.steps(withEvent: "step-started", in: resumed.output)
-            #expect(restarted.first == "backup.verify", "the interrupted load was not redone: \(restarted)")
-            #expect(restarted.filter { $0 == "app.scale-down" }.count == 1, "\(restarted)")
-            #expect(try await fixture.tableChecksums() == source)
-            #expect(try await fixture.deploymentReplicas() == fixture.replicas)
-            #expect(try await fixture.kube.readyz(namespace: fixture.namespace, deployment: "app") == 200)
-            // Restored once: exactly one kept database, and it is the damaged one (a second swap would have
-            // kept the first restore's result, or failed on the taken name).
-            let kept = try await fixture.databases(like: fixture.database + "_before_%")
-            #expect(kept.count == 1, "\(kept)")
-            if let first = kept.first {
-                #expect(try await fixture.tableChecksums(in: first) == damaged)
+                #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+                let restarted = DrctlProcess.steps(withEvent: "step-started", in: resumed.output)
+                #expect(restarted.first == "backup.verify", "the interrupted load was not redone: \(restarted)")
+                #expect(restarted.filter { $0 == "app.scale-down" }.count == 1, "\(restarted)")
+                #expect(try await fixture.tableChecksums() == source)
+                #expect(try await fixture.deploymentReplicas() == fixture.replicas)
+                #expect(try await fixture.kube.readyz(namespace: fixture.namespace, deployment: "app") == 200)
+                // Restored once: exactly one kept database, and it is the damaged one (a second swap would have
+                // kept the first restore's result, or failed on the taken name).
+                let kept = try await fixture.databases(like: fixture.database + "_before_%")
+                #expect(kept.count == 1, "\(kept)")
+                if let first = kept.first {
+                    #expect(try await fixture.tableChecksums(in: first) == damaged)
+                }
+                #expect(try await fixture.databases(like: fixture.database + "_restore_%").isEmpty)
             }
-            #expect(try await fixture.databases(like: fixture.database + "_restore_%").isEmpty)
         }
     }
 

@@ -59,17 +59,24 @@ struct StreamedRestoreTests {
 
     @Test("a rebuild killed with SIGKILL while the backup streams resumes to the restored database")
     func killedDuringTheStreamResumes() async throws {
-        try await RebuildWorld.with { world in
-            let before = try await world.tableDigests()
-            try await world.loseEverything()
+        try await LockHold.withRole { role in
+            try await RebuildWorld.with(grantTo: role) { world in
+                let before = try await world.tableDigests()
+                try await world.loseEverything()
+                let hold = try await LockHold(stack: world.stack, role: role)
+                defer { hold.terminate() }
 
-            let killed = try await DrctlProcess.runKilled(
-                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                whenOutputContains: "streaming \(world.database)_backup_", delay: .milliseconds(50))
-            #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
-            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
-            try await world.expectResumeRestores(runID, to: before)
-            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+                // The stream's psql waits on the held role, inside its transaction: drctl is killed there.
+                let killed = try await DrctlProcess.runKilled(
+                    world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
+                    whenOutputContains: "streaming \(world.database)_backup_", delay: .zero,
+                    andCondition: { (try? await LockHold.loadWaits(world.stack, database: world.database)) == true })
+                #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
+                let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+                try await hold.release()
+                try await world.expectResumeRestores(runID, to: before)
+                #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+            }
         }
     }
 

@@ -14,13 +14,16 @@ public struct RunService: Sendable {
     /// The live runner's records of the run's children: attached to the run once it holds the lock; on resume,
     /// the children an interrupted attempt left running are stopped first.
     public var childRecords: ChildProcessRecords?
+    /// Where a started run stops itself (`DRCTL_PAUSE_AT`); a resume never pauses.
+    public var pausePoints: PausePoints
 
     public init(
         backend: any StateBackend, runner: any CommandRunning, events: any EventSink, clock: any RunClock = .system,
         identity: ProcessIdentity = .current, maxConcurrentSteps: Int = 3, toolVersions: [String: String] = [:],
-        childRecords: ChildProcessRecords? = nil
+        childRecords: ChildProcessRecords? = nil, pausePoints: PausePoints = .none
     ) {
         self.childRecords = childRecords
+        self.pausePoints = pausePoints
         self.backend = backend
         self.runner = runner
         self.events = events
@@ -30,8 +33,10 @@ public struct RunService: Sendable {
         self.toolVersions = toolVersions
     }
 
-    private func executor(_ runner: any CommandRunning) -> RunbookExecutor {
-        RunbookExecutor(runner: runner, events: events, clock: clock, maxConcurrentSteps: maxConcurrentSteps)
+    private func executor(_ runner: any CommandRunning, pausing: Bool = false) -> RunbookExecutor {
+        RunbookExecutor(
+            runner: runner, events: events, clock: clock, maxConcurrentSteps: maxConcurrentSteps,
+            pausePoints: pausing ? pausePoints : .none)
     }
 
     /// Runs `runbook` from the start as a new journaled run.
@@ -54,7 +59,8 @@ public struct RunService: Sendable {
                     runID: runID, runbook: runbook.id, environment: runbook.environment,
                     totalSteps: runbook.steps.count, toRun: runbook.steps.count, resumed: false))
             let outcome = try await withDataPlane(runbook) { runner in
-                try await executor(runner).execute(runbook, journal: journal, runID: runID, startedAt: now)
+                try await executor(runner, pausing: true).execute(
+                    runbook, journal: journal, runID: runID, startedAt: now)
             }
             return try await finish(outcome, journal: journal, lock: lock)
         } catch {

@@ -14,14 +14,18 @@ public struct RunbookExecutor: Sendable {
     public var events: any EventSink
     /// How many independent steps may run at the same time.
     public var maxConcurrentSteps: Int
+    /// Where the process stops itself (`DRCTL_PAUSE_AT`); none unless asked.
+    public var pausePoints: PausePoints
 
     public init(
-        runner: any CommandRunning, events: any EventSink, clock: any RunClock = .system, maxConcurrentSteps: Int = 3
+        runner: any CommandRunning, events: any EventSink, clock: any RunClock = .system, maxConcurrentSteps: Int = 3,
+        pausePoints: PausePoints = .none
     ) {
         self.runner = runner
         self.events = events
         self.clock = clock
         self.maxConcurrentSteps = max(1, maxConcurrentSteps)
+        self.pausePoints = pausePoints
     }
 
     /// A step that completed in an earlier attempt of the run: not run again, its outputs carried forward.
@@ -225,6 +229,8 @@ public struct RunbookExecutor: Sendable {
             startedRecord.inputFingerprint = step.inputFingerprint
             do { try await journal.append(startedRecord) } catch { return .journalFailed(error) }
             events.emit(.stepStarted(step: step.id, title: step.title, index: number, total: total, attempt: attempt))
+            let log: (String) -> Void = { events.emit(.stepMessage(step: step.id, message: $0)) }
+            pausePoints.pause(.start, of: step.id, log: log)
 
             let context = StepContext(
                 runID: runID, step: step.id, attempt: attempt, runner: runner, clock: clock, completed: completed,
@@ -232,6 +238,7 @@ public struct RunbookExecutor: Sendable {
             let start = clock.now()
             do {
                 let outputs = try await withTimeout(step) { try await step.action(context) }
+                pausePoints.pause(.effect, of: step.id, log: log)
                 let duration = clock.now().duration(since: start)
                 var record = JournalRecord(type: .stepCompleted, time: clock.now())
                 record.step = step.id
@@ -240,6 +247,7 @@ public struct RunbookExecutor: Sendable {
                 record.duration = duration.seconds
                 do { try await journal.append(record) } catch { return .journalFailed(error) }
                 events.emit(.stepCompleted(step: step.id, duration: duration, outputs: outputs, note: nil))
+                pausePoints.pause(.done, of: step.id, log: log)
                 return .completed(outputs, duration, attempts: attempt)
             } catch let skip as StepSkipped {
                 var record = JournalRecord(type: .stepSkipped, time: clock.now())
