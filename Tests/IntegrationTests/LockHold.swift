@@ -20,7 +20,7 @@ final class LockHold: Sendable {
         do {
             try await body(role)
         } catch {
-            try? await superuser(stack, "DROP ROLE IF EXISTS \(role)")
+            _ = try? await superuser(stack, "DROP ROLE IF EXISTS \(role)")
             throw error
         }
         try await superuser(stack, "DROP ROLE IF EXISTS \(role)")

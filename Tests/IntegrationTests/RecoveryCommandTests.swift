@@ -106,7 +106,8 @@ struct RecoveryCommandTests {
     func restoreKilledAndResumed() async throws {
         try await LockHold.withRole { role in
             // The backup grants on a role the test holds: the load's GRANT waits there, inside its transaction.
-            try await Self.withBackup(beforeBackup: { try await $0.query("GRANT SELECT ON customers TO \(role)") }) {
+            try await Self.withBackup(beforeBackup: { _ = try await $0.query("GRANT SELECT ON customers TO \(role)") })
+            {
                 fixture, drctl in
                 _ = try await fixture.query("REVOKE SELECT ON customers FROM \(role)")
                 let source = try await fixture.tableChecksums()

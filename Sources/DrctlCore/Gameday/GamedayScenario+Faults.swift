@@ -19,7 +19,7 @@ extension GamedayScenario {
                 try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "faults")
                 + "/killed-\(stepID.rawValue)"
             if !FileManager.default.fileExists(atPath: marker) {
-                FileManager.default.createFile(atPath: marker, contents: Data())
+                _ = FileManager.default.createFile(atPath: marker, contents: Data())
                 if killBySignal {
                     context.log("FAULT INJECTED: SIGKILL after the effect of \(stepID), before it is journaled")
                     kill(getpid(), SIGKILL)
