@@ -260,6 +260,53 @@ struct ToolLiveTests {
         #expect(try String(contentsOfFile: destination + "/2026/b.pdf", encoding: .utf8) == "body of 2026/b.pdf")
     }
 
+    /// A shard of the archive (what each pod of the sync Job fetches) comes down in one `aws s3 sync` naming its
+    /// missing keys, not one `aws s3 cp` per file: a key with fnmatch's `[`, `*` or `?` fetches only itself, not
+    /// the key of the other shard its unescaped pattern would match; a file already there with its size stays.
+    @Test func archiveShardComesDownInOneAwsSync() async throws {
+        let aws = try TestPrograms.aws()
+        _ = try LiveStack.require("AWS_ENDPOINT_URL")
+        let bucket = "drctl-tools-\(LiveStack.uniqueSuffix())"
+        try await run(CommandInvocation(aws, ["s3api", "create-bucket", "--bucket", bucket]))
+        let shard = ArchiveShard(index: 0, count: 2)
+        // each name in shard 0 beside a decoy in shard 1 that the name, read as a pattern, would match
+        func pair(_ name: (Int) -> String, _ decoy: (Int) -> String) -> (String, String) {
+            let n = (0..<500).first { shard.contains(name($0)) && !shard.contains(decoy($0)) } ?? 0
+            return (name(n), decoy(n))
+        }
+        let pairs = [
+            pair({ "2026/01/d[1]-\($0).pdf" }, { "2026/01/d1-\($0).pdf" }),
+            pair({ "b*-\($0).pdf" }, { "bzz-\($0).pdf" }), pair({ "c?-\($0).pdf" }, { "cq-\($0).pdf" }),
+        ]
+        let kept = try #require((0..<500).map { "2026/02/kept-\($0).pdf" }.first { shard.contains($0) })
+        let work = try LiveStack.temporaryDirectory()
+        let store = S3ObjectStore(bucket: bucket, executable: aws)
+        for name in pairs.flatMap({ [$0.0, $0.1] }) + [kept] {
+            try Data("body of \(name)".utf8).write(to: URL(fileURLWithPath: work + "/upload"))
+            try await run(try store.upload(.file(work + "/upload"), to: "archives/" + name))
+        }
+        let destination = work + "/archive"
+        try FileManager.default.createDirectory(atPath: destination + "/2026/02", withIntermediateDirectories: true)
+        try Data("body of \(kept)".utf8).write(to: URL(fileURLWithPath: destination + "/" + kept))
+        var executables = ToolExecutables()
+        executables.aws = aws
+        let sync = try ArchiveSync(
+            archive: Manifest.Archive(
+                source: "s3://\(bucket)/archives/",
+                destination: ManifestPath(written: "archive", absolute: destination)),
+            executables: executables)
+        let tee = RecordingTee(runner)
+        let result = try await sync.syncShard(shard, runner: tee, log: { _ in })
+        #expect(result.files == 4 && result.downloaded == 3, "\(result)")
+        for (name, decoy) in pairs {
+            #expect(try String(contentsOfFile: destination + "/" + name, encoding: .utf8) == "body of \(name)")
+            #expect(!FileManager.default.fileExists(atPath: destination + "/" + decoy), "\(decoy) is not in the shard")
+        }
+        let transfers = tee.invocations.filter { $0.arguments.first == "s3" }
+        #expect(transfers.count == 1 && transfers.first?.arguments.prefix(2) == ["s3", "sync"], "\(transfers)")
+        #expect(transfers.first?.arguments.filter { $0 == "--include" }.count == 3, "\(transfers)")
+    }
+
     // MARK: Azure Blob (the real az against the stack's Blob stand-in)
 
     @Test func azureCopyListHeadSyncDelete() async throws {

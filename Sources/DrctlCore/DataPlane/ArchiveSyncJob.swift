@@ -92,10 +92,8 @@ public struct ArchiveSyncJob: Sendable {
         let sync = try? ArchiveSync(archive: archive, executables: ToolExecutables())
         let work =
             (sync?.store.list(prefix: sync?.source.key ?? "").redactedCommandLine ?? "list")
-            + "; the keys whose SHA-256 modulo \(archive.shards) is its shard, each missing or of another size: "
-            + (sync.flatMap {
-                try? $0.store.download($0.source.key + "<key>", to: .file(mountPath + "/<key>")).redactedCommandLine
-            } ?? "download")
+            + "; the keys whose SHA-256 modulo \(archive.shards) is its shard, those missing or of another size: "
+            + (sync?.plannedShardDownload(into: mountPath) ?? "download")
             + "; every file's size checked"
         let runner = JobRunner(kubectl: toolbox.kubectl)
         // The RBAC, then the claim check drctl makes before the Job, then the Job's commands.

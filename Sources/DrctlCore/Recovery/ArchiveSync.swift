@@ -52,10 +52,11 @@ public struct ArchiveSync: Sendable {
         public var downloaded: Int
     }
 
-    /// Syncs only the keys of `shard` (a stable part of the listing, `ArchiveShard.contains`): each object that
-    /// is missing at the destination or has another size is downloaded with the store's own copy command, then
-    /// every object of the shard is checked for its off-site size. What `drctl agent archive-sync` runs in each
-    /// pod of the Indexed sync Job.
+    /// Syncs only the keys of `shard` (a stable part of the listing, `ArchiveShard.contains`): the objects that
+    /// are missing at the destination or have another size come down with the store's sync of only those keys
+    /// (one aws process per batch; a store without one downloads each with its copy command), then every object
+    /// of the shard is checked for its off-site size. What `drctl agent archive-sync` runs in each pod of the
+    /// Indexed sync Job.
     public func syncShard(
         _ shard: ArchiveShard, runner: any CommandRunning, log: (String) -> Void
     ) async throws -> ShardResult {
@@ -63,16 +64,28 @@ public struct ArchiveSync: Sendable {
         let objects = try await listing(runner: runner).filter { shard.contains($0.relative) }
         let leftovers = removeInterruptedDownloads(expected: Set(objects.map(\.relative)))
         if !leftovers.isEmpty { log("removed \(leftovers.count) partial download(s): \(leftovers.prefix(5))") }
-        var downloaded = 0
-        for entry in objects where Self.size(at: destination + "/" + entry.relative) != entry.object.size {
-            let path = destination + "/" + entry.relative
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try await runner.runChecked(try store.download(entry.object.key, to: .file(path)))
-            downloaded += 1
+        let missing = objects.filter { Self.size(at: destination + "/" + $0.relative) != $0.object.size }
+        if let syncs = store.syncDown(prefix: source.key, directory: destination, only: missing.map(\.relative)) {
+            for sync in syncs { try await runner.runChecked(sync) }
+        } else {
+            for entry in missing {
+                let path = destination + "/" + entry.relative
+                try FileManager.default.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try await runner.runChecked(try store.download(entry.object.key, to: .file(path)))
+            }
         }
         let present = try measure(objects, runID: "RUN_ID")
-        return ShardResult(files: present.files, bytes: present.bytes, downloaded: downloaded)
+        return ShardResult(files: present.files, bytes: present.bytes, downloaded: missing.count)
+    }
+
+    /// How `syncShard` brings a shard's missing keys into `directory`, for plans.
+    func plannedShardDownload(into directory: String) -> String {
+        if let sync = store.syncDown(prefix: source.key, directory: directory, only: ["<key>"])?.first {
+            return sync.redactedCommandLine + " (an --include for each key, in batches)"
+        }
+        let download = try? store.download(source.key + "<key>", to: .file(directory + "/<key>"))
+        return (download?.redactedCommandLine ?? "download") + " for each"
     }
 
     /// Every object below the source (folders left out), with its path relative to the destination.

@@ -45,6 +45,9 @@ public protocol ObjectStore: Sendable {
     /// `true` when `syncDown` writes an object at `directory/<whole key>` (az download-batch) rather than at
     /// `directory/<key without prefix>` (aws s3 sync).
     var syncDownKeepsPrefix: Bool { get }
+    /// Copies only the objects at `relativeKeys` (paths below `prefix`) into a local folder, at those paths, in as
+    /// few processes as the store's CLI allows; nil when it has no such copy (then each key is downloaded alone).
+    func syncDown(prefix: String, directory: String, only relativeKeys: [String]) -> [CommandInvocation]?
     func delete(_ key: String) -> CommandInvocation
     /// Asks for one object's size and time; read with `parseHead`.
     func head(_ key: String) -> CommandInvocation
@@ -117,6 +120,12 @@ public enum ObjectStoreError: Error, Sendable, Hashable, LocalizedError {
             return "could not look up \(key) in \(store): \(detail)\n  Check the credentials and the endpoint"
                 + " (AWS_ENDPOINT_URL / AZURE_STORAGE_CONNECTION_STRING) and that the bucket or container exists."
         }
+    }
+}
+
+extension ObjectStore {
+    public func syncDown(prefix: String, directory: String, only relativeKeys: [String]) -> [CommandInvocation]? {
+        nil
     }
 }
 

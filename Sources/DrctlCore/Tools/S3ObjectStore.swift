@@ -74,6 +74,32 @@ public struct S3ObjectStore: ObjectStore, Hashable {
         invocation(["s3", "sync", url(prefix), directory, "--only-show-errors"])
     }
 
+    /// How many keys one `syncDown(prefix:directory:only:)` process names: its command line stays far below the
+    /// kernel's limit (keys are at most 1 KiB), and every process lists the whole prefix once.
+    public static let syncBatchKeys = 500
+
+    /// `aws s3 sync s3://bucket/prefix DIR --exclude '*' --include KEY … --only-show-errors`, one process per
+    /// `syncBatchKeys` keys instead of one `aws s3 cp` per file (aws's start costs about a second). aws reads a
+    /// filter as an fnmatch pattern relative to the prefix, so `*`, `?` and `[` in a key are escaped as `[*]`, `[?]`
+    /// and `[[]`: each filter matches exactly its key.
+    public func syncDown(prefix: String, directory: String, only relativeKeys: [String]) -> [CommandInvocation]? {
+        stride(from: 0, to: relativeKeys.count, by: Self.syncBatchKeys).map { start in
+            let batch = relativeKeys[start..<min(start + Self.syncBatchKeys, relativeKeys.count)]
+            return invocation(
+                ["s3", "sync", url(prefix), directory, "--exclude", "*"]
+                    + batch.flatMap { ["--include", Self.literalPattern($0)] } + ["--only-show-errors"])
+        }
+    }
+
+    /// `key` as an fnmatch pattern that matches only itself.
+    static func literalPattern(_ key: String) -> String {
+        var pattern = ""
+        for character in key {
+            if "*?[".contains(character) { pattern += "[\(character)]" } else { pattern.append(character) }
+        }
+        return pattern
+    }
+
     /// `aws s3 rm s3://bucket/key --only-show-errors`.
     public func delete(_ key: String) -> CommandInvocation {
         invocation(["s3", "rm", url(key), "--only-show-errors"])
