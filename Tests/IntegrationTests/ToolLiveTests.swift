@@ -245,13 +245,7 @@ struct ToolLiveTests {
         for name in leftovers + unrelated {
             try Data("partial".utf8).write(to: URL(fileURLWithPath: destination + "/" + name))
         }
-        var executables = ToolExecutables()
-        executables.aws = aws
-        let sync = try ArchiveSync(
-            archive: Manifest.Archive(
-                source: "s3://\(bucket)/archives/",
-                destination: ManifestPath(written: "archive", absolute: destination)),
-            executables: executables)
+        let sync = try archiveSync(from: "s3://\(bucket)/archives/", to: destination, aws: aws)
         let outputs = try await sync.run(context: StepContext(runID: "archive", step: "archive", runner: runner))
         #expect(outputs["files"] == "2")
         #expect(outputs["removedPartialDownloads"] == "2")
@@ -288,13 +282,7 @@ struct ToolLiveTests {
         let destination = work + "/archive"
         try FileManager.default.createDirectory(atPath: destination + "/2026/02", withIntermediateDirectories: true)
         try Data("body of \(kept)".utf8).write(to: URL(fileURLWithPath: destination + "/" + kept))
-        var executables = ToolExecutables()
-        executables.aws = aws
-        let sync = try ArchiveSync(
-            archive: Manifest.Archive(
-                source: "s3://\(bucket)/archives/",
-                destination: ManifestPath(written: "archive", absolute: destination)),
-            executables: executables)
+        let sync = try archiveSync(from: "s3://\(bucket)/archives/", to: destination, aws: aws)
         let tee = RecordingTee(runner)
         let result = try await sync.syncShard(shard, runner: tee, log: { _ in })
         #expect(result.files == 4 && result.downloaded == 3, "\(result)")
@@ -355,13 +343,7 @@ struct ToolLiveTests {
         try await run(store.syncDown(prefix: "archives/", directory: archiveDestination))
         #expect(try String(contentsOfFile: archiveDestination + "/archives/2026/x.pdf", encoding: .utf8) == "pdf")
         // … so the rebuild's archive step puts the files where the manifest says, like it does from S3.
-        var executables = ToolExecutables()
-        executables.az = az
-        let sync = try ArchiveSync(
-            archive: Manifest.Archive(
-                source: "azure://\(container)/archives/",
-                destination: ManifestPath(written: "archive", absolute: work + "/app-archive")),
-            executables: executables)
+        let sync = try archiveSync(from: "azure://\(container)/archives/", to: work + "/app-archive", az: az)
         try FileManager.default.createDirectory(atPath: work + "/app-archive/2026", withIntermediateDirectories: true)
         try Data("stale".utf8).write(to: URL(fileURLWithPath: work + "/app-archive/2026/x.pdf"))
         let outputs = try await sync.run(context: StepContext(runID: "azure-archive", step: "archive", runner: runner))
@@ -454,6 +436,19 @@ struct ToolLiveTests {
     }
 
     // MARK: Helpers
+
+    /// The archive step from `source` into `destination`, with this aws or az.
+    private func archiveSync(from source: String, to destination: String, aws: String? = nil, az: String? = nil)
+        throws -> ArchiveSync
+    {
+        var executables = ToolExecutables()
+        if let aws { executables.aws = aws }
+        if let az { executables.az = az }
+        return try ArchiveSync(
+            archive: Manifest.Archive(
+                source: source, destination: ManifestPath(written: "archive", absolute: destination)),
+            executables: executables)
+    }
 
     @discardableResult
     private func run(_ invocation: CommandInvocation) async throws -> CommandResult {
