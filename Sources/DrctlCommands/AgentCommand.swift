@@ -32,8 +32,8 @@ struct AgentBackupCreateCommand: AsyncParsableCommand {
         commandName: "backup-create",
         abstract: "Inside a data-plane Job: dump, compress, check, record and upload one backup; print the verdict.",
         discussion: """
-            Runs what drctl backup create runs on the operator's machine — pg_dump | gzip into daily/, gzip -t, \
-            the size floor, SHA-256, catalog.json, monthly/ — in the Job's backup folder \
+            Runs what drctl backup create runs on the operator's machine — pg_dump | gzip into daily/ (SHA-256 and \
+            size computed as it is written), the size floor, catalog.json, monthly/ — in the Job's backup folder \
             (database.jobs.backupClaim, else an emptyDir), then uploads the new backup with its .sha256 sidecar to \
             the manifest's off-site stores. Reads DRCTL_AGENT_MANIFEST and DB_PASSWORD.
 

@@ -8,8 +8,10 @@ struct BackupCreateCommand: AsyncParsableCommand {
         discussion: """
             Runs pg_dump | gzip -c into daily/<name>.partial (mode 0600) and checks every stage's exit status, \
             so a failing pg_dump never leaves a backup behind. With pigz installed (or backups.compressor: pigz) \
-            the compressor is pigz -c: every core, the same .sql.gz format that plain gunzip reads. The new file must pass gzip -t and the size floor; \
-            then it is renamed to its final name (never replacing one) and its SHA-256 goes into catalog.json. \
+            the compressor is pigz -c: every core, the same .sql.gz format that plain gunzip reads. drctl writes \
+            the file itself and computes its SHA-256 and size on the way (the new file is not read again; \
+            drctl backup verify runs gzip -t on it later). The file must reach the size floor; then it is \
+            renamed to its final name (never replacing one) and its SHA-256 goes into catalog.json. \
             The first backup of a UTC month is also kept under monthly/. The password reaches pg_dump through \
             PGPASSWORD only.
 

@@ -256,7 +256,10 @@ import Testing
         #expect(commands.contains { $0.contains("create rolebinding drctl-data-plane --role=drctl-data-plane") })
         // The image has no pigz: `compressor: auto` is gzip in the Job, whatever this machine has.
         #expect(
-            commands.contains { $0.hasPrefix("  in the Job: PGPASSWORD='***' pg_dump") && $0.contains("| gzip -c >") })
+            commands.contains {
+                $0.hasPrefix("  in the Job: PGPASSWORD='***' pg_dump")
+                    && $0.contains("| gzip -c | (sha256 and byte count in drctl) >")
+            })
         #expect(!commands.joined().contains(JobRunnerTests.password))
     }
 

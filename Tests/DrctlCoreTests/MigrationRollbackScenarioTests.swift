@@ -128,7 +128,7 @@ struct MigrationRollbackScenarioTests {
         #expect(
             step.commands == [
                 "PGPASSWORD='***' pg_dump -h db.local -p 5432 -U valeo -d valeo_erp -w | gzip -c"
-                    + " > '/project/backups/daily/valeo_erp_backup_<YYYYMMDD_HHMMSS>.sql.gz.partial'"
+                    + " | (sha256 and byte count in drctl) > '/project/backups/daily/valeo_erp_backup_<YYYYMMDD_HHMMSS>.sql.gz.partial'"
             ])
     }
 

@@ -24,7 +24,7 @@ final class RestoreUnitFixture {
 
     init(
         environment: String = "staging", recordedSHA256: String? = nil, answers: [String: String] = [:],
-        failing: [String: String] = [:]
+        failing: [String: String] = [:], failingLoad: (status: Int32, stderr: String)? = nil
     ) throws {
         folder = try TemporaryFolder()
         state = try TemporaryStateDirectory()
@@ -68,6 +68,10 @@ final class RestoreUnitFixture {
         runner = RecordingCommandRunner { invocation in
             let line = ([invocation.executable] + invocation.arguments).joined(separator: " ")
             log.append(line)
+            // The one-pass load's gzip reads the backup file drctl hands it (the head check's reads bytes).
+            if let failingLoad, invocation.executable == "gzip", case .file = invocation.standardInput {
+                return .failure(invocation, status: failingLoad.status, stderr: failingLoad.stderr)
+            }
             for (fragment, stderr) in failing where line.contains(fragment) {
                 return .failure(invocation, stderr: stderr)
             }
@@ -102,6 +106,22 @@ final class RestoreUnitFixture {
     }
 
     func index(of fragment: String) -> Int? { commands.firstIndex { $0.contains(fragment) } }
+    /// The app or the live database changed: a scale, a rename, or a database other than the run's new one
+    /// (`valeo_erp_restore_…`) dropped or created.
+    var touchedLive: Bool {
+        commands.contains { $0.hasPrefix("kubectl") && $0.contains(" scale ") }
+            || commands.contains { line in
+                line.hasPrefix("psql")
+                    && (line.contains("RENAME")
+                        || !line.contains("valeo_erp_restore_")
+                            && (line.contains("DROP DATABASE") || line.contains("CREATE DATABASE")))
+            }
+    }
+    /// The run's new database was dropped again after the last load into it.
+    var newDatabaseDroppedAfterLoad: Bool {
+        guard let load = commands.lastIndex(where: { $0.contains("--single-transaction") }) else { return false }
+        return commands[load...].contains { $0.contains("DROP DATABASE IF EXISTS \"valeo_erp_restore_") }
+    }
     var touchedAnything: Bool {
         commands.contains { $0.hasPrefix("kubectl") && $0.contains(" scale ") }
             || commands.contains { line in
@@ -120,7 +140,7 @@ struct RestoreScenarioTests {
         let fixture = try RestoreUnitFixture()
         _ = try await fixture.run()  // fails at the readiness URL, after every command ran
         let order = [
-            "gzip -t", "gzip -dc", "CREATE DATABASE \"valeo_erp_restore_", "jsonpath={.spec.replicas}",
+            "gzip -dc", "CREATE DATABASE \"valeo_erp_restore_", "--single-transaction", "jsonpath={.spec.replicas}",
             "scale deployment valeo-erp --replicas 0", "RENAME TO \"valeo_erp_before_", "RENAME TO \"valeo_erp\"",
             "-d valeo_erp -w -At -c SELECT COUNT(*) FROM documents_header", "scale deployment valeo-erp --replicas 3",
             "rollout status",
@@ -132,22 +152,50 @@ struct RestoreScenarioTests {
         #expect(!fixture.commands.joined().contains("pw'; x"), "the password reached argv")
     }
 
-    @Test("a corrupt backup is refused before kubectl or any database change")
-    func corruptRefused() async throws {
-        let fixture = try RestoreUnitFixture(failing: ["gzip -t": "gzip: unexpected end of file"])
-        let result = try await fixture.run()
-        guard case .failure(let error) = result else { Issue.record("the restore ran"); return }
-        #expect("\(error)".contains("corrupt"))
-        #expect(!fixture.touchedAnything)
-        #expect(!fixture.commands.contains { $0.hasPrefix("kubectl") })
+    @Test("a local backup is read once: no gzip -t or checksum pass before drctl hands the file to gzip -dc | psql")
+    func localBackupLoadsInOnePass() async throws {
+        let fixture = try RestoreUnitFixture()
+        _ = try await fixture.run()
+        #expect(fixture.index(of: "gzip -t") == nil, "\(fixture.commands.joined(separator: "\n"))")
+        let loads = fixture.runner.pipelines.filter {
+            $0.stages.last?.arguments.contains("--single-transaction") == true
+        }
+        let load = try #require(loads.first, "no load pipeline ran")
+        #expect(loads.count == 1)
+        #expect(load.stages.map(\.executable) == ["gzip", "psql"])
+        #expect(load.taps == [PipelineTap.input(readsToEnd: true)], "drctl does not measure the file on the way")
+        guard case .file(let path) = load.stages[0].standardInput else {
+            Issue.record("gzip does not read the backup file"); return
+        }
+        #expect(path.hasSuffix("/daily/" + fixture.backupName))
     }
 
-    @Test("a checksum that differs from the catalog's is refused before anything is touched")
+    @Test("gzip refusing the file during the load refuses it: the new database dropped, the app and live one untouched")
+    func corruptRefused() async throws {
+        for (status, stderr, said) in [
+            (Int32(1), "gzip: stdin: unexpected end of file", "corrupt"),
+            (
+                Int32(2), "gzip: stdin: decompression OK, trailing garbage ignored",
+                "bytes after the end of the gzip data"
+            ),
+        ] {
+            let fixture = try RestoreUnitFixture(failingLoad: (status, stderr))
+            let result = try await fixture.run()
+            guard case .failure(let error) = result else { Issue.record("the restore ran"); return }
+            #expect("\(error)".contains(said), "\(error)")
+            #expect(!fixture.touchedLive, "\(fixture.commands.joined(separator: "\n"))")
+            #expect(fixture.newDatabaseDroppedAfterLoad, "\(fixture.commands.joined(separator: "\n"))")
+            #expect(!fixture.commands.contains { $0.hasPrefix("kubectl") })
+        }
+    }
+
+    @Test("a checksum that differs from the catalog's is refused after the load, before anything live is touched")
     func checksumRefused() async throws {
         let fixture = try RestoreUnitFixture(recordedSHA256: String(repeating: "0", count: 64))
         guard case .failure(let error) = try await fixture.run() else { Issue.record("the restore ran"); return }
         #expect("\(error)".contains("SHA-256"))
-        #expect(!fixture.touchedAnything)
+        #expect(!fixture.touchedLive, "\(fixture.commands.joined(separator: "\n"))")
+        #expect(fixture.newDatabaseDroppedAfterLoad, "\(fixture.commands.joined(separator: "\n"))")
     }
 
     @Test("a dump that names another database is refused")

@@ -8,8 +8,12 @@ import Synchronization
 #endif
 
 /// `drctl backup create`: `pg_dump | gzip -c` (or `pigz -c`, `backups.compressor`) into `daily/<name>.partial`
-/// (mode 0600), every stage's exit status checked; then `gzip -t`, size floor and SHA-256 of the new file, a rename to the final name that never
-/// replaces an existing backup, and the catalog record. The first backup of a UTC month is also kept under
+/// (mode 0600), written by drctl itself, which counts the bytes and computes their SHA-256 as it writes them
+/// (one pass: the new file is not read again); every stage's exit status checked, the size floor, the file's
+/// size on disk against the bytes written, fsync, a rename to the final name that never replaces an existing
+/// backup, and the catalog record. No `gzip -t` of the new file: it would read back from the page cache the bytes
+/// just hashed, which prove no more than the compressor's exit status; `backup verify` and every restore check
+/// the file on disk (gzip's exit status and the SHA-256 recorded here). The first backup of a UTC month is also kept under
 /// `monthly/` (a hard link when the file system allows, a copy otherwise).
 ///
 /// With `backups.format: custom`, `pg_dump -Fc -f daily/<name>.dump.partial` instead (pg_dump writes the file
@@ -58,7 +62,9 @@ public struct BackupCreator: Sendable {
     public func pipeline(partialPath: String, snapshot: String? = nil) -> CommandPipeline {
         switch format {
         case .plain:
-            CommandPipeline([postgres.dump(snapshot: snapshot), gzip.compress()], output: .file(partialPath))
+            CommandPipeline(
+                [postgres.dump(snapshot: snapshot), gzip.compress()], output: .file(partialPath),
+                taps: [PipelineTap(afterStage: 1, readsToEnd: true)])
         case .custom:
             CommandPipeline(
                 [postgres.dump(format: .custom, file: partialPath, snapshot: snapshot)], output: .discard)
@@ -142,20 +148,41 @@ public struct BackupCreator: Sendable {
                 throw BackupError.fileNotWritten(path: partialPath, reason: "it could not be created")
             }
         }
+        let written = Mutex<PipelineTap.Reading?>(nil)
         let content = try await inExportedSnapshot { snapshot in
             do {
-                try await runner.runChecked(pipeline(partialPath: partialPath, snapshot: snapshot))
+                let result = try await runner.runChecked(pipeline(partialPath: partialPath, snapshot: snapshot))
+                written.withLock { $0 = result.taps.first }
             } catch let failure as CommandFailure {
                 throw BackupError.dumpFailed(database: database, detail: failure.localizedDescription)
             }
         }
-        let check = BackupIntegrityCheck(
-            gzip: gzip, archive: postgres.archive, sizeFloor: ByteSize(bytes: 1), runner: runner)
-        let measurement = try await check.check(path: partialPath, file: name.fileName, format: format)
+        let measurement: BackupIntegrityCheck.Measurement
+        if let reading = written.withLock({ $0 }) {
+            measurement = try Self.measurement(of: reading, path: partialPath, file: name.fileName)
+        } else {
+            let check = BackupIntegrityCheck(
+                gzip: gzip, archive: postgres.archive, sizeFloor: ByteSize(bytes: 1), runner: runner)
+            measurement = try await check.check(path: partialPath, file: name.fileName, format: format)
+        }
         guard measurement.size >= sizeFloor.bytes else {
             throw BackupError.dumpUnderSizeFloor(database: database, size: measurement.size, floor: sizeFloor)
         }
         return (measurement, content)
+    }
+
+    /// What drctl wrote into the new file, as it measured it: refused when nothing was written or the file on
+    /// disk does not hold as many bytes.
+    static func measurement(of reading: PipelineTap.Reading, path: String, file: String) throws(BackupError)
+        -> BackupIntegrityCheck.Measurement
+    {
+        guard reading.byteCount > 0 else { throw .backupEmpty(file: file) }
+        let size = try BackupIntegrityCheck.size(of: path)
+        guard reading.reachedEnd, size == reading.byteCount else {
+            throw .backupCorrupt(
+                file: file, detail: "drctl wrote \(reading.byteCount) bytes, but the file holds \(size)")
+        }
+        return BackupIntegrityCheck.Measurement(size: size, sha256: reading.sha256)
     }
 
     /// Runs `body` with the id of a snapshot a psql session exported (`Postgres.snapshotSession`) and holds

@@ -33,11 +33,7 @@ public struct BackupIntegrityCheck: Sendable {
     ) async throws -> Measurement {
         let file = file ?? path
         let format = format ?? BackupName.format(ofFileName: (file as NSString).lastPathComponent) ?? .plain
-        let size = try Self.size(of: path)
-        guard size > 0 else { throw BackupError.backupEmpty(file: file) }
-        guard size >= sizeFloor.bytes else {
-            throw BackupError.backupUnderSizeFloor(file: file, size: size, floor: sizeFloor)
-        }
+        let size = try checkSize(path: path, file: file)
         switch format {
         case .plain: try await testIntegrity(path: path, file: file)
         case .custom: try await testArchiveIntegrity(path: path, file: file)
@@ -52,6 +48,17 @@ public struct BackupIntegrityCheck: Sendable {
             throw BackupError.checksumMismatch(file: file, expected: expectedSHA256.lowercased(), actual: sha256)
         }
         return Measurement(size: size, sha256: sha256)
+    }
+
+    /// The file's size, once it is neither empty nor under the size floor: the checks that need no read of it.
+    public func checkSize(path: String, file: String? = nil) throws(BackupError) -> Int64 {
+        let file = file ?? path
+        let size = try Self.size(of: path)
+        guard size > 0 else { throw BackupError.backupEmpty(file: file) }
+        guard size >= sizeFloor.bytes else {
+            throw BackupError.backupUnderSizeFloor(file: file, size: size, floor: sizeFloor)
+        }
+        return size
     }
 
     /// `gzip -t`; exit 1 (truncated, corrupt) and exit 2 (trailing garbage) both make the backup corrupt.

@@ -15,8 +15,11 @@ public struct CommandPipeline: Sendable, Hashable, Codable {
     ) {
         precondition(!stages.isEmpty, "a pipeline needs at least one stage")
         precondition(
-            taps.allSatisfy { $0.afterStage >= 0 && $0.afterStage < stages.count - 1 || $0.afterStage == -1 },
-            "a tap sits between two stages, or before the first")
+            taps.allSatisfy { tap in
+                tap.afterStage >= 0 && tap.afterStage < stages.count - 1 || tap.afterStage == -1
+                    || tap.afterStage == stages.count - 1 && { if case .file = output { true } else { false } }()
+            },
+            "a tap sits between two stages, before the first, or after the last one writing to a file")
         precondition(
             !taps.contains { $0.afterStage == -1 }
                 || { if case .file = stages[0].standardInput { true } else { false } }(),
@@ -78,7 +81,8 @@ extension CommandPipeline: CustomStringConvertible {
 
 /// drctl in the middle of a pipeline: instead of joining stage `afterStage` to the next one by a pipe, it reads
 /// that stage's output, counts the bytes and computes their SHA-256, and writes them on to the next stage
-/// (`aws s3 cp s3://… - | (sha256 in drctl) | gunzip -c | psql …`). When the next stage stops reading, drctl
+/// (`aws s3 cp s3://… - | (sha256 in drctl) | gunzip -c | psql …`), or after the last stage into the pipeline's
+/// output file (`pg_dump | gzip -c | (sha256 in drctl) > file`: the checksum of exactly the bytes written). When the next stage stops reading, drctl
 /// stops reading too, so the stage before gets SIGPIPE as it would in a shell pipeline — unless `readsToEnd`.
 public struct PipelineTap: Sendable, Hashable, Codable {
     /// The stage whose output the tap reads; -1 (`input`): the first stage's standard input file, which drctl

@@ -50,7 +50,8 @@ extension CommandRunner {
     /// Opens every descriptor the stages need: the first stage's input, the pipes between stages, and the last
     /// stage's output. All are close-on-exec, so only the child that takes one over (as 0 or 1) holds it; each
     /// is closed in drctl right after that child starts, so end-of-file reaches the next stage. A tapped
-    /// boundary gets two pipes, with drctl's relay holding the inner ends.
+    /// boundary gets two pipes, with drctl's relay holding the inner ends; a tap after the last stage holds the
+    /// output file.
     static func openDescriptors(
         for invocations: [CommandInvocation],
         output: CommandPipeline.Output,
@@ -126,7 +127,17 @@ extension CommandRunner {
             }
             for index in invocations.indices {
                 if index == invocations.count - 1 {
-                    stages.append((nextInput, lastOutput))
+                    if let tap = taps.first(where: { $0.afterStage == index }), case .descriptor(let file) = lastOutput
+                    {
+                        // drctl writes the last stage's output into the file itself, measuring it on the way.
+                        let ends = try makePipe(index)
+                        stages.append((nextInput, .descriptor(ends.write)))
+                        relays.append(
+                            PipeRelay(
+                                afterStage: index, source: ends.read, destination: file, readsToEnd: tap.readsToEnd))
+                    } else {
+                        stages.append((nextInput, lastOutput))
+                    }
                 } else if let tap = taps.first(where: { $0.afterStage == index }) {
                     let before = try makePipe(index)
                     let after = try makePipe(index)

@@ -32,15 +32,11 @@ public struct DatabaseRestorer: Sendable {
 
     private var plannedScratch: String { "\(database)_restore_<run>" }
 
-    /// The new database's preparation and load, for a plan: the off-site stream's load from `source`
-    /// (`loadPipeline`), or with `localFile` a local file's `gzip -dc FILE | psql` (`localLoadPipeline`).
-    func plannedLoadCommands(source: LoadSource? = nil, localFile: String? = nil, into database: String? = nil)
-        -> [String]
-    {
+    /// The new database's preparation and one-pass load from `source` (`loadPipeline`), for a plan: the
+    /// off-site stream, or a local file drctl reads into gzip itself.
+    func plannedLoadCommands(source: LoadSource? = nil, into database: String? = nil) -> [String] {
         let scratch = database ?? plannedScratch
-        let load =
-            localFile.map { localLoadPipeline(file: $0, into: scratch) }
-            ?? loadPipeline(source: source ?? .file("<backup>"), into: scratch)
+        let load = loadPipeline(source: source ?? .file("<backup>"), into: scratch)
         return [
             admin.dropDatabase(scratch, force: true).redactedCommandLine,
             admin.createDatabase(scratch).redactedCommandLine,
@@ -86,10 +82,7 @@ public struct DatabaseRestorer: Sendable {
     /// fetch step, and this step only swaps it in. The load shown follows `backups.format`.
     public func plannedCommands(streamed: Bool = false) -> [String] {
         let scratch = "\(database)_restore_<run>"
-        let restore = CommandPipeline([
-            toolbox.gzip.decompress(file: "$RUN_DIR/backup/<backup>"),
-            on(scratch).runScript(singleTransaction: true),
-        ])
+        let restore = loadPipeline(source: .file("<verified backup>.sql.gz"), into: scratch)
         var lines: [String]
         if streamed {
             lines = ["(\(scratch) was loaded, verified and compared with its content record by the backup step)"]
@@ -132,26 +125,35 @@ public struct DatabaseRestorer: Sendable {
         return try await swapIn(scratch: scratch, sha256: sha256, context: context)
     }
 
-    /// Loads the verified local backup `file` into `target` (dropped and created first: the run's new database
-    /// or recover-rows' temporary one), compares it with the backup's content record and notes on it which
-    /// backup it holds. On any failure `target` is dropped again, so a refused backup leaves nothing behind.
+    /// Loads the local backup `file` into `target` (dropped and created first: the run's new database or
+    /// recover-rows' temporary one), compares it with the backup's content record and notes on it which backup
+    /// it holds. On any failure `target` is dropped again, so a refused backup leaves nothing behind.
+    ///
+    /// A `.sql.gz` is loaded in one pass, as the off-site stream is (`loadPipeline`): drctl reads the file into
+    /// `gzip -dc | psql` itself and judges the load by gzip's exit status (corrupt, truncated, bytes after the
+    /// gzip data), the file's SHA-256 against `sha256` (the catalog's) and its byte count against `size` (what
+    /// the file had before; nil: not compared) — no `gzip -t` or checksum read before it. A `.dump` was checked
+    /// before (`pg_restore --list`, a full read, its SHA-256) and is loaded with `pg_restore -j`.
     @discardableResult
-    func load(file: String, sha256: String, into target: String, context: StepContext) async throws -> StepOutputs {
+    func load(file: String, sha256: String, size: Int64? = nil, into target: String, context: StepContext)
+        async throws -> StepOutputs
+    {
         let runner = context.runner
         let name = (file as NSString).lastPathComponent
         try await recreate(target, context: context)
         context.log("restoring \(name) into \(target)")
         do {
-            // pg_restore or psql refusing the backup's contents (`ExitMeaning.refused`) refuses the backup.
-            let failure =
-                BackupName.format(ofFileName: name) == .custom
-                ? try await runner.run(archiveLoad(file: file, into: target)).failure
-                : try await runner.run(localLoadPipeline(file: file, into: target)).failure
-            if let failure {
-                if failure.refusal != nil {
-                    throw RecoveryError.backupDoesNotLoad(file: name, cause: failure.causeOrStatus)
+            if BackupName.format(ofFileName: name) == .custom {
+                // pg_restore refusing the backup's contents (`ExitMeaning.refused`) refuses the backup.
+                if let failure = try await runner.run(archiveLoad(file: file, into: target)).failure {
+                    if failure.refusal != nil {
+                        throw RecoveryError.backupDoesNotLoad(file: name, cause: failure.causeOrStatus)
+                    }
+                    throw failure
                 }
-                throw failure
+            } else {
+                let result = try await runner.run(loadPipeline(source: .file(file), into: target))
+                try Self.judgeLocal(result, file: name, sha256: sha256, size: size)
             }
             let record = try BackupContentRecord.read(
                 path: BackupContentRecord.sidecarPath(for: file), backup: name)
@@ -205,7 +207,8 @@ public struct DatabaseRestorer: Sendable {
     /// dump goes into the new database in one pass, and drctl measures the compressed bytes on the way. gzip
     /// itself, never pigz (`Gzip.strictDecompress`): no `gzip -t` ran before, and only gzip's exit status 2
     /// refuses bytes after the gzip data, which a recorded checksum of those same bytes would not catch.
-    /// A downloaded `file` (a store whose client cannot write to a pipe) is read by drctl itself, before gzip.
+    /// A `file` (a local backup, or a download from a store whose client cannot write to a pipe) is read by drctl
+    /// itself, before gzip.
     func loadPipeline(source: LoadSource, into scratch: String) -> CommandPipeline {
         let load = on(scratch).runScript(singleTransaction: true)
         switch source {
@@ -220,10 +223,34 @@ public struct DatabaseRestorer: Sendable {
         }
     }
 
-    /// `gzip -dc FILE | psql -q --single-transaction … -d TARGET`: a local backup `gzip -t` already checked (so
-    /// pigz may decompress it).
-    func localLoadPipeline(file: String, into target: String) -> CommandPipeline {
-        CommandPipeline([toolbox.gzip.decompress(file: file), on(target).runScript(singleTransaction: true)])
+    /// The verdict on a local file's one-pass load (`load`), before anything live is touched: gzip's refusal
+    /// first (it names the damage: corrupt, truncated, bytes after the gzip data; the checksum differs then too),
+    /// then the SHA-256 against the catalog's and the byte count, then psql's refusal of the backup's SQL.
+    static func judgeLocal(_ result: PipelineResult, file: String, sha256: String, size: Int64?) throws {
+        let failure = result.failure
+        if let failure, failure.stageIndex == 0 {
+            guard case .refused(let what) = failure.meaning else { throw failure }
+            let detail = "gzip -dc: " + failure.causeOrStatus
+            throw BackupError.backupCorrupt(
+                file: file,
+                detail: what == Gzip.trailingGarbage ? "bytes after the end of the gzip data (\(detail))" : detail)
+        }
+        guard let reading = result.taps.first, reading.reachedEnd else {
+            throw failure ?? BackupError.backupCorrupt(file: file, detail: "drctl did not read the file to its end")
+        }
+        if reading.sha256 != sha256.lowercased() {
+            throw BackupError.checksumMismatch(file: file, expected: sha256.lowercased(), actual: reading.sha256)
+        }
+        if let size, reading.byteCount != size {
+            throw BackupError.backupCorrupt(
+                file: file, detail: "\(reading.byteCount) bytes read, but the file had \(size) when the restore began")
+        }
+        if let failure {
+            if failure.refusal != nil {
+                throw RecoveryError.backupDoesNotLoad(file: file, cause: failure.causeOrStatus)
+            }
+            throw failure
+        }
     }
 
     /// Where a streamed load's compressed bytes come from.

@@ -21,24 +21,47 @@ public struct DumpOriginCheck: Sendable {
         CommandPipeline([gzip.decompress(file: file)], output: .lines(startingWith: Self.statements))
     }
 
-    /// Throws `RecoveryError` unless `file` (shown as `name`) is a plain dump fit to restore into `database`.
-    /// A custom-format `.dump` passes: its integrity check already proved it an archive (`pg_restore --list`),
-    /// and `pg_restore -d` without `-C` restores into the database it is given, whatever the archive names.
-    public func check(file: String, name: String, database: String, runner: any CommandRunning) async throws {
-        if BackupName.format(ofFileName: name) == .custom { return }
-        let result = try await runner.run(pipeline(file: file))
-        if let failure = result.failure {
-            throw BackupError.backupCorrupt(file: name, detail: "gzip -dc: " + failure.causeOrStatus)
-        }
-        try Self.judge(lines: result.output, name: name, database: database)
-    }
-
     /// The same judgement on the first bytes of a backup (`downloadHead`), before it is streamed anywhere.
     /// `pg_dump -C` writes its `CREATE DATABASE` and `\connect` right after the header, so the head holds them.
     /// gzip stops at the cut, and the head may hold damage further on: the stream that follows judges integrity,
     /// so gzip's complaint only matters when not even the header came out.
     public func checkHead(file: String, name: String, database: String, runner: any CommandRunning) async throws {
-        let result = try await runner.run(pipeline(file: file))
+        try Self.judgeHead(try await runner.run(pipeline(file: file)), name: name, database: database)
+    }
+
+    /// How many bytes of a backup the head check reads: `pg_dump -C`'s statements come right after the header.
+    public static let headBytes = 1 << 20
+
+    /// `gzip -dc` of the first MiB of a local backup, which drctl reads and hands to gzip (no copy on disk).
+    public func headPipeline(localFile path: String) throws(BackupError) -> CommandPipeline {
+        let head: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            head = try handle.read(upToCount: Self.headBytes) ?? Data()
+        } catch {
+            throw .fileUnreadable(path: path, reason: error.localizedDescription)
+        }
+        var gunzip = gzip.decompress()
+        gunzip.standardInput = .bytes(head)
+        return CommandPipeline([gunzip], output: .lines(startingWith: Self.statements))
+    }
+
+    /// For a plan: what `checkHead(localFile:)` runs.
+    public func plannedHeadLine(localFile path: String) -> String {
+        "(drctl reads the first MiB of \(ShellQuoting.quote(path))) | "
+            + CommandPipeline([gzip.decompress()], output: .lines(startingWith: Self.statements)).redactedCommandLine
+    }
+
+    /// The same judgement on the first MiB of a local backup, before the one-pass load reads all of it.
+    public func checkHead(localFile path: String, name: String, database: String, runner: any CommandRunning)
+        async throws
+    {
+        if BackupName.format(ofFileName: name) == .custom { return }
+        try Self.judgeHead(try await runner.run(headPipeline(localFile: path)), name: name, database: database)
+    }
+
+    static func judgeHead(_ result: PipelineResult, name: String, database: String) throws {
         do {
             try Self.judge(lines: result.output, name: name, database: database)
         } catch {

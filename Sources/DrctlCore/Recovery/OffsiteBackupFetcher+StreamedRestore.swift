@@ -169,7 +169,7 @@ extension OffsiteBackupFetcher {
             file: path, name: name, database: backupDatabaseName, runner: context.runner)
     }
 
-    static let headBytes = 1 << 20
+    static let headBytes = DumpOriginCheck.headBytes
 
     private func load(
         _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
@@ -185,33 +185,41 @@ extension OffsiteBackupFetcher {
         if BackupName.format(ofFileName: name) == .custom {
             return try await loadArchive(object, store: store, restorer: restorer, into: scratch, context: context)
         }
-        // Three independent waits side by side (each `aws` call costs most of a second): the sidecar, the origin
-        // check of the first MiB, and the empty new database. The stream starts only when all three are done; a
-        // refusal by the origin check still comes before psql reads a byte. In a Job (`database.dataPlane: job`)
-        // the new database is prepared by `loadInJob`, which first looks for the Job of an interrupted attempt.
+        // Independent waits side by side (each `aws` call costs most of a second): the two sidecars (`.sha256`
+        // and `.record.json`), the origin check of the first MiB, and the empty new database. The stream starts
+        // once the origin check and the new database are done — a refusal by the origin check still comes before
+        // psql reads a byte — and the sidecars are only needed for the verdict after it. In a Job
+        // (`database.dataPlane: job`) the new database is prepared by `loadInJob`, which first looks for the Job
+        // of an interrupted attempt.
         let inJob = toolbox.manifest.database.dataPlane == .job
-        async let recorded = recordedChecksum(of: object, store: store, context: context)
+        let recorded = Task { try await recordedChecksum(of: object, store: store, context: context) }
+        let content = Task { try await recordedContent(of: object, store: store, context: context) }
+        defer {
+            recorded.cancel()
+            content.cancel()
+        }
         async let prepared: Void = inJob ? () : restorer.prepare(scratch, context: context)
         if checkOrigin {
             try await checkHead(of: object, store: store, context: context)
         }
-        let expected = try await recorded
         try await prepared
-        if expected == nil {
-            context.log("no recorded checksum for \(name) off-site; verified by gzip, size and psql only")
-        }
         let sha256: String
+        let expected: String?
         if inJob {
+            expected = try await recorded.value
             sha256 = try await loadInJob(
                 object, restorer: restorer, into: scratch, expected: expected, context: context)
         } else {
-            sha256 = try await streamLoad(
-                object, store: store, restorer: restorer, into: scratch, expected: expected, context: context
-            ).sha256
+            let streamed = try await streamLoad(
+                object, store: store, restorer: restorer, into: scratch, recorded: { try await recorded.value },
+                context: context)
+            (sha256, expected) = (streamed.sha256, streamed.expected)
+        }
+        if expected == nil {
+            context.log("no recorded checksum for \(name) off-site; verified by gzip, size and psql only")
         }
         let checked = try await restorer.checkContent(
-            of: scratch, record: try await recordedContent(of: object, store: store, context: context), file: name,
-            sha256: sha256, context: context)
+            of: scratch, record: try await content.value, file: name, sha256: sha256, context: context)
         try await context.runner.runChecked(
             restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
         context.log(
@@ -227,6 +235,17 @@ extension OffsiteBackupFetcher {
         _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
         expected: String?, context: StepContext
     ) async throws -> (sha256: String, result: PipelineResult) {
+        let streamed = try await streamLoad(
+            object, store: store, restorer: restorer, into: scratch, recorded: { expected }, context: context)
+        return (streamed.sha256, streamed.result)
+    }
+
+    /// `streamLoad` with the recorded checksum read beside the stream: `recorded` is awaited once the stream
+    /// ended, for the verdict.
+    func streamLoad(
+        _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
+        recorded: @Sendable () async throws -> String?, context: StepContext
+    ) async throws -> (sha256: String, result: PipelineResult, expected: String?) {
         let name = Self.fileName(object.key)
         var downloaded: String?
         defer { if let downloaded { try? FileManager.default.removeItem(atPath: downloaded) } }
@@ -241,10 +260,11 @@ extension OffsiteBackupFetcher {
         }
         context.log("streaming \(name) (\(ByteSize(bytes: object.size))) into \(scratch)")
         let result = try await context.runner.run(restorer.loadPipeline(source: source, into: scratch))
+        let expected = try await recorded()
         let sha256 = try Self.judge(
             result, name: name, loadedInto: scratch, target: toolbox.manifest.database.name,
             listedSize: object.size, expected: expected)
-        return (sha256, result)
+        return (sha256, result, expected)
     }
 
     /// A custom-format backup: downloaded into the run's scratch folder (mode 0600 in a 0700 folder), its size,

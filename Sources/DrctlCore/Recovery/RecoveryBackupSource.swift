@@ -100,8 +100,9 @@ public struct SelectedBackup: Sendable, Hashable {
 }
 
 /// Picks the backup for `drctl restore` and `drctl recover-rows` and verifies it before the live database is
-/// touched: the local backup folder's catalog first (`BackupIntegrityCheck`: not empty, size floor, `gzip -t`,
-/// SHA-256 against the catalog, then `DumpOriginCheck`), else the off-site store, whose backup is loaded
+/// touched: the local backup folder's catalog first (not empty, size floor, `DumpOriginCheck` on its first MiB,
+/// then one pass into the new database judged by gzip's exit status, the SHA-256 against the catalog and the
+/// byte count; a `.dump`: `BackupIntegrityCheck` first), else the off-site store, whose backup is loaded
 /// straight into the database the restore works on (`OffsiteBackupFetcher.stream`: a `.sql.gz` is streamed
 /// after an origin check on its first MiB, checked against the `.sha256` sidecar on the way; a `.dump` is
 /// downloaded and checked first; the next older one is tried after a refusal).
@@ -163,17 +164,23 @@ public struct RecoveryBackupSource: Sendable {
                     into: plannedOffsiteTarget, checkOrigin: true)
         }
         var lines = ["pick \(file) from \(folder.catalogStore.path)"]
-        lines += fetcher.plannedIntegrityCommands(file: local + file, backup: named)
-        lines.append(
-            "size of \(local + file) ≥ \(toolbox.manifest.backups.sizeFloor); sha256 compared with the catalog")
         let restorer = DatabaseRestorer(toolbox: toolbox)
         if fetcher.plannedExtension(named) != BackupName.archiveFileExtension {
-            lines.append(origin.pipeline(file: local + file).redactedCommandLine)
-        }
-        if let spaceCheck { lines.append(spaceCheck.plannedLine + " (the backup's size from the catalog)") }
-        if fetcher.plannedExtension(named) != BackupName.archiveFileExtension {
-            lines += restorer.plannedLoadCommands(localFile: local + file, into: plannedOffsiteTarget)
+            lines += [
+                "size of \(local + file) ≥ \(toolbox.manifest.backups.sizeFloor)",
+                origin.plannedHeadLine(localFile: local + file)
+                    + "  (a pg_dump -C dump or no dump at all is refused before psql sees it)",
+            ]
+            if let spaceCheck { lines.append(spaceCheck.plannedLine + " (the backup's size from the catalog)") }
+            lines += restorer.plannedLoadCommands(source: .file(local + file), into: plannedOffsiteTarget)
+            lines.append(
+                "(one pass: sha256 of the file compared with the catalog; bytes with its size; gzip -dc's exit status:"
+                    + " corrupt, truncated, trailing garbage; psql's exit status)")
         } else {
+            lines += fetcher.plannedIntegrityCommands(file: local + file, backup: named)
+            lines.append(
+                "size of \(local + file) ≥ \(toolbox.manifest.backups.sizeFloor); sha256 compared with the catalog")
+            if let spaceCheck { lines.append(spaceCheck.plannedLine + " (the backup's size from the catalog)") }
             lines += restorer.plannedArchiveLoadCommands(file: local + file, into: plannedOffsiteTarget)
         }
         lines += restorer.plannedContentCheck(into: plannedOffsiteTarget)
@@ -269,8 +276,9 @@ public struct RecoveryBackupSource: Sendable {
         }
     }
 
-    /// Verifies each local backup in turn (size, gzip or archive integrity, SHA-256 against the catalog, the
-    /// dump's origin), loads it into the run's new database and compares it with its content record; the first
+    /// Verifies each local backup in turn (size, the dump's origin on its first MiB; gzip integrity, SHA-256
+    /// against the catalog and byte count on the load itself; a `.dump`'s archive and SHA-256 before), loads it
+    /// into the run's new database and compares it with its content record; the first
     /// that passes is kept there, ready to be swapped in. A refused backup's database is dropped and, unless the
     /// backup was named, the next older one is tried; the output and journal say which were passed over and why.
     private func loadLocal(_ records: [BackupRecord], named: Bool, context: StepContext) async throws
@@ -287,14 +295,23 @@ public struct RecoveryBackupSource: Sendable {
                 let check = BackupIntegrityCheck(
                     gzip: toolbox.gzip, archive: toolbox.postgres.archive,
                     sizeFloor: toolbox.manifest.backups.sizeFloor, runner: context.runner)
-                let measured = try await check.check(
-                    path: path, file: record.relativePath, expectedSHA256: record.sha256)
-                try await origin.check(file: path, name: record.fileName, database: database, runner: context.runner)
-                let space = try await spaceCheck?.check(backupSize: measured.size, context: context)
+                let size: Int64
+                if BackupName.format(ofFileName: record.fileName) == .custom {
+                    size = try await check.check(path: path, file: record.relativePath, expectedSHA256: record.sha256)
+                        .size
+                } else {
+                    // One pass: gzip's exit status, the SHA-256 and the byte count are judged on the load into the
+                    // new database (`DatabaseRestorer.load`); before it only what needs no read of the whole file.
+                    size = try check.checkSize(path: path, file: record.relativePath)
+                    try await origin.checkHead(
+                        localFile: path, name: record.fileName, database: database, runner: context.runner)
+                }
+                let space = try await spaceCheck?.check(backupSize: size, context: context)
+                let sha256 = record.sha256.lowercased()
                 let checked = try await restorer.load(
-                    file: path, sha256: measured.sha256, into: target, context: context)
+                    file: path, sha256: sha256, size: size, into: target, context: context)
                 return SelectedBackup(
-                    name: record.fileName, path: path, size: measured.size, sha256: measured.sha256,
+                    name: record.fileName, path: path, size: size, sha256: sha256,
                     origin: "local " + record.relativePath, skipped: skipped, loadedDatabase: target,
                     spaceChecked: space, contentCheck: checked["contentCheck"])
             } catch let error as CancellationError {

@@ -107,6 +107,13 @@ public struct BackupScenario: Sendable {
         }
     }
 
+    /// What `backup create` checks the new file with before it is named: a custom-format archive is read again
+    /// (`pg_restore --list` and a full read, as pg_dump wrote it itself); a `.sql.gz` is not (drctl hashed the
+    /// bytes as it wrote them, and the compressor's exit status vouches for their format).
+    private func createChecks(path: String) -> [String] {
+        manifest.backups.format == .custom ? integrityCommands(path: path) : []
+    }
+
     /// `$RUN_DIR/backup-create-started`: when this run's dump started (whole seconds), for the probe.
     static func createMarker(workRoot: String, runID: String) -> String {
         workRoot + "/" + runID + "/backup-create-started"
@@ -178,7 +185,7 @@ public struct BackupScenario: Sendable {
             .joined(separator: ", ")
         let final = inPod.path(.daily, fileName: plannedFileName)
         var work = [creator.pipeline(partialPath: final + ".partial").redactedCommandLine]
-        work += integrityCommands(path: final + ".partial")
+        work += createChecks(path: final + ".partial")
         work.append(
             "sha256, size at least \(manifest.backups.sizeFloor), catalog.json, monthly/; "
                 + (stores.isEmpty
@@ -243,8 +250,10 @@ public struct BackupScenario: Sendable {
             commands: [
                 "(resumed after an interrupted dump) rm \(partial) of that dump",
                 planned.pipeline(partialPath: partial).redactedCommandLine,
-            ] + integrityCommands(path: partial) + [
-                "sha256(\(partial)), size at least \(manifest.backups.sizeFloor)",
+            ] + createChecks(path: partial) + [
+                (manifest.backups.format == .custom
+                    ? "sha256(\(partial))" : "(sha256 and byte count of the bytes written, in drctl: no second read)")
+                    + ", size at least \(manifest.backups.sizeFloor)",
                 "link \(partial) → \(final) (never replacing a backup), rm \(partial);"
                     + " record size and SHA-256 in \(folder.root)/catalog.json",
                 "(first backup of the UTC month) link \(final) → \(folder.path(.monthly, fileName: plannedFileName))",
