@@ -153,7 +153,10 @@ import Testing
         var toolbox = toolbox()
         toolbox.kubectl = Kubectl(context: "ctx", namespace: "prod", kubeconfig: "/home/op/.kube/config")
         let verdict = AgentVerdict(command: "backup-create", succeeded: true, file: "f.sql.gz", sha256: "ab", bytes: 3)
+        // Complete once the log is followed: the run then has started every command it can.
         let created = Mutex(false)
+        let followed = Mutex(false)
+        let polls = Mutex(0)
         let runner = RecordingCommandRunner { invocation in
             let arguments = invocation.arguments
             var output = ""
@@ -161,12 +164,20 @@ import Testing
             var stderr = ""
             if arguments.contains("create") {
                 created.withLock { $0 = true }
+            } else if arguments.contains("-f"), arguments.contains("logs") {
+                followed.withLock { $0 = true }
             } else if arguments.contains("job"), arguments.contains("get") {
-                if created.withLock({ $0 }) {
-                    output = #"{"status": {"conditions": [{"type": "Complete", "status": "True"}]}}"#
-                } else {
+                if !created.withLock({ $0 }) {
                     status = .exited(1)
                     stderr = #"Error from server (NotFound): jobs.batch "x" not found"#
+                } else if followed.withLock({ $0 })
+                    || polls.withLock({
+                        $0 += 1; return $0
+                    }) > 200
+                {
+                    output = #"{"status": {"conditions": [{"type": "Complete", "status": "True"}]}}"#
+                } else {
+                    output = #"{"status": {"active": 1}}"#
                 }
             } else if arguments.contains("logs") {
                 output = "dumping\n"
@@ -205,6 +216,63 @@ import Testing
             #expect(lines.contains { $0.hasPrefix(shown.redactedCommandLine) }, "\(shown) is not in the plan: \(lines)")
         }
         #expect(!lines.joined().contains(Self.password))
+    }
+
+    /// The pod's log is followed by `kubectl logs -f`, not polled: a follow that ends before the Job (the pod not
+    /// started yet, a dropped connection) is started again and its repeated lines are not printed twice; the
+    /// complete log read once at the end adds what the follows missed. Each line once, in order.
+    @Test func theLogIsFollowedAndEachLineShownOnceInOrder() async throws {
+        let verdict = AgentVerdict(command: "backup-create", succeeded: true, file: "f.sql.gz", sha256: "ab", bytes: 3)
+        struct Calls {
+            var created = false
+            var follows = 0
+            var polls = 0
+        }
+        let calls = Mutex(Calls())
+        let runner = RecordingCommandRunner { invocation in
+            let arguments = invocation.arguments
+            var output = ""
+            var status: TerminationStatus = .exited(0)
+            var stderr = ""
+            if arguments.contains("create") {
+                calls.withLock { $0.created = true }
+            } else if arguments.contains("job"), arguments.contains("get") {
+                let (created, follows, polls) = calls.withLock { calls in
+                    calls.polls += 1
+                    return (calls.created, calls.follows, calls.polls)
+                }
+                if !created {
+                    status = .exited(1)
+                    stderr = #"Error from server (NotFound): jobs.batch "x" not found"#
+                } else if follows >= 3 || polls > 200 {
+                    output = #"{"status": {"conditions": [{"type": "Complete", "status": "True"}]}}"#
+                } else {
+                    output = #"{"status": {"active": 1}}"#
+                }
+            } else if arguments.contains("logs"), arguments.contains("-f") {
+                // The first follow ends before the pod wrote anything, the second after one line, the third after two.
+                let follows = calls.withLock { calls in
+                    calls.follows += 1
+                    return calls.follows
+                }
+                output = ["", "one\n", "one\ntwo\n"][min(follows, 3) - 1]
+            } else if arguments.contains("logs") {
+                output = "one\ntwo\nthree\n" + AgentVerdict.marker + (try verdict.encodedLine()) + "\n"
+            } else if arguments.contains("pods") {
+                output = try Self.podList(exitCode: 0, message: verdict.encodedLine())
+            }
+            return CommandResult(
+                invocation: invocation, status: status, standardOutput: Data(output.utf8), standardErrorTail: stderr)
+        }
+        let (job, secret) = try toolbox().dataPlaneJob(runID: "r1", step: "backup.create", arguments: ["backup-create"])
+        let lines = Mutex<[String]>([])
+        let read = try await JobRunner(kubectl: toolbox().kubectl, runner: runner, pollInterval: .zero).run(
+            job, secret: secret, progress: .init(log: { line in lines.withLock { $0.append(line) } }))
+        #expect(read == verdict)
+        #expect(lines.withLock { $0 }.filter { $0.hasPrefix("[job] ") } == ["[job] one", "[job] two", "[job] three"])
+        let logs = runner.invocations.filter { $0.arguments.contains("logs") }
+        #expect(logs.filter { $0.arguments.contains("-f") }.count >= 3, "the log was not followed")
+        #expect(logs.filter { !$0.arguments.contains("-f") }.count == 1, "the log was polled")
     }
 
     static func podList(exitCode: Int32, message: String) throws -> String {

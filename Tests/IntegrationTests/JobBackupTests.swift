@@ -16,6 +16,15 @@ import Testing
                 world.drctl, ["backup", "create", "-f", world.manifest], environment: world.environment)
             #expect(result.status == 0, "drctl backup create failed:\n\(result.output)\n\(result.errors)")
             #expect(result.output.contains("[job] drctl agent: "), "the pod's log did not reach the run's output")
+            // Followed (`kubectl logs -f`: the stand-in serves the pod's log with follow=true), not polled; each of
+            // the pod's lines once, in the order the pod wrote them.
+            let follows = world.kube.requestLog.split(separator: "\n").filter {
+                $0.hasPrefix("GET ") && $0.contains("/log?") && $0.contains("follow=true")
+            }
+            #expect(!follows.isEmpty, "the pod's log was not followed:\n\(world.kube.requestLog)")
+            let podLines = result.output.split(separator: "\n").filter { $0.contains("[job] ") }
+            #expect(Set(podLines).count == podLines.count, "a pod log line was printed twice:\n\(result.output)")
+            #expect(podLines.first?.contains("[job] drctl agent: ") == true, "\(podLines)")
 
             let catalog = try BackupFolder(root: world.claimFolder).catalogStore.load()
             let daily = try #require(catalog.records.first { $0.tier == .daily }, "no daily record in the claim")

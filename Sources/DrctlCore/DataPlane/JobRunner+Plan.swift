@@ -23,8 +23,9 @@ extension JobRunner {
         }
     }
 
-    /// Every invocation `run(job, secret:…)` starts, in the order it first starts each (the status and log reads
-    /// repeat while the Job runs). `runIndexed` reads each pod's log (`kubectl logs POD`) instead of the Job's.
+    /// Every invocation `run(job, secret:…)` starts, in the order it first starts each (the status read repeats
+    /// while the Job runs, the log follow when it ends early). `runIndexed` reads each pod's log (`kubectl logs
+    /// POD`) every poll instead of following the Job's.
     public func plannedInvocations(_ job: DataPlaneJob, secret: KubernetesSecretObject?, pod: String? = nil) throws
         -> [CommandInvocation]
     {
@@ -32,7 +33,7 @@ extension JobRunner {
         return [statusInvocation(job.name)] + (try secret.map { [try secretInvocation($0)] } ?? [])
             + [try createInvocation(job), statusInvocation(job.name)]
             + (job.indexed == nil
-                ? [logsInvocation(job.name), podsInvocation(job.name)]
+                ? [followInvocation(job.name), podsInvocation(job.name), logsInvocation(job.name)]
                 : [podsInvocation(job.name), podLogsInvocation(pod ?? "<pod>")])
             + [remove.job] + (remove.secret.map { [$0] } ?? [])
     }

@@ -12,7 +12,7 @@ import Foundation
 public struct JobRunner: Sendable {
     public var kubectl: Kubectl
     public var runner: any CommandRunning
-    /// How often the Job's status and log are read.
+    /// How often the Job's status is read, and how soon a log follow that ended before the Job is started again.
     public var pollInterval: Duration
     /// How many polls a pod may wait in a state that does not heal by itself (`CreateContainerConfigError`,
     /// `ErrImagePull`, …) before the Job is given up.
@@ -90,26 +90,37 @@ public struct JobRunner: Sendable {
         var log: String
     }
 
+    /// Follows the Job to its end: its pod's log through one `kubectl logs -f` child (`JobLogFollower`), its
+    /// status read every `pollInterval`; then the complete log, once, for the lines the follow missed and the
+    /// verdict.
     private func follow(_ name: String, progress: Progress) async throws -> Outcome {
-        var printed = 0
+        let follower = JobLogFollower(
+            invocation: followInvocation(name), runner: runner, restartDelay: pollInterval, emit: progress.log)
+        follower.start()
+        do {
+            let outcome = try await waitForEnd(name)
+            let finalLog = await currentLog(name)
+            await follower.finish(with: finalLog)
+            return Outcome(
+                succeeded: outcome.status.isComplete, exitCode: outcome.pod?.terminated?.exitCode,
+                terminationMessage: outcome.pod?.terminated?.message, log: finalLog)
+        } catch {
+            await follower.finish(with: nil)
+            throw error
+        }
+    }
+
+    /// Reads the Job's status every `pollInterval` until it is Complete or Failed; gives up on a pod stuck in a
+    /// state that waits for a person.
+    private func waitForEnd(_ name: String) async throws -> (status: JobStatus, pod: JobPod?) {
         var stuck = 0
         while true {
             try Task.checkCancellation()
-            let status = try await status(of: name)
-            let log = await currentLog(name)
-            printed = emit(log, after: printed, progress: progress)
-            guard let status else {
+            guard let status = try await status(of: name) else {
                 throw DataPlaneJobError.kubectlFailed(
                     job: name, action: "read it", detail: "the Job disappeared while drctl followed it")
             }
-            if status.isFinished {
-                let pod = try await pod(of: name)
-                let finalLog = await currentLog(name)
-                _ = emit(finalLog, after: printed, progress: progress)
-                return Outcome(
-                    succeeded: status.isComplete, exitCode: pod?.terminated?.exitCode,
-                    terminationMessage: pod?.terminated?.message, log: finalLog)
-            }
+            if status.isFinished { return (status, try await pod(of: name)) }
             if status.active == 0, let waiting = try await pod(of: name)?.waiting,
                 Self.stuckReasons.contains(waiting.reason)
             {
@@ -183,8 +194,11 @@ public struct JobRunner: Sendable {
         kubectl.create(json: try job.json(namespace: namespace))
     }
 
-    /// `kubectl logs job/NAME`: the log of the Job's pod.
+    /// `kubectl logs job/NAME`: the log of the Job's pod, read once when the Job has ended.
     func logsInvocation(_ name: String) -> CommandInvocation { kubectl.jobLogs(name) }
+
+    /// `kubectl logs -f job/NAME`: followed while the Job runs (`JobLogFollower`).
+    func followInvocation(_ name: String) -> CommandInvocation { kubectl.jobLogs(name, follow: true) }
 
     /// `kubectl logs POD`: one pod's log (each pod of an Indexed Job has its own).
     func podLogsInvocation(_ pod: String) -> CommandInvocation { kubectl.podLogs(pod) }

@@ -54,6 +54,18 @@ public struct CommandRunner: CommandRunning {
         return result
     }
 
+    /// Runs one program, streaming its lines to `lines` (and to `lineSink`); keeps no standard output.
+    public func run(_ invocation: CommandInvocation, lines: @escaping OutputLineSink) async throws -> CommandResult {
+        let sink = lineSink
+        let streaming = CommandRunner(
+            lineSink: { line in
+                lines(line)
+                sink?(line)
+            }, outputLimit: 0, stderrTailLines: standardErrorTailLines,
+            terminationGracePeriod: terminationGracePeriod, childRecords: childRecords)
+        return try await streaming.run(invocation)
+    }
+
     /// Runs the stages joined by pipes, all at once, and returns every stage's result.
     ///
     /// The first stage reads its `standardInput`; later stages read the previous stage's output (their own

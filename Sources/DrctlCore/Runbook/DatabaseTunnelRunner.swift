@@ -26,6 +26,11 @@ public struct DatabaseTunnelRunner: CommandRunning {
         }
     }
 
+    /// A followed program never connects to the database (`kubectl logs -f`): it goes to `base` unchanged.
+    public func run(_ invocation: CommandInvocation, lines: @escaping OutputLineSink) async throws -> CommandResult {
+        try await base.run(invocation, lines: lines)
+    }
+
     public func run(_ pipeline: CommandPipeline) async throws -> PipelineResult {
         guard pipeline.stages.contains(where: { tunnel.rerouted($0, localPort: tunnel.port) != nil }) else {
             return try await base.run(pipeline)

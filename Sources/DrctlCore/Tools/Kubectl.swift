@@ -136,9 +136,10 @@ public struct Kubectl: Sendable, Hashable {
         invocation(["get", "cronjob", name, "-o", "json"])
     }
 
-    /// `kubectl logs job/NAME`: the log of the Job's pod so far.
-    public func jobLogs(_ name: String) -> CommandInvocation {
-        invocation(["logs", "job/\(name)"])
+    /// `kubectl logs job/NAME`: the log of the Job's pod so far; `follow`: `kubectl logs -f job/NAME`, which
+    /// prints it and then each new line until the pod ends or the connection drops.
+    public func jobLogs(_ name: String, follow: Bool = false) -> CommandInvocation {
+        invocation(["logs"] + (follow ? ["-f"] : []) + ["job/\(name)"])
     }
 
     /// `kubectl logs POD`: one pod's log (each pod of an Indexed Job has its own).
