@@ -25,6 +25,14 @@ struct DataPlanePlanTests {
         return RunbookPlan(runbook, manifest: "manifests/production.yaml", rpo: toolbox.manifest.objectives.rpo)
     }
 
+    /// `drctl plan restore` (confirmed, room enough), compared with `Golden/<golden>`.
+    static func restorePlan(_ toolbox: ScenarioToolbox, golden: String) throws -> String {
+        let scenario = RestoreScenario(
+            toolbox: toolbox, options: .init(confirmed: true), workRoot: "/state/work",
+            spaceCheck: DatabaseSpaceCheck { _ in (1 << 40, "/var/lib/postgresql") })
+        return try GoldenPlan.expectMatches(Self.plan(try scenario.runbook(), toolbox), golden: golden)
+    }
+
     static let kubectl = "kubectl --context production --namespace production"
 
     @Test func backupInAJob() async throws {
@@ -39,13 +47,21 @@ struct DataPlanePlanTests {
 
     @Test func restoreInAJob() async throws {
         let toolbox = try await Self.toolbox(.job)
-        let scenario = RestoreScenario(
-            toolbox: toolbox, options: .init(confirmed: true), workRoot: "/state/work",
-            spaceCheck: DatabaseSpaceCheck { _ in (1 << 40, "/var/lib/postgresql") })
-        let text = try GoldenPlan.expectMatches(
-            Self.plan(try scenario.runbook(), toolbox), golden: "plan-restore-production-job.txt")
+        let text = try Self.restorePlan(toolbox, golden: "plan-restore-production-job.txt")
         #expect(text.contains("$ \(Self.kubectl) create -f - <<< Job drctl-<run>-<step>-<key>:"))
         #expect(text.contains("create role drctl-port-forward --verb=create --resource=pods/portforward"))
+        #expect(!text.contains("s3cret"))
+    }
+
+    @Test func customFormatRestoreInAJob() async throws {
+        var toolbox = try await Self.toolbox(.job)
+        toolbox.manifest.backups.format = .custom
+        toolbox.manifest.backups.restoreJobs = 4
+        let text = try Self.restorePlan(toolbox, golden: "plan-restore-production-job-custom.txt")
+        #expect(text.contains("in the Job: aws s3 cp "))
+        #expect(text.contains("-j 4 --no-owner '/var/lib/drctl/backups/restore/"))
+        #expect(text.contains("an emptyDir at /var/lib/drctl/backups of the listed size + 1 MiB"))
+        #expect(!text.contains("$RUN_DIR/backup/"), "the .dump is downloaded in the pod, not here")
         #expect(!text.contains("s3cret"))
     }
 

@@ -105,29 +105,10 @@ import Testing
     @Test func aFailedJobKeepsItsKindAndItsLogTail() async throws {
         let verdict = AgentVerdict(
             command: "backup-create", succeeded: false, error: "under the size floor.", failureKind: "refused")
-        let created = Mutex(false)
-        let runner = RecordingCommandRunner { invocation in
-            let arguments = invocation.arguments
-            var output = ""
-            var status: TerminationStatus = .exited(0)
-            var stderr = ""
-            if arguments.contains("create") {
-                created.withLock { $0 = true }
-            } else if arguments.contains("job"), arguments.contains("get") {
-                if created.withLock({ $0 }) {
-                    output = #"{"status": {"conditions": [{"type": "Failed", "status": "True"}]}}"#
-                } else {
-                    status = .exited(1)
-                    stderr = #"Error from server (NotFound): jobs.batch "x" not found"#
-                }
-            } else if arguments.contains("logs") {
-                output = "dumping\npg_dump: 12 bytes\n" + AgentVerdict.marker + (try verdict.encodedLine()) + "\n"
-            } else if arguments.contains("pods") {
-                output = try Self.podList(exitCode: 3, message: verdict.encodedLine())
-            }
-            return CommandResult(
-                invocation: invocation, status: status, standardOutput: Data(output.utf8), standardErrorTail: stderr)
-        }
+        let runner = Self.fakeKubectl(
+            verdict: verdict, exitCode: 3,
+            log: "dumping\npg_dump: 12 bytes\n" + AgentVerdict.marker + (try verdict.encodedLine()) + "\n",
+            status: { _, _ in Self.failed })
         let (job, secret) = try toolbox().dataPlaneJob(runID: "r1", step: "backup.create", arguments: ["backup-create"])
         let lines = Mutex<[String]>([])
         let error = await #expect(throws: DataPlaneJobError.self) {
@@ -154,39 +135,9 @@ import Testing
         toolbox.kubectl = Kubectl(context: "ctx", namespace: "prod", kubeconfig: "/home/op/.kube/config")
         let verdict = AgentVerdict(command: "backup-create", succeeded: true, file: "f.sql.gz", sha256: "ab", bytes: 3)
         // Complete once the log is followed: the run then has started every command it can.
-        let created = Mutex(false)
-        let followed = Mutex(false)
-        let polls = Mutex(0)
-        let runner = RecordingCommandRunner { invocation in
-            let arguments = invocation.arguments
-            var output = ""
-            var status: TerminationStatus = .exited(0)
-            var stderr = ""
-            if arguments.contains("create") {
-                created.withLock { $0 = true }
-            } else if arguments.contains("-f"), arguments.contains("logs") {
-                followed.withLock { $0 = true }
-            } else if arguments.contains("job"), arguments.contains("get") {
-                if !created.withLock({ $0 }) {
-                    status = .exited(1)
-                    stderr = #"Error from server (NotFound): jobs.batch "x" not found"#
-                } else if followed.withLock({ $0 })
-                    || polls.withLock({
-                        $0 += 1; return $0
-                    }) > 200
-                {
-                    output = #"{"status": {"conditions": [{"type": "Complete", "status": "True"}]}}"#
-                } else {
-                    output = #"{"status": {"active": 1}}"#
-                }
-            } else if arguments.contains("logs") {
-                output = "dumping\n"
-            } else if arguments.contains("pods") {
-                output = try Self.podList(exitCode: 0, message: verdict.encodedLine())
-            }
-            return CommandResult(
-                invocation: invocation, status: status, standardOutput: Data(output.utf8), standardErrorTail: stderr)
-        }
+        let runner = Self.fakeKubectl(
+            verdict: verdict, log: "dumping\n",
+            status: { follows, polls in follows > 0 || polls > 200 ? Self.complete : Self.active })
         let (job, secret) = try toolbox.dataPlaneJob(
             runID: "r1", step: "backup.create", arguments: ["backup-create"], environment: ["AWS_REGION": "eu-1"])
         let jobs = JobRunner(kubectl: toolbox.kubectl, runner: runner, pollInterval: .zero)
@@ -223,47 +174,11 @@ import Testing
     /// complete log read once at the end adds what the follows missed. Each line once, in order.
     @Test func theLogIsFollowedAndEachLineShownOnceInOrder() async throws {
         let verdict = AgentVerdict(command: "backup-create", succeeded: true, file: "f.sql.gz", sha256: "ab", bytes: 3)
-        struct Calls {
-            var created = false
-            var follows = 0
-            var polls = 0
-        }
-        let calls = Mutex(Calls())
-        let runner = RecordingCommandRunner { invocation in
-            let arguments = invocation.arguments
-            var output = ""
-            var status: TerminationStatus = .exited(0)
-            var stderr = ""
-            if arguments.contains("create") {
-                calls.withLock { $0.created = true }
-            } else if arguments.contains("job"), arguments.contains("get") {
-                let (created, follows, polls) = calls.withLock { calls in
-                    calls.polls += 1
-                    return (calls.created, calls.follows, calls.polls)
-                }
-                if !created {
-                    status = .exited(1)
-                    stderr = #"Error from server (NotFound): jobs.batch "x" not found"#
-                } else if follows >= 3 || polls > 200 {
-                    output = #"{"status": {"conditions": [{"type": "Complete", "status": "True"}]}}"#
-                } else {
-                    output = #"{"status": {"active": 1}}"#
-                }
-            } else if arguments.contains("logs"), arguments.contains("-f") {
-                // The first follow ends before the pod wrote anything, the second after one line, the third after two.
-                let follows = calls.withLock { calls in
-                    calls.follows += 1
-                    return calls.follows
-                }
-                output = ["", "one\n", "one\ntwo\n"][min(follows, 3) - 1]
-            } else if arguments.contains("logs") {
-                output = "one\ntwo\nthree\n" + AgentVerdict.marker + (try verdict.encodedLine()) + "\n"
-            } else if arguments.contains("pods") {
-                output = try Self.podList(exitCode: 0, message: verdict.encodedLine())
-            }
-            return CommandResult(
-                invocation: invocation, status: status, standardOutput: Data(output.utf8), standardErrorTail: stderr)
-        }
+        // The first follow ends before the pod wrote anything, the second after one line, the third after two.
+        let runner = Self.fakeKubectl(
+            verdict: verdict, log: "one\ntwo\nthree\n" + AgentVerdict.marker + (try verdict.encodedLine()) + "\n",
+            follow: { ["", "one\n", "one\ntwo\n"][min($0, 3) - 1] },
+            status: { follows, polls in follows >= 3 || polls > 200 ? Self.complete : Self.active })
         let (job, secret) = try toolbox().dataPlaneJob(runID: "r1", step: "backup.create", arguments: ["backup-create"])
         let lines = Mutex<[String]>([])
         let read = try await JobRunner(kubectl: toolbox().kubectl, runner: runner, pollInterval: .zero).run(
@@ -273,6 +188,58 @@ import Testing
         let logs = runner.invocations.filter { $0.arguments.contains("logs") }
         #expect(logs.filter { $0.arguments.contains("-f") }.count >= 3, "the log was not followed")
         #expect(logs.filter { !$0.arguments.contains("-f") }.count == 1, "the log was polled")
+    }
+
+    static let complete = #"{"status": {"conditions": [{"type": "Complete", "status": "True"}]}}"#
+    static let failed = #"{"status": {"conditions": [{"type": "Failed", "status": "True"}]}}"#
+    static let active = #"{"status": {"active": 1}}"#
+
+    /// A kubectl fake for one Job: `get job` is NotFound until `create -f -`, then `status(follows, polls)` (its
+    /// JSON; `follows`: how often `logs -f` started, `polls`: how often the Job was read); the n-th `logs -f`
+    /// prints `follow(n)`, `logs` prints `log`, `get pods` lists one pod that exited `exitCode` with `verdict`.
+    static func fakeKubectl(
+        verdict: AgentVerdict, exitCode: Int32 = 0, log: String,
+        follow: @escaping @Sendable (Int) -> String = { _ in "" },
+        status: @escaping @Sendable (_ follows: Int, _ polls: Int) -> String
+    ) -> RecordingCommandRunner {
+        struct Calls {
+            var created = false
+            var follows = 0
+            var polls = 0
+        }
+        let calls = Mutex(Calls())
+        return RecordingCommandRunner { invocation in
+            let arguments = invocation.arguments
+            var output = ""
+            var exit: TerminationStatus = .exited(0)
+            var stderr = ""
+            if arguments.contains("create") {
+                calls.withLock { $0.created = true }
+            } else if arguments.contains("job"), arguments.contains("get") {
+                let (created, follows, polls) = calls.withLock { calls in
+                    calls.polls += 1
+                    return (calls.created, calls.follows, calls.polls)
+                }
+                if created {
+                    output = status(follows, polls)
+                } else {
+                    exit = .exited(1)
+                    stderr = #"Error from server (NotFound): jobs.batch "x" not found"#
+                }
+            } else if arguments.contains("logs"), arguments.contains("-f") {
+                output = follow(
+                    calls.withLock { calls in
+                        calls.follows += 1
+                        return calls.follows
+                    })
+            } else if arguments.contains("logs") {
+                output = log
+            } else if arguments.contains("pods") {
+                output = try podList(exitCode: exitCode, message: verdict.encodedLine())
+            }
+            return CommandResult(
+                invocation: invocation, status: exit, standardOutput: Data(output.utf8), standardErrorTail: stderr)
+        }
     }
 
     static func podList(exitCode: Int32, message: String) throws -> String {

@@ -12,12 +12,13 @@ import Testing
 struct JobRestoreTests {
     /// A seeded fixture in job mode whose one backup is in S3 (with its sidecars), and the drctl binary.
     static func withOffsiteBackup(
-        beforeBackup: (RecoveryFixture) async throws -> Void = { _ in },
+        format: PostgresDumpFormat = .plain, beforeBackup: (RecoveryFixture) async throws -> Void = { _ in },
         _ body: (RecoveryFixture, String) async throws -> Void
     ) async throws {
         let layout = try await DrctlImage.layout()
         let bucket = "drctl-job-rs-\(UUID().uuidString.prefix(8).lowercased())"
-        let fixture = try RecoveryFixture(bucket: bucket, environment: "job-restore-tests", jobImageLayout: layout)
+        let fixture = try RecoveryFixture(
+            bucket: bucket, environment: "job-restore-tests", format: format, jobImageLayout: layout)
         let drctl = try DrctlProcess.binary()
         try await fixture.seed()
         do {
@@ -58,6 +59,27 @@ struct JobRestoreTests {
                 let text = (try? String(contentsOfFile: state + "/" + file, encoding: .utf8)) ?? ""
                 #expect(!text.contains(secret), "the password is in \(file)")
             }
+        }
+    }
+
+    @Test("a custom-format backup restores in a Job: downloaded into the pod's emptyDir, verified, pg_restore -j")
+    func customFormatRestoreInAJob() async throws {
+        try await Self.withOffsiteBackup(format: .custom) { fixture, drctl in
+            let (source, plan) = try await RecoveryCommandTests.damageAndPlanRestore(fixture, drctl: drctl)
+            #expect(plan.output.contains("in the Job: aws s3 cp "), "\(plan.output)")
+            #expect(plan.output.contains("-j 2 --no-owner '/var/lib/drctl/backups/restore/"), "\(plan.output)")
+
+            let run = try await DrctlProcess.run(
+                drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment)
+
+            #expect(run.status == 0, "drctl restore failed:\n\(run.output)\n\(run.errors)")
+            #expect(try await fixture.tableChecksums() == source)
+            #expect(run.output.contains("[job] drctl agent: restoring "), "the .dump was not restored in the Job")
+            #expect(run.output.contains("with pg_restore -j 2"), "\(run.output)")
+            #expect(run.output.contains("matches its content record"), "\(run.output)")
+            #expect(Self.jobsCreated(fixture).count == 1, "\(Self.jobsCreated(fixture))")
+            #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the finished Job was kept")
+            Self.expectPasswordNowhere(fixture, besides: [run])
         }
     }
 

@@ -22,6 +22,9 @@ public struct DataPlaneJob: Sendable, Hashable {
     /// An Indexed Job (`completionMode: Indexed`) of this many completions and parallelism, each index failing on
     /// its own (`backoffLimitPerIndex: 0`); nil: one pod.
     public var indexed: IndexedCompletion?
+    /// The emptyDir's `sizeLimit` in bytes when the backup folder is one (no `backupClaim`): a custom-format
+    /// restore's download; nil: no limit.
+    public var scratchLimit: Int64?
     /// A claim mounted at a path of its own instead of the backup folder (the archive sync's
     /// `archive.volumeClaim` at `archive.destination`).
     public var claimMount: ClaimMount?
@@ -77,7 +80,7 @@ public struct DataPlaneJob: Sendable, Hashable {
         var volume = KubernetesJobObject.Volume(
             name: "backups",
             persistentVolumeClaim: backupClaim.map { .init(claimName: $0) },
-            emptyDir: backupClaim == nil ? .init() : nil)
+            emptyDir: backupClaim == nil ? .init(sizeLimit: scratchLimit.map(String.init)) : nil)
         var mount = KubernetesJobObject.VolumeMount(name: "backups", mountPath: Manifest.jobBackupFolder)
         if let claimMount {
             volume = .init(name: "data", persistentVolumeClaim: .init(claimName: claimMount.claim))
@@ -204,7 +207,11 @@ public struct KubernetesJobObject: Sendable, Hashable, Codable {
         public var claimName: String
     }
 
-    public struct EmptyDir: Sendable, Hashable, Codable {}
+    public struct EmptyDir: Sendable, Hashable, Codable {
+        /// At most this much (a quantity: bytes, `10Gi`); the kubelet evicts a pod that writes more.
+        public var sizeLimit: String?
+        public init(sizeLimit: String? = nil) { self.sizeLimit = sizeLimit }
+    }
 
     public struct VolumeMount: Sendable, Hashable, Codable {
         public var name: String

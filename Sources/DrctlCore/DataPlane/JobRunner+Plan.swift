@@ -85,11 +85,15 @@ extension JobRunner {
             lines.append(
                 pods.redactedCommandLine + "  (each pod's state, completion index and verdict: \(notes.verdict))")
             lines.append(logs.redactedCommandLine + "  (each pod's new lines into the run's output, as [shard N])")
-        } else if let logs = next(), let pods = next() {
-            lines.append(logs.redactedCommandLine + "  (the pod's new lines into the run's output, as [job])")
+        } else if let follow = next(), let pods = next(), let logs = next() {
+            lines.append(
+                follow.redactedCommandLine + "  (while the Job runs: each line into the run's output as [job], once;"
+                    + " started again when it ends before the Job)")
             lines.append(
                 pods.redactedCommandLine
                     + "  (the pod's state; its termination message is the verdict: \(notes.verdict))")
+            lines.append(
+                logs.redactedCommandLine + "  (once the Job has ended: the lines the follow missed, the log tail)")
         }
         lines += rest.map(\.redactedCommandLine)
         return lines

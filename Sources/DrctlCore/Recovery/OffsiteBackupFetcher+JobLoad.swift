@@ -18,6 +18,9 @@ extension OffsiteBackupFetcher {
         [RestoreLoadAgent.command, "--key", key, "--size", size, "--database", database]
     }
 
+    /// What a custom-format restore's emptyDir holds beyond the download.
+    static let scratchHeadroom: Int64 = 1 << 20
+
     /// Loads `object` into `scratch` in a Job and returns the SHA-256 its verdict reports.
     ///
     /// The Job found under this step's name (a killed attempt's) is adopted: followed to its end, the new
@@ -29,10 +32,14 @@ extension OffsiteBackupFetcher {
     ) async throws -> String {
         let name = Self.fileName(object.key)
         let step = Self.loadJobStep(context.step, key: object.key)
-        let (job, secret) = try toolbox.dataPlaneJob(
+        var (job, secret) = try toolbox.dataPlaneJob(
             runID: context.runID, step: step,
             arguments: Self.restoreLoadArguments(key: object.key, size: String(object.size), database: scratch),
             environment: ProcessInfo.processInfo.environment)
+        if BackupName.format(ofFileName: name) == .custom {
+            // pg_restore -j reads a file: the pod downloads it into its emptyDir, sized for it (1 MiB to spare).
+            job.scratchLimit = object.size + Self.scratchHeadroom
+        }
         let jobs = JobRunner(kubectl: toolbox.kubectl, runner: context.runner)
         if try await jobs.status(of: job.name) == nil {
             try await restorer.prepare(scratch, context: context)
@@ -61,9 +68,11 @@ extension OffsiteBackupFetcher {
     }
 
     /// What a plan shows for the load in a Job, in place of the stream on this machine.
-    func plannedJobLoadCommands(name: String, prefix: String, restorer: DatabaseRestorer, into database: String?)
-        -> [String]
-    {
+    /// `archive`: a custom-format backup (`backup`, else the newest of the manifest's format).
+    func plannedJobLoadCommands(
+        name: String, prefix: String, restorer: DatabaseRestorer, into database: String?, archive: Bool = false,
+        backup: String? = nil
+    ) -> [String] {
         let scratch = database ?? "\(toolbox.manifest.database.name)_restore_<run>"
         let arguments = Self.restoreLoadArguments(key: prefix + name, size: "<listed size>", database: scratch)
         let jobName = "drctl-<run>-<step>-<key>"
@@ -75,12 +84,29 @@ extension OffsiteBackupFetcher {
         let podRestorer = DatabaseRestorer(
             toolbox: ScenarioToolbox(manifest: inPod, databasePassword: toolbox.databasePassword))
         var work: [String] = []
-        if let (store, _) = try? location(), let stream = try? store.download(prefix + name, to: .stream) {
-            work.append(podRestorer.loadPipeline(source: .program(stream), into: scratch).redactedCommandLine)
+        var detail = "the off-site copy: a pod cannot read \(toolbox.manifest.backups.local.written); "
+        var verdict = "SHA-256, bytes, aws, gzip and psql status"
+        if archive {
+            // pg_restore -j seeks: the pod downloads the .dump into its emptyDir, checks it, then restores it.
+            let path = Manifest.jobBackupFolder + "/restore/" + name
+            if let (store, _) = try? location(), let download = try? store.download(prefix + name, to: .file(path)) {
+                work.append(download.redactedCommandLine)
+            }
+            work.append("size compared with the listing, sha256 with \(name).sha256")
+            work += plannedIntegrityCommands(file: path, backup: backup)
+            work.append(podRestorer.archiveLoad(file: path, into: scratch).redactedCommandLine)
+            if toolbox.manifest.database.effectiveJobs.backupClaim == nil {
+                detail += "an emptyDir at \(Manifest.jobBackupFolder) of the listed size + 1 MiB; "
+            }
+            verdict = "SHA-256, bytes, pg_restore status"
+        } else {
+            if let (store, _) = try? location(), let stream = try? store.download(prefix + name, to: .stream) {
+                work.append(podRestorer.loadPipeline(source: .program(stream), into: scratch).redactedCommandLine)
+            }
+            work.append(
+                "sha256 of the stream compared with \(name).sha256, bytes with the listing, gzip -dc's and psql's"
+                    + " exit status")
         }
-        work.append(
-            "sha256 of the stream compared with \(name).sha256, bytes with the listing, gzip -dc's and psql's exit"
-                + " status")
         guard
             let (job, secret) = try? toolbox.plannedDataPlaneJob(
                 name: jobName, arguments: arguments)
@@ -90,9 +116,7 @@ extension OffsiteBackupFetcher {
                 job, secret: secret,
                 notes: .init(
                     secretHolds: toolbox.plannedSecretHolds,
-                    detail: "the off-site copy: a pod cannot read \(toolbox.manifest.backups.local.written); "
-                        + toolbox.plannedPasswordSource(job),
-                    inPod: work, verdict: "SHA-256, bytes, aws, gzip and psql status"),
+                    detail: detail + toolbox.plannedPasswordSource(job), inPod: work, verdict: verdict),
                 rbac: [])
     }
 }

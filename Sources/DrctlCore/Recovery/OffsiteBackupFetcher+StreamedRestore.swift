@@ -105,6 +105,16 @@ extension OffsiteBackupFetcher {
             store.list(prefix: prefix).redactedCommandLine,
             "(size in the listing ≥ \(toolbox.manifest.backups.sizeFloor), else refused before downloading)",
         ]
+        if toolbox.manifest.database.dataPlane == .job {
+            lines += plannedJobLoadCommands(
+                name: name, prefix: prefix, restorer: restorer, into: database, archive: true, backup: backup)
+            lines.append(
+                "(on any refusal or a failing pg_restore the new database is dropped and"
+                    + (backup == nil ? " the next older backup is tried)" : " the run stops)"))
+            return lines + restorer.plannedContentCheck(into: database) + [
+                restorer.plannedMarkLoadedCommand(into: database)
+            ]
+        }
         if let download = try? store.download(prefix + name, to: .file(path)) {
             lines.append(download.redactedCommandLine + "  (pg_restore -j needs a seekable file, not a pipe)")
         }
@@ -182,7 +192,9 @@ extension OffsiteBackupFetcher {
         guard object.size >= floor.bytes else {
             throw ScenarioError.backupTooSmall(file: name, size: object.size, floor: floor)
         }
-        if BackupName.format(ofFileName: name) == .custom {
+        let inJob = toolbox.manifest.database.dataPlane == .job
+        let custom = BackupName.format(ofFileName: name) == .custom
+        if custom && !inJob {
             return try await loadArchive(object, store: store, restorer: restorer, into: scratch, context: context)
         }
         // Independent waits side by side (each `aws` call costs most of a second): the two sidecars (`.sha256`
@@ -190,8 +202,8 @@ extension OffsiteBackupFetcher {
         // once the origin check and the new database are done — a refusal by the origin check still comes before
         // psql reads a byte — and the sidecars are only needed for the verdict after it. In a Job
         // (`database.dataPlane: job`) the new database is prepared by `loadInJob`, which first looks for the Job
-        // of an interrupted attempt.
-        let inJob = toolbox.manifest.database.dataPlane == .job
+        // of an interrupted attempt; a custom-format backup is downloaded, verified and restored with
+        // `pg_restore -j` in the pod.
         let recorded = Task { try await recordedChecksum(of: object, store: store, context: context) }
         let content = Task { try await recordedContent(of: object, store: store, context: context) }
         defer {
@@ -199,7 +211,7 @@ extension OffsiteBackupFetcher {
             content.cancel()
         }
         async let prepared: Void = inJob ? () : restorer.prepare(scratch, context: context)
-        if checkOrigin {
+        if checkOrigin && !custom {
             try await checkHead(of: object, store: store, context: context)
         }
         try await prepared
@@ -216,7 +228,9 @@ extension OffsiteBackupFetcher {
             (sha256, expected) = (streamed.sha256, streamed.expected)
         }
         if expected == nil {
-            context.log("no recorded checksum for \(name) off-site; verified by gzip, size and psql only")
+            context.log(
+                "no recorded checksum for \(name) off-site; verified by "
+                    + (custom ? "pg_restore and size only" : "gzip, size and psql only"))
         }
         let checked = try await restorer.checkContent(
             of: scratch, record: try await content.value, file: name, sha256: sha256, context: context)
@@ -280,6 +294,29 @@ extension OffsiteBackupFetcher {
         let expected = try await recordedChecksum(of: object, store: store, context: context)
         let path = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/" + name
         defer { try? FileManager.default.removeItem(atPath: path) }
+        let sha256 = try await downloadVerified(object, store: store, to: path, expected: expected, context: context)
+        try await restorer.prepare(scratch, context: context)
+        let jobs = toolbox.manifest.backups.effectiveRestoreJobs
+        context.log("restoring \(name) into \(scratch) with pg_restore -j \(jobs)")
+        try await context.runner.runChecked(restorer.archiveLoad(file: path, into: scratch))
+        let checked = try await restorer.checkContent(
+            of: scratch, record: try await recordedContent(of: object, store: store, context: context), file: name,
+            sha256: sha256, context: context)
+        try await context.runner.runChecked(restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
+        context.log(
+            "\(name) restored into \(scratch) and verified (sha256 \(sha256.prefix(12))…"
+                + (expected == nil ? ", no recorded checksum)" : " = recorded)"))
+        return (scratch, sha256, expected != nil, checked["contentCheck"] ?? "")
+    }
+
+    /// Downloads a custom-format backup to `path` (mode 0600) — `pg_restore -j` needs a seekable file — and
+    /// checks it before anything reads it: its size against the listing, its SHA-256 against `expected` (the
+    /// `.sha256` sidecar), the archive's integrity. Returns the SHA-256. On the operator's machine
+    /// (`loadArchive`) and in a Job's pod (`RestoreLoadAgent`) alike.
+    func downloadVerified(
+        _ object: StoredObject, store: any ObjectStore, to path: String, expected: String?, context: StepContext
+    ) async throws -> String {
+        let name = Self.fileName(object.key)
         context.log("downloading \(name) (\(ByteSize(bytes: object.size))): pg_restore -j needs a seekable file")
         try await context.runner.runChecked(try store.download(object.key, to: .file(path)))
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
@@ -301,18 +338,7 @@ extension OffsiteBackupFetcher {
             context.log("no recorded checksum for \(name) off-site; verified by pg_restore and size only")
         }
         try await testIntegrity(path: path, name: name, context: context)
-        try await restorer.prepare(scratch, context: context)
-        let jobs = toolbox.manifest.backups.effectiveRestoreJobs
-        context.log("restoring \(name) into \(scratch) with pg_restore -j \(jobs)")
-        try await context.runner.runChecked(restorer.archiveLoad(file: path, into: scratch))
-        let checked = try await restorer.checkContent(
-            of: scratch, record: try await recordedContent(of: object, store: store, context: context), file: name,
-            sha256: sha256, context: context)
-        try await context.runner.runChecked(restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
-        context.log(
-            "\(name) restored into \(scratch) and verified (sha256 \(sha256.prefix(12))…"
-                + (expected == nil ? ", no recorded checksum)" : " = recorded)"))
-        return (scratch, sha256, expected != nil, checked["contentCheck"] ?? "")
+        return sha256
     }
 
     /// The `.sha256` sidecar's digest; nil when there is none.
