@@ -62,6 +62,22 @@ struct JobRestoreTests {
         }
     }
 
+    /// `drctl restore` with the real binary: exit 0, the source's table checksums, the content record matched,
+    /// one Job created and none left, the password nowhere.
+    static func restoreInOneJob(_ fixture: RecoveryFixture, drctl: String, source: [String: String]) async throws
+        -> DrctlProcess.Result
+    {
+        let run = try await DrctlProcess.run(
+            drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment)
+        #expect(run.status == 0, "drctl restore failed:\n\(run.output)\n\(run.errors)")
+        #expect(try await fixture.tableChecksums() == source)
+        #expect(run.output.contains("matches its content record"), "\(run.output)")
+        #expect(Self.jobsCreated(fixture).count == 1, "\(Self.jobsCreated(fixture))")
+        #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the finished Job was kept")
+        expectPasswordNowhere(fixture, besides: [run])
+        return run
+    }
+
     @Test("a custom-format backup restores in a Job: downloaded into the pod's emptyDir, verified, pg_restore -j")
     func customFormatRestoreInAJob() async throws {
         try await Self.withOffsiteBackup(format: .custom) { fixture, drctl in
@@ -69,17 +85,28 @@ struct JobRestoreTests {
             #expect(plan.output.contains("in the Job: aws s3 cp "), "\(plan.output)")
             #expect(plan.output.contains("-j 2 --no-owner '/var/lib/drctl/backups/restore/"), "\(plan.output)")
 
-            let run = try await DrctlProcess.run(
-                drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment)
-
-            #expect(run.status == 0, "drctl restore failed:\n\(run.output)\n\(run.errors)")
-            #expect(try await fixture.tableChecksums() == source)
+            let run = try await Self.restoreInOneJob(fixture, drctl: drctl, source: source)
             #expect(run.output.contains("[job] drctl agent: restoring "), "the .dump was not restored in the Job")
             #expect(run.output.contains("with pg_restore -j 2"), "\(run.output)")
-            #expect(run.output.contains("matches its content record"), "\(run.output)")
-            #expect(Self.jobsCreated(fixture).count == 1, "\(Self.jobsCreated(fixture))")
-            #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the finished Job was kept")
-            Self.expectPasswordNowhere(fixture, besides: [run])
+        }
+    }
+
+    @Test("a .dump larger than database.jobs.scratchLimit is refused before anything: exit 3, no Job, data untouched")
+    func aDumpLargerThanTheScratchLimitIsRefused() async throws {
+        try await Self.withOffsiteBackup(format: .custom) { fixture, drctl in
+            let text = try String(contentsOfFile: fixture.manifestPath, encoding: .utf8)
+            try text.replacingOccurrences(
+                of: "  dataPlane: job\n", with: "  dataPlane: job\n  jobs: { scratchLimit: 1KiB }\n"
+            ).write(toFile: fixture.manifestPath, atomically: true, encoding: .utf8)
+            let before = try await fixture.tableChecksums()
+
+            let run = try await DrctlProcess.run(
+                drctl, ["restore", "-f", fixture.manifestPath], environment: fixture.binaryEnvironment)
+
+            #expect(run.status == 3, "\(run.output)\n\(run.errors)")
+            #expect(run.errors.contains("database.jobs.scratchLimit allows 1KiB"), "\(run.errors)")
+            #expect(Self.jobsCreated(fixture).isEmpty, "\(Self.jobsCreated(fixture))")
+            #expect(try await fixture.tableChecksums() == before, "the live database was touched")
         }
     }
 
@@ -91,20 +118,12 @@ struct JobRestoreTests {
             #expect(plan.output.contains("create role drctl-data-plane"), "\(plan.output)")
             #expect(plan.output.contains("a pod cannot read"), "\(plan.output)")
 
-            let run = try await DrctlProcess.run(
-                drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment)
-
-            #expect(run.status == 0, "drctl restore failed:\n\(run.output)\n\(run.errors)")
-            #expect(try await fixture.tableChecksums() == source)
+            let run = try await Self.restoreInOneJob(fixture, drctl: drctl, source: source)
             #expect(run.output.contains("[job] drctl agent: streaming"), "the load did not run in the Job")
-            #expect(run.output.contains("matches its content record"), "\(run.output)")
-            #expect(Self.jobsCreated(fixture).count == 1, "\(Self.jobsCreated(fixture))")
-            #expect(try await fixture.kubectl(["get", "jobs", "-o", "name"]).isEmpty, "the finished Job was kept")
             #expect(
                 try await fixture.kubectl(["get", "secrets", "-l", "app.kubernetes.io/managed-by=drctl", "-o", "name"])
                     .isEmpty, "the Job's Secret was kept")
             #expect(try await fixture.databases(like: fixture.database + "_restore_%").isEmpty)
-            Self.expectPasswordNowhere(fixture, besides: [run])
         }
     }
 

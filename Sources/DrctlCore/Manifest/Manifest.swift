@@ -204,6 +204,10 @@ public struct Manifest: Sendable, Hashable, Codable {
         public var backupClaim: String?
         /// The ServiceAccount the Jobs' pods run as; nil: the namespace's default.
         public var serviceAccount: String?
+        /// The most a Job's emptyDir may hold (the ephemeral storage the cluster grants a pod): a custom-format
+        /// restore downloads its `.dump` there and is refused before anything is touched when the backup does not
+        /// fit; nil: no limit (the emptyDir is sized from the listing).
+        public var scratchLimit: ByteSize?
 
         public init(
             image: String = DataPlaneJobs.defaultImage, passwordSecret: KubernetesSecretKey? = nil,

@@ -15,7 +15,7 @@ extension ManifestParser {
 
     func dataPlaneJobs(_ node: ManifestNode) throws(ManifestError) -> Manifest.DataPlaneJobs {
         let jobs = try node.mapping(allowing: [
-            "image", "passwordSecret", "environmentSecret", "backupClaim", "serviceAccount",
+            "image", "passwordSecret", "environmentSecret", "backupClaim", "serviceAccount", "scratchLimit",
         ])
         var image = Manifest.DataPlaneJobs.defaultImage
         if let imageNode = jobs.optional("image") {
@@ -30,12 +30,14 @@ extension ManifestParser {
             passwordSecret = Manifest.KubernetesSecretKey(
                 name: try kubernetesName(secret.required("name")), key: try secretKey(secret.required("key")))
         }
-        return Manifest.DataPlaneJobs(
+        var settings = Manifest.DataPlaneJobs(
             image: image,
             passwordSecret: passwordSecret,
             environmentSecret: try jobs.optional("environmentSecret").map(kubernetesName),
             backupClaim: try jobs.optional("backupClaim").map(kubernetesName),
             serviceAccount: try jobs.optional("serviceAccount").map(kubernetesName)
         )
+        settings.scratchLimit = try jobs.optional("scratchLimit")?.byteSize()
+        return settings
     }
 }

@@ -36,9 +36,15 @@ extension OffsiteBackupFetcher {
             runID: context.runID, step: step,
             arguments: Self.restoreLoadArguments(key: object.key, size: String(object.size), database: scratch),
             environment: ProcessInfo.processInfo.environment)
-        if BackupName.format(ofFileName: name) == .custom {
-            // pg_restore -j reads a file: the pod downloads it into its emptyDir, sized for it (1 MiB to spare).
-            job.scratchLimit = object.size + Self.scratchHeadroom
+        let settings = toolbox.manifest.database.effectiveJobs
+        if BackupName.format(ofFileName: name) == .custom, settings.backupClaim == nil {
+            // pg_restore -j reads a file: the pod downloads it into its emptyDir, sized for it (1 MiB to spare),
+            // which must fit in what the manifest says a pod may have.
+            let needed = object.size + Self.scratchHeadroom
+            if let limit = settings.scratchLimit, limit.bytes < needed {
+                throw JobLoadError.scratchTooSmall(file: name, needed: ByteSize(bytes: needed), limit: limit)
+            }
+            job.scratchLimit = needed
         }
         let jobs = JobRunner(kubectl: toolbox.kubectl, runner: context.runner)
         if try await jobs.status(of: job.name) == nil {
@@ -122,9 +128,11 @@ extension OffsiteBackupFetcher {
 }
 
 /// Why a restore cannot run its load in a Job.
-public enum JobLoadError: Error, Sendable, LocalizedError, ClassifiedError {
+public enum JobLoadError: Error, Sendable, LocalizedError, RefusalError {
     /// `database.dataPlane: job` and no off-site store: the Job has nothing it can read.
     case offsiteCopyNeeded(folder: String)
+    /// A `.dump` larger than `database.jobs.scratchLimit`: the pod could not download it.
+    case scratchTooSmall(file: String, needed: ByteSize, limit: ByteSize)
 
     public var errorDescription: String? {
         switch self {
@@ -133,8 +141,24 @@ public enum JobLoadError: Error, Sendable, LocalizedError, ClassifiedError {
                 + " off-site copy (backups.s3 or backups.azure); a pod cannot read \(folder) on this machine, and"
                 + " the manifest names no off-site store. Add one, or run this restore with dataPlane:"
                 + " port-forward (nothing was touched)."
+        case .scratchTooSmall(let file, let needed, let limit):
+            return "\(file) needs \(needed) in the Job's emptyDir (pg_restore -j reads a downloaded file), but"
+                + " database.jobs.scratchLimit allows \(limit); nothing was touched. Raise database.jobs.scratchLimit"
+                + " to at least \(needed) (what the cluster grants a pod's ephemeral storage), or name a"
+                + " database.jobs.backupClaim with room for it."
         }
     }
 
-    public var failureKind: FailureKind { .usage }
+    /// The `.dump` that does not fit is a refusal before anything changed (exit 3).
+    public var isRefusal: Bool {
+        if case .scratchTooSmall = self { return true }
+        return false
+    }
+
+    public var failureKind: FailureKind {
+        switch self {
+        case .offsiteCopyNeeded: return .usage
+        case .scratchTooSmall: return .refused
+        }
+    }
 }
