@@ -343,7 +343,8 @@ public struct RecoveryBackupSource: Sendable {
         return RunbookStep(
             id: "backup.verify",
             title: "Pick \(choice.description) and verify it ("
-                + (toolbox.manifest.backups.format == .custom ? "pg_restore --list and a full read" : "gzip -t")
+                + (toolbox.manifest.backups.format == .custom
+                    ? "pg_restore --list and a full read" : "in one pass with the load: gzip's exit status")
                 + ", size floor, SHA-256, database)"
                 + (suffix.map { " " + $0 } ?? ""),
             inputs: choice.parameters.merging(["database": database]) { $1 },
