@@ -440,7 +440,7 @@ struct CommandRunnerTests {
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let cancelled = try await cancelTappedPipeline(
-            writer: "setsid sleep 30 & echo $! > \(folder.path)/escaped; wait", reader: "exec cat", in: folder.path,
+            writer: "setsid sleep 600 & echo $! > \(folder.path)/escaped; wait", reader: "exec cat", in: folder.path,
             alsoAnnounced: "escaped")
         let escaped = try #require(cancelled.also)
         defer { kill(escaped, SIGKILL) }

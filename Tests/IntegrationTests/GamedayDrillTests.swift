@@ -675,7 +675,7 @@ final class DrillWorld: Sendable {
                     "gameday", "-f", target, "--from", source, "--scenario", scenario, "--drill", drill,
                     "--release-timeout", releaseTimeout,
                 ],
-                environment: environment.merging(changing) { _, new in new }, timeout: .seconds(300)))
+                environment: environment.merging(changing) { _, new in new }, timeout: .seconds(1_800)))
     }
 
     /// Runs `manifests/gameday-<scenario>.yaml` exactly as shipped; it must exit 0 with the verdict PASSED.

@@ -28,7 +28,7 @@ struct GamedayEndToEndTests {
                     "gameday", "-f", world.target, "--from", world.source, "--scenario", "cluster-loss", "--drill",
                     world.drill, "--release-timeout", "1m",
                 ],
-                environment: world.environment, timeout: .seconds(300)))
+                environment: world.environment, timeout: .seconds(1_800)))
         #expect(run.status == .exited(0), "drctl gameday failed:\n\(run.output)\n\(run.standardErrorTail)")
         #expect(run.standardErrorTail.contains("fault injected"))
 

@@ -33,7 +33,7 @@ struct PortForwardDataPlaneTests {
     }
 
     static func expectNoTunnelLeft(_ fixture: RecoveryFixture) async throws {
-        for _ in 0..<50 where !tunnels(of: fixture).isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        for _ in 0..<300 where !tunnels(of: fixture).isEmpty { try await Task.sleep(for: .milliseconds(100)) }
         #expect(tunnels(of: fixture).isEmpty, "a kubectl port-forward outlived the run")
     }
 
