@@ -38,6 +38,11 @@ public struct BackupIntegrityCheck: Sendable {
         case .plain: try await testIntegrity(path: path, file: file)
         case .custom: try await testArchiveIntegrity(path: path, file: file)
         }
+        return Measurement(size: size, sha256: try checksum(path: path, file: file, expectedSHA256: expectedSHA256))
+    }
+
+    /// The SHA-256 of the file at `path` (named `file` in messages), which must match `expectedSHA256` when given.
+    public func checksum(path: String, file: String? = nil, expectedSHA256: String?) throws(BackupError) -> String {
         let sha256: String
         do {
             sha256 = try SHA256Checksum.ofFile(atPath: path)
@@ -45,9 +50,10 @@ public struct BackupIntegrityCheck: Sendable {
             throw BackupError.fileUnreadable(path: path, reason: error.reason)
         }
         if let expectedSHA256, expectedSHA256.lowercased() != sha256 {
-            throw BackupError.checksumMismatch(file: file, expected: expectedSHA256.lowercased(), actual: sha256)
+            throw BackupError.checksumMismatch(
+                file: file ?? path, expected: expectedSHA256.lowercased(), actual: sha256)
         }
-        return Measurement(size: size, sha256: sha256)
+        return sha256
     }
 
     /// The file's size, once it is neither empty nor under the size floor: the checks that need no read of it.

@@ -100,9 +100,9 @@ public struct SelectedBackup: Sendable, Hashable {
 }
 
 /// Picks the backup for `drctl restore` and `drctl recover-rows` and verifies it before the live database is
-/// touched: the local backup folder's catalog first (not empty, size floor, `DumpOriginCheck` on its first MiB,
-/// then one pass into the new database judged by gzip's exit status, the SHA-256 against the catalog and the
-/// byte count; a `.dump`: `BackupIntegrityCheck` first), else the off-site store, whose backup is loaded
+/// touched: the local backup folder's catalog first (not empty, size floor, SHA-256 against the catalog,
+/// `DumpOriginCheck` on its first MiB, then one pass into the new database judged by gzip's exit status, the
+/// SHA-256 of the bytes loaded and the byte count; a `.dump`: `BackupIntegrityCheck` first), else the off-site store, whose backup is loaded
 /// straight into the database the restore works on (`OffsiteBackupFetcher.stream`: a `.sql.gz` is streamed
 /// after an origin check on its first MiB, checked against the `.sha256` sidecar on the way; a `.dump` is
 /// downloaded and checked first; the next older one is tried after a refusal).
@@ -167,7 +167,8 @@ public struct RecoveryBackupSource: Sendable {
         let restorer = DatabaseRestorer(toolbox: toolbox)
         if fetcher.plannedExtension(named) != BackupName.archiveFileExtension {
             lines += [
-                "size of \(local + file) ≥ \(toolbox.manifest.backups.sizeFloor)",
+                "size of \(local + file) ≥ \(toolbox.manifest.backups.sizeFloor); sha256 compared with the catalog"
+                    + " (before psql sees any of it)",
                 origin.plannedHeadLine(localFile: local + file)
                     + "  (a pg_dump -C dump or no dump at all is refused before psql sees it)",
             ]
@@ -276,8 +277,8 @@ public struct RecoveryBackupSource: Sendable {
         }
     }
 
-    /// Verifies each local backup in turn (size, the dump's origin on its first MiB; gzip integrity, SHA-256
-    /// against the catalog and byte count on the load itself; a `.dump`'s archive and SHA-256 before), loads it
+    /// Verifies each local backup in turn (size, SHA-256 against the catalog, the dump's origin on its first MiB;
+    /// gzip integrity, the loaded bytes' SHA-256 and byte count on the load itself; a `.dump`'s archive and SHA-256 before), loads it
     /// into the run's new database and compares it with its content record; the first
     /// that passes is kept there, ready to be swapped in. A refused backup's database is dropped and, unless the
     /// backup was named, the next older one is tried; the output and journal say which were passed over and why.
@@ -300,9 +301,18 @@ public struct RecoveryBackupSource: Sendable {
                     size = try await check.check(path: path, file: record.relativePath, expectedSHA256: record.sha256)
                         .size
                 } else {
-                    // One pass: gzip's exit status, the SHA-256 and the byte count are judged on the load into the
-                    // new database (`DatabaseRestorer.load`); before it only what needs no read of the whole file.
+                    // gzip's exit status and the byte count are judged on the load into the new database
+                    // (`DatabaseRestorer.load`, which hashes the bytes it hands gzip again). The file is first proved
+                    // to be the one the catalog recorded: a tampered file's SQL (a `\connect` deep in it, a role
+                    // changed) must never reach psql, and hashing is far cheaper than `gzip -t`.
                     size = try check.checkSize(path: path, file: record.relativePath)
+                    do {
+                        _ = try check.checksum(path: path, file: record.relativePath, expectedSHA256: record.sha256)
+                    } catch {
+                        // Named by its damage when gzip can tell it (truncated, corrupt, bytes after the data).
+                        try await check.testIntegrity(path: path, file: record.relativePath)
+                        throw error
+                    }
                     try await origin.checkHead(
                         localFile: path, name: record.fileName, database: database, runner: context.runner)
                 }
