@@ -11,12 +11,14 @@ final class LockHold: Sendable {
     private let process: Process
     private let input: Pipe
 
-    /// Runs `body` with a new role of the stack (for a backup to grant to, so the load's GRANT can be held), and
-    /// drops it afterwards: after `body`, whose fixtures have dropped the databases that hold grants to it.
+    /// Runs `body` with a new role of the stack, which the stack's user is a member of (for a backup to grant to or
+    /// to give a schema to, so that the load can be held there), and drops it afterwards: after `body`, whose
+    /// fixtures have dropped the databases that hold grants to it or objects it owns.
     static func withRole(_ body: (String) async throws -> Void) async throws {
         let stack = try StackEnvironment.current(requiring: ["psql"])
         let role = "drctl_hold_\(UUID().uuidString.prefix(8).lowercased())"
-        try await superuser(stack, "CREATE ROLE \(role)")
+        try await superuser(
+            stack, "CREATE ROLE \(role); GRANT \(role) TO \(PostgresQuoting.identifier(stack.postgresUser))")
         do {
             try await body(role)
         } catch {
@@ -112,3 +114,12 @@ final class LockHold: Sendable {
 }
 
 enum LockHoldError: Error { case notHeld }
+
+/// Where the load of a backup waits while a test holds `role` (`LockHold(stack:role:)`).
+enum HeldLoad: Sendable {
+    /// The backup grants SELECT on a table to the role. pg_dump writes grants last: the load waits after its rows.
+    case atItsEnd(role: String)
+    /// The backup's first object is a schema the role owns, and 4 MiB of random rows come after it: the load waits
+    /// before any row, and so does a stream that feeds it (its aws, gzip and psql block on full pipes).
+    case atItsStart(role: String)
+}

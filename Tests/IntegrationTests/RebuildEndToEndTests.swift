@@ -194,13 +194,13 @@ struct RebuildWorld: Sendable {
     /// Builds a world, runs `body`, and always removes the world's databases and files afterwards.
     /// - Parameter schemaRevision: the backed-up database is at this alembic revision (an `alembic_version`
     ///   table), and the manifest has `migrations`.
-    /// - Parameter grantTo: the backed-up database grants SELECT on a table to this role (a load's GRANT a test
-    ///   can hold, see `RoleHold`).
+    /// - Parameter heldLoad: the backed-up database has what makes its load wait on a role a test holds
+    ///   (`LockHold`), at the load's end or at its start.
     static func with(
-        schemaRevision: String? = nil, jobImageLayout: String? = nil, grantTo role: String? = nil,
+        schemaRevision: String? = nil, jobImageLayout: String? = nil, heldLoad: HeldLoad? = nil,
         _ body: (RebuildWorld) async throws -> Void
     ) async throws {
-        let world = try await make(schemaRevision: schemaRevision, jobImageLayout: jobImageLayout, grantTo: role)
+        let world = try await make(schemaRevision: schemaRevision, jobImageLayout: jobImageLayout, heldLoad: heldLoad)
         do {
             try await body(world)
         } catch {
@@ -214,7 +214,7 @@ struct RebuildWorld: Sendable {
     ///   names the database `postgresql.sandbox.svc.cluster.local` at the stack's port (the stand-in's pods run on
     ///   the host network), the PostgreSQL release's Service has that port, and its pods forward to the stack.
     static func make(
-        schemaRevision: String? = nil, jobImageLayout: String? = nil, grantTo role: String? = nil
+        schemaRevision: String? = nil, jobImageLayout: String? = nil, heldLoad: HeldLoad? = nil
     ) async throws -> RebuildWorld {
         let stack = try StackEnvironment.current(requiring: ["kubectl", "aws", "psql", "pg_dump", "gzip"])
         let podForwards = jobImageLayout.map { _ in
@@ -223,7 +223,7 @@ struct RebuildWorld: Sendable {
         }
         let kube = try KubeStandIn(
             projectRoot: stack.projectRoot, imageLayout: jobImageLayout, podForwards: podForwards)
-        return try await make(stack: stack, kube: kube, schemaRevision: schemaRevision, grantTo: role) {
+        return try await make(stack: stack, kube: kube, schemaRevision: schemaRevision, heldLoad: heldLoad) {
             text, folder, bucket in
             guard jobImageLayout != nil else { return text.yaml }
             let values = folder + "/postgresql-values.yaml"
@@ -252,7 +252,7 @@ struct RebuildWorld: Sendable {
 
     /// A world on `kube` whose drctl manifest is `yaml(manifest, folder, bucket)`, from the world's usual one.
     static func make(
-        stack: StackEnvironment, kube: KubeStandIn, schemaRevision: String? = nil, grantTo role: String? = nil,
+        stack: StackEnvironment, kube: KubeStandIn, schemaRevision: String? = nil, heldLoad: HeldLoad? = nil,
         yaml: (TestManifest, _ folder: String, _ bucket: String) -> String
     ) async throws -> RebuildWorld {
         let folder = NSTemporaryDirectory() + "drctl-rebuild-" + UUID().uuidString.prefix(8)
@@ -273,7 +273,7 @@ struct RebuildWorld: Sendable {
             archiveSource: try Self.makeArchive(in: folder + "/archive-source"),
             backupSHA256: try await Self.seedAndBackUp(
                 stack: stack, database: database, bucket: bucket, folder: folder, environment: environment,
-                schemaRevision: schemaRevision, grantTo: role))
+                schemaRevision: schemaRevision, heldLoad: heldLoad))
         try await world.aws([
             "s3", "sync", folder + "/archive-source", "s3://\(bucket)/archives/", "--only-show-errors",
         ])
@@ -309,7 +309,7 @@ struct RebuildWorld: Sendable {
     /// uploaded with a `.sha256` sidecar, as `drctl backup sync` does.
     static func seedAndBackUp(
         stack: StackEnvironment, database: String, bucket: String, folder: String, environment: [String: String],
-        schemaRevision: String? = nil, grantTo role: String? = nil
+        schemaRevision: String? = nil, heldLoad: HeldLoad? = nil
     ) async throws -> String {
         let runner = CommandRunner()
         let admin = Postgres(
@@ -334,9 +334,20 @@ struct RebuildWorld: Sendable {
                 INSERT INTO documents_line SELECT 'DOC-' || i, l, 'Artikel ' || l FROM generate_series(1, 3000) i,
                   generate_series(1, 3) l;
                 """))
-        if let role {
+        switch heldLoad {
+        case .atItsEnd(let role):
             try await runner.runChecked(
                 postgres.query("GRANT SELECT ON documents_line TO \(PostgresQuoting.identifier(role))"))
+        case .atItsStart(let role):
+            // 4 MiB of random bytes (incompressible: about 4.5 MB of gzip) in 1,024 rows.
+            try await runner.runChecked(
+                postgres.query(
+                    "CREATE SCHEMA held AUTHORIZATION \(PostgresQuoting.identifier(role));"
+                        + " CREATE TABLE documents_scan (id int PRIMARY KEY, page bytea NOT NULL);"
+                        + " INSERT INTO documents_scan SELECT i, decode((SELECT string_agg(md5(random()::text || i || j),"
+                        + " '') FROM generate_series(1, 256) j), 'hex') FROM generate_series(1, 1024) i;"))
+        case nil:
+            break
         }
         if let schemaRevision {
             // What alembic leaves in a migrated database.

@@ -10,37 +10,44 @@ import Testing
 
 /// Ctrl-C (SIGINT) while a rebuild streams its off-site backup (`aws s3 cp … - | tap | gzip -dc | psql`): the real
 /// binary, aws against moto, gzip, psql. Every stage ends, drctl exits 4 with the run interrupted, and the resume
-/// restores the data.
+/// restores the data. The test holds the load (`HeldLoad.atItsStart`), so the signal never races the stream.
 @Suite("Ctrl-C during a streamed restore")
 struct StreamInterruptTests {
     @Test("SIGINT while the backup streams: aws, gzip and psql all end, exit 4, and the resume restores the data")
     func ctrlCStopsEveryStageOfTheStream() async throws {
-        try await RebuildWorld.with { world in
-            let before = try await world.tableDigests()
-            try await world.loseEverything()
-            let stages = Mutex<[(pid: pid_t, command: String)]>([])
+        try await LockHold.withRole { role in
+            try await RebuildWorld.with(heldLoad: .atItsStart(role: role)) { world in
+                let before = try await world.tableDigests()
+                try await world.loseEverything()
+                // The load waits on the held role before its first row; the 4 MiB after it fill the pipes, so aws,
+                // gzip and psql all wait too: Ctrl-C comes while every stage runs, whatever the machine's speed.
+                let hold = try await LockHold(stack: world.stack, role: role)
+                defer { hold.terminate() }
+                let stages = Mutex<[(pid: pid_t, command: String)]>([])
 
-            let (sent, run) = try await DrctlProcess.runSignalled(
-                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                signal: SIGINT, whenOutputContains: "streaming \(world.database)_backup_",
-                andCondition: { drctl in
-                    // Once all three stages of the stream run.
-                    let running = DrctlProcess.children(of: drctl).filter {
-                        ["aws", "gzip", "psql"].contains($0.command)
-                    }
-                    stages.withLock { $0 = running }
-                    return Set(running.map(\.command)) == ["aws", "gzip", "psql"]
-                })
+                let (sent, run) = try await DrctlProcess.runSignalled(
+                    world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
+                    signal: SIGINT, whenOutputContains: "streaming \(world.database)_backup_",
+                    andCondition: { drctl in
+                        let running = DrctlProcess.children(of: drctl).filter {
+                            ["aws", "gzip", "psql"].contains($0.command)
+                        }
+                        stages.withLock { $0 = running }
+                        guard Set(running.map(\.command)) == ["aws", "gzip", "psql"] else { return false }
+                        return (try? await LockHold.loadWaits(world.stack, database: world.database)) == true
+                    })
 
-            #expect(sent, "the run finished before it could be interrupted:\n\(run.output)")
-            let seen = stages.withLock { $0 }
-            #expect(Set(seen.map(\.command)) == ["aws", "gzip", "psql"], "\(seen)")
-            #expect(run.status == 4, "expected exit 4 (interrupted):\n\(run.output)\n\(run.errors)")
-            for stage in seen {
-                #expect(!isAlive(stage.pid), "\(stage.command) (\(stage.pid)) outlived the interrupted drctl")
+                #expect(sent, "the run finished before it could be interrupted:\n\(run.output)")
+                let seen = stages.withLock { $0 }
+                #expect(Set(seen.map(\.command)) == ["aws", "gzip", "psql"], "\(seen)")
+                #expect(run.status == 4, "expected exit 4 (interrupted):\n\(run.output)\n\(run.errors)")
+                for stage in seen {
+                    #expect(!isAlive(stage.pid), "\(stage.command) (\(stage.pid)) outlived the interrupted drctl")
+                }
+                let runID = try #require(DrctlProcess.runID(in: run.output))
+                try await hold.release()
+                try await world.expectResumeRestores(runID, to: before)
             }
-            let runID = try #require(DrctlProcess.runID(in: run.output))
-            try await world.expectResumeRestores(runID, to: before)
         }
     }
 }

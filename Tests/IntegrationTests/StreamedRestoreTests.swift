@@ -60,7 +60,7 @@ struct StreamedRestoreTests {
     @Test("a rebuild killed with SIGKILL while the backup streams resumes to the restored database")
     func killedDuringTheStreamResumes() async throws {
         try await LockHold.withRole { role in
-            try await RebuildWorld.with(grantTo: role) { world in
+            try await RebuildWorld.with(heldLoad: .atItsEnd(role: role)) { world in
                 let before = try await world.tableDigests()
                 try await world.loseEverything()
                 let hold = try await LockHold(stack: world.stack, role: role)
