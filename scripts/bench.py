@@ -3,7 +3,7 @@
 Contenders run alternately (A, B, A, B, ...) and the table reports medians and ratios. The data (a database dump,
 archive files) is built once per mode under .stack/bench/<mode> and reused while its inputs are unchanged.
 The parts live in scripts/benchlib: world (stack, stand-in, manifest), data (generated and cached), measures
-(contenders, P1-P8), report (table, JSON).
+(contenders, P1-P9), report (table, JSON).
 """
 
 import argparse
@@ -25,7 +25,7 @@ MODES = {
              "verify_rows": 20_000, "job_shards": 4},
 }
 
-ALL = ["P1", "P2A", "P2B", "P3", "P4", "P5", "P6", "P7", "P8"]
+ALL = ["P1", "P2A", "P2B", "P3", "P4", "P5", "P6", "P7", "P8", "P9"]
 SQL_BYTES_PER_ROW = 582  # measured: 1,000,000 documents dump to 582 MB of SQL
 
 
@@ -57,6 +57,8 @@ def size_curve(args):
             measures.p2b_restore_offsite()
             measures.p6_downtime()
             measures.p5_overhead()
+            if size == max(sizes):
+                measures.p9_custom_format()  # issue 17 item 7: at the largest size only
             finish(results, config, os.path.join(ROOT, "bench-results", f"{mode}.json"))
             points.append(curve_point(results))
         finally:
@@ -79,15 +81,15 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="tiny data, 1 run each, debug build (for scripts/test)")
     parser.add_argument("--build", choices=["debug", "release"], help="default: release (full), debug (smoke)")
     parser.add_argument("--runs", type=int, help="runs per contender (default: 3 full, 1 smoke)")
-    parser.add_argument("--only", help="comma-separated subset of P1,P2,P2a,P2b,P3,P4,P5,P6,P7,P8 (P2 is P2a and "
-                                       "P2b; P3 and P5 need P1; P8, the job-mode rebuild, needs root, runc and "
+    parser.add_argument("--only", help="comma-separated subset of P1,P2,P2a,P2b,P3,P4,P5,P6,P7,P8,P9 (P2 is P2a "
+                                       "and P2b; P3 and P5 need P1; P9 is the custom format beside plain; P8, the job-mode rebuild, needs root, runc and "
                                        "drctl's image, which it builds with scripts/image)")
     parser.add_argument("--drctl", help="use this drctl binary instead of building one (say which in reports)")
     parser.add_argument("--prepare-only", action="store_true", help="build and upload the data, measure nothing")
     parser.add_argument("--out", help="JSON results (default: bench-results/latest.json full, "
                                       ".stack/bench/smoke/results.json smoke)")
     parser.add_argument("--sizes", help="the size curve instead: comma-separated GB of plain SQL, e.g. 0.5,1,2,4 "
-                                        "(P7, P2a, P2b, P6, P5 at each; 1 run each unless --runs)")
+                                        "(P7, P2a, P2b, P6, P5 at each, P9 at the largest; 1 run each unless --runs)")
     args = parser.parse_args()
     if args.sizes:
         size_curve(args)
@@ -106,7 +108,8 @@ def main():
         only |= {"P2A", "P2B"}
     unknown = only - set(ALL) - {"P2"}
     if unknown:
-        fail(f"--only: unknown {', '.join(sorted(unknown))}; choose from P1, P2, P2a, P2b, P3, P4, P5, P6, P7, P8")
+        fail(f"--only: unknown {', '.join(sorted(unknown))}; choose from P1, P2, P2a, P2b, P3, P4, P5, P6, P7, P8, "
+             "P9")
     if args.only and os.path.exists(out):
         # A partial run updates the measures it took in the existing results; the others are kept as they were.
         results["measures"] = json.load(open(out)).get("measures", {})
@@ -146,6 +149,8 @@ def main():
             measures.p5_overhead()
         if "P8" in only:
             measures.p8_job_rebuild()
+        if "P9" in only:
+            measures.p9_custom_format()
     except SystemExit:
         if results["measures"]:
             results["incomplete"] = True

@@ -448,6 +448,42 @@ until curl -fsS {w.readyz} >/dev/null 2>&1; do sleep 0.2; done
             "baselineMedian": med["rawGzip"], "rawPigzMedian": med["rawPigz"], "ratio": pigz_ratio, "target": 0.60,
             "met": pigz_ratio <= 0.60}
 
+    def p9_custom_format(self):
+        """Issue 17 item 7: backups.format custom (pg_dump -Fc, restored with pg_restore -j restoreJobs) beside
+        plain (pg_dump | compressor, restored with gzip -dc | psql), both made by drctl backup create and restored
+        by drctl restore from the local folder, alternately, on the same database."""
+        log("P9: backups.format custom (pg_dump -Fc, pg_restore -j) vs plain: drctl backup create and drctl restore "
+            "from the local folder (alternating)")
+        self.running_system()
+        plain_folder = os.path.join(self.world.dir, "p9-plain")
+        custom_folder = os.path.join(self.world.dir, "p9-custom")
+        for folder in (plain_folder, custom_folder):
+            shutil.rmtree(folder, ignore_errors=True)
+        plain = self.world.write_manifest("p9-plain.yaml", local=plain_folder)
+        custom = self.world.write_manifest("p9-custom.yaml", local=custom_folder, extra_backups="  format: custom\n")
+        runs = {"createPlain": [], "createCustom": [], "restorePlain": [], "restoreCustom": []}
+        for index in range(self.world.config["runs"]):
+            runs["createPlain"].append(self.backup_create(f"p9-create-plain-{index}", plain))
+            runs["createCustom"].append(self.backup_create(f"p9-create-custom-{index}", custom))
+            for name, manifest in (("Plain", plain), ("Custom", custom)):
+                sampler = self.drctl_restore(f"p9-restore-{name.lower()}-{index}", manifest)
+                runs["restore" + name].append(sampler.wall)
+                self.after_restore()
+            log(f"  #{index + 1}: backup create plain {runs['createPlain'][-1]:.1f} s, custom "
+                f"{runs['createCustom'][-1]:.1f} s; restore plain {runs['restorePlain'][-1]:.1f} s, custom "
+                f"{runs['restoreCustom'][-1]:.1f} s")
+        med = {name: median(values) for name, values in runs.items()}
+        sizes = {name: os.path.getsize(newest_backup(folder, suffix))
+                 for name, folder, suffix in (("plain", plain_folder, ".sql.gz"), ("custom", custom_folder, ".dump"))}
+        self.results["measures"]["P9"] = {
+            "what": "backups.format custom (pg_dump -Fc; pg_restore -j) vs plain (pg_dump | compressor; gzip -dc | "
+                    "psql): drctl backup create and drctl restore from the local folder; no target (when to switch)",
+            "seconds": runs, "medians": med, "backupBytes": sizes,
+            "restoreRatio": med["restoreCustom"] / med["restorePlain"],
+            "createRatio": med["createCustom"] / med["createPlain"]}
+        for folder in (plain_folder, custom_folder):
+            shutil.rmtree(folder, ignore_errors=True)
+
     def p3_resume(self):
         log("P3: SIGKILL during the archive sync, then drctl resume")
         full = self.results["measures"]["P1"]["drctlMedian"]
@@ -633,3 +669,12 @@ def replace_strings(value, old, new):
     if isinstance(value, str):
         return value.replace(old, new).replace(old_stem, new_stem)
     return value
+
+
+def newest_backup(folder, suffix):
+    """The newest backup file with this suffix in a drctl backup folder's daily/ tier."""
+    daily = os.path.join(folder, "daily")
+    names = sorted(name for name in os.listdir(daily) if name.endswith(suffix))
+    if not names:
+        fail(f"no {suffix} backup in {daily}")
+    return os.path.join(daily, names[-1])

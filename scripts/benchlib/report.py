@@ -80,6 +80,13 @@ def render_table(measures):
         rows.append(("P7 backup create (pigz) vs pg_dump → gzip", sec(p["drctlMedian"]), sec(p["baselineMedian"]),
                      f"{p['ratio']:.2f} (raw pigz {p['rawPigzMedian'] / p['baselineMedian']:.2f})", "≤ 0.60",
                      yes(p["met"])))
+    if "P9" in m:
+        p, med = m["P9"], m["P9"]["medians"]
+        rows.append(("P9 restore, format custom (pg_restore -j) vs plain", sec(med["restoreCustom"]),
+                     sec(med["restorePlain"]), f"{p['restoreRatio']:.2f}", "— (when to switch)", "—"))
+        rows.append(("P9 backup create, format custom vs plain", sec(med["createCustom"]), sec(med["createPlain"]),
+                     f"{p['createRatio']:.2f} ({p['backupBytes']['custom'] / 1e6:.0f} MB vs "
+                     f"{p['backupBytes']['plain'] / 1e6:.0f} MB)", "—", "—"))
     if "P8" in m:
         p = m["P8"]
         rows.append((f"P8 rebuild, dataPlane job vs local ({p['shards']} shards)", sec(p["drctlMedian"]),
