@@ -9,8 +9,10 @@ struct RebuildCommand: AsyncParsableCommand {
         discussion: """
             Runs the manifest's provision hooks, waits for the Kubernetes API, installs the PostgreSQL release, \
             fetches the newest off-site backup and verifies it (gzip integrity, size floor, recorded SHA-256), \
-            restores it into a new database that is then swapped in, installs the app release, waits for its \
-            rollout, syncs the archive files (beside the restore) and checks the readiness URL.
+            restores it into a new database that is then swapped in, upgrades the app release to its replica \
+            count (its chart's hooks run now, against the restored database), waits for its rollout and checks \
+            the readiness URL. Beside the PostgreSQL release and the load: the app release is installed at 0 \
+            replicas without its hooks (nothing of the app runs before the swap), and the archive files are synced.
 
             The password reaches helm through a 0600 values file and psql through PGPASSWORD, never argv. \
             Every step is journaled: if the run is interrupted, `drctl resume RUN_ID` continues it. \

@@ -32,6 +32,26 @@ struct HelmRollbackTargetTests {
         #expect(choice.target.revision == 1)
     }
 
+    @Test("a rebuild's staged install (app at 0 replicas) is never a rollback target, chosen or requested")
+    func stagedInstallIsNotATarget() throws {
+        let history = [
+            F.revision(1, "superseded"),
+            F.revision(2, "superseded", description: HelmRollbackTarget.stagedInstallDescription),
+            F.revision(3, "superseded", description: "migration-revision=0004"), F.revision(4, "deployed"),
+        ]
+        let choice = try HelmRollbackTarget.choose(
+            release: "valeo-erp", history: history, requested: nil, recoverPending: false)
+        #expect(choice.target.revision == 3)
+        let afterRebuild = Array(history[1...2])
+        #expect(throws: RollbackError.self) {
+            try HelmRollbackTarget.choose(
+                release: "valeo-erp", history: afterRebuild, requested: nil, recoverPending: false)
+        }
+        #expect(throws: RollbackError.self) {
+            try HelmRollbackTarget.choose(release: "valeo-erp", history: history, requested: 2, recoverPending: false)
+        }
+    }
+
     @Test("refuses when no good revision precedes the current one, showing the history")
     func noGoodRevision() {
         let history = [F.revision(1, "failed", description: "Install failed"), F.revision(2, "deployed")]

@@ -135,7 +135,7 @@ import Testing
             workRoot: "/tmp/w"
         ).runbook().steps
         let fault = try #require(rebuild.firstIndex { $0.id == "fault.deployment-never-ready" })
-        #expect(rebuild[fault].dependsOn == ["app.install"])
+        #expect(rebuild[fault].dependsOn == ["app.scale-up"])
         #expect(rebuild[fault + 1].id == "app.rollout")
         #expect(rebuild[fault + 1].dependsOn.contains("fault.deployment-never-ready"))
         #expect(GamedayScenario.retagged("nginx:1.27", tag: "x") == "nginx:x")

@@ -55,6 +55,16 @@ import Testing
                 ] + target)
     }
 
+    @Test("a rebuild's app release staged before its database exists: --no-hooks, the same in helm 3 and 4")
+    func upgradeInstallWithoutHooks() {
+        for version in [HelmMajorVersion.v3, .v4] {
+            let options = HelmUpgradeOptions(noHooks: true)
+            #expect(
+                helm(version).upgradeInstall(release: "valeo-erp", chart: "./chart", options: options).arguments
+                    == ["upgrade", "--install", "valeo-erp", "./chart", "--no-hooks"] + target)
+        }
+    }
+
     @Test("a game day's bad release: --reuse-values and one --set per value, in order, before the target")
     func upgradeInstallReusesValuesAndSets() {
         let options = HelmUpgradeOptions(reuseValues: true, set: ["image.tag=never-ready", "a=b,c"])

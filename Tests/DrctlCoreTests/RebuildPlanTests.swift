@@ -41,7 +41,7 @@ struct RebuildPlanTests {
         let ids = try await Self.plan().steps.map(\.id)
         let order = [
             "provision.create-cluster", "cluster.api", "postgresql.install", "backup.fetch", "database.restore",
-            "app.install", "app.rollout", "readiness",
+            "app.scale-up", "app.rollout", "readiness",
         ]
         let positions = order.compactMap { ids.firstIndex(of: $0) }
         #expect(positions.count == order.count, "missing steps: \(order.filter { !ids.contains($0) })")
@@ -78,6 +78,29 @@ struct RebuildPlanTests {
             fetch.commands.filter { $0.contains("$RUN_DIR/backup/") }.allSatisfy { $0.contains(".head") },
             "the backup is not downloaded to disk")
         #expect(fetch.commands.contains { $0.contains("--range bytes=0-1048575") })
+    }
+
+    @Test(
+        "the app release is installed at 0 replicas without hooks beside the load, scaled up only after the swap")
+    func appStagedBesideTheLoad() async throws {
+        let plan = try await Self.plan()
+        let install = try #require(plan.steps.first { $0.id == "app.install" })
+        // Beside the PostgreSQL release and the load: it waits for nothing of the database.
+        #expect(install.dependsOn == ["cluster.api"])
+        #expect(install.title.contains("at 0 replicas") && install.title.contains("beside the database load"))
+        let staged = try #require(install.commands.first { $0.hasPrefix("helm upgrade --install valeo-erp") })
+        #expect(staged.contains(" --no-hooks") && staged.contains(" --wait "))
+        #expect(staged.contains("--description 'drctl rebuild: staged at 0 replicas"))
+        #expect(!install.commands.contains { $0.contains("alembic_version") }, "no database to read yet")
+        let scaleUp = try #require(plan.steps.first { $0.id == "app.scale-up" })
+        #expect(Set(scaleUp.dependsOn) == ["database.restore", "app.install"])
+        let upgrade = try #require(scaleUp.commands.first { $0.hasPrefix("helm upgrade --install valeo-erp") })
+        #expect(!upgrade.contains("--no-hooks") && !upgrade.contains("--wait"))
+        #expect(upgrade.contains("--description 'migration-revision=$SCHEMA_REVISION'"))
+        #expect(scaleUp.commands.contains { $0.contains("SELECT version_num FROM alembic_version") })
+        #expect(scaleUp.commands.contains { $0.contains("get deployment valeo-erp -o 'jsonpath={.spec.replicas}'") })
+        #expect(plan.steps.first { $0.id == "app.rollout" }?.dependsOn == ["app.scale-up"])
+        #expect(plan.steps.first { $0.id == "readiness" }?.dependsOn.contains("app.rollout") == true)
     }
 
     @Test("a plan can be read without the password set")

@@ -113,13 +113,60 @@ struct RebuildEndToEndTests {
         }
     }
 
+    @Test("the app release is at 0 replicas until the swap is done, then scaled up, ready and recorded by helm")
+    func appStaysAtZeroReplicasUntilTheSwap() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            try await world.loseEverything()
+            // Stopped right before the scale-up: the load and the swap are done, and so is the staged install.
+            var atZero: (replicas: Int, readyz: Int, history: [HelmRevision], digests: [String])?
+            let (paused, run) = try await DrctlProcess.runPaused(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
+                at: "start:app.scale-up"
+            ) { pid in
+                atZero = (
+                    try await world.deploymentReplicas("valeo-erp"),
+                    try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp"),
+                    try await world.helmHistory("valeo-erp"), try await world.tableDigests()
+                )
+                kill(pid, SIGCONT)
+            }
+            #expect(paused, "the run never reached app.scale-up:\n\(run.output)")
+            #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
+            let staged = try #require(atZero)
+            #expect(staged.replicas == 0, "the app ran before the swap")
+            #expect(staged.readyz != 200)
+            #expect(staged.history.map(\.description) == [HelmRollbackTarget.stagedInstallDescription])
+            #expect(staged.digests == before, "the swap was not done before the scale-up")
+            // The staged install waits for nothing of the database: it starts before the PostgreSQL release is
+            // installed (both follow cluster.api), so before the load.
+            let events = run.output.split(separator: "\n").compactMap { line -> String? in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let event = object["event"] as? String, let step = object["step"] as? String
+                else { return nil }
+                return event + " " + step
+            }
+            let stagedStart = try #require(events.firstIndex(of: "step-started app.install"))
+            let postgresDone = try #require(events.firstIndex(of: "step-completed postgresql.install"))
+            let loadStart = try #require(events.firstIndex(of: "step-started backup.fetch"))
+            #expect(stagedStart < postgresDone && stagedStart < loadStart, "\(events)")
+            #expect(try await world.deploymentReplicas("valeo-erp") == 2)
+            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+            let history = try await world.helmHistory("valeo-erp")
+            #expect(history.count == 2 && history.last?.status == "deployed", "\(history)")
+            #expect(try await world.helmValues("valeo-erp")["replicaCount"] as? Int == 2)
+            #expect(try await world.tableDigests() == before)
+        }
+    }
+
     @Test("a rebuild killed while helm installs the app (release left pending) resumes and finishes")
     func killedDuringHelmInstallResumes() async throws {
         try await RebuildWorld.with { world in
             let before = try await world.tableDigests()
             try await world.loseEverything()
-            // The app's pods never turn ready: helm's --wait holds the release pending until the test clears it.
-            try await world.kube.setFaults(#"{"neverReady": ["\#(world.namespace)/valeo-erp"]}"#)
+            // Every API request is slowed, so the app's staged install stays pending-install for many seconds
+            // (the test kills it once it sees that state) until the test clears the fault.
+            try await world.kube.setFaults(#"{"latencyMs": 400}"#)
             let killed = try await DrctlProcess.runKilled(
                 world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
                 whenOutputContains: "\"step\":\"app.install\"", delay: .zero,
@@ -435,6 +482,14 @@ struct RebuildWorld: Sendable {
             executable: environment["DRCTL_HELM"] ?? "helm", namespace: namespace, kubeconfig: kube.kubeconfig)
         let result = try await CommandRunner().runChecked(helm.status(release: release).with(environment: environment))
         return try Helm.parseStatus(result.standardOutput).status
+    }
+
+    /// The deployment's `.spec.replicas`, as `kubectl get` reads it.
+    func deploymentReplicas(_ deployment: String) async throws -> Int {
+        let kubectl = Kubectl(executable: "kubectl", namespace: namespace, kubeconfig: kube.kubeconfig)
+        let result = try await CommandRunner().runChecked(
+            kubectl.deploymentReplicas(deployment).with(environment: environment))
+        return try Kubectl.parseReplicas(result.output)
     }
 
     /// `helm history RELEASE`, oldest first.

@@ -19,23 +19,21 @@ struct RebuildKillAtStepBoundaryTests {
         try await RebuildWorld.with(seed: seed) { world in
             // drctl stops itself once the step's completion is journaled (DRCTL_PAUSE_AT=done:STEP) and is killed
             // there: the boundary is hit exactly, however fast the next step is.
-            let killed = try await DrctlProcess.runKilled(
-                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                pausedAt: "done:\(boundary)")
-            #expect(killed.killed, "the run never paused after \(boundary):\n\(killed.output)")
-            let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
-            let before = try world.journalRecords(runID: runID)
+            let (runID, before) = try await world.rebuildKilled(at: "done:\(boundary)")
             #expect(!before.contains(where: { $0["type"] as? String == "run-finished" }), "killed after the run ended")
             let completedBefore = Set(before.steps(ofType: "step-completed"))
             #expect(completedBefore.contains(boundary), "killed before \(boundary) was journaled as completed")
             // The restore: streaming the backup into a new database, then swapping it in.
             let restoreSteps = ["backup.fetch", "database.restore"]
             let inFlight = Set(before.steps(ofType: "step-started")).subtracting(completedBefore)
+            // Staged and not yet scaled up: nothing of the app runs before the swap.
+            if completedBefore.contains("app.install"),
+                !Set(before.steps(ofType: "step-started")).contains("app.scale-up")
+            {
+                #expect(try await world.deploymentReplicas("valeo-erp") == 0, "the app runs before its scale-up")
+            }
 
-            let resumed = try await DrctlProcess.run(
-                world.drctl, ["resume", runID, "-o", "json"], environment: world.environment)
-            #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
-            let restarted = Set(DrctlProcess.steps(withEvent: "step-started", in: resumed.output))
+            let restarted = try await world.resume(runID)
             #expect(
                 restarted.isDisjoint(with: completedBefore),
                 "finished before the kill, started again: \(restarted.intersection(completedBefore).sorted())")
@@ -56,6 +54,28 @@ struct RebuildKillAtStepBoundaryTests {
                 #expect(try await world.helmStatus(release) == "deployed", "\(release) is not deployed")
             }
             #expect(try world.archiveFiles() == seed.archiveSource)
+            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+        }
+    }
+
+    @Test(
+        "killed after helm changed the app release (staged install, scale-up), before the journal knew: resumed, the probe finds it done",
+        arguments: ["app.install", "app.scale-up"])
+    func killedAfterTheAppReleaseChanged(_ step: String) async throws {
+        let seed = try await RebuildSeed.shared()
+        try await RebuildWorld.with(seed: seed) { world in
+            let (runID, before) = try await world.rebuildKilled(at: "effect:\(step)")
+            #expect(!before.steps(ofType: "step-completed").contains(step))
+            let revisions = try await world.helmHistory("valeo-erp").count
+
+            #expect(!(try await world.resume(runID)).contains(step), "\(step) was done, yet it ran again")
+            let history = try await world.helmHistory("valeo-erp")
+            // The staged install and the scale-up, each once.
+            #expect(history.count == 2, "\(history)")
+            #expect(step == "app.install" ? revisions == 1 : revisions == 2)
+            #expect(HelmRollbackTarget.isStagedInstall(history.first?.description ?? ""))
+            #expect(try await world.deploymentReplicas("valeo-erp") == 2)
+            #expect(try await world.tableDigests() == seed.digests)
             #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
         }
     }
@@ -204,6 +224,23 @@ extension RebuildWorld {
             "s3", "cp", sidecar, "s3://\(seed.bucket)/postgresql/\(name).sha256", "--only-show-errors",
         ])
         return world
+    }
+
+    /// `drctl rebuild` stopped by itself at `point` (`DRCTL_PAUSE_AT`, no race) and killed there: the run's id
+    /// and its journal as the kill left it.
+    func rebuildKilled(at point: String) async throws -> (runID: String, records: [[String: Any]]) {
+        let killed = try await DrctlProcess.runKilled(
+            drctl, ["rebuild", "-f", manifest, "-o", "json"], environment: environment, pausedAt: point)
+        #expect(killed.killed, "the run never paused at \(point):\n\(killed.output)")
+        let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
+        return (runID, try journalRecords(runID: runID))
+    }
+
+    /// `drctl resume RUN_ID`, which must succeed; the steps it started.
+    func resume(_ runID: String) async throws -> Set<String> {
+        let resumed = try await DrctlProcess.run(drctl, ["resume", runID, "-o", "json"], environment: environment)
+        #expect(resumed.status == 0, "drctl resume failed:\n\(resumed.output)\n\(resumed.errors)")
+        return Set(DrctlProcess.steps(withEvent: "step-started", in: resumed.output))
     }
 
     /// The journal of `runID`, one JSON object per record.

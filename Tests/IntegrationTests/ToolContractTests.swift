@@ -51,7 +51,7 @@ struct ToolContractTests {
         let helm = Helm(executable: "helm", target: ContractFixture.kubeTarget, majorVersion: version)
         let everything = HelmUpgradeOptions(
             valuesFiles: [ContractFixture.values, ContractFixture.values], chartVersion: "0.1.0", createNamespace: true,
-            wait: true, timeout: .seconds(30), atomic: true, disableOpenAPIValidation: true)
+            wait: true, timeout: .seconds(30), atomic: true, disableOpenAPIValidation: true, noHooks: true)
         return [
             helm.repoAdd(name: "contract", url: "http://127.0.0.1:1/charts"),
             helm.repoUpdate(),

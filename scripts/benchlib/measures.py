@@ -202,7 +202,11 @@ aws s3 sync s3://{self.world.bucket}/archives/ {self.world.archive_destination}/
         drctl_runs, manual_runs = [], []
         for index in range(self.world.config["runs"]):
             drctl_runs.append(self.timed_drctl_rebuild(f"p1-drctl-{index}"))
-            log(f"  drctl rebuild #{index + 1}: {drctl_runs[-1]['seconds']:.1f} s")
+            drctl_runs[-1]["steps"] = step_times(drctl_runs[-1]["lines"])
+            log(f"  drctl rebuild #{index + 1}: {drctl_runs[-1]['seconds']:.1f} s; its steps (start → end, seconds"
+                " after the run started):")
+            for step in drctl_runs[-1]["steps"]:
+                log(f"    {step['start']:6.2f} → {step['end']:6.2f}  {step['seconds']:5.2f} s  {step['step']}")
             manual_runs.append(self.timed_manual(script))
             log(f"  runbook script #{index + 1}: {manual_runs[-1]['seconds']:.1f} s")
         drctl = median(r["seconds"] for r in drctl_runs)
@@ -210,6 +214,7 @@ aws s3 sync s3://{self.world.bucket}/archives/ {self.world.archive_destination}/
         self.p1_runs = drctl_runs
         self.results["measures"]["P1"] = {
             "what": "drctl rebuild vs runbook Szenario 2 script", "drctlSeconds": drctl_runs and [r["seconds"] for r in drctl_runs],
+            "drctlStepTimes": [r["steps"] for r in drctl_runs],
             "baselineSeconds": [r["seconds"] for r in manual_runs], "drctlMedian": drctl, "baselineMedian": manual,
             "ratio": drctl / manual, "target": 0.6, "met": drctl / manual <= 0.6}
 
@@ -507,8 +512,9 @@ until curl -fsS {w.readyz} >/dev/null 2>&1; do sleep 0.2; done
             while not sampler.exited():
                 syncing = ("step-started", "archive.sync") in seen and ("step-completed", "archive.sync") not in seen
                 # Not while helm is installing: a helm killed mid-install leaves a pending release (see README).
-                helm_idle = ("step-completed", "postgresql.install") in seen and (
-                    ("step-started", "app.install") not in seen or ("step-completed", "app.install") in seen)
+                helm_idle = ("step-completed", "postgresql.install") in seen and all(
+                    ("step-started", step) not in seen or ("step-completed", step) in seen
+                    for step in ("app.install", "app.scale-up"))
                 synced = ("step-completed", "archive.sync") in seen
                 if helm_idle and (syncing or synced):
                     restored = ("step-completed", "database.restore") in seen
@@ -635,6 +641,43 @@ until curl -fsS {w.readyz} >/dev/null 2>&1; do sleep 0.2; done
         self.results["measures"]["P5plan"] = {
             "what": "drctl plan rebuild latency", "seconds": latencies, "median": median(latencies),
             "target": 0.1, "met": median(latencies) <= 0.1}
+
+
+def step_times(lines):
+    """Each step of a `-o json` run that started: when it started and ended, in seconds after the run started,
+    in the order the steps started (what ran beside what shows as overlapping spans)."""
+    def parsed(line):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(event, dict) or "time" not in event:
+            return None
+        when = event["time"]
+        if isinstance(when, str):
+            when = datetime.datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+        return event, float(when)
+
+    started_at, starts, ends = None, {}, {}
+    for line in lines:
+        found = parsed(line)
+        if found is None:
+            continue
+        event, when = found
+        if event.get("event") == "run-started" and started_at is None:
+            started_at = when
+        elif event.get("event") == "step-started" and event.get("step") not in starts:
+            starts[event["step"]] = when
+        elif event.get("event") in ("step-completed", "step-skipped", "step-failed") and event.get("step"):
+            ends[event["step"]] = when
+    if started_at is None:
+        return []
+    spans = []
+    for step, start in sorted(starts.items(), key=lambda item: item[1]):
+        end = ends.get(step, start)
+        spans.append({"step": step, "start": round(start - started_at, 3), "end": round(end - started_at, 3),
+                      "seconds": round(end - start, 3)})
+    return spans
 
 
 def events(journal):

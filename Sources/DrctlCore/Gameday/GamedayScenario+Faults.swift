@@ -114,7 +114,7 @@ extension GamedayScenario {
         switch drill.scenario {
         case .clusterLoss:
             waiting = "app.rollout"
-            after = ["app.install"]
+            after = ["app.scale-up"]
         case .dbRestore:
             waiting = "app.scale-up"
             after = ["app.scale-down", "database.smoke"]

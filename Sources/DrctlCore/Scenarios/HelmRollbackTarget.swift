@@ -56,9 +56,20 @@ public struct HelmRollbackTarget: Sendable, Hashable {
         return HelmRollbackTarget(current: newest, target: chosen, pending: pending)
     }
 
-    /// Deployed successfully at some point: `deployed`/`superseded`, and no failure in the description.
+    /// Deployed successfully at some point: `deployed`/`superseded`, no failure in the description, and not a
+    /// rebuild's staged install (its app ran at 0 replicas: going back to it would stop the app).
     public static func isGood(_ revision: HelmRevision) -> Bool {
         ["deployed", "superseded"].contains(revision.status) && !revision.description.lowercased().contains("fail")
+            && !isStagedInstall(revision.description)
+    }
+
+    /// The helm description of a rebuild's app release installed at 0 replicas while its database loads.
+    public static let stagedInstallDescription =
+        "drctl rebuild: staged at 0 replicas while the database loaded (not a rollback target)"
+
+    /// Whether a helm description is that of a rebuild's staged install.
+    public static func isStagedInstall(_ description: String) -> Bool {
+        description.contains("staged at 0 replicas while the database loaded")
     }
 
     /// The schema revision drctl recorded in the helm description when it deployed (`migration-revision=0003`).

@@ -1,8 +1,10 @@
 import Foundation
 
 /// Runbook Szenario 2, complete cluster loss: provision hooks → wait for the API → PostgreSQL release →
-/// stream the newest off-site backup into a new database, verifying it on the way → swap it in → app release →
-/// rollout → archive sync (beside the restore) → /readyz. Every step is idempotent or probed, so `drctl resume` can continue an interrupted rebuild.
+/// stream the newest off-site backup into a new database, verifying it on the way → swap it in → app release at
+/// its replica count → rollout → /readyz. Beside the PostgreSQL release and the load: the app release installed
+/// at 0 replicas without its hooks, and the archive sync. Every step is idempotent or probed, so `drctl resume`
+/// can continue an interrupted rebuild.
 public struct RebuildScenario: Sendable {
     public static let runbookID = "rebuild"
 
@@ -95,24 +97,32 @@ public struct RebuildScenario: Sendable {
         }
         steps.append(
             releaseStep(
-                id: "postgresql.install", release: manifest.releases.postgresql,
+                id: "postgresql.install", release: manifest.releases.postgresql, phase: .whole,
                 after: postgresDependencies, secretValues: postgresSecretValues))
         steps.append(databaseReadyStep())
         steps.append(fetchBackupStep())
+        // The app's release is installed at 0 replicas beside the PostgreSQL release and the load (nothing of it
+        // runs, no hook touches a database that is not there yet), and brought to its replica count after the swap.
+        steps.append(
+            releaseStep(
+                id: "app.install", release: manifest.releases.app.release, phase: .staged, after: ["cluster.api"],
+                secretValues: appSecretValues(replicas: 0)))
         steps.append(
             DatabaseRestorer(toolbox: toolbox).step(
                 after: ["database.ready", "backup.fetch"], backupStep: "backup.fetch",
                 title: "Swap the verified new database in for \(manifest.database.name)", streamed: true))
         steps.append(
             releaseStep(
-                id: "app.install", release: manifest.releases.app.release,
-                after: ["database.restore"], secretValues: appSecretValues,
+                id: "app.scale-up", release: manifest.releases.app.release,
+                phase: .scaleUp(replicas: manifest.releases.app.replicas),
+                after: ["database.restore", "app.install"],
+                secretValues: appSecretValues(replicas: manifest.releases.app.replicas),
                 // The restored schema's revision goes into the release's description, for `rollback app
                 // --with-migrations`.
                 migrationRevision: manifest.migrations == nil
                     ? nil : DatabaseMigrationRevision(postgres: toolbox.postgres)
             ))
-        steps.append(toolbox.rolloutStep(after: ["app.install"], timeout: options.releaseTimeout))
+        steps.append(toolbox.rolloutStep(after: ["app.scale-up"], timeout: options.releaseTimeout))
         if let archive = manifest.archive { steps.append(try archiveStep(archive, after: previous)) }
         steps.append(
             toolbox.readinessStep(
@@ -194,18 +204,41 @@ public struct RebuildScenario: Sendable {
         }
     }
 
+    /// What a release step does with its release.
+    enum ReleasePhase: Sendable, Equatable {
+        /// Installed as the manifest says, waiting until it is ready (the PostgreSQL release).
+        case whole
+        /// The app's release at 0 replicas, without its chart's hooks, while the database loads: nothing of the
+        /// app runs against a database that is not there yet; `--wait` still waits for what it creates (the
+        /// archive's claim).
+        case staged
+        /// The app's release at its replica count after the swap, its hooks running against the restored database;
+        /// no `--wait`: `app.rollout` waits for the pods.
+        case scaleUp(replicas: Int)
+
+        /// `--wait`: all but the scale-up, whose pods `app.rollout` waits for (helm 3 polls every 2 s).
+        var waits: Bool {
+            if case .scaleUp = self { return false }
+            return true
+        }
+    }
+
     /// `helm upgrade --install` with the manifest's values files plus a 0600 values file of secrets, written in
     /// the run's scratch folder and removed when helm is done: the password never reaches helm's argv. With
     /// `migrationRevision`, the database's schema revision is read first and recorded as the helm description.
+    /// On resume, helm status (and for the app the deployment's replica count) says whether the phase is done.
     private func releaseStep(
-        id: StepID, release: Manifest.HelmRelease, after dependencies: [StepID],
+        id: StepID, release: Manifest.HelmRelease, phase: ReleasePhase, after dependencies: [StepID],
         secretValues: @escaping @Sendable () -> [String: Any],
         migrationRevision: DatabaseMigrationRevision? = nil
     ) -> RunbookStep {
         let helm = toolbox.helm
+        let kubectl = toolbox.kubectl
         let options = self.options
         let workRoot = self.workRoot
+        let deployment = manifest.releases.app.deployment
         let secretFileName = "\(release.name)-secret-values.yaml"
+        let fixedDescription = phase == .staged ? HelmRollbackTarget.stagedInstallDescription : nil
         @Sendable func install(secretFile: String, description: String?) -> CommandInvocation {
             helm.upgradeInstall(
                 release: release.name, chart: release.chart.argument,
@@ -213,35 +246,68 @@ public struct RebuildScenario: Sendable {
                     valuesFiles: release.values.map(\.absolute) + [secretFile],
                     chartVersion: release.version,
                     createNamespace: true,
-                    wait: true,
+                    wait: phase.waits,
                     timeout: options.releaseTimeout,
-                    description: description
+                    description: description ?? fixedDescription,
+                    noHooks: phase == .staged
                 )
             )
         }
         let status = helm.status(release: release.name)
+        let readReplicas = kubectl.deploymentReplicas(deployment)
         let planned = install(
             secretFile: "$RUN_DIR/\(secretFileName)",
             description: migrationRevision.map { _ in DatabaseMigrationRevision.helmDescription("$SCHEMA_REVISION") })
         let readRevision = migrationRevision.map { [$0.tableCheck, $0.read].map(\.redactedCommandLine) } ?? []
+        let title: String
+        switch phase {
+        case .whole: title = "helm upgrade --install \(release.name) (\(release.chart.description))"
+        case .staged:
+            title =
+                "helm upgrade --install \(release.name) (\(release.chart.description)) at 0 replicas and without"
+                + " its hooks, beside the database load: nothing of the app runs before the swap"
+        case .scaleUp(let replicas):
+            title =
+                "helm upgrade \(release.name) to \(replicas) replica(s) after the swap; its hooks run now, against"
+                + " the restored database"
+        }
+        /// Whether the release (deployed, as helm status says) is in this step's phase.
+        @Sendable func inPhase(_ parsed: HelmReleaseStatus, context: StepContext) async throws -> Bool {
+            guard parsed.status == "deployed" else { return false }
+            switch phase {
+            case .whole: return true
+            case .staged: return HelmRollbackTarget.isStagedInstall(parsed.description)
+            case .scaleUp(let replicas):
+                guard !HelmRollbackTarget.isStagedInstall(parsed.description) else { return false }
+                let read = try await context.runner.run(readReplicas)
+                return read.succeeded && (try? Kubectl.parseReplicas(read.output)) == replicas
+            }
+        }
+        var commands = readRevision + [planned.redactedCommandLine]
+        if case .scaleUp = phase {
+            commands.append(
+                readReplicas.redactedCommandLine + "  (on resume: done when helm status is deployed past the staged"
+                    + " install and the deployment has this replica count)")
+        }
         return RunbookStep(
             id: id,
-            title: "helm upgrade --install \(release.name) (\(release.chart.description))",
+            title: title,
             dependsOn: dependencies,
             timeout: options.releaseTimeout + .seconds(60),
             inputs: [
                 "release": release.name, "chart": release.chart.description,
                 "values": release.values.map(\.written).joined(separator: ","), "version": release.version ?? "",
             ],
-            commands: readRevision + [planned.redactedCommandLine],
+            commands: commands,
             probe: { context in
                 let result = try await context.runner.run(status)
                 guard result.succeeded, let parsed = try? Helm.parseStatus(result.standardOutput) else {
                     return .notDone
                 }
-                return parsed.status == "deployed" ? .done(["revision": String(parsed.revision)]) : .notDone
+                return try await inPhase(parsed, context: context)
+                    ? .done(["revision": String(parsed.revision), "status": parsed.status]) : .notDone
             }
-        ) { [kubectl = toolbox.kubectl] context in
+        ) { context in
             let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID)
             let pendingGuard = PendingReleaseGuard(helm: helm, kubectl: kubectl, release: release.name, folder: folder)
             let secretFile = folder + "/" + secretFileName
@@ -280,11 +346,11 @@ public struct RebuildScenario: Sendable {
         }
     }
 
-    /// The runbook's `--set env[0].name=DATABASE_URL --set env[0].value=postgresql://…`, as a values file.
-    private var appSecretValues: @Sendable () -> [String: Any] {
+    /// The runbook's `--set env[0].name=DATABASE_URL --set env[0].value=postgresql://…`, as a values file, with
+    /// the replica count of the phase (0 while the database loads).
+    private func appSecretValues(replicas: Int) -> @Sendable () -> [String: Any] {
         let database = manifest.database
         let password = toolbox.databasePassword
-        let replicas = manifest.releases.app.replicas
         return {
             [
                 "replicaCount": replicas,
@@ -334,8 +400,8 @@ public struct RebuildScenario: Sendable {
     }
 
     private func archiveStep(_ archive: Manifest.Archive, after previous: [StepID]) throws -> RunbookStep {
-        // In the cluster the archive goes into the app's claim, which the app's release brings (or a provision
-        // hook made): the sync Job runs beside the rollout.
+        // In the cluster the archive goes into the app's claim, which the app's staged release brings (or a
+        // provision hook made): the sync Job runs beside the database load.
         if manifest.database.dataPlane != .local {
             return try ArchiveSyncJob(toolbox: toolbox, archive: archive).step(after: ["app.install"])
         }

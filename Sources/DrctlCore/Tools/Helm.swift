@@ -51,6 +51,8 @@ public struct HelmUpgradeOptions: Sendable, Hashable {
     public var reuseValues: Bool
     /// `--set KEY=VALUE` each, in order.
     public var set: [String]
+    /// `--no-hooks`: the chart's hooks do not run (a rebuild's app release installed before its database exists).
+    public var noHooks: Bool
 
     public init(
         valuesFiles: [String] = [],
@@ -62,7 +64,8 @@ public struct HelmUpgradeOptions: Sendable, Hashable {
         disableOpenAPIValidation: Bool = false,
         description: String? = nil,
         reuseValues: Bool = false,
-        set: [String] = []
+        set: [String] = [],
+        noHooks: Bool = false
     ) {
         self.valuesFiles = valuesFiles
         self.chartVersion = chartVersion
@@ -74,6 +77,7 @@ public struct HelmUpgradeOptions: Sendable, Hashable {
         self.description = description
         self.reuseValues = reuseValues
         self.set = set
+        self.noHooks = noHooks
     }
 }
 
@@ -132,6 +136,7 @@ public struct Helm: Sendable, Hashable {
         if options.disableOpenAPIValidation { arguments.append("--disable-openapi-validation") }
         if let description = options.description { arguments += ["--description", description] }
         if options.reuseValues { arguments.append("--reuse-values") }
+        if options.noHooks { arguments.append("--no-hooks") }
         for value in options.set { arguments += ["--set", value] }
         return invocation(arguments)
     }
