@@ -159,6 +159,40 @@ struct RebuildEndToEndTests {
         }
     }
 
+    @Test("an app release already deployed is left serving while the database loads, and upgraded after the swap")
+    func aDeployedAppIsNotStoppedForTheLoad() async throws {
+        try await RebuildWorld.with { world in
+            let before = try await world.tableDigests()
+            try await world.loseEverything()
+            let first = try await DrctlProcess.run(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment)
+            #expect(first.status == 0, "the first rebuild failed:\n\(first.output)\n\(first.errors)")
+            // The database is lost again; the cluster and its app release are not.
+            try await world.loseEverything()
+            let deployed = try await world.helmHistory("valeo-erp")
+
+            var duringLoad: (replicas: Int, history: [HelmRevision])?
+            let (paused, run) = try await DrctlProcess.runPaused(
+                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
+                at: "start:app.scale-up"
+            ) { pid in
+                duringLoad = (try await world.deploymentReplicas("valeo-erp"), try await world.helmHistory("valeo-erp"))
+                kill(pid, SIGCONT)
+            }
+            #expect(paused, "the run never reached app.scale-up:\n\(run.output)")
+            #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
+            let seen = try #require(duringLoad)
+            #expect(seen.replicas == 2, "the deployed app was stopped for the load")
+            #expect(seen.history.count == deployed.count, "a staged revision was installed: \(seen.history)")
+            #expect(run.output.contains("valeo-erp is already deployed"), "\(run.output)")
+            let after = try await world.helmHistory("valeo-erp")
+            #expect(after.count == deployed.count + 1 && after.last?.status == "deployed", "\(after)")
+            #expect(try await world.deploymentReplicas("valeo-erp") == 2)
+            #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
+            #expect(try await world.tableDigests() == before)
+        }
+    }
+
     @Test("a rebuild killed while helm installs the app (release left pending) resumes and finishes")
     func killedDuringHelmInstallResumes() async throws {
         try await RebuildWorld.with { world in

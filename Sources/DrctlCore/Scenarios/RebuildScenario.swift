@@ -265,18 +265,20 @@ public struct RebuildScenario: Sendable {
         case .staged:
             title =
                 "helm upgrade --install \(release.name) (\(release.chart.description)) at 0 replicas and without"
-                + " its hooks, beside the database load: nothing of the app runs before the swap"
+                + " its hooks, beside the database load: nothing of the app runs before the swap (a release"
+                + " already deployed is left serving)"
         case .scaleUp(let replicas):
             title =
                 "helm upgrade \(release.name) to \(replicas) replica(s) after the swap; its hooks run now, against"
                 + " the restored database"
         }
-        /// Whether the release (deployed, as helm status says) is in this step's phase.
+        /// Whether the release, deployed as helm status says, is in this step's phase.
         @Sendable func inPhase(_ parsed: HelmReleaseStatus, context: StepContext) async throws -> Bool {
-            guard parsed.status == "deployed" else { return false }
             switch phase {
             case .whole: return true
-            case .staged: return HelmRollbackTarget.isStagedInstall(parsed.description)
+            // Staged by this run, or a release that was deployed before it: that one is left serving (a backup
+            // refused later must not leave the app stopped); `app.scale-up` upgrades it after the swap.
+            case .staged: return true
             case .scaleUp(let replicas):
                 guard !HelmRollbackTarget.isStagedInstall(parsed.description) else { return false }
                 let read = try await context.runner.run(readReplicas)
@@ -300,14 +302,18 @@ public struct RebuildScenario: Sendable {
             ],
             commands: commands,
             probe: { context in
-                let result = try await context.runner.run(status)
-                guard result.succeeded, let parsed = try? Helm.parseStatus(result.standardOutput) else {
-                    return .notDone
-                }
-                return try await inPhase(parsed, context: context)
-                    ? .done(["revision": String(parsed.revision), "status": parsed.status]) : .notDone
+                guard let parsed = try await Self.deployedRelease(status, context: context),
+                    try await inPhase(parsed, context: context)
+                else { return .notDone }
+                return .done(["revision": String(parsed.revision), "status": parsed.status])
             }
         ) { context in
+            if phase == .staged, let deployed = try await Self.deployedRelease(status, context: context) {
+                context.log(
+                    "\(release.name) is already deployed (revision \(deployed.revision)): left serving while the"
+                        + " database loads; app.scale-up upgrades it after the swap")
+                return ["revision": String(deployed.revision), "status": deployed.status, "leftServing": "true"]
+            }
             let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID)
             let pendingGuard = PendingReleaseGuard(helm: helm, kubectl: kubectl, release: release.name, folder: folder)
             let secretFile = folder + "/" + secretFileName
@@ -335,6 +341,16 @@ public struct RebuildScenario: Sendable {
             if let schemaRevision { outputs["migrationRevision"] = schemaRevision }
             return outputs
         }
+    }
+
+    /// The release as helm status reports it, when it is deployed.
+    private static func deployedRelease(
+        _ status: CommandInvocation, context: StepContext
+    ) async throws -> HelmReleaseStatus? {
+        let result = try await context.runner.run(status)
+        guard result.succeeded, let parsed = try? Helm.parseStatus(result.standardOutput), parsed.status == "deployed"
+        else { return nil }
+        return parsed
     }
 
     /// bitnami/postgresql's keys; the password travels in the 0600 values file only.
