@@ -10,8 +10,9 @@ struct AgentRestoreLoadCommand: AsyncParsableCommand {
         discussion: """
             Runs what drctl restore, rebuild and recover-rows run on the operator's machine with \
             database.dataPlane: local — aws s3 cp KEY - (or az) | sha256 | gzip -dc | psql --single-transaction — \
-            into the new database drctl created (never the live one), checking the SHA-256 against the \
-            .sha256 sidecar, the byte count against the listing and gzip's and psql's exit status. drctl then \
+            into the new database drctl created (never the live one), holding the first MiB until the dump's \
+            origin check passed (a pg_dump -C dump or another database's is refused before psql sees a byte), \
+            checking the SHA-256 against the .sha256 sidecar, the byte count against the listing and gzip's and psql's exit status. drctl then \
             compares the loaded database with the backup's content record. Reads DRCTL_AGENT_MANIFEST and \
             DB_PASSWORD.
 

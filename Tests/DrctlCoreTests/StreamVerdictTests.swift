@@ -21,7 +21,7 @@ import Testing
     private func streamed(
         download status: TerminationStatus = .exited(0), gzip gzipStatus: TerminationStatus = .exited(0),
         gzipSays: String = "", psql psqlStatus: TerminationStatus = .exited(0), psqlSays: String = "",
-        bytes: Int64 = 100, reachedEnd: Bool = true
+        bytes: Int64 = 100, reachedEnd: Bool = true, heldHeadRefused: (any Error)? = nil
     ) -> PipelineResult {
         let pipeline = CommandPipeline(
             [download, gzip.strictDecompress(), psql], output: .discard,
@@ -33,7 +33,11 @@ import Testing
                 CommandResult(invocation: pipeline.stages[1], status: gzipStatus, standardErrorTail: gzipSays),
                 CommandResult(invocation: pipeline.stages[2], status: psqlStatus, standardErrorTail: psqlSays),
             ], duration: .zero,
-            taps: [PipelineTap.Reading(afterStage: 0, byteCount: bytes, sha256: sha, reachedEnd: reachedEnd)])
+            taps: [
+                PipelineTap.Reading(
+                    afterStage: 0, byteCount: bytes, sha256: heldHeadRefused == nil ? sha : "",
+                    reachedEnd: reachedEnd, refusal: heldHeadRefused.map(PipelineTap.Refusal.init))
+            ])
     }
 
     private func fromFile(
@@ -96,6 +100,27 @@ import Testing
         #expect(refusal(streamed(bytes: 99)) == "99 bytes arrived, but the store lists 100")
     }
 
+    @Test func theHeldHeadsRefusalComesFirstUnlessTheDownloadEndedAndFailedByItself() {
+        let other = RecoveryError.backupOfAnotherDatabase(file: "d_backup_1.sql.gz", database: "shop", expected: "d")
+        // The tap cut the download off after the first MiB: aws's SIGPIPE is the tap's doing.
+        #expect(
+            refusal(
+                streamed(
+                    download: .signalled(SIGPIPE), gzip: .exited(1), bytes: 1 << 20, reachedEnd: false,
+                    heldHeadRefused: other)) == "(failed: \(other.localizedDescription))")
+        // The download ended inside the first MiB and succeeded: the origin check's word.
+        #expect(
+            refusal(streamed(gzip: .exited(1), bytes: 100, heldHeadRefused: other))
+                == "(failed: \(other.localizedDescription))")
+        // It ended inside the first MiB because aws failed: aws's failure, not a verdict on a cut head.
+        #expect(
+            refusal(
+                streamed(
+                    download: .exited(1), gzip: .exited(1), bytes: 10,
+                    heldHeadRefused: RecoveryError.notADatabaseDump(file: "d_backup_1.sql.gz"))
+            ).hasPrefix("(failed: stage 1 of the pipeline failed (aws, exit status 1)"))
+    }
+
     @Test func aFailedDownloadOrAnyOtherFailureIsAFailureNotARefusal() {
         #expect(
             refusal(streamed(download: .exited(1), gzip: .exited(1))).hasPrefix(
@@ -135,7 +160,7 @@ import Testing
     }
 
     @Test func theOriginCheckReadsGzipsOutputItselfNoGrep() {
-        let pipeline = DumpOriginCheck(gzip: Gzip()).pipeline(file: "/b/d_backup_1.sql.gz")
+        let pipeline = DumpOriginCheck(gzip: Gzip()).headPipeline(head: Data([0x1F, 0x8B]))
         #expect(pipeline.stages.map(\.executable) == ["gzip"])
         #expect(pipeline.output == .lines(startingWith: DumpOriginCheck.statements))
     }

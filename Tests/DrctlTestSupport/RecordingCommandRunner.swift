@@ -42,16 +42,31 @@ public final class RecordingCommandRunner: CommandRunning {
         }
         let results = try pipeline.stages.map { try responder($0) }
         // A tap reads what the scripted stage before it printed, all of it; a tap on the input reads the file.
-        let taps = pipeline.taps.map { tap in
+        // A tap's hold checks the first bytes as the live relay does; a refusal passes nothing on.
+        var taps: [PipelineTap.Reading] = []
+        for tap in pipeline.taps {
             var bytes = Data()
             if tap.afterStage >= 0 {
                 bytes = results[tap.afterStage].standardOutput
             } else if case .file(let path) = pipeline.stages[0].standardInput {
                 bytes = FileManager.default.contents(atPath: path) ?? Data()
             }
-            return PipelineTap.Reading(
-                afterStage: tap.afterStage, byteCount: Int64(bytes.count), sha256: SHA256Checksum.of(bytes),
-                reachedEnd: true)
+            if let hold = tap.hold {
+                let head = bytes.prefix(hold.bytes)
+                do {
+                    try await hold.check(Data(head))
+                } catch {
+                    taps.append(
+                        PipelineTap.Reading(
+                            afterStage: tap.afterStage, byteCount: Int64(head.count), sha256: "",
+                            reachedEnd: bytes.count < hold.bytes, refusal: PipelineTap.Refusal(error)))
+                    continue
+                }
+            }
+            taps.append(
+                PipelineTap.Reading(
+                    afterStage: tap.afterStage, byteCount: Int64(bytes.count), sha256: SHA256Checksum.of(bytes),
+                    reachedEnd: true))
         }
         // `.lines(startingWith:)` keeps only the lines drctl's reading would keep.
         var output = results.last?.standardOutput ?? Data()

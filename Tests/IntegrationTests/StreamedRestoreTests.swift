@@ -127,6 +127,56 @@ struct StreamedRestoreTests {
         await fixture.cleanUp()
     }
 
+    @Test(
+        "restore from off-site: a dump that \\connects elsewhere is refused on its held first MiB, psql sees none of it"
+    )
+    func offsiteDumpOfAnotherDatabaseIsRefusedBeforePsql() async throws {
+        let (fixture, _, _) = try await Self.offsiteFixture()
+        let live = try await fixture.tableChecksums()
+        // Had psql read the dump, `leaked` would be committed there: after \connect psql is outside the
+        // --single-transaction transaction.
+        let elsewhere = fixture.database + "_elsewhere"
+        try await fixture.runner.runChecked(fixture.toolbox.postgres.createDatabase(elsewhere))
+        let s3 = try #require(fixture.manifest.backups.s3)
+        // Random hex comment lines after the statements. Small (64 KiB, above the 16 KiB size floor): the
+        // download ends inside the held MiB. Large (4 MiB): the tap holds the first MiB and cuts the rest off.
+        for (time, padding) in [("070000", 64 << 10), ("080000", 4 << 20)] {
+            var sql = "--\n-- PostgreSQL database dump\n--\n\n\\connect \(elsewhere)\nCREATE TABLE leaked (x int);\n"
+            var random = SystemRandomNumberGenerator()
+            while sql.utf8.count < padding {
+                sql +=
+                    "-- "
+                    + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }
+                    .joined() + "\n"
+            }
+            let name = "\(fixture.database)_backup_20261201_\(time).sql.gz"
+            let path = fixture.root + "/" + name
+            var gzip = CommandInvocation("gzip", ["-c"])
+            gzip.standardInput = .bytes(Data(sql.utf8))
+            try await fixture.runner.runChecked(CommandPipeline([gzip], output: .file(path)))
+            #expect((try Damage.size(path) > DumpOriginCheck.headBytes) == (padding > 1 << 20))
+            let sha = try SHA256Checksum.ofFile(atPath: path)
+            try "\(sha)  \(name)\n".write(toFile: path + ".sha256", atomically: true, encoding: .utf8)
+            for file in [path, path + ".sha256"] {
+                let key = s3.prefix + (file as NSString).lastPathComponent
+                try await fixture.runner.runChecked(
+                    CommandInvocation("aws", ["s3", "cp", file, "s3://\(s3.bucket)/\(key)", "--only-show-errors"]))
+            }
+
+            let error = await fixture.restore(.init(backup: .named(name)))
+            let message = try #require(error, "\(name) was restored").localizedDescription
+            #expect(message.contains("is a dump of database \(elsewhere), not of \(fixture.database)"), "\(message)")
+            #expect(message.contains("before touching"), "\(message)")
+            #expect(
+                try await fixture.query("SELECT count(*) FROM pg_class WHERE relname = 'leaked'", in: elsewhere) == "0",
+                "psql read \(name)")
+            #expect(try await fixture.tableChecksums() == live, "the live database changed")
+            #expect(try await fixture.databases(like: fixture.database + "\\_restore\\_%").isEmpty)
+            #expect(try await fixture.deploymentReplicas() == fixture.replicas, "the app was stopped")
+        }
+        await fixture.cleanUp()
+    }
+
     @Test("restore from off-site: the damaged newest backup is skipped and the older one streamed in")
     func offsiteRestoreFallsBackToTheOlderBackup() async throws {
         let (fixture, _, _) = try await Self.offsiteFixture()

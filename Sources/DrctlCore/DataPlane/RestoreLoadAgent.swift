@@ -2,8 +2,8 @@ import Foundation
 
 /// `drctl agent restore-load`, inside a data-plane Job: the streamed restore's load as drctl runs it on the
 /// operator's machine (`OffsiteBackupFetcher.streamLoad`: `aws s3 cp KEY - | sha256 | gzip -dc | psql
-/// --single-transaction`, SHA-256 against the `.sha256` sidecar, bytes against the listing, gzip's and psql's
-/// exit status) into the new database drctl created; a custom-format backup (`.dump`) downloaded into the Job's
+/// --single-transaction`, the first MiB held until the dump's origin check passed, SHA-256 against the `.sha256`
+/// sidecar, bytes against the listing, gzip's and psql's exit status) into the new database drctl created; a custom-format backup (`.dump`) downloaded into the Job's
 /// volume (an emptyDir drctl sized for it), verified (size, SHA-256, `pg_restore --list`) and restored with
 /// `pg_restore -j`. Its verdict says what was loaded; drctl then checks the loaded database against the backup's
 /// content record itself.
@@ -28,8 +28,11 @@ public struct RestoreLoadAgent: Sendable {
                 variable: "--database",
                 reason: "\(database) is the live database; drctl loads only into the run's new database")
         }
+        // The origin check judges the dump against the database the backup's name says (drctl picked it as a
+        // backup of that database; a game day restores production's into staging).
         let fetcher = OffsiteBackupFetcher(
-            toolbox: toolbox, workRoot: NSTemporaryDirectory() + "drctl-agent")
+            toolbox: toolbox, workRoot: NSTemporaryDirectory() + "drctl-agent",
+            backupDatabaseName: BackupName(fileName: OffsiteBackupFetcher.fileName(key))?.database)
         let (store, _) = try fetcher.location()
         let object = StoredObject(key: key, size: size)
         let context = StepContext(runID: "agent", step: StepID(Self.command), runner: runner, log: log)

@@ -2,7 +2,7 @@ import Foundation
 
 /// Stages joined by pipes (`pg_dump … | gzip -c > file`, `aws s3 cp … - | gunzip -c | psql …`).
 /// Every stage's exit status is checked: a failing first stage fails the pipeline even when the last succeeds.
-public struct CommandPipeline: Sendable, Hashable, Codable {
+public struct CommandPipeline: Sendable, Hashable {
     public var stages: [CommandInvocation]
     /// Where the last stage's standard output goes.
     public var output: Output
@@ -84,7 +84,7 @@ extension CommandPipeline: CustomStringConvertible {
 /// (`aws s3 cp s3://… - | (sha256 in drctl) | gunzip -c | psql …`), or after the last stage into the pipeline's
 /// output file (`pg_dump | gzip -c | (sha256 in drctl) > file`: the checksum of exactly the bytes written). When the next stage stops reading, drctl
 /// stops reading too, so the stage before gets SIGPIPE as it would in a shell pipeline — unless `readsToEnd`.
-public struct PipelineTap: Sendable, Hashable, Codable {
+public struct PipelineTap: Sendable, Hashable {
     /// The stage whose output the tap reads; -1 (`input`): the first stage's standard input file, which drctl
     /// then reads itself instead of handing it to the program (no `cat` needed to measure a file on the way).
     public var afterStage: Int
@@ -92,10 +92,33 @@ public struct PipelineTap: Sendable, Hashable, Codable {
     /// before wrote: a download whose restore failed half-way still says whether the object matches its
     /// recorded checksum. Only for a stage that ends by itself (a download, a file), never `yes`.
     public var readsToEnd: Bool
+    /// Holds the first bytes of the stream until a check accepted them (see `HeadHold`); nil: every byte is
+    /// passed on as it arrives.
+    public var hold: HeadHold?
 
-    public init(afterStage: Int, readsToEnd: Bool = false) {
+    public init(afterStage: Int, readsToEnd: Bool = false, hold: HeadHold? = nil) {
         self.afterStage = afterStage
         self.readsToEnd = readsToEnd
+        self.hold = hold
+    }
+
+    /// The tap keeps the first `bytes` of the stream (all of it when shorter) and writes none of them on until
+    /// `check` returned: the stage after sees nothing of a stream the check refuses. A refusal (`check` throws)
+    /// stops the tap at once: it closes both pipes (the stage before gets SIGPIPE, the stage after end-of-file
+    /// with no byte read) and its reading carries the error (`Reading.refusal`). `check` runs in drctl while the
+    /// stages wait, so it must be short (a `gzip -dc` of the held bytes); the hold costs no extra read of the
+    /// source. Equal holds are those of equal size (a closure has no identity to compare).
+    public struct HeadHold: Sendable, Hashable {
+        public var bytes: Int
+        public var check: @Sendable (Data) async throws -> Void
+
+        public init(bytes: Int, check: @escaping @Sendable (Data) async throws -> Void) {
+            self.bytes = max(1, bytes)
+            self.check = check
+        }
+
+        public static func == (left: HeadHold, right: HeadHold) -> Bool { left.bytes == right.bytes }
+        public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
     }
 
     /// A tap on the first stage's standard input file: drctl reads the file, measures it and writes it on.
@@ -107,7 +130,7 @@ public struct PipelineTap: Sendable, Hashable, Codable {
     public static let commandLineLabel = "(sha256 and byte count in drctl)"
 
     /// What went through a tap.
-    public struct Reading: Sendable, Hashable, Codable {
+    public struct Reading: Sendable, Hashable {
         public var afterStage: Int
         /// Bytes read from the stage before the tap.
         public var byteCount: Int64
@@ -116,12 +139,31 @@ public struct PipelineTap: Sendable, Hashable, Codable {
         /// Every byte the stage before wrote was read (it closed its output); false when the stage after stopped
         /// reading first, so the digest covers only a prefix.
         public var reachedEnd: Bool
+        /// Why the tap's `HeadHold` refused the stream's first bytes; nil when it passed them or there was none.
+        /// After a refusal nothing was written on, `sha256` is empty, and `reachedEnd` says whether the stage before
+        /// had ended by itself (its exit status then counts) or was cut off by the tap (its failure is the tap's).
+        public var refusal: Refusal?
 
-        public init(afterStage: Int, byteCount: Int64, sha256: String, reachedEnd: Bool) {
+        public init(
+            afterStage: Int, byteCount: Int64, sha256: String, reachedEnd: Bool, refusal: Refusal? = nil
+        ) {
             self.afterStage = afterStage
             self.byteCount = byteCount
             self.sha256 = sha256
             self.reachedEnd = reachedEnd
+            self.refusal = refusal
         }
+    }
+
+    /// The error a `HeadHold` threw, kept as thrown (its kind decides the exit code).
+    public struct Refusal: Sendable, Hashable {
+        public var error: any Error
+
+        public init(_ error: any Error) { self.error = error }
+
+        public static func == (left: Refusal, right: Refusal) -> Bool {
+            String(describing: left.error) == String(describing: right.error)
+        }
+        public func hash(into hasher: inout Hasher) { hasher.combine(String(describing: error)) }
     }
 }

@@ -122,7 +122,9 @@ extension CommandRunner {
                 // drctl reads the first stage's input file itself, measuring it, and writes it into a pipe.
                 let ends = try makePipe(0)
                 relays.append(
-                    PipeRelay(afterStage: -1, source: file, destination: ends.write, readsToEnd: tap.readsToEnd))
+                    PipeRelay(
+                        afterStage: -1, source: file, destination: ends.write, readsToEnd: tap.readsToEnd,
+                        hold: tap.hold))
                 nextInput = .descriptor(ends.read)
             }
             for index in invocations.indices {
@@ -134,7 +136,8 @@ extension CommandRunner {
                         stages.append((nextInput, .descriptor(ends.write)))
                         relays.append(
                             PipeRelay(
-                                afterStage: index, source: ends.read, destination: file, readsToEnd: tap.readsToEnd))
+                                afterStage: index, source: ends.read, destination: file, readsToEnd: tap.readsToEnd,
+                                hold: tap.hold))
                     } else {
                         stages.append((nextInput, lastOutput))
                     }
@@ -145,7 +148,7 @@ extension CommandRunner {
                     relays.append(
                         PipeRelay(
                             afterStage: index, source: before.read, destination: after.write,
-                            readsToEnd: tap.readsToEnd))
+                            readsToEnd: tap.readsToEnd, hold: tap.hold))
                     nextInput = .descriptor(after.read)
                 } else {
                     let ends = try makePipe(index)

@@ -22,21 +22,80 @@ struct PipeRelay: Sendable {
     var destination: Int32
     /// Keep reading once the destination stopped (see `PipelineTap.readsToEnd`).
     var readsToEnd = false
+    /// Hold the first bytes until this check accepted them (see `PipelineTap.HeadHold`).
+    var hold: PipelineTap.HeadHold?
     /// The read end of a `RelayStop`: readable (or hung up) once the relay must stop. -1: never stopped.
     var stop: Int32 = -1
-    var chunkSize = 1 << 20
+    var chunkSize = PipeRelay.defaultChunkSize
+    /// How much one read may bring (the relay's buffer).
+    static let defaultChunkSize = 1 << 20
 
     /// Relays on a thread of its own: its reads and writes block, and must not hold one of the few threads of
-    /// Swift's cooperative pool. Returns when the source closed or the destination stopped reading.
+    /// Swift's cooperative pool. Returns when the source closed or the destination stopped reading. With a
+    /// `hold`, the first bytes are read (on that thread), checked (here), and only then written on.
     func run() async -> PipelineTap.Reading {
+        guard let hold else { return await onThread { relay(head: Data()) } }
+        let (head, ended, stopped) = await onThread { readHead(hold.bytes) }
+        if stopped {
+            // Cancelled or timed out while the head arrived: the stages' statuses say so; nothing was passed on.
+            close(source)
+            close(destination)
+            return PipelineTap.Reading(
+                afterStage: afterStage, byteCount: Int64(head.count), sha256: "", reachedEnd: false)
+        }
+        do {
+            try await hold.check(head)
+        } catch {
+            close(source)
+            close(destination)
+            return PipelineTap.Reading(
+                afterStage: afterStage, byteCount: Int64(head.count), sha256: "", reachedEnd: ended,
+                refusal: PipelineTap.Refusal(error))
+        }
+        return await onThread { relay(head: head) }
+    }
+
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: relay()) }
+            let thread = Thread { continuation.resume(returning: body()) }
             thread.name = "drctl-pipeline-tap-\(afterStage)"
             thread.start()
         }
     }
 
-    private func relay() -> PipelineTap.Reading {
+    /// Reads up to `count` bytes of the source, or until it ends (`ended`) or the relay is told to stop
+    /// (`stopped`); writes nothing and closes nothing.
+    private func readHead(_ count: Int) -> (head: Data, ended: Bool, stopped: Bool) {
+        var head = Data(count: count)
+        var filled = 0
+        var ended = false
+        var stopped = false
+        head.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            while filled < count {
+                guard ready(source, for: Int16(POLLIN)) else {
+                    stopped = true
+                    return
+                }
+                let received = read(source, base + filled, count - filled)
+                if received < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    ended = true
+                    return
+                }
+                if received == 0 {
+                    ended = true
+                    return
+                }
+                filled += received
+            }
+        }
+        head.count = filled
+        return (head, ended, stopped)
+    }
+
+    /// Writes `head` (the held first bytes, already read) on, then relays the rest; closes both descriptors.
+    private func relay(head: Data) -> PipelineTap.Reading {
         var destinationOpen = true
         defer {
             close(source)
@@ -52,7 +111,37 @@ struct PipeRelay: Sendable {
         }
         // Never block in write(): a full pipe waits in poll, where a stop can reach it.
         _ = fcntl(destination, F_SETFL, fcntl(destination, F_GETFL) | O_NONBLOCK)
-        relaying: while true {
+        /// Writes `bytes` on; false when the relay must stop (told to, or the destination stopped reading and the
+        /// source need not be read to its end).
+        func pass(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            guard let start = bytes.baseAddress else { return true }
+            var offset = 0
+            while destinationOpen, offset < bytes.count {
+                guard ready(destination, for: Int16(POLLOUT)) else { return false }
+                let written = write(destination, start + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    // EPIPE: the next stage stopped reading; closing the source passes that on.
+                    guard readsToEnd else { return false }
+                    close(destination)
+                    destinationOpen = false
+                }
+                offset += max(written, 0)
+            }
+            return true
+        }
+        if !head.isEmpty {
+            let passed = head.withUnsafeBytes { bytes in
+                checksum.update(bytes)
+                count += Int64(bytes.count)
+                return pass(bytes)
+            }
+            if !passed {
+                return PipelineTap.Reading(
+                    afterStage: afterStage, byteCount: count, sha256: checksum.finalize(), reachedEnd: false)
+            }
+        }
+        while true {
             guard ready(source, for: Int16(POLLIN)) else { break }
             let received = read(source, base, chunkSize)
             if received < 0 {
@@ -63,21 +152,10 @@ struct PipeRelay: Sendable {
                 reachedEnd = true
                 break
             }
-            checksum.update(UnsafeRawBufferPointer(start: base, count: received))
+            let bytes = UnsafeRawBufferPointer(start: base, count: received)
+            checksum.update(bytes)
             count += Int64(received)
-            var offset = 0
-            while destinationOpen, offset < received {
-                guard ready(destination, for: Int16(POLLOUT)) else { break relaying }
-                let written = write(destination, base + offset, received - offset)
-                if written < 0 {
-                    if errno == EINTR || errno == EAGAIN { continue }
-                    // EPIPE: the next stage stopped reading; closing the source passes that on.
-                    guard readsToEnd else { break relaying }
-                    close(destination)
-                    destinationOpen = false
-                }
-                offset += max(written, 0)
-            }
+            guard pass(bytes) else { break }
         }
         return PipelineTap.Reading(
             afterStage: afterStage, byteCount: count, sha256: checksum.finalize(), reachedEnd: reachedEnd)

@@ -1,8 +1,8 @@
 import Foundation
 
-/// Reads the statements of a gzip SQL dump that say which database it belongs to, without keeping the dump:
-/// `gzip -dc FILE`, read to the end by drctl, keeping only the lines that begin like those statements
-/// (`CommandPipeline.Output.lines`: constant memory, whatever the dump's size).
+/// Reads the statements at the head of a gzip SQL dump that say which database it belongs to: `gzip -dc` of the
+/// dump's first MiB (a local file's, or the one the off-site stream's tap holds back), keeping only the lines
+/// that begin like those statements (`CommandPipeline.Output.lines`).
 ///
 /// A plain `pg_dump` names no database, so the header only proves it is a dump; a `pg_dump -C` dump names its
 /// database in `CREATE DATABASE` and `\connect`, and restoring it would reconnect to that database, so such a
@@ -17,20 +17,41 @@ public struct DumpOriginCheck: Sendable {
     static let header = "-- PostgreSQL database dump"
     static let statements = [header, "\\connect ", "CREATE DATABASE "]
 
-    public func pipeline(file: String) -> CommandPipeline {
-        CommandPipeline([gzip.decompress(file: file)], output: .lines(startingWith: Self.statements))
-    }
-
-    /// The same judgement on the first bytes of a backup (`downloadHead`), before it is streamed anywhere.
-    /// `pg_dump -C` writes its `CREATE DATABASE` and `\connect` right after the header, so the head holds them.
-    /// gzip stops at the cut, and the head may hold damage further on: the stream that follows judges integrity,
-    /// so gzip's complaint only matters when not even the header came out.
-    public func checkHead(file: String, name: String, database: String, runner: any CommandRunning) async throws {
-        try Self.judgeHead(try await runner.run(pipeline(file: file)), name: name, database: database)
-    }
-
     /// How many bytes of a backup the head check reads: `pg_dump -C`'s statements come right after the header.
     public static let headBytes = 1 << 20
+
+    /// `gzip -dc` of the first bytes of a backup, which drctl hands to gzip (no copy on disk). gzip stops at the
+    /// cut, and the head may hold damage further on: the load that follows judges integrity, so gzip's complaint
+    /// only matters when not even the header came out (`judgeHead`).
+    public func headPipeline(head: Data) -> CommandPipeline {
+        var gunzip = gzip.decompress()
+        gunzip.standardInput = .bytes(head)
+        return CommandPipeline([gunzip], output: .lines(startingWith: Self.statements))
+    }
+
+    /// Judges the first bytes of a backup (`headBytes`): `pg_dump -C` writes its `CREATE DATABASE` and `\connect`
+    /// right after the header, so the head holds them.
+    public func checkHead(_ head: Data, name: String, database: String, runner: any CommandRunning) async throws {
+        try Self.judgeHead(try await runner.run(headPipeline(head: head)), name: name, database: database)
+    }
+
+    /// The off-site stream's tap holds the backup's first MiB and passes none of it on to `gzip -dc | psql`
+    /// until this check accepted it: a `pg_dump -C` dump, one of another database or no dump at all is refused
+    /// before psql sees a byte, without a second download of the head.
+    public func hold(name: String, database: String, runner: any CommandRunning) -> PipelineTap.HeadHold {
+        PipelineTap.HeadHold(bytes: Self.headBytes) { head in
+            try await checkHead(head, name: name, database: database, runner: runner)
+        }
+    }
+
+    /// For a plan: what the hold on the off-site stream (`hold`) runs.
+    public var plannedHoldLine: String {
+        "(drctl's tap holds the stream's first MiB and passes none of it on until the origin check on it passed: "
+            + "(the held bytes) | "
+            + CommandPipeline([gzip.decompress()], output: .lines(startingWith: Self.statements)).redactedCommandLine
+            + " must show the pg_dump header and no CREATE DATABASE or \\connect; a pg_dump -C dump, another"
+            + " database's or no dump at all is refused before gzip -dc | psql sees a byte of it)"
+    }
 
     /// `gzip -dc` of the first MiB of a local backup, which drctl reads and hands to gzip (no copy on disk).
     public func headPipeline(localFile path: String) throws(BackupError) -> CommandPipeline {
@@ -42,9 +63,7 @@ public struct DumpOriginCheck: Sendable {
         } catch {
             throw .fileUnreadable(path: path, reason: error.localizedDescription)
         }
-        var gunzip = gzip.decompress()
-        gunzip.standardInput = .bytes(head)
-        return CommandPipeline([gunzip], output: .lines(startingWith: Self.statements))
+        return headPipeline(head: head)
     }
 
     /// For a plan: what `checkHead(localFile:)` runs.

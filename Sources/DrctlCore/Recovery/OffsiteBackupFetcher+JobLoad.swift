@@ -3,9 +3,9 @@ import Foundation
 /// `database.dataPlane: job`: the bulk of a streamed restore — `aws s3 cp … - | sha256 | gzip -dc | psql` into
 /// the run's new database — runs in a Kubernetes Job (`drctl agent restore-load`) beside the database, from the
 /// off-site copy (a pod cannot read the operator's backup folder). drctl stays the conductor: it lists the
-/// candidates, reads the sidecars and the first MiB (origin check), creates the new database, and after the Job
-/// compares the loaded database with its content record through the tunnel — the same refusals and exit codes
-/// as the load on the operator's machine.
+/// candidates, reads the sidecars, creates the new database, and after the Job compares the loaded database with
+/// its content record through the tunnel — the same refusals and exit codes as the load on the operator's
+/// machine. The agent's tap holds the stream's first MiB until the origin check passed, as drctl's does.
 extension OffsiteBackupFetcher {
     /// The Job of loading `key` in step `step`: `<step>-<8 hex of the key>`, so each candidate of a step has its
     /// own Job and a resumed step finds the one its killed attempt started.
@@ -21,15 +21,16 @@ extension OffsiteBackupFetcher {
     /// What a custom-format restore's emptyDir holds beyond the download.
     static let scratchHeadroom: Int64 = 1 << 20
 
-    /// Loads `object` into `scratch` in a Job and returns the SHA-256 its verdict reports.
+    /// Loads `object` into `scratch` in a Job and returns the SHA-256 its verdict reports, and the recorded one
+    /// (`recorded`, the `.sha256` sidecar, read beside the Job and awaited for the verdict).
     ///
     /// The Job found under this step's name (a killed attempt's) is adopted: followed to its end, the new
     /// database it loads into left alone. Without one, the new database is dropped and created first, so
     /// whatever a vanished Job half-loaded is gone before the next load: never two loads into one database.
     func loadInJob(
-        _ object: StoredObject, restorer: DatabaseRestorer, into scratch: String, expected: String?,
-        context: StepContext
-    ) async throws -> String {
+        _ object: StoredObject, restorer: DatabaseRestorer, into scratch: String,
+        recorded: @Sendable () async throws -> String?, context: StepContext
+    ) async throws -> (sha256: String, expected: String?) {
         let name = Self.fileName(object.key)
         let step = Self.loadJobStep(context.step, key: object.key)
         var (job, secret) = try toolbox.dataPlaneJob(
@@ -60,6 +61,7 @@ extension OffsiteBackupFetcher {
         guard let sha256 = verdict.sha256, verdict.file == name else {
             throw refused("Job \(job.name) reported no SHA-256 for \(name)")
         }
+        let expected = try await recorded()
         if let expected, expected != sha256 {
             throw refused("its SHA-256 is \(sha256), but the recorded one (\(name).sha256) is \(expected)")
         }
@@ -70,7 +72,7 @@ extension OffsiteBackupFetcher {
         context.log(
             "Job \(job.name) loaded \(name) into \(scratch): \(sha256.prefix(12))…, \(object.size) bytes, exit"
                 + " statuses " + statuses.joined(separator: ", "))
-        return sha256
+        return (sha256, expected)
     }
 
     /// What a plan shows for the load in a Job, in place of the stream on this machine.
@@ -108,6 +110,7 @@ extension OffsiteBackupFetcher {
         } else {
             if let (store, _) = try? location(), let stream = try? store.download(prefix + name, to: .stream) {
                 work.append(podRestorer.loadPipeline(source: .program(stream), into: scratch).redactedCommandLine)
+                work.append(DumpOriginCheck(gzip: podRestorer.toolbox.gzip).plannedHoldLine)
             }
             work.append(
                 "sha256 of the stream compared with \(name).sha256, bytes with the listing, gzip -dc's and psql's"

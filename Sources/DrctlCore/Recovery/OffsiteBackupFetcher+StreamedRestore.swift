@@ -38,8 +38,7 @@ extension OffsiteBackupFetcher {
 
     /// The commands `stream` runs, for a plan.
     public func plannedStreamCommands(
-        backup: String?, before: Date? = nil, restorer: DatabaseRestorer, into database: String? = nil,
-        checkOrigin: Bool = false
+        backup: String?, before: Date? = nil, restorer: DatabaseRestorer, into database: String? = nil
     ) -> [String] {
         guard let (store, prefix) = try? location() else { return ["(no off-site store in the manifest)"] }
         let newest = before.map { "newest before \(Self.utc($0))" } ?? "newest"
@@ -60,14 +59,6 @@ extension OffsiteBackupFetcher {
         {
             lines.append(sidecar.redactedCommandLine)
         }
-        if checkOrigin {
-            let head = "$RUN_DIR/backup/" + name + ".head"
-            lines += [
-                store.downloadHead(prefix + name, bytes: Self.headBytes, to: head).redactedCommandLine,
-                DumpOriginCheck(gzip: toolbox.gzip).pipeline(file: head).redactedCommandLine
-                    + "  (a pg_dump -C dump or no dump at all is refused before psql sees it)",
-            ]
-        }
         let source: DatabaseRestorer.LoadSource
         if let stream = try? store.download(prefix + name, to: .stream) {
             source = .program(stream)
@@ -82,6 +73,10 @@ extension OffsiteBackupFetcher {
             lines += plannedJobLoadCommands(name: name, prefix: prefix, restorer: restorer, into: database)
         } else {
             lines += restorer.plannedLoadCommands(source: source, into: database)
+            lines.insert(
+                "(the new database's drop and create below run beside the listing: they need no backup; the sidecars"
+                    + " are read beside the stream)", at: lines.count - 3)
+            lines.append(DumpOriginCheck(gzip: toolbox.gzip).plannedHoldLine)
         }
         lines += [
             "(sha256 of the stream compared with \(name).sha256; bytes compared with the listing; gzip -dc's exit"
@@ -134,22 +129,36 @@ extension OffsiteBackupFetcher {
 
     /// Streams `backup`, or the newest backup (taken strictly before `before`, when given), into `database` (the
     /// run's new database `<db>_restore_<run>` unless given) and verifies it on the way; refused candidates are
-    /// dropped and the next older one tried. With `checkOrigin`, the first MiB of each SQL candidate is read
-    /// first and a `pg_dump -C` dump (which would `\connect` elsewhere) or a file that is no dump refused before
-    /// psql sees any of it.
+    /// dropped and the next older one tried. The tap holds each SQL candidate's first MiB until its origin check
+    /// passed (`DumpOriginCheck.hold`): a `pg_dump -C` dump (which would `\connect` elsewhere) or a file that is no
+    /// dump is refused before gzip or psql sees a byte of it.
+    ///
+    /// The empty new database for the first candidate is created while the store is listed (it needs no backup);
+    /// a later candidate gets a fresh one after the refused one's was dropped.
     public func stream(
         backup: String?, before: Date? = nil, restorer: DatabaseRestorer, into database: String? = nil,
-        checkOrigin: Bool = false, context: StepContext
+        context: StepContext
     ) async throws -> Loaded {
         let target = database ?? restorer.scratchName(runID: context.runID)
-        let (store, prefix, candidates) = try await candidates(backup: backup, before: before, context: context)
+        // In a Job (`loadInJob`) the new database is prepared once no interrupted attempt's Job is found.
+        let early = toolbox.manifest.database.dataPlane != .job
+        async let preparedEarly: Void = early ? restorer.prepare(target, context: context) : ()
+        let listed: (store: any ObjectStore, prefix: String, objects: [StoredObject])
+        do {
+            listed = try await candidates(backup: backup, before: before, context: context)
+            try await preparedEarly
+        } catch {
+            if early, !(error is CancellationError) { _ = try? await restorer.drop(target, context: context) }
+            throw error
+        }
+        let (store, prefix, candidates) = listed
         var skipped: [String] = []
         var lastError: (any Error)?
-        for object in candidates {
+        for (index, object) in candidates.enumerated() {
             let name = Self.fileName(object.key)
             do {
                 let (scratch, sha256, recorded, contentCheck) = try await load(
-                    object, store: store, restorer: restorer, into: target, checkOrigin: checkOrigin,
+                    object, store: store, restorer: restorer, into: target, prepared: early && index == 0,
                     context: context)
                 return Loaded(
                     name: name, key: object.key, size: object.size, sha256: sha256, checksumVerified: recorded,
@@ -168,22 +177,10 @@ extension OffsiteBackupFetcher {
             ?? ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: backupDatabaseName)
     }
 
-    /// Reads the first MiB of the object and judges the dump's origin statements (see `DumpOriginCheck`).
-    private func checkHead(of object: StoredObject, store: any ObjectStore, context: StepContext) async throws {
-        let name = Self.fileName(object.key)
-        let path =
-            try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "backup") + "/" + name + ".head"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try await context.runner.runChecked(store.downloadHead(object.key, bytes: Self.headBytes, to: path))
-        try await DumpOriginCheck(gzip: toolbox.gzip).checkHead(
-            file: path, name: name, database: backupDatabaseName, runner: context.runner)
-    }
-
-    static let headBytes = DumpOriginCheck.headBytes
-
+    /// Loads one candidate into `scratch`; `prepared`: the empty new database is already there.
     private func load(
         _ object: StoredObject, store: any ObjectStore, restorer: DatabaseRestorer, into scratch: String,
-        checkOrigin: Bool, context: StepContext
+        prepared: Bool, context: StepContext
     ) async throws -> (
         scratch: String, sha256: String, recorded: Bool, contentCheck: String
     ) {
@@ -197,12 +194,12 @@ extension OffsiteBackupFetcher {
         if custom && !inJob {
             return try await loadArchive(object, store: store, restorer: restorer, into: scratch, context: context)
         }
-        // Independent waits side by side (each `aws` call costs most of a second): the two sidecars (`.sha256`
-        // and `.record.json`), the origin check of the first MiB, and the empty new database. The stream starts
-        // once the origin check and the new database are done — a refusal by the origin check still comes before
-        // psql reads a byte — and the sidecars are only needed for the verdict after it. In a Job
-        // (`database.dataPlane: job`) the new database is prepared by `loadInJob`, which first looks for the Job
-        // of an interrupted attempt; a custom-format backup is downloaded, verified and restored with
+        // The two sidecars (`.sha256` and `.record.json`, an `aws` start each) are read beside the stream: they
+        // are only needed for the verdict after it. The stream starts once the new database is there; its tap
+        // holds the first MiB until the origin check passed (`streamLoad`), so nothing of a refused dump reaches
+        // psql and the head is not downloaded twice. In a Job (`database.dataPlane: job`) the new database is
+        // prepared by `loadInJob`, which first looks for the Job of an interrupted attempt, and the Job's agent
+        // holds the head the same way; a custom-format backup is downloaded, verified and restored with
         // `pg_restore -j` in the pod.
         let recorded = Task { try await recordedChecksum(of: object, store: store, context: context) }
         let content = Task { try await recordedContent(of: object, store: store, context: context) }
@@ -210,17 +207,12 @@ extension OffsiteBackupFetcher {
             recorded.cancel()
             content.cancel()
         }
-        async let prepared: Void = inJob ? () : restorer.prepare(scratch, context: context)
-        if checkOrigin && !custom {
-            try await checkHead(of: object, store: store, context: context)
-        }
-        try await prepared
+        if !inJob && !prepared { try await restorer.prepare(scratch, context: context) }
         let sha256: String
         let expected: String?
         if inJob {
-            expected = try await recorded.value
-            sha256 = try await loadInJob(
-                object, restorer: restorer, into: scratch, expected: expected, context: context)
+            (sha256, expected) = try await loadInJob(
+                object, restorer: restorer, into: scratch, recorded: { try await recorded.value }, context: context)
         } else {
             let streamed = try await streamLoad(
                 object, store: store, restorer: restorer, into: scratch, recorded: { try await recorded.value },
@@ -273,7 +265,12 @@ extension OffsiteBackupFetcher {
             source = .file(path)
         }
         context.log("streaming \(name) (\(ByteSize(bytes: object.size))) into \(scratch)")
-        let result = try await context.runner.run(restorer.loadPipeline(source: source, into: scratch))
+        var load = restorer.loadPipeline(source: source, into: scratch)
+        if BackupName.format(ofFileName: name) != .custom {
+            load.taps[0].hold = DumpOriginCheck(gzip: toolbox.gzip).hold(
+                name: name, database: backupDatabaseName, runner: context.runner)
+        }
+        let result = try await context.runner.run(load)
         let expected = try await recorded()
         let sha256 = try Self.judge(
             result, name: name, loadedInto: scratch, target: toolbox.manifest.database.name,
@@ -385,8 +382,12 @@ extension OffsiteBackupFetcher {
         guard let reading = result.taps.first else {
             throw refused("drctl did not see the stream (the load pipeline has no tap on the download)")
         }
+        // The origin check refused the held first MiB and cut the download off (its failure is the tap's doing).
+        if let refusal = reading.refusal, !reading.reachedEnd { throw refusal.error }
         let failure = result.failure
         if let failure, let stage = failure.stageIndex, stage <= reading.afterStage { throw failure }
+        // The download ended within the first MiB and succeeded: what the origin check said of all of it.
+        if let refusal = reading.refusal { throw refusal.error }
         if result.succeeded(before: reading), reading.reachedEnd {
             if let expected, expected != reading.sha256 {
                 throw refused(

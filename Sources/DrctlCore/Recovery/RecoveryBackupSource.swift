@@ -161,7 +161,7 @@ public struct RecoveryBackupSource: Sendable {
             ]
                 + fetcher.plannedStreamCommands(
                     backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
-                    into: plannedOffsiteTarget, checkOrigin: true)
+                    into: plannedOffsiteTarget)
         }
         var lines = ["pick \(file) from \(folder.catalogStore.path)"]
         let restorer = DatabaseRestorer(toolbox: toolbox)
@@ -194,7 +194,7 @@ public struct RecoveryBackupSource: Sendable {
             let (backup, before) = Self.offsiteChoice(choice)
             lines += fetcher.plannedStreamCommands(
                 backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
-                into: plannedOffsiteTarget, checkOrigin: true)
+                into: plannedOffsiteTarget)
         }
         return lines
     }
@@ -218,7 +218,7 @@ public struct RecoveryBackupSource: Sendable {
                 let (backup, before) = Self.offsiteChoice(choice)
                 loaded = try await fetcher.stream(
                     backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
-                    into: offsiteTarget(context.runID), checkOrigin: true, context: context)
+                    into: offsiteTarget(context.runID), context: context)
             } catch ScenarioError.noOffsiteStore {
                 if inJob { throw JobLoadError.offsiteCopyNeeded(folder: folder.root) }
                 throw noLocalBackup(choice)

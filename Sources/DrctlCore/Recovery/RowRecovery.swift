@@ -194,7 +194,7 @@ public struct RowRecovery: Sendable {
                     toolbox: toolbox, workRoot: workRoot, backupDatabaseName: backupDatabase
                 ).stream(
                     backup: backupName, restorer: DatabaseRestorer(toolbox: toolbox), into: loadedDatabase,
-                    checkOrigin: true, context: context)
+                    context: context)
             }
         }
         return try await run(backupPath: nil, backupName: backupName, sha256: sha256, context: context)

@@ -406,10 +406,10 @@ public struct RebuildScenario: Sendable {
             inputs: ["backup": options.backup ?? "latest", "sizeFloor": String(manifest.backups.sizeFloor.bytes)]
                 .merging(options.before.map { ["before": BackupChoice.format($0)] } ?? [:]) { $1 },
             commands: fetcher.plannedStreamCommands(
-                backup: options.backup, before: options.before, restorer: restorer, checkOrigin: true)
+                backup: options.backup, before: options.before, restorer: restorer)
         ) { [options] context in
             try await fetcher.stream(
-                backup: options.backup, before: options.before, restorer: restorer, checkOrigin: true,
+                backup: options.backup, before: options.before, restorer: restorer,
                 context: context
             ).outputs
         }

@@ -33,14 +33,6 @@ public struct AzureBlobObjectStore: ObjectStore, Hashable {
         return invocation(["download", "--container-name", container, "--name", key, "--file", path])
     }
 
-    /// `az storage blob download … --file F --start-range 0 --end-range N`.
-    public func downloadHead(_ key: String, bytes: Int, to path: String) -> CommandInvocation {
-        invocation([
-            "download", "--container-name", container, "--name", key, "--file", path, "--start-range", "0",
-            "--end-range", String(max(bytes, 1) - 1),
-        ])
-    }
-
     /// `az storage blob list --container-name C --prefix P --num-results * -o json` (every page).
     public func list(prefix: String) -> CommandInvocation {
         invocation([

@@ -33,8 +33,6 @@ public protocol ObjectStore: Sendable {
     func upload(_ source: LocalData, to key: String) throws(ObjectStoreError) -> CommandInvocation
     /// Copies `key` down to local data.
     func download(_ key: String, to destination: LocalData) throws(ObjectStoreError) -> CommandInvocation
-    /// Copies the first `bytes` bytes of `key` (all of it when smaller) into the file at `path`.
-    func downloadHead(_ key: String, bytes: Int, to path: String) -> CommandInvocation
     /// Lists every object under `prefix`; read with `parseList`.
     func list(prefix: String) -> CommandInvocation
     func parseList(_ output: Data) throws(ToolOutputError) -> [StoredObject]

@@ -26,13 +26,6 @@ public struct S3ObjectStore: ObjectStore, Hashable {
         invocation(["s3", "cp", url(key), Self.path(destination), "--only-show-errors"])
     }
 
-    /// `aws s3api get-object --bucket B --key K --range bytes=0-N PATH` (its JSON answer goes to stdout).
-    public func downloadHead(_ key: String, bytes: Int, to path: String) -> CommandInvocation {
-        invocation([
-            "s3api", "get-object", "--bucket", bucket, "--key", key, "--range", "bytes=0-\(max(bytes, 1) - 1)", path,
-        ])
-    }
-
     /// `aws s3api list-objects-v2 --bucket B --prefix P --output json` (aws follows the pages itself).
     public func list(prefix: String) -> CommandInvocation {
         invocation(["s3api", "list-objects-v2", "--bucket", bucket, "--prefix", prefix, "--output", "json"])
