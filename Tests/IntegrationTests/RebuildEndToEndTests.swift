@@ -198,9 +198,9 @@ struct RebuildEndToEndTests {
         try await RebuildWorld.with { world in
             let before = try await world.tableDigests()
             try await world.loseEverything()
-            // Every API request is slowed, so the app's staged install stays pending-install for many seconds
-            // (the test kills it once it sees that state) until the test clears the fault.
-            try await world.kube.setFaults(#"{"latencyMs": 400}"#)
+            // The stand-in holds the create of the app's Deployment (a slow admission webhook): helm's staged
+            // install stays pending-install, for as long as the test takes, until the fault is cleared.
+            try await world.kube.setFaults(#"{"holdCreates": ["deployments/\#(world.namespace)/valeo-erp"]}"#)
             let killed = try await DrctlProcess.runKilled(
                 world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
                 whenOutputContains: "\"step\":\"app.install\"", delay: .zero,
