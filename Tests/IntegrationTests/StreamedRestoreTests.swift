@@ -49,7 +49,7 @@ struct StreamedRestoreTests {
                 #expect(run.output.contains("streaming \(backup.name)"), "\(backup.name) was not streamed")
                 #expect(run.output.contains(backup.reason), "\(backup.name): expected '\(backup.reason)'")
                 #expect(run.output.contains("was not touched"))
-                #expect(!DrctlProcess.steps(withEvent: "step-started", in: run.output).contains("app.install"))
+                #expect(!DrctlProcess.steps(withEvent: "step-started", in: run.output).contains("app.scale-up"))
                 #expect(try await world.tableDigests() == before, "\(backup.name) changed the live database")
                 #expect(try await world.databases(like: "_restore_").isEmpty, "the new database was left behind")
                 #expect(try await world.databases(like: "_before_").isEmpty, "the live database was moved")
