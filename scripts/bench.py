@@ -20,9 +20,9 @@ from benchlib.world import World
 MODES = {
     # rows of documents_header (each ~0.55 KB of SQL text plus 2 lines in documents_line), archive files, runs
     "smoke": {"rows": 2_000, "archive_files": 30, "archive_kb": 4, "runs": 1, "plan_runs": 5, "verify_rows": 500,
-              "job_shards": 2},
+              "job_shards": 2, "tap_bytes": "256MiB", "tap_runs": 1},
     "full": {"rows": 1_000_000, "archive_files": 1_000, "archive_kb": 48, "runs": 3, "plan_runs": 20,
-             "verify_rows": 20_000, "job_shards": 4},
+             "verify_rows": 20_000, "job_shards": 4, "tap_bytes": "2GiB", "tap_runs": 3},
 }
 
 ALL = ["P1", "P2A", "P2B", "P3", "P4", "P5", "P6", "P7", "P8", "P9"]

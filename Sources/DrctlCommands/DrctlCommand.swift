@@ -40,6 +40,7 @@ public struct DrctlCommand: AsyncParsableCommand {
             ResumeCommand.self,
             UnlockCommand.self,
             SelfTestCommand.self,
+            TapRateCommand.self,
             AgentCommand.self,
         ]
     )
