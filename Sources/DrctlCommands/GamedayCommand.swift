@@ -35,9 +35,9 @@ struct GamedayRunCommand: AsyncParsableCommand {
             checks (sql with expect, http with expectStatus, command as an argv list, kubectl as kubectl's \
             arguments run against the target's cluster; {readiness}, {deployment} and {namespace} are the target \
             manifest's values, so one drill runs against any target) and faults to inject: \
-            killAfterStep (the scenario runs in a child drctl, this binary again, which is killed with SIGKILL \
-            right after that step's effect, before the journal records it; the run is then resumed as drctl \
-            resume does), corruptNewestBackup (a corrupt backup newer than every real one is put in the --from \
+            killAfterStep (the scenario runs in a child drctl, this binary again, which stops itself right after \
+            that step's effect, before the journal records it — the pause point DRCTL_PAUSE_AT=effect:STEP — and \
+            is killed there with SIGKILL; the run is then resumed as drctl resume does), corruptNewestBackup (a corrupt backup newer than every real one is put in the --from \
             store; the fetch must skip it; refused when --from is named production), deploymentNeverReady (the \
             app deployment is pointed at an image tag that does not exist right before the run waits for its \
             rollout: the run fails there and the report says how; cluster-loss and db-restore).

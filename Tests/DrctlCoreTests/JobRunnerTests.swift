@@ -260,8 +260,9 @@ import Testing
         manifest.database.jobs = Manifest.DataPlaneJobs(image: "registry.example/drctl:1.2.3", backupClaim: "backups")
         let bin = FileManager.default.temporaryDirectory.appendingPathComponent("drctl-pigz-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        FileManager.default.createFile(
-            atPath: bin + "/pigz", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        try #require(
+            FileManager.default.createFile(
+                atPath: bin + "/pigz", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755]))
         return ScenarioToolbox(
             manifest: manifest, databasePassword: SecretValue(JobRunnerTests.password),
             executables: ToolExecutables(environment: ["PATH": bin]))

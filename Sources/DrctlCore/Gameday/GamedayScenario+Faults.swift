@@ -1,37 +1,9 @@
 import Foundation
 
-/// The faults a drill injects into its own runbook: a kill after a step's effect, a corrupt newest backup, a
-/// deployment that never becomes ready.
+/// The faults a drill injects into its own runbook: a corrupt newest backup, a deployment that never becomes ready.
+/// (The kill after a step's effect is no step of the runbook: `GamedayService` runs the scenario in a child drctl
+/// that the executor stops there, `DRCTL_PAUSE_AT=effect:STEP`, and kills it.)
 extension GamedayScenario {
-    /// A step that does its work, then stops the run before the completion is journaled, once per run: what a
-    /// kill between the effect and the journal looks like. The resume must find the effect with its probe. In a
-    /// child drctl (`killBySignal`) the process sends itself SIGKILL: nothing after the effect runs, the journal
-    /// and the lock stay as a killed run leaves them.
-    func killedAfterEffect(_ step: RunbookStep) -> RunbookStep {
-        var step = step
-        let action = step.action
-        let workRoot = self.workRoot
-        let stepID = step.id
-        let killBySignal = self.killBySignal
-        step.action = { context in
-            let outputs = try await action(context)
-            let marker =
-                try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: "faults")
-                + "/killed-\(stepID.rawValue)"
-            if !FileManager.default.fileExists(atPath: marker) {
-                _ = FileManager.default.createFile(atPath: marker, contents: Data())
-                if killBySignal {
-                    context.log("FAULT INJECTED: SIGKILL after the effect of \(stepID), before it is journaled")
-                    kill(getpid(), SIGKILL)
-                }
-                context.log("FAULT INJECTED: the run is stopped after the effect of \(stepID), before it is journaled")
-                throw CancellationError()
-            }
-            return outputs
-        }
-        return step
-    }
-
     /// Uploads a corrupt `<db>_backup_<now>.sql.gz` (with a sidecar naming its checksum, so only the gzip test can
     /// catch it) before the fetch; the fetch must skip it. Removed again once the fetch is done.
     func injectCorruptBackup(into steps: [RunbookStep], toolbox: ScenarioToolbox) throws -> [RunbookStep] {

@@ -84,23 +84,16 @@ public struct GamedayScenario: Sendable {
     public var drill: DrillScript
     public var workRoot: String
     public var releaseTimeout: Duration
-    /// The kill fault sends SIGKILL to this process (a child drctl the game day started for the purpose) instead of
-    /// stopping the run in-process. Set from `childKillVariable` in the child's environment.
-    public var killBySignal: Bool
-
-    /// Set to `1` in the environment of the child drctl a game day runs its scenario in, so the kill is a real one.
-    public static let childKillVariable = "DRCTL_GAMEDAY_CHILD_SIGKILL"
 
     public init(
         target: ScenarioToolbox, source: Manifest, drill: DrillScript, workRoot: String,
-        releaseTimeout: Duration = .seconds(600), killBySignal: Bool = false
+        releaseTimeout: Duration = .seconds(600)
     ) {
         self.target = target
         self.source = source
         self.drill = drill
         self.workRoot = workRoot
         self.releaseTimeout = releaseTimeout
-        self.killBySignal = killBySignal
     }
 
     /// The step that starts the drill's recovery clock: the incident the drill itself causes (row-recovery deletes
@@ -143,8 +136,7 @@ public struct GamedayScenario: Sendable {
         let drill = try DrillScript.forRun(path: options.drill, scenario: options.scenario)
         let scenario = GamedayScenario(
             target: try await loader.toolbox(manifest: target, planning: planning), source: source, drill: drill,
-            workRoot: try parameters.requireWorkRoot(), releaseTimeout: options.releaseTimeout,
-            killBySignal: loader.environment[childKillVariable] == "1")
+            workRoot: try parameters.requireWorkRoot(), releaseTimeout: options.releaseTimeout)
         return (scenario, try scenario.runbook(parameters: parameters, options: options))
     }
 
@@ -217,14 +209,15 @@ public struct GamedayScenario: Sendable {
         if drill.faults.deploymentNeverReady {
             steps = try injectNeverReady(into: steps, toolbox: toolbox)
         }
+        // The kill itself is the executor's pause point after the step's effect (`GamedayService`); the step must
+        // be there for it.
         if let kill = drill.faults.killAfterStep {
-            guard let index = steps.firstIndex(where: { $0.id.rawValue == kill }) else {
+            guard steps.contains(where: { $0.id.rawValue == kill }) else {
                 throw GamedayError.faultNotPossible(
                     fault: "killAfterStep: \(kill)",
                     reason: "the \(drill.scenario.rawValue) runbook has no step \(kill); its steps: "
                         + steps.map(\.id.rawValue).joined(separator: ", "))
             }
-            steps[index] = killedAfterEffect(steps[index])
         }
         let cleanupIndex = steps.firstIndex { $0.id == Self.cleanupStepID } ?? steps.endIndex
         var smokeIDs: [StepID] = []

@@ -62,18 +62,23 @@ public struct GamedayService: Sendable {
 
     /// Runs the drill; throws the run's error after the report is written (the report says what happened).
     ///
-    /// With a kill fault and a `child`, the run starts in a child drctl that SIGKILLs itself right after the named
-    /// step's effect (before the journal records it); this process then resumes the run as `drctl resume` does
-    /// (stale lock taken over, in-doubt step probed). Without a `child` the kill is an in-process stop.
+    /// With a kill fault the run starts in a `child` drctl with `DRCTL_PAUSE_AT=effect:STEP` (`PausePoints`): the
+    /// executor stops it with SIGSTOP right after the named step's effect, before the journal records it; this
+    /// process then kills the stopped child with SIGKILL and resumes the run as `drctl resume` does (stale lock
+    /// taken over, in-doubt step probed). A kill fault needs a `child`: without one there is no process to kill.
     public func run(
         _ runbook: Runbook, drill: DrillScript, target: Manifest, source: Manifest, child: ChildProcess? = nil
     ) async throws -> Outcome {
         let runID = RunID.make(at: runService.clock.now())
         var failure: (any Error)?
-        if let kill = drill.faults.killAfterStep, let child {
+        if let kill = drill.faults.killAfterStep {
+            guard let child else {
+                throw GamedayError.faultNotPossible(
+                    fault: "killAfterStep: \(kill)", reason: "there is no child drctl to run the scenario in and kill")
+            }
             failure = await runKilledChild(runID: runID, killAfter: kill, child: child)
         } else {
-            failure = await runInProcess(runbook, runID: runID, drill: drill)
+            do { try await runService.start(runbook, runID: runID) } catch { failure = error }
         }
         let commands = Dictionary(runbook.steps.map { ($0.id, $0.commands) }) { first, _ in first }
         let history: RunHistory
@@ -99,20 +104,35 @@ public struct GamedayService: Sendable {
         return Outcome(runID: runID, report: report, reportDirectory: directory)
     }
 
-    /// The child's part: starts the run under the id the parent chose (the kill fault ends this process).
+    /// The child's part: starts the run under the id the parent chose; it stops itself at the kill fault's pause
+    /// point, where the parent kills it.
     public func runAsChild(_ runbook: Runbook, runID: String) async throws {
         try await runService.start(runbook, runID: runID)
     }
 
+    /// Runs the scenario in the child until the executor has stopped it after `killAfter`'s effect, kills it there
+    /// with SIGKILL, and resumes the run. Gated on the child's state, not on time: the stopped child waits for as
+    /// long as this takes.
     private func runKilledChild(runID: String, killAfter: String, child: ChildProcess) async -> (any Error)? {
         var environment = child.environment
-        environment[GamedayScenario.childKillVariable] = "1"
+        environment[PausePoints.variable] = PausePoints.Moment.effect.rawValue + ":" + killAfter
         let invocation = CommandInvocation(
             child.executable, child.arguments + [child.runIDOption, runID], environment: environment)
         notice("game day \(runID): running the scenario in a child drctl, to be killed with SIGKILL after \(killAfter)")
         let result: CommandResult
         do {
-            result = try await child.runner.run(invocation)
+            result = try await withThrowingTaskGroup(of: CommandResult?.self) { group in
+                group.addTask { try await child.runner.run(invocation) }
+                group.addTask {
+                    try await Self.killWhenStopped(childWithArgument: runID)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                while let next = try await group.next() {
+                    if let result = next { return result }
+                }
+                throw CancellationError()
+            }
         } catch {
             return error
         }
@@ -138,21 +158,19 @@ public struct GamedayService: Sendable {
         }
     }
 
-    private func runInProcess(_ runbook: Runbook, runID: String, drill: DrillScript) async -> (any Error)? {
-        var failure: (any Error)?
-        do {
-            try await runService.start(runbook, runID: runID)
-        } catch RunbookError.interrupted where drill.faults.killAfterStep != nil && !Task.isCancelled {
-            notice("fault injected: run \(runID) was stopped after \(drill.faults.killAfterStep ?? "?"); resuming it")
-            do {
-                try await runService.resume(runID: runID, registry: registry)
-            } catch {
-                failure = error
+    /// Waits until this process's child drctl (the one with `argument`, its run id, on its command line) has
+    /// stopped itself at its pause point, then sends it SIGKILL. Ends by cancellation when the child ends first.
+    private static func killWhenStopped(childWithArgument argument: String) async throws {
+        while true {
+            let stopped = ProcStat.children(of: getpid(), withArgument: argument).first {
+                ProcStat(pid: $0)?.isStopped == true
             }
-        } catch {
-            failure = error
+            if let stopped {
+                kill(stopped, SIGKILL)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        return failure
     }
 
     static func write(_ report: GamedayReport, to directory: String) throws {
