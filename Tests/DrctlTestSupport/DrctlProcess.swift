@@ -7,10 +7,28 @@ import Foundation
 /// Starts the real `drctl` binary built by `swift build`, for tests that drive it as a user would.
 public enum DrctlProcess {
     public struct Result: Sendable {
+        /// The exit status, or the number of the signal that ended drctl (see `signal`).
         public var status: Int32
         public var output: String
         public var errors: String
+        /// The signal that ended drctl; nil when it exited.
+        public var signal: Int32?
     }
+
+    /// A test's condition for sending the signal never held while drctl ran: the test did not reach the state it
+    /// meant to interrupt, so it fails saying so instead of signalling drctl somewhere else.
+    public struct ConditionNeverHeld: Error, CustomStringConvertible {
+        public var waited: Duration
+        public var output: String
+        public var description: String {
+            "the test's condition for signalling drctl never held in \(waited) while drctl ran (drctl was killed);"
+                + " its output so far:\n\(output)"
+        }
+    }
+
+    /// How long a signal's condition may take to hold: a bound on a hang, not a timing (the condition is a state
+    /// the test controls, which a loaded machine reaches later, never otherwise).
+    static let conditionLimit: Duration = .seconds(180)
 
     public struct Killed: Sendable {
         /// False when the run ended before the trigger was seen.
@@ -42,7 +60,7 @@ public enum DrctlProcess {
     ) async throws -> Result {
         let (process, out, err) = try start(path, arguments, environment: environment, input: input)
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        return Result(status: process.terminationStatus, output: read(out), errors: read(err))
+        return result(of: process, out: out, err: err)
     }
 
     /// Runs with `-o json` output and sends SIGKILL as soon as stdout contains `trigger`.
@@ -62,42 +80,43 @@ public enum DrctlProcess {
     ) async throws -> Killed {
         var ofPID: (@Sendable (pid_t) async -> Bool)?
         if let condition { ofPID = { _ in await condition() } }
-        let (sent, process, result) = try await runSignalling(
+        let (sent, result) = try await runSignalling(
             path, arguments, environment: environment, signal: SIGKILL, delay: delay, andCondition: ofPID,
             pollEvery: interval, when: trigger)
-        return Killed(
-            killed: sent && process.terminationReason == .uncaughtSignal, output: result.output,
-            runID: runID(in: result.output))
+        return Killed(killed: sent && result.signal == SIGKILL, output: result.output, runID: runID(in: result.output))
     }
 
     /// Runs and sends `signal` (`SIGINT`: Ctrl-C; `SIGTERM`) once stdout contains `trigger` and then, if given,
-    /// `condition` (called with drctl's pid, polled for at most 20 s) holds. `sent` is false when the run ended
-    /// first.
+    /// `condition` (called with drctl's pid) holds. `sent` is false when the run ended first. A condition that
+    /// never holds while drctl runs (`conditionLimit`) throws `ConditionNeverHeld`, drctl killed.
     public static func runSignalled(
         _ path: String, _ arguments: [String], environment: [String: String], signal: Int32,
         whenOutputContains trigger: String, andCondition condition: (@Sendable (pid_t) async -> Bool)? = nil
     ) async throws -> (sent: Bool, result: Result) {
-        let (sent, _, result) = try await runSignalling(
+        try await runSignalling(
             path, arguments, environment: environment, signal: signal, delay: .zero, andCondition: condition,
             pollEvery: .milliseconds(10), when: { $0.contains(trigger) })
-        return (sent, result)
     }
 
     private static func runSignalling(
         _ path: String, _ arguments: [String], environment: [String: String], signal: Int32, delay: Duration,
         andCondition condition: (@Sendable (pid_t) async -> Bool)?, pollEvery interval: Duration,
         when trigger: (String) -> Bool
-    ) async throws -> (sent: Bool, process: Process, result: Result) {
+    ) async throws -> (sent: Bool, result: Result) {
         try await runActing(
             path, arguments, environment: environment, pollEvery: interval, when: { output, _ in trigger(output) }
         ) {
-            process in
+            process, output in
             if delay > .zero { try? await Task.sleep(for: delay) }
-            // Then, if asked, until the world is in the state the test wants to interrupt (at most 20 s).
+            // Then, if asked, until the world is in the state the test wants to interrupt.
             if let condition {
-                for _ in 0..<200 where process.isRunning {
-                    if await condition(process.processIdentifier) { break }
-                    try? await Task.sleep(for: .milliseconds(100))
+                let clock = ContinuousClock()
+                let start = clock.now
+                while process.isRunning, await !condition(process.processIdentifier) {
+                    guard clock.now - start < conditionLimit else {
+                        throw ConditionNeverHeld(waited: conditionLimit, output: output())
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
                 }
             }
             let sent = process.isRunning
@@ -110,43 +129,31 @@ public enum DrctlProcess {
     /// stopped itself there, calls `act` with its pid: it kills drctl, or changes the world and sends SIGCONT. Then
     /// waits for drctl to end. No race: drctl waits at the point for as long as the test takes. `paused` is false
     /// when the run ended without reaching the point.
+    /// `act` throwing kills drctl and throws its error.
     public static func runPaused(
         _ path: String, _ arguments: [String], environment: [String: String], at point: String,
         act: (pid_t) async throws -> Void
     ) async throws -> (paused: Bool, result: Result) {
-        let (paused, _, result) = try await runPausedProcess(
-            path, arguments, environment: environment, at: point, act: act)
-        return (paused, result)
-    }
-
-    private static func runPausedProcess(
-        _ path: String, _ arguments: [String], environment: [String: String], at point: String,
-        act: (pid_t) async throws -> Void
-    ) async throws -> (Bool, Process, Result) {
         var environment = environment
         environment["DRCTL_PAUSE_AT"] = point
-        var failure: (any Error)?
-        let outcome = try await runActing(
+        return try await runActing(
             path, arguments, environment: environment, pollEvery: .milliseconds(20),
             when: { _, pid in isStopped(pid) }
-        ) { process in
-            do { try await act(process.processIdentifier) } catch { failure = error }
+        ) { process, _ in
+            try await act(process.processIdentifier)
             return true
         }
-        if let failure { throw failure }
-        return outcome
     }
 
     /// Runs until drctl stops itself at `point` (see `runPaused`), then kills it with SIGKILL there.
     public static func runKilled(
         _ path: String, _ arguments: [String], environment: [String: String], pausedAt point: String
     ) async throws -> Killed {
-        let (paused, process, result) = try await runPausedProcess(
-            path, arguments, environment: environment, at: point
-        ) { pid in kill(pid, SIGKILL) }
+        let (paused, result) = try await runPaused(path, arguments, environment: environment, at: point) { pid in
+            kill(pid, SIGKILL)
+        }
         return Killed(
-            killed: paused && process.terminationReason == .uncaughtSignal, output: result.output,
-            runID: runID(in: result.output))
+            killed: paused && result.signal == SIGKILL, output: result.output, runID: runID(in: result.output))
     }
 
     /// Whether `pid` is stopped by a signal (state `T` in /proc/<pid>/stat).
@@ -157,24 +164,35 @@ public enum DrctlProcess {
         return stat[stat.index(close, offsetBy: 2)...].first == "T"
     }
 
-    /// Starts drctl, polls its stdout (and pid) until `trigger` holds, runs `action` once, then waits for drctl to
-    /// end.
+    /// Starts drctl, polls its stdout (and pid) until `trigger` holds, runs `action` once (given the process and
+    /// a reader of its stdout so far), then waits for drctl to end. An `action` that throws kills drctl first.
     private static func runActing(
         _ path: String, _ arguments: [String], environment: [String: String], pollEvery interval: Duration,
-        when trigger: (String, pid_t) -> Bool, action: (Process) async -> Bool
-    ) async throws -> (Bool, Process, Result) {
+        when trigger: (String, pid_t) -> Bool, action: (Process, () -> String) async throws -> Bool
+    ) async throws -> (Bool, Result) {
         let (process, out, err) = try start(path, arguments, environment: environment)
         var acted = false
+        var failure: (any Error)?
         while process.isRunning {
             if trigger(read(out), process.processIdentifier) {
-                acted = await action(process)
+                do { acted = try await action(process) { read(out) } } catch {
+                    failure = error
+                    kill(process.processIdentifier, SIGKILL)
+                }
                 break
             }
             try await Task.sleep(for: interval)
         }
         // Not waitUntilExit(): it can spin forever on Linux once swift-subprocess has run children here.
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        return (acted, process, Result(status: process.terminationStatus, output: read(out), errors: read(err)))
+        if let failure { throw failure }
+        return (acted, result(of: process, out: out, err: err))
+    }
+
+    private static func result(of process: Process, out: String, err: String) -> Result {
+        Result(
+            status: process.terminationStatus, output: read(out), errors: read(err),
+            signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
     }
 
     /// The processes whose parent is `pid`, with their command names (`/proc/<pid>/comm`).

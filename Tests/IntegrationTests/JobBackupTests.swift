@@ -72,7 +72,8 @@ import Testing
                 world.drctl, ["backup", "create", "-f", world.manifest, "-o", "json"], environment: world.environment,
                 whenOutputContains: "created in namespace", delay: .zero,
                 andCondition: {
-                    (try? await LockHold.dumpWaits(world.fixture.stack, database: world.fixture.database)) == true
+                    (try? await LockHold.backendWaits(
+                        world.fixture.stack, database: world.fixture.database, application: "pg_dump")) == true
                 })
             #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
             try await hold.release()

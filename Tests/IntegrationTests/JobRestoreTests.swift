@@ -220,7 +220,8 @@ struct JobRestoreTests {
                 let hold = try await LockHold(stack: fixture.stack, role: role)
                 defer { hold.terminate() }
                 let loadWaits: @Sendable () async -> Bool = {
-                    (try? await LockHold.loadWaits(fixture.stack, database: fixture.database)) == true
+                    (try? await LockHold.backendWaits(fixture.stack, database: fixture.database, restoreCopy: true))
+                        == true
                 }
 
                 // Killed once its Job's psql waits on the held role: the load runs in the pod, drctl follows it.

@@ -78,21 +78,20 @@ final class LockHold: Sendable {
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     }
 
-    /// A backend of a `DATABASE_restore_…` database waits on a lock (the load Job's psql on the held role).
-    static func loadWaits(_ stack: StackEnvironment, database: String) async throws -> Bool {
-        let pattern = PostgresQuoting.literal(database.replacingOccurrences(of: "_", with: "\\_") + "\\_restore\\_%")
+    /// A backend waits on a lock (the one held): one connected to `database`, or with `restoreCopy` to one of its
+    /// `DATABASE_restore_…` copies (a restore's load, e.g. the load Job's psql on the held role); with
+    /// `application`, only that program's (`pg_dump` on the held table).
+    static func backendWaits(
+        _ stack: StackEnvironment, database: String, restoreCopy: Bool = false, application: String? = nil
+    ) async throws -> Bool {
+        var condition =
+            restoreCopy
+            ? "datname LIKE "
+                + PostgresQuoting.literal(database.replacingOccurrences(of: "_", with: "\\_") + "\\_restore\\_%")
+            : "datname = " + PostgresQuoting.literal(database)
+        if let application { condition += " AND application_name = " + PostgresQuoting.literal(application) }
         let count = try await superuser(
-            stack,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE \(pattern) AND wait_event_type = 'Lock'")
-        return count != "0"
-    }
-
-    /// A pg_dump of `database` waits on a lock (on the held table).
-    static func dumpWaits(_ stack: StackEnvironment, database: String) async throws -> Bool {
-        let count = try await superuser(
-            stack,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = \(PostgresQuoting.literal(database))"
-                + " AND application_name = 'pg_dump' AND wait_event_type = 'Lock'")
+            stack, "SELECT count(*) FROM pg_stat_activity WHERE \(condition) AND wait_event_type = 'Lock'")
         return count != "0"
     }
 

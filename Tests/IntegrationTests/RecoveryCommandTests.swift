@@ -120,7 +120,10 @@ struct RecoveryCommandTests {
                 let killed = try await DrctlProcess.runKilled(
                     drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"],
                     environment: fixture.binaryEnvironment, whenOutputContains: "restoring ", delay: .zero,
-                    andCondition: { (try? await LockHold.loadWaits(fixture.stack, database: fixture.database)) == true }
+                    andCondition: {
+                        (try? await LockHold.backendWaits(fixture.stack, database: fixture.database, restoreCopy: true))
+                            == true
+                    }
                 )
                 #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
                 let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")

@@ -34,7 +34,9 @@ struct StreamInterruptTests {
                         }
                         stages.withLock { $0 = running }
                         guard Set(running.map(\.command)) == ["aws", "gzip", "psql"] else { return false }
-                        return (try? await LockHold.loadWaits(world.stack, database: world.database)) == true
+                        return
+                            (try? await LockHold.backendWaits(world.stack, database: world.database, restoreCopy: true))
+                            == true
                     })
 
                 #expect(sent, "the run finished before it could be interrupted:\n\(run.output)")

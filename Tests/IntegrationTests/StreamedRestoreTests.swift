@@ -70,7 +70,10 @@ struct StreamedRestoreTests {
                 let killed = try await DrctlProcess.runKilled(
                     world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
                     whenOutputContains: "streaming \(world.database)_backup_", delay: .zero,
-                    andCondition: { (try? await LockHold.loadWaits(world.stack, database: world.database)) == true })
+                    andCondition: {
+                        (try? await LockHold.backendWaits(world.stack, database: world.database, restoreCopy: true))
+                            == true
+                    })
                 #expect(killed.killed, "the run finished before it could be killed:\n\(killed.output)")
                 let runID = try #require(killed.runID, "no run id in:\n\(killed.output)")
                 try await hold.release()
