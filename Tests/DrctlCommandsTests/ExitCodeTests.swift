@@ -12,6 +12,17 @@ import Testing
         let cases: [(any Error, Int32)] = [
             (RunbookError.stepFailed(runID: "r", step: "restore", message: "boom"), 1),
             (CommandFailure(commandLine: "psql", status: .exited(2), standardErrorTail: ""), 1),
+            // A program's declared refusal (psql stopping on a script in one transaction) surfacing unmapped.
+            (
+                CommandFailure(
+                    commandLine: "psql", status: .exited(3), standardErrorTail: "ERROR:  x",
+                    meaning: .refused(Postgres.scriptRefused)), 3
+            ),
+            (
+                CommandFailure(
+                    commandLine: "psql", status: .exited(1), standardErrorTail: "",
+                    meaning: .contended("a session on it could not be ended yet")), 1
+            ),
             (RunbookError.unknownScenario("x", known: []), 2),
             (JournalError.runNotFound(runID: "r", location: "/s"), 2),
             (ScheduleError.noSchedule(manifest: "m.yaml"), 2),

@@ -48,7 +48,7 @@ struct DataPlanePlanTests {
     @Test func restoreInAJob() async throws {
         let toolbox = try await Self.toolbox(.job)
         let text = try Self.restorePlan(toolbox, golden: "plan-restore-production-job.txt")
-        #expect(text.contains("$ \(Self.kubectl) create -f - <<< Job drctl-<run>-<step>-<key>:"))
+        #expect(text.contains("$ \(Self.kubectl) create -f - <<< Job drctl-<run>-backup-verify-<key hash>:"))
         #expect(text.contains("create role drctl-port-forward --verb=create --resource=pods/portforward"))
         #expect(!text.contains("s3cret"))
     }

@@ -10,7 +10,7 @@ struct DatabaseDropTests {
     static let postgres = Postgres(
         connection: PostgresConnection(host: "db.local", port: 5432, user: "valeo", database: "postgres"))
     static let busy =
-        "ERROR:  permission denied to terminate process\nDETAIL:  Only roles with privileges of the role whose"
+        "ERROR:  42501: permission denied to terminate process\nDETAIL:  Only roles with privileges of the role whose"
         + " process is being terminated or with privileges of the \"pg_signal_backend\" role may terminate this process."
 
     @Test("an autovacuum worker PostgreSQL cannot end yet: the drop is tried again, then succeeds")
@@ -33,7 +33,9 @@ struct DatabaseDropTests {
 
     @Test("any other failure, or a database that stays busy, is an error naming the statement")
     func otherFailuresThrow() async throws {
-        let denied = RecordingCommandRunner { .failure($0, stderr: "ERROR:  must be owner of database valeo_erp") }
+        let denied = RecordingCommandRunner {
+            .failure($0, stderr: "ERROR:  42501: must be owner of database valeo_erp")
+        }
         let clock = SleepRecordingClock()
         let context = StepContext(runID: "run-1", step: "database.restore", runner: denied, clock: clock)
         await #expect(throws: CommandFailure.self) {

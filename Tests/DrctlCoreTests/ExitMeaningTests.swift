@@ -44,6 +44,47 @@ import Testing
                 == .refused("pg_restore could not restore it"))
     }
 
+    /// The retry loops (recreating the new database, dropping one, helm over a pending release) read
+    /// `.contended`, declared once by the wrapper: psql's SQLSTATE at VERBOSITY=verbose, helm's own words.
+    @Test func contentionIsDeclaredByTheWrapperFromTheToolsOwnCodeOrWords() {
+        let create = postgres.createDatabase("x")
+        #expect(create.arguments.contains("VERBOSITY=verbose"))
+        #expect(
+            ended(create, .exited(1), stderr: "ERROR:  42P04: database \"x\" already exists\nLOCATION:  createdb")
+                .meaning.isContended)
+        // The severity may be translated; the code is not.
+        #expect(
+            ended(create, .exited(1), stderr: "FEHLER:  42P04: Datenbank »x« existiert bereits").meaning.isContended)
+        #expect(
+            ended(create, .exited(1), stderr: "ERROR:  42501: permission denied to create database").meaning == .failed)
+        let drop = postgres.dropDatabase("x", force: true)
+        #expect(
+            ended(drop, .exited(1), stderr: "ERROR:  55006: database \"x\" is being accessed by other users")
+                .meaning.isContended)
+        #expect(
+            ended(drop, .exited(1), stderr: "ERROR:  42501: must be a superuser to terminate superuser process")
+                .meaning.isContended)
+        #expect(
+            ended(
+                drop, .exited(1),
+                stderr: "ERROR:  42501: permission denied to terminate process\nDETAIL:  Only roles with the SUPERUSER"
+                    + " attribute may terminate processes of roles with the SUPERUSER attribute."
+            ).meaning.isContended)
+        // Not allowed to drop it at all: that is no contention, and no retry helps.
+        #expect(ended(drop, .exited(1), stderr: "ERROR:  42501: must be owner of database x").meaning == .failed)
+        let helm = Helm().upgradeInstall(release: "app", chart: "c")
+        #expect(
+            ended(
+                helm, .exited(1),
+                stderr: "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in"
+                    + " progress"
+            ).meaning.isContended)
+        #expect(
+            ended(helm, .exited(1), stderr: "Error: INSTALLATION FAILED: cannot re-use a name that is still in use")
+                .meaning.isContended)
+        #expect(ended(helm, .exited(1), stderr: "Error: UPGRADE FAILED: timed out waiting").meaning == .failed)
+    }
+
     @Test func clientsDeclareWhatIsAbsent() {
         #expect(
             ended(Kubectl().get("job", "x"), .exited(1), stderr: #"Error from server (NotFound): jobs "x" not found"#)

@@ -63,7 +63,7 @@ import Testing
             ])
         #expect(
             postgres.createDatabase("valeo_erp_restore").arguments == psql + admin + [
-                "-At", "-c", "CREATE DATABASE \"valeo_erp_restore\"",
+                "-v", "VERBOSITY=verbose", "-At", "-c", "CREATE DATABASE \"valeo_erp_restore\"",
             ])
         #expect(postgres.createDatabase("x", owner: "valeo").arguments.last == "CREATE DATABASE \"x\" OWNER \"valeo\"")
         #expect(postgres.dropDatabase("x").arguments.last == "DROP DATABASE IF EXISTS \"x\"")

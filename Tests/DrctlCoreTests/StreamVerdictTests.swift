@@ -42,7 +42,7 @@ import Testing
 
     private func fromFile(
         gzip gzipStatus: TerminationStatus = .exited(0), gzipSays: String = "",
-        psql psqlStatus: TerminationStatus = .exited(0), psqlSays: String = ""
+        psql psqlStatus: TerminationStatus = .exited(0), psqlSays: String = "", reachedEnd: Bool = true
     ) -> PipelineResult {
         var gunzip = gzip.strictDecompress()
         gunzip.standardInput = .file("/run/backup/d_backup_1.sql.gz")
@@ -53,7 +53,7 @@ import Testing
                 CommandResult(invocation: pipeline.stages[0], status: gzipStatus, standardErrorTail: gzipSays),
                 CommandResult(invocation: pipeline.stages[1], status: psqlStatus, standardErrorTail: psqlSays),
             ], duration: .zero,
-            taps: [PipelineTap.Reading(afterStage: -1, byteCount: 100, sha256: sha, reachedEnd: true)])
+            taps: [PipelineTap.Reading(afterStage: -1, byteCount: 100, sha256: sha, reachedEnd: reachedEnd)])
     }
 
     private func verdict(_ result: PipelineResult, expected: String? = nil) throws -> String {
@@ -119,6 +119,36 @@ import Testing
                     download: .exited(1), gzip: .exited(1), bytes: 10,
                     heldHeadRefused: RecoveryError.notADatabaseDump(file: "d_backup_1.sql.gz"))
             ).hasPrefix("(failed: stage 1 of the pipeline failed (aws, exit status 1)"))
+    }
+
+    /// The local one-pass load (`DatabaseRestorer.judgeLocal`): psql stopping on cut or garbled SQL before drctl
+    /// read the file to its end — gzip then killed by SIGPIPE, its damage unsaid — is the backup's refusal (exit 3),
+    /// never psql's bare failure (exit 1); gzip naming the damage is still named by it; psql that could not
+    /// connect is a failure.
+    @Test func aLocalLoadPsqlStoppedBeforeTheEndIsARefusal() {
+        func judged(_ result: PipelineResult) -> (kind: FailureKind?, message: String) {
+            do {
+                try DatabaseRestorer.judgeLocal(result, file: "d_backup_1.sql.gz", sha256: sha, size: 100)
+                return (nil, "(not refused)")
+            } catch {
+                return ((error as? any ClassifiedError)?.failureKind, error.localizedDescription)
+            }
+        }
+        let says = "psql:<stdin>:12: ERROR:  syntax error at or near \"Z\""
+        let stopped = judged(fromFile(gzip: .signalled(SIGPIPE), psql: .exited(3), psqlSays: says, reachedEnd: false))
+        #expect(stopped.kind == .refused, "\(stopped.message)")
+        #expect(stopped.message.hasPrefix("backup d_backup_1.sql.gz does not load: " + says), "\(stopped.message)")
+        let damaged = judged(
+            fromFile(
+                gzip: .exited(1), gzipSays: "gzip: stdin: invalid compressed data--format violated", psql: .exited(3),
+                psqlSays: says, reachedEnd: false))
+        #expect(damaged.kind == .refused)
+        #expect(damaged.message.contains("is corrupt: gzip -dc: gzip: stdin: invalid compressed data"), "\(damaged)")
+        let unreachable = judged(
+            fromFile(
+                gzip: .signalled(SIGPIPE), psql: .exited(2), psqlSays: "psql: error: connection refused",
+                reachedEnd: false))
+        #expect(unreachable.kind == .failed, "\(unreachable.message)")
     }
 
     @Test func aFailedDownloadOrAnyOtherFailureIsAFailureNotARefusal() {

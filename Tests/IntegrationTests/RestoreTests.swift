@@ -31,12 +31,8 @@ struct RestoreTests {
         try await fixture.seed()
         let record = try await fixture.createBackup()
         let path = fixture.backupPath(record)
-        let size = try Damage.size(path)
         switch damage {
-        case .truncated: try Damage.truncate(path, to: size / 2)
-        case .corrupt: try Damage.overwrite(path, at: size / 2, with: Array(repeating: 0x5A, count: 64))
-        case .zeroBytes: try Damage.truncate(path, to: 0)
-        case .trailingGarbage: try Damage.append(path, "not gzip at all")
+        case .truncated, .corrupt, .zeroBytes, .trailingGarbage: try Self.harm(path, damage)
         case .checksumMismatch:
             // A valid gzip of a valid dump, but not the bytes the catalog recorded.
             let sql = try await fixture.runner.runChecked(
@@ -59,13 +55,7 @@ struct RestoreTests {
             dump.arguments.append("-C")
             try await fixture.runner.runChecked(
                 CommandPipeline([dump, fixture.toolbox.gzip.compress()], output: .file(path)))
-            let sha = try SHA256Checksum.ofFile(atPath: path)
-            try fixture.folder.catalogStore.update { catalog throws(BackupError) in
-                var changed = record
-                changed.sha256 = sha
-                changed.size = Int64((try? Damage.size(path)) ?? 0)
-                catalog.upsert(changed)
-            }
+            try Self.recatalog(record, path: path, in: fixture)
         }
         let before = try await Snapshot(fixture)
 
@@ -81,6 +71,57 @@ struct RestoreTests {
         #expect(message.contains("before touching"), "\(message)")
         #expect(try await Snapshot(fixture) == before)
         await fixture.cleanUp()
+    }
+
+    /// A file damaged before the catalog recorded it (the catalog holds the damaged bytes' SHA-256 and size) passes
+    /// the checksum check; gzip finds the damage in the middle of the one-pass load, while psql stops on the cut
+    /// SQL. That is a refusal (exit 3) naming the damage, not a failure: nothing live was touched.
+    @Test(
+        "a damaged backup whose checksum the catalog recorded is refused by the load itself, naming the damage",
+        arguments: [Harm.truncated, .corrupt, .trailingGarbage])
+    func damagedBackupWithRecordedChecksumRefused(_ damage: Harm) async throws {
+        let fixture = try RecoveryFixture()
+        try await fixture.seed()
+        let record = try await fixture.createBackup()
+        let path = fixture.backupPath(record)
+        try Self.harm(path, damage)
+        try Self.recatalog(record, path: path, in: fixture)
+        let before = try await Snapshot(fixture)
+
+        let error = try #require(
+            await fixture.restore(.init(backup: .named(record.fileName))), "the damaged backup was restored")
+
+        let message = error.localizedDescription
+        #expect((error as? any ClassifiedError)?.failureKind == .refused, "exit 1, not 3: \(message)")
+        let named = damage == .trailingGarbage ? "bytes after the end of the gzip data" : "corrupt"
+        #expect(message.contains(named), "\(message)")
+        #expect(message.contains("before touching"), "\(message)")
+        #expect(try await Snapshot(fixture) == before)
+        await fixture.cleanUp()
+    }
+
+    /// Damages the gzip file at `path` as `harm` says: cut in half, 64 bytes overwritten in the middle, emptied,
+    /// or text appended after the gzip data. The other harms need the fixture (`damagedBackupRefused`).
+    static func harm(_ path: String, _ harm: Harm) throws {
+        let size = try Damage.size(path)
+        switch harm {
+        case .truncated: try Damage.truncate(path, to: size / 2)
+        case .corrupt: try Damage.overwrite(path, at: size / 2, with: Array(repeating: 0x5A, count: 64))
+        case .zeroBytes: try Damage.truncate(path, to: 0)
+        case .trailingGarbage: try Damage.append(path, "not gzip at all")
+        case .checksumMismatch, .otherDatabase: Issue.record("\(harm) is not a damage of the file alone")
+        }
+    }
+
+    /// Records the file at `path` as `record` is now: its SHA-256 and size (as if it had been written so).
+    static func recatalog(_ record: BackupRecord, path: String, in fixture: RecoveryFixture) throws {
+        let sha = try SHA256Checksum.ofFile(atPath: path)
+        try fixture.folder.catalogStore.update { catalog throws(BackupError) in
+            var changed = record
+            changed.sha256 = sha
+            changed.size = Int64((try? Damage.size(path)) ?? 0)
+            catalog.upsert(changed)
+        }
     }
 
     @Test("a backup under the size floor is refused, the database untouched")

@@ -79,7 +79,7 @@ public struct ArchiveSyncJob: Sendable {
     /// What `drctl plan` shows: the RBAC, the claim check, then the Job's commands as `JobRunner` runs them.
     public var plannedCommands: [String] {
         let settings = toolbox.manifest.database.effectiveJobs
-        let name = "drctl-<run>-archive-sync"
+        let name = JobRunner.plannedJobName(step: Self.step)
         guard
             var (job, secret) = try? job(
                 runID: "<run>", shards: Array(0..<archive.shards), environment: ScenarioToolbox.planningEnvironment)

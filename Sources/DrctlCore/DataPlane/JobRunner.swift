@@ -40,6 +40,12 @@ public struct JobRunner: Sendable {
         return name
     }
 
+    /// `jobName` as a plan shows it, before the run has an id: `drctl-<run>-backup-create`.
+    public static func plannedJobName(step: StepID) -> String {
+        let sample = "00000000-000000-0000"
+        return jobName(runID: sample, step: step).replacingOccurrences(of: sample, with: "<run>")
+    }
+
     /// The labels every data-plane Job and its Secret carry.
     public static func labels(runID: String, step: StepID) -> [String: String] {
         ["app.kubernetes.io/managed-by": "drctl", "drctl.valeo.io/run": runID, "drctl.valeo.io/step": step.rawValue]

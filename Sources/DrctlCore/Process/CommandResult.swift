@@ -219,6 +219,9 @@ extension Duration {
     }
 }
 
-extension CommandFailure: ClassifiedError {
-    public var failureKind: FailureKind { .failed }
+extension CommandFailure: RefusalError {
+    /// A program that refused its input (`ExitMeaning.refused`: psql stopping on a script it runs in one
+    /// transaction, gzip on damaged bytes) is a refusal, exit 3, wherever it surfaces unmapped; any other failure
+    /// exits 1.
+    public var isRefusal: Bool { refusal != nil }
 }

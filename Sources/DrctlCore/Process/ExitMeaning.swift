@@ -11,8 +11,18 @@ public enum ExitMeaning: Sendable, Hashable {
     /// The program read its input and refused it; running it again will not help (`gzip -dc` on truncated bytes,
     /// psql stopping on the backup's SQL). The text says so, with the program first: `psql could not load it`.
     case refused(String)
+    /// Someone else holds what the program needed, for now: a session PostgreSQL could not end yet, a database
+    /// another process was creating, a helm release another operation is changing. The text says who. The same
+    /// request may pass once they let go; retry loops read this meaning, never the program's words.
+    case contended(String)
     /// Anything else: the program, or what it talks to, failed.
     case failed
+
+    /// `.contended`, whatever its text.
+    public var isContended: Bool {
+        if case .contended = self { return true }
+        return false
+    }
 }
 
 /// How one program's ways of ending read: rules tried in order against a result that did not exit 0; the first

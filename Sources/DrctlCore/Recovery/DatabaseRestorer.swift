@@ -153,7 +153,17 @@ public struct DatabaseRestorer: Sendable {
                 }
             } else {
                 let result = try await runner.run(loadPipeline(source: .file(file), into: target))
-                try Self.judgeLocal(result, file: name, sha256: sha256, size: size)
+                do {
+                    try Self.judgeLocal(result, file: name, sha256: sha256, size: size)
+                } catch let refusal as RecoveryError {
+                    // psql stopped before gzip got to say why: damage that cut or garbled the SQL is named by
+                    // `gzip -t` (on this refusal path only); a file gzip finds whole is psql's refusal.
+                    guard case .backupDoesNotLoad = refusal else { throw refusal }
+                    try await BackupIntegrityCheck(
+                        gzip: toolbox.gzip, sizeFloor: toolbox.manifest.backups.sizeFloor, runner: runner
+                    ).testIntegrity(path: file, file: name)
+                    throw refusal
+                }
             }
             let record = try BackupContentRecord.read(
                 path: BackupContentRecord.sidecarPath(for: file), backup: name)
@@ -225,7 +235,8 @@ public struct DatabaseRestorer: Sendable {
 
     /// The verdict on a local file's one-pass load (`load`), before anything live is touched: gzip's refusal
     /// first (it names the damage: corrupt, truncated, bytes after the gzip data; the checksum differs then too),
-    /// then the SHA-256 against the catalog's and the byte count, then psql's refusal of the backup's SQL.
+    /// then the SHA-256 against the catalog's and the byte count, then psql's refusal of the backup's SQL — also
+    /// when psql stopped before the file was read to its end (`load` then asks `gzip -t` for the damage).
     static func judgeLocal(_ result: PipelineResult, file: String, sha256: String, size: Int64?) throws {
         let failure = result.failure
         if let failure, failure.stageIndex == 0 {
@@ -236,6 +247,10 @@ public struct DatabaseRestorer: Sendable {
                 detail: what == Gzip.trailingGarbage ? "bytes after the end of the gzip data (\(detail))" : detail)
         }
         guard let reading = result.taps.first, reading.reachedEnd else {
+            // psql stopped on what gzip had written so far, and gzip (then drctl) on the closed pipe.
+            if let failure, failure.refusal != nil {
+                throw RecoveryError.backupDoesNotLoad(file: file, cause: failure.causeOrStatus)
+            }
             throw failure ?? BackupError.backupCorrupt(file: file, detail: "drctl did not read the file to its end")
         }
         if reading.sha256 != sha256.lowercased() {
@@ -360,7 +375,7 @@ public struct DatabaseRestorer: Sendable {
             try await admin.dropDatabase(scratch, context: context)
             let create = try await context.runner.run(admin.createDatabase(scratch))
             guard let failure = create.failure else { return .finished(()) }
-            guard create.standardErrorTail.contains("already exists") else { throw failure }
+            guard failure.meaning.isContended else { throw failure }
             return .tryAgain(
                 reason: "\(scratch) reappeared (a process of the interrupted run was still creating it); retrying",
                 failure: failure)

@@ -75,15 +75,22 @@ extension OffsiteBackupFetcher {
         return (sha256, expected)
     }
 
-    /// What a plan shows for the load in a Job, in place of the stream on this machine.
+    /// The Job name a plan shows for loading backup `name` in `step`: the run id a placeholder, and the key's
+    /// 8 hex digits too while the backup is not named (`drctl-<run>-backup-fetch-<key hash>`).
+    static func plannedLoadJobName(step: StepID, name: String, prefix: String, backup: String?) -> String {
+        guard backup != nil else { return JobRunner.plannedJobName(step: step) + "-<key hash>" }
+        return JobRunner.plannedJobName(step: loadJobStep(step, key: prefix + name))
+    }
+
+    /// What a plan shows for the load in a Job of `step`, in place of the stream on this machine.
     /// `archive`: a custom-format backup (`backup`, else the newest of the manifest's format).
     func plannedJobLoadCommands(
-        name: String, prefix: String, restorer: DatabaseRestorer, into database: String?, archive: Bool = false,
-        backup: String? = nil
+        step: StepID, name: String, prefix: String, restorer: DatabaseRestorer, into database: String?,
+        archive: Bool = false, backup: String? = nil
     ) -> [String] {
         let scratch = database ?? "\(toolbox.manifest.database.name)_restore_<run>"
         let arguments = Self.restoreLoadArguments(key: prefix + name, size: "<listed size>", database: scratch)
-        let jobName = "drctl-<run>-<step>-<key>"
+        let jobName = Self.plannedLoadJobName(step: step, name: name, prefix: prefix, backup: backup)
         var lines = restorer.plannedLoadCommands(source: .program(CommandInvocation("true")), into: scratch).prefix(2)
             .map { $0 }
         lines.append(

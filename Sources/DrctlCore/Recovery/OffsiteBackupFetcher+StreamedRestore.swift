@@ -36,16 +36,17 @@ extension OffsiteBackupFetcher {
         }
     }
 
-    /// The commands `stream` runs, for a plan.
+    /// The commands `stream` runs in `step`, for a plan.
     public func plannedStreamCommands(
-        backup: String?, before: Date? = nil, restorer: DatabaseRestorer, into database: String? = nil
+        step: StepID, backup: String?, before: Date? = nil, restorer: DatabaseRestorer, into database: String? = nil
     ) -> [String] {
         guard let (store, prefix) = try? location() else { return ["(no off-site store in the manifest)"] }
         let newest = before.map { "newest before \(Self.utc($0))" } ?? "newest"
         let name = backup ?? "<\(newest) \(backupDatabaseName)_backup_*\(plannedExtension(backup))>"
         if plannedExtension(backup) == BackupName.archiveFileExtension {
             return plannedArchiveCommands(
-                name: name, backup: backup, store: store, prefix: prefix, restorer: restorer, into: database)
+                step: step, name: name, backup: backup, store: store, prefix: prefix, restorer: restorer,
+                into: database)
         }
         let floor = toolbox.manifest.backups.sizeFloor
         var lines = [
@@ -70,7 +71,8 @@ extension OffsiteBackupFetcher {
             source = .file(path)
         }
         if toolbox.manifest.database.dataPlane == .job {
-            lines += plannedJobLoadCommands(name: name, prefix: prefix, restorer: restorer, into: database)
+            lines += plannedJobLoadCommands(
+                step: step, name: name, prefix: prefix, restorer: restorer, into: database, backup: backup)
         } else {
             lines += restorer.plannedLoadCommands(source: source, into: database)
             lines.insert(
@@ -92,7 +94,7 @@ extension OffsiteBackupFetcher {
     /// A custom-format backup cannot be streamed (`pg_restore -j` seeks): downloaded into the run's scratch
     /// folder, verified, restored with `pg_restore -j`, removed.
     private func plannedArchiveCommands(
-        name: String, backup: String?, store: any ObjectStore, prefix: String, restorer: DatabaseRestorer,
+        step: StepID, name: String, backup: String?, store: any ObjectStore, prefix: String, restorer: DatabaseRestorer,
         into database: String?
     ) -> [String] {
         let path = "$RUN_DIR/backup/" + name
@@ -102,7 +104,8 @@ extension OffsiteBackupFetcher {
         ]
         if toolbox.manifest.database.dataPlane == .job {
             lines += plannedJobLoadCommands(
-                name: name, prefix: prefix, restorer: restorer, into: database, archive: true, backup: backup)
+                step: step, name: name, prefix: prefix, restorer: restorer, into: database, archive: true,
+                backup: backup)
             lines.append(
                 "(on any refusal or a failing pg_restore the new database is dropped and"
                     + (backup == nil ? " the next older backup is tried)" : " the run stops)"))

@@ -75,13 +75,6 @@ public struct PendingReleaseGuard: Sendable {
         return try Helm.parseStatus(try result.checked().standardOutput)
     }
 
-    /// helm's answers when another operation holds the release.
-    public static func isConcurrentOperation(_ result: CommandResult) -> Bool {
-        let text = result.standardErrorTail
-        return text.contains("cannot re-use a name that is still in use")
-            || text.contains("another operation (install/upgrade/rollback) is in progress")
-    }
-
     /// The release was still pending when the settle time ran out.
     private struct StillPending: Error {
         var status: HelmReleaseStatus

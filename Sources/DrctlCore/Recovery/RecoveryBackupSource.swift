@@ -160,8 +160,8 @@ public struct RecoveryBackupSource: Sendable {
                     + " read \(folder.root))"
             ]
                 + fetcher.plannedStreamCommands(
-                    backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
-                    into: plannedOffsiteTarget)
+                    step: Self.verifyStepID, backup: backup, before: before,
+                    restorer: DatabaseRestorer(toolbox: toolbox), into: plannedOffsiteTarget)
         }
         var lines = ["pick \(file) from \(folder.catalogStore.path)"]
         let restorer = DatabaseRestorer(toolbox: toolbox)
@@ -193,7 +193,7 @@ public struct RecoveryBackupSource: Sendable {
             lines.append("(when no local backup qualifies, loaded from off-site into \(plannedOffsiteTarget):)")
             let (backup, before) = Self.offsiteChoice(choice)
             lines += fetcher.plannedStreamCommands(
-                backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
+                step: Self.verifyStepID, backup: backup, before: before, restorer: DatabaseRestorer(toolbox: toolbox),
                 into: plannedOffsiteTarget)
         }
         return lines
@@ -347,11 +347,14 @@ public struct RecoveryBackupSource: Sendable {
         }
     }
 
+    /// The step that picks the backup and verifies it.
+    static let verifyStepID: StepID = "backup.verify"
+
     /// The `backup.verify` step: picks the backup and verifies it before anything is touched.
     public func verifyStep(_ choice: BackupChoice, title suffix: String? = nil) -> RunbookStep {
         let database = backupDatabase
         return RunbookStep(
-            id: "backup.verify",
+            id: Self.verifyStepID,
             title: "Pick \(choice.description) and verify it ("
                 + (toolbox.manifest.backups.format == .custom
                     ? "pg_restore --list and a full read" : "in one pass with the load: gzip's exit status")

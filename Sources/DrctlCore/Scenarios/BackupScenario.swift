@@ -193,7 +193,7 @@ public struct BackupScenario: Sendable {
                     : "upload with its .sha256 sidecar to " + stores))
         var commands: [String] = []
         if let (job, secret) = try? toolbox.plannedDataPlaneJob(
-            name: "drctl-<run>-backup-create", arguments: arguments)
+            name: JobRunner.plannedJobName(step: "backup.create"), arguments: arguments)
         {
             commands = JobRunner(kubectl: toolbox.kubectl).plannedCommands(
                 job, secret: secret,

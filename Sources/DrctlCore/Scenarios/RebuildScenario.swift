@@ -330,7 +330,7 @@ public struct RebuildScenario: Sendable {
                 try await pendingGuard.prepare(context: context)
                 let result = try await context.runner.run(invocation)
                 guard let failure = result.failure else { return .finished(()) }
-                guard PendingReleaseGuard.isConcurrentOperation(result) else { throw failure }
+                guard failure.meaning.isContended else { throw failure }
                 return .tryAgain(
                     reason: "another helm operation on \(release.name) is still running; trying again", failure: failure
                 )
@@ -406,7 +406,7 @@ public struct RebuildScenario: Sendable {
             inputs: ["backup": options.backup ?? "latest", "sizeFloor": String(manifest.backups.sizeFloor.bytes)]
                 .merging(options.before.map { ["before": BackupChoice.format($0)] } ?? [:]) { $1 },
             commands: fetcher.plannedStreamCommands(
-                backup: options.backup, before: options.before, restorer: restorer)
+                step: "backup.fetch", backup: options.backup, before: options.before, restorer: restorer)
         ) { [options] context in
             try await fetcher.stream(
                 backup: options.backup, before: options.before, restorer: restorer,

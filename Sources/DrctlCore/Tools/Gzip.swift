@@ -91,7 +91,7 @@ public struct Gzip: Sendable, Hashable {
             return .failure(.missing(file: file))
         case .refused:
             return .failure(.corrupt(file: file, detail: detail))
-        case .failed:
+        case .failed, .contended:
             return .failure(.testFailed(file: file, status: result.status, detail: detail))
         }
     }

@@ -189,11 +189,19 @@ public struct Helm: Sendable, Hashable {
     }
 
     private func invocation(_ arguments: [String]) -> CommandInvocation {
-        CommandInvocation(executable, arguments + target.helmFlags()).declaring(Self.releaseAbsent)
+        CommandInvocation(executable, arguments + target.helmFlags()).declaring(Self.releaseAbsent, Self.releaseBusy)
     }
 
     /// `helm status` / `helm history` of a release that does not exist: `Error: release: not found`.
     static let releaseAbsent = ExitMeanings.when(standardErrorHolds: ["release: not found"], .absent)
+
+    /// Another helm operation holds the release (helm exits 1 for every error and prints no structured one, so its
+    /// own words, pkg/action's errPending and install's name check, are read here and nowhere else).
+    static let releaseBusy = ExitMeanings.when(
+        standardErrorHolds: [
+            "another operation (install/upgrade/rollback) is in progress",
+            "cannot re-use a name that is still in use",
+        ], .contended("another helm operation holds the release"))
 }
 
 extension HelmError: ClassifiedError {

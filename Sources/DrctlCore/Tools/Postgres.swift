@@ -167,17 +167,45 @@ public struct Postgres: Sendable, Hashable {
         adminQuery("SELECT 1 FROM pg_database WHERE datname = \(PostgresQuoting.literal(name))")
     }
 
-    /// `CREATE DATABASE "name" [OWNER "owner"]` on the admin database.
+    /// `CREATE DATABASE "name" [OWNER "owner"]` on the admin database. A database of that name that is already
+    /// there (SQLSTATE 42P04: another process created it) is `.contended`.
     public func createDatabase(_ name: String, owner: String? = nil) -> CommandInvocation {
         var sql = "CREATE DATABASE \(PostgresQuoting.identifier(name))"
         if let owner { sql += " OWNER \(PostgresQuoting.identifier(owner))" }
-        return adminQuery(sql)
+        return adminStatement(sql).declaring(
+            ExitMeanings.when(standardErrorHolds: [Self.sqlState("42P04")], .contended("another process created it")))
     }
 
-    /// `DROP DATABASE IF EXISTS "name" [WITH (FORCE)]`; FORCE (PostgreSQL 13+) ends open sessions first.
+    /// `DROP DATABASE IF EXISTS "name" [WITH (FORCE)]`; FORCE (PostgreSQL 13+) ends open sessions first. A
+    /// session PostgreSQL could not end (yet) makes it `.contended`: SQLSTATE 55006 (object in use), or 42501
+    /// when FORCE may not end it (an autovacuum worker: a superuser's process, ended only by a superuser or a
+    /// member of pg_signal_backend) — told from the database's own rights by the message, in PostgreSQL 13–15's
+    /// and 16+'s words.
     public func dropDatabase(_ name: String, force: Bool = false) -> CommandInvocation {
-        adminQuery("DROP DATABASE IF EXISTS \(PostgresQuoting.identifier(name))" + (force ? " WITH (FORCE)" : ""))
+        adminStatement("DROP DATABASE IF EXISTS \(PostgresQuoting.identifier(name))" + (force ? " WITH (FORCE)" : ""))
+            .declaring(
+                ExitMeanings.when(
+                    standardErrorHolds: [Self.sqlState("55006")]
+                        + Self.cannotEndSession.map { Self.sqlState("42501") + $0 },
+                    .contended("a session on it could not be ended yet")))
     }
+
+    /// What `DROP DATABASE … WITH (FORCE)` says when it may not end a session (SQLSTATE 42501).
+    static let cannotEndSession = [
+        "must be a superuser to terminate superuser process",
+        "must be a member of the role whose process is being terminated or member of pg_signal_backend",
+        "permission denied to terminate process",
+    ]
+
+    /// An admin statement whose errors psql prints with their SQLSTATE (`VERBOSITY=verbose`:
+    /// `ERROR:  55006: database "x" is being accessed by other users`), so what it means is read from the code.
+    private func adminStatement(_ sql: String) -> CommandInvocation {
+        psql(on: connection.with(database: adminDatabase), ["-v", "VERBOSITY=verbose", "-At", "-c", sql])
+    }
+
+    /// How psql prints an error's SQLSTATE at `VERBOSITY=verbose`, after the severity (which the server may
+    /// translate): `ERROR:  42P04: `.
+    static func sqlState(_ code: String) -> String { ":  \(code): " }
 
     /// `ALTER DATABASE "from" RENAME TO "to"` (nobody may be connected to `from`).
     public func renameDatabase(_ name: String, to newName: String) -> CommandInvocation {

@@ -46,7 +46,7 @@ public struct PostgresArchive: Sendable, Hashable {
             // "input file does not appear to be a valid archive".
             return .failure(
                 .corrupt(file: file, detail: detail.replacingOccurrences(of: "pg_restore: error: ", with: "")))
-        case .failed:
+        case .failed, .contended:
             return .failure(.testFailed(file: file, status: result.status, detail: detail))
         }
     }
