@@ -285,6 +285,60 @@ struct GamedayDrillTests {
         }
     }
 
+    /// With the state on S3 and the report's upload refused (a bucket policy that denies writes under the state's
+    /// `gameday/`, enforced by moto as by S3), the drill's verdict still decides the exit status: the run is
+    /// journaled on S3 and its report is on this machine. A warning says where the report is and how to store it;
+    /// run as printed, that command stores it where other machines read it.
+    @Test("a drill whose report cannot be stored in the S3 state passes with a warning saying how to store it")
+    func reportUploadRefusedIsAWarning() async throws {
+        let world = try await DrillWorld.make(targetData: .sameAsSource)
+        await world.run {
+            let bucket = "drctl-drill-state-" + String(UUID().uuidString.prefix(8).lowercased())
+            try await world.runner.runChecked(CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
+            let policy = """
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                 "Resource": "arn:aws:s3:::\(bucket)/team/drctl/gameday/*"}]}
+                """
+            try await world.runner.runChecked(
+                CommandInvocation("aws", ["s3api", "put-bucket-policy", "--bucket", bucket, "--policy", policy]))
+            let drill = try world.writeDrill(
+                """
+                scenario: row-recovery
+                hypothesis: Rows deleted by mistake come back within the {rto} RTO.
+                incidentTime: \(world.incidentText)
+                rows: { table: documents_header, key: id, ids: ["17", "42"] }
+                """)
+            let home = world.folder + "/home-a"
+            let machine = ["DRCTL_STATE_DIR": "s3://\(bucket)/team/drctl", "HOME": home, "XDG_STATE_HOME": ""]
+            let run = try await world.gameday("row-recovery", drill: drill, changing: machine)
+            #expect(run.status == .exited(0), "\(run.output)\n\(run.standardErrorTail)")
+
+            let shared = S3StateBackend(
+                bucket: bucket, prefix: "team/drctl", mirrorDirectory: world.folder + "/check", runner: world.runner)
+            let runID = try #require(
+                try await RunCatalog(backend: shared).list().first { $0.runbook == "gameday" }?.runID)
+            #expect(try await RunCatalog(backend: shared).history(runID: runID).status == .succeeded)
+            #expect(try await shared.gamedayReports().isEmpty, "the policy let the report through")
+            let directory = home + "/.local/state/drctl/gameday/\(runID)"
+            #expect(FileManager.default.fileExists(atPath: directory + "/report.json"))
+            let warning = try #require(
+                run.standardErrorTail.split(separator: "\n").first { $0.hasPrefix("WARNING: game day \(runID)") },
+                "\(run.standardErrorTail)")
+            #expect(warning.contains("\(directory)/report.{md,json,html}"), "\(warning)")
+            let command = try #require(warning.components(separatedBy: "until it is stored: ").last)
+            #expect(
+                command == "aws s3 cp \(directory)/report.json s3://\(bucket)/team/drctl/gameday/\(runID)/report.json",
+                "\(warning)")
+
+            // Once writes are allowed again, the printed command stores it where `drctl gameday report` finds it.
+            try await world.runner.runChecked(
+                CommandInvocation("aws", ["s3api", "delete-bucket-policy", "--bucket", bucket]))
+            try await world.runner.runChecked(
+                CommandInvocation("aws", command.split(separator: " ").dropFirst().map(String.init)))
+            #expect(Set(try await shared.gamedayReports().keys) == [runID])
+        }
+    }
+
     /// A row-recovery drill whose recovery is refused (no backup before its declared incident) after its incident
     /// deleted rows and its fault put a corrupt backup off-site: the undos put the rows back from the copy saved
     /// before the delete and delete the injected object; the journal and the report say so.

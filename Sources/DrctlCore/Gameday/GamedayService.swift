@@ -98,7 +98,12 @@ public struct GamedayService: Sendable {
         let directory = Self.reportDirectory(reportRoot: reportRoot, runID: runID)
         try Self.write(report, to: directory)
         if runService.backend.location != reportRoot {
-            try await runService.backend.writeGamedayReport(Data(try report.render(.json).utf8), runID: runID)
+            do {
+                try await runService.backend.writeGamedayReport(Data(try report.render(.json).utf8), runID: runID)
+            } catch {
+                // The run is journaled and the report is here: the drill's verdict stands, with a warning.
+                notice(Self.reportNotStored(runID: runID, directory: directory, backend: runService.backend, error))
+            }
         }
         if let failure { throw failure }
         return Outcome(runID: runID, report: report, reportDirectory: directory)
@@ -171,6 +176,22 @@ public struct GamedayService: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// The warning when the report could not be stored in the shared state: where it is, how to store it again.
+    static func reportNotStored(runID: String, directory: String, backend: any StateBackend, _ error: any Error)
+        -> String
+    {
+        let destination = backend.gamedayReportDestination(runID: runID)
+        let cause =
+            ((error as? LocalizedError)?.errorDescription ?? "\(error)").split(separator: "\n").first.map(String.init)
+            ?? ""
+        let copy = destination.hasPrefix("s3://") ? ["aws", "s3", "cp"] : ["cp"]
+        let command = ShellQuoting.join(copy + [directory + "/report.json", destination])
+        return "WARNING: game day \(runID): its report could not be stored in the state (\(destination)): \(cause)."
+            + " The drill's verdict stands (the run is journaled in \(backend.location)), and its report is in"
+            + " \(directory)/report.{md,json,html}; other machines' trends and `drctl gameday report \(runID)` there"
+            + " miss it until it is stored: \(command)"
     }
 
     static func write(_ report: GamedayReport, to directory: String) throws {

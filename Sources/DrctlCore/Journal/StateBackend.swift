@@ -32,6 +32,11 @@ public protocol StateBackend: Sendable {
 extension StateBackend {
     /// Where a game day's report lives under the state folder or prefix.
     static func gamedayReportPath(runID: String) -> String { "gameday/\(runID)/report.json" }
+
+    /// Where `writeGamedayReport` puts the report of `runID`: a path, or an `s3://` URL.
+    public func gamedayReportDestination(runID: String) -> String {
+        location + "/" + Self.gamedayReportPath(runID: runID)
+    }
 }
 
 /// Run ids and environment names become file and object names: keep them to a safe alphabet.
