@@ -95,12 +95,20 @@ final class ProcessGroupSupervisor: Sendable {
             (Array(state.groups.values), state.terminationStarted ?? .now)
         }
         let deadline = started + gracePeriod
+        let gracePeriod = self.gracePeriod
         await withUncancelledTask {
             var remaining = groups.filter(Self.hasMembers)
             for group in remaining { Self.signal(group, SIGTERM) }
             while !remaining.isEmpty {
                 if ContinuousClock.now >= deadline {
                     for group in remaining { Self.signal(group, SIGKILL) }
+                    // SIGKILL cannot be caught, but takes effect when the process next runs: wait (at most a grace
+                    // period) until the groups are gone, so that nothing of them outlives the caller.
+                    let killed = ContinuousClock.now + gracePeriod
+                    while !remaining.isEmpty, ContinuousClock.now < killed {
+                        try? await Task.sleep(for: .milliseconds(20))
+                        remaining = remaining.filter(Self.hasMembers)
+                    }
                     return
                 }
                 try? await Task.sleep(for: .milliseconds(20))
