@@ -119,21 +119,9 @@ struct RebuildEndToEndTests {
             let before = try await world.tableDigests()
             try await world.loseEverything()
             // Stopped right before the scale-up: the load and the swap are done, and so is the staged install.
-            var atZero: (replicas: Int, readyz: Int, history: [HelmRevision], digests: [String])?
-            let (paused, run) = try await DrctlProcess.runPaused(
-                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                at: "start:app.scale-up"
-            ) { pid in
-                atZero = (
-                    try await world.deploymentReplicas("valeo-erp"),
-                    try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp"),
-                    try await world.helmHistory("valeo-erp"), try await world.tableDigests()
-                )
-                kill(pid, SIGCONT)
-            }
-            #expect(paused, "the run never reached app.scale-up:\n\(run.output)")
+            let (run, atZero) = try await world.rebuildSeeingTheAppBeforeScaleUp()
             #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
-            let staged = try #require(atZero)
+            let staged = try #require(atZero, "the run never reached app.scale-up:\n\(run.output)")
             #expect(staged.replicas == 0, "the app ran before the swap")
             #expect(staged.readyz != 200)
             #expect(staged.history.map(\.description) == [HelmRollbackTarget.stagedInstallDescription])
@@ -171,17 +159,9 @@ struct RebuildEndToEndTests {
             try await world.loseEverything()
             let deployed = try await world.helmHistory("valeo-erp")
 
-            var duringLoad: (replicas: Int, history: [HelmRevision])?
-            let (paused, run) = try await DrctlProcess.runPaused(
-                world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                at: "start:app.scale-up"
-            ) { pid in
-                duringLoad = (try await world.deploymentReplicas("valeo-erp"), try await world.helmHistory("valeo-erp"))
-                kill(pid, SIGCONT)
-            }
-            #expect(paused, "the run never reached app.scale-up:\n\(run.output)")
+            let (run, duringLoad) = try await world.rebuildSeeingTheAppBeforeScaleUp()
             #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
-            let seen = try #require(duringLoad)
+            let seen = try #require(duringLoad, "the run never reached app.scale-up:\n\(run.output)")
             #expect(seen.replicas == 2, "the deployed app was stopped for the load")
             #expect(seen.history.count == deployed.count, "a staged revision was installed: \(seen.history)")
             #expect(run.output.contains("valeo-erp is already deployed"), "\(run.output)")
@@ -481,6 +461,30 @@ struct RebuildWorld: Sendable {
             contentsOf: URL(fileURLWithPath: folder + "/upload/\(database)_backup_20261124_020000.sql.gz"))
         try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: path))
         try await aws(["s3", "cp", path, "s3://\(bucket)/postgresql/\(corruptName)", "--only-show-errors"])
+    }
+
+    /// The app and the database as a rebuild left them when it stopped itself right before `app.scale-up`.
+    struct AppBeforeScaleUp {
+        var replicas: Int
+        var readyz: Int
+        var history: [HelmRevision]
+        var digests: [String]
+    }
+
+    /// Runs `drctl rebuild` with `DRCTL_PAUSE_AT=start:app.scale-up`, reads the app and the tables where it stopped
+    /// (the load and the swap done), and lets it finish; `app` is nil when the run never got there.
+    func rebuildSeeingTheAppBeforeScaleUp() async throws -> (run: DrctlProcess.Result, app: AppBeforeScaleUp?) {
+        var app: AppBeforeScaleUp?
+        let (_, run) = try await DrctlProcess.runPaused(
+            drctl, ["rebuild", "-f", manifest, "-o", "json"], environment: environment, at: "start:app.scale-up"
+        ) { pid in
+            app = AppBeforeScaleUp(
+                replicas: try await deploymentReplicas("valeo-erp"),
+                readyz: try await kube.readyz(namespace: namespace, deployment: "valeo-erp"),
+                history: try await helmHistory("valeo-erp"), digests: try await tableDigests())
+            kill(pid, SIGCONT)
+        }
+        return (run, app)
     }
 
     /// The lost cluster is this test's own stand-in, which starts empty: the new cluster. The database and the
