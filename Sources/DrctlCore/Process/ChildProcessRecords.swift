@@ -133,14 +133,11 @@ public final class ChildProcessRecords: Sendable {
             ProcessGroupSupervisor.signal(record.processGroup, SIGTERM)
             signalled.append(record)
         }
-        let deadline = ContinuousClock.now + gracePeriod
-        var remaining = signalled
-        while !remaining.isEmpty, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-            remaining = remaining.filter { Self.hasLiveMembers($0.processGroup) }
-        }
-        for record in remaining { ProcessGroupSupervisor.signal(record.processGroup, SIGKILL) }
-        let killed = Set(remaining.map(\.processGroup))
+        let killed = Set(
+            await ProcessGroupSupervisor.waitUntilGone(
+                signalled.map(\.processGroup), until: .now + gracePeriod, every: .milliseconds(50),
+                present: Self.hasLiveMembers))
+        for group in killed { ProcessGroupSupervisor.signal(group, SIGKILL) }
         outcomes += signalled.map { .stopped($0, killed: killed.contains($0.processGroup)) }
         return outcomes
     }

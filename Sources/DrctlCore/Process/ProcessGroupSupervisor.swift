@@ -97,24 +97,27 @@ final class ProcessGroupSupervisor: Sendable {
         let deadline = started + gracePeriod
         let gracePeriod = self.gracePeriod
         await withUncancelledTask {
-            var remaining = groups.filter(Self.hasMembers)
-            for group in remaining { Self.signal(group, SIGTERM) }
-            while !remaining.isEmpty {
-                if ContinuousClock.now >= deadline {
-                    for group in remaining { Self.signal(group, SIGKILL) }
-                    // SIGKILL cannot be caught, but takes effect when the process next runs: wait (at most a grace
-                    // period) until the groups are gone, so that nothing of them outlives the caller.
-                    let killed = ContinuousClock.now + gracePeriod
-                    while !remaining.isEmpty, ContinuousClock.now < killed {
-                        try? await Task.sleep(for: .milliseconds(20))
-                        remaining = remaining.filter(Self.hasMembers)
-                    }
-                    return
-                }
-                try? await Task.sleep(for: .milliseconds(20))
-                remaining = remaining.filter(Self.hasMembers)
-            }
+            let living = groups.filter(Self.hasMembers)
+            for group in living { Self.signal(group, SIGTERM) }
+            let left = await Self.waitUntilGone(living, until: deadline)
+            for group in left { Self.signal(group, SIGKILL) }
+            // SIGKILL cannot be caught, but takes effect when the process next runs: wait (at most a grace period)
+            // until the groups are gone, so that nothing of them outlives the caller.
+            _ = await Self.waitUntilGone(left, until: .now + gracePeriod)
         }
+    }
+
+    /// Polls until none of `groups` is `present` any more or `limit` has passed; returns those still present.
+    static func waitUntilGone(
+        _ groups: [pid_t], until limit: ContinuousClock.Instant, every interval: Duration = .milliseconds(20),
+        present: (pid_t) -> Bool = hasMembers
+    ) async -> [pid_t] {
+        var remaining = groups
+        while !remaining.isEmpty, ContinuousClock.now < limit {
+            try? await Task.sleep(for: interval)
+            remaining = remaining.filter(present)
+        }
+        return remaining
     }
 
     static func hasMembers(_ group: pid_t) -> Bool {
