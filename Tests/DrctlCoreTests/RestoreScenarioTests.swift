@@ -83,9 +83,21 @@ final class RestoreUnitFixture {
             }
             if line.contains("jsonpath={.spec.replicas}") { return .success(invocation, output: "3") }
             if line.contains("pg_tables") { return .success(invocation, output: "4\n") }
+            if let present = Self.present(line) { return .success(invocation, output: present) }
             if line.contains("FROM pg_database WHERE datname") { return .success(invocation, output: "1\n") }
             if line.contains("COUNT(*) FROM documents_header") { return .success(invocation, output: "42\n") }
             return .success(invocation)
+        }
+    }
+
+    /// The swap's look at both databases (`… WHERE datname IN ('a', 'b')`): each of them there, with no note.
+    static func present(_ line: String) -> String? {
+        guard let list = line.range(of: "WHERE datname IN (") else { return nil }
+        return line[list.upperBound...].split(separator: ")").first.map { names in
+            names.split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: ["'"]) + "|f\n"
+            }
+            .joined()
         }
     }
 
@@ -150,6 +162,13 @@ struct RestoreScenarioTests {
         let found = positions.compactMap { $0 }
         #expect(found == found.sorted(), "\(fixture.commands.joined(separator: "\n"))")
         #expect(!fixture.commands.joined().contains("pw'; x"), "the password reached argv")
+        // The swap is one transaction: the live database moved aside, the new one renamed in and marked.
+        let swap = try #require(fixture.index(of: "RENAME TO \"valeo_erp\""))
+        for part in [
+            "--single-transaction", "pg_terminate_backend", "RENAME TO \"valeo_erp_before_", "COMMENT ON DATABASE",
+        ] {
+            #expect(fixture.commands[swap].contains(part), "\(part) is not in the swap's transaction")
+        }
     }
 
     @Test("a local backup is read once: no gzip -t or checksum pass before drctl hands the file to gzip -dc | psql")

@@ -164,6 +164,7 @@ struct RestoreUndoTests {
                 return .success(invocation, output: readings.next())
             }
             if line.contains("pg_tables") { return .success(invocation, output: "4\n") }
+            if let present = RestoreUnitFixture.present(line) { return .success(invocation, output: present) }
             if line.contains("FROM pg_database WHERE datname") { return .success(invocation, output: "1\n") }
             if line.contains("COUNT(*) FROM documents_header") { return .success(invocation, output: "42\n") }
             return .success(invocation)

@@ -101,20 +101,21 @@ public struct DatabaseRestorer: Sendable {
             ]
         }
         lines.append(
-            admin.databaseExists(scratch).redactedCommandLine
-                + "  (when it is gone, \(database) must carry this run's load note: the swap already happened)")
+            admin.adminQuery(
+                "SELECT datname, <its comment is this run's load note> FROM pg_database WHERE datname IN "
+                    + "('\(scratch)', '\(database)')"
+            ).redactedCommandLine
+                + "  (when \(scratch) is gone, \(database) must carry this run's load note: the swap already happened)")
         if let smoke = toolbox.manifest.database.smokeQuery {
             lines.append(on(scratch).query(smoke).redactedCommandLine)
         }
         lines += [
-            admin.databaseExists(database).redactedCommandLine,
-            "(if \(database) holds tables) " + terminateSessions(database).redactedCommandLine,
-            "(if \(database) holds tables) "
-                + admin.renameDatabase(database, to: "\(database)_before_<run>")
-                .redactedCommandLine,
             "(if \(database) is empty) " + admin.dropDatabase(database, force: true).redactedCommandLine,
-            admin.renameDatabase(scratch, to: database).redactedCommandLine,
-            markerCommand(runID: "<run>", sha256: "<sha256>").redactedCommandLine,
+            "(in one transaction; the first two only if \(database) holds tables) "
+                + admin.adminTransaction(
+                    swapStatements(
+                        scratch: scratch, kept: "\(database)_before_<run>", runID: "<run>", sha256: "<sha256>")
+                ).redactedCommandLine,
         ]
         return lines
     }
@@ -304,13 +305,18 @@ public struct DatabaseRestorer: Sendable {
 
     // MARK: - Swapping in
 
-    /// Checks the loaded database (smoke query), moves the target out of the way (dropped when empty, kept
-    /// under a dated name when it holds tables), renames the loaded database to the target and marks it.
+    /// Checks the loaded database (smoke query), then swaps it in: the target is dropped first when it holds no
+    /// tables; otherwise its sessions are ended and it is renamed to a dated name, the loaded database renamed
+    /// to the target's name and marked, all in one transaction (`swapStatements`): either the target is the
+    /// loaded database and carries the marker, or nothing was renamed.
     public func swapIn(scratch: String, sha256: String, context: StepContext) async throws -> StepOutputs {
         let runner = context.runner
-        if try await !exists(scratch, runner: runner) {
+        let found = try await present(
+            [scratch, database], notedAs: loadedMarker(runID: context.runID, sha256: sha256),
+            runner: runner)
+        guard found[scratch] != nil else {
             // Resumed after the rename: the target is the loaded database when it carries the load note.
-            if try await comment(on: database, runner: runner) == loadedMarker(runID: context.runID, sha256: sha256) {
+            if found[database] == true {
                 try await runner.runChecked(markerCommand(runID: context.runID, sha256: sha256))
                 return ["database": database, "sha256": sha256, "note": "swap found done; marked"]
             }
@@ -331,20 +337,49 @@ public struct DatabaseRestorer: Sendable {
             outputs["smokeResult"] = Postgres.parseValue(result.output) ?? ""
         }
         outputs["tables"] = String(try await userTableCount(in: scratch, runner: runner))
-        if try await exists(database, runner: runner) {
+        var kept: String?
+        if found[database] != nil {
             if try await userTableCount(in: database, runner: runner) == 0 {
                 try await admin.dropDatabase(database, context: context)
             } else {
-                let kept = keptName(runID: context.runID)
-                try await runner.runChecked(terminateSessions(database))
-                try await runner.runChecked(admin.renameDatabase(database, to: kept))
+                kept = keptName(runID: context.runID)
                 outputs["keptPrevious"] = kept
-                context.log("\(database) held data: kept as \(kept); drop it once you no longer need it")
             }
         }
-        try await runner.runChecked(admin.renameDatabase(scratch, to: database))
-        try await runner.runChecked(markerCommand(runID: context.runID, sha256: sha256))
+        try await runner.runChecked(
+            admin.adminTransaction(swapStatements(scratch: scratch, kept: kept, runID: context.runID, sha256: sha256)))
+        if let kept { context.log("\(database) held data: kept as \(kept); drop it once you no longer need it") }
         return outputs
+    }
+
+    /// The swap's one transaction: with `kept`, the target's client sessions ended and the target renamed to
+    /// `kept`; then the loaded database renamed to the target's name and marked. (`ALTER DATABASE … RENAME`
+    /// waits up to 5 s for ended sessions to go.)
+    private func swapStatements(scratch: String, kept: String?, runID: String, sha256: String) -> [String] {
+        var statements: [String] = []
+        if let kept {
+            statements.append(terminateSessionsSQL(database))
+            statements.append(Postgres.renameStatement(database, to: kept))
+        }
+        statements.append(Postgres.renameStatement(scratch, to: database))
+        statements.append(markerSQL(runID: runID, sha256: sha256))
+        return statements
+    }
+
+    /// Which of `names` exist, in one query: name → whether its comment is `note`.
+    private func present(_ names: [String], notedAs note: String, runner: any CommandRunning) async throws
+        -> [String: Bool]
+    {
+        let result = try await runner.runChecked(
+            admin.adminQuery(
+                "SELECT datname, coalesce(shobj_description(oid, 'pg_database') = \(PostgresQuoting.literal(note)), "
+                    + "false) FROM pg_database WHERE datname IN ("
+                    + names.map(PostgresQuoting.literal).joined(separator: ", ") + ")"))
+        var found: [String: Bool] = [:]
+        for row in Postgres.parseRows(result.output) where row.count >= 2 {
+            found[row[0..<(row.count - 1)].joined(separator: "|")] = row[row.count - 1] == "t"
+        }
+        return found
     }
 
     /// Puts back the database this run's `swapIn` kept (`<db>_before_<run>`; a game day's undo): the restored one
@@ -388,10 +423,6 @@ public struct DatabaseRestorer: Sendable {
                 + PostgresQuoting.literal(name))
     }
 
-    private func comment(on name: String, runner: any CommandRunning) async throws -> String? {
-        Postgres.parseValue(try await runner.runChecked(commentQuery(name)).output)
-    }
-
     /// On resume: the restore finished when the target carries this run's marker.
     public func probe(runID: String, sha256: String, context: StepContext) async throws -> ProbeVerdict {
         let result = try await context.runner.run(commentQuery(database))
@@ -408,9 +439,12 @@ public struct DatabaseRestorer: Sendable {
 
     /// Marks the restored database, so a resumed run can tell that this restore finished.
     private func markerCommand(runID: String, sha256: String) -> CommandInvocation {
-        admin.adminQuery(
-            "COMMENT ON DATABASE \(PostgresQuoting.identifier(database)) IS "
-                + PostgresQuoting.literal(marker(runID: runID, sha256: sha256)))
+        admin.adminQuery(markerSQL(runID: runID, sha256: sha256))
+    }
+
+    private func markerSQL(runID: String, sha256: String) -> String {
+        "COMMENT ON DATABASE \(PostgresQuoting.identifier(database)) IS "
+            + PostgresQuoting.literal(marker(runID: runID, sha256: sha256))
     }
 
     func marker(runID: String, sha256: String) -> String { "restored by drctl run \(runID) from sha256 \(sha256)" }
@@ -427,12 +461,13 @@ public struct DatabaseRestorer: Sendable {
         return Int(Postgres.parseValue(result.output) ?? "") ?? 0
     }
 
-    private func terminateSessions(_ name: String) -> CommandInvocation {
-        admin.adminQuery(
-            // Client sessions only: an autovacuum worker is a superuser process the app's role may not end, and
-            // PostgreSQL cancels it by itself for the rename.
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
-                + PostgresQuoting.literal(name) + " AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    private func terminateSessions(_ name: String) -> CommandInvocation { admin.adminQuery(terminateSessionsSQL(name)) }
+
+    private func terminateSessionsSQL(_ name: String) -> String {
+        // Client sessions only: an autovacuum worker is a superuser process the app's role may not end, and
+        // PostgreSQL cancels it by itself for the rename.
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+            + PostgresQuoting.literal(name) + " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
     }
 
     /// The destructive restore step: reads the verified backup's `sha256` and either its `path` (restored here)

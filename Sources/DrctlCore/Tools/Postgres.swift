@@ -209,8 +209,19 @@ public struct Postgres: Sendable, Hashable {
 
     /// `ALTER DATABASE "from" RENAME TO "to"` (nobody may be connected to `from`).
     public func renameDatabase(_ name: String, to newName: String) -> CommandInvocation {
-        adminQuery(
-            "ALTER DATABASE \(PostgresQuoting.identifier(name)) RENAME TO \(PostgresQuoting.identifier(newName))")
+        adminQuery(Self.renameStatement(name, to: newName))
+    }
+
+    static func renameStatement(_ name: String, to newName: String) -> String {
+        "ALTER DATABASE \(PostgresQuoting.identifier(name)) RENAME TO \(PostgresQuoting.identifier(newName))"
+    }
+
+    /// `statements` in one transaction on the admin database (`psql --single-transaction -c … -c …`): all of
+    /// them take effect or none. Not for `CREATE`/`DROP DATABASE`, which cannot run in a transaction.
+    public func adminTransaction(_ statements: [String]) -> CommandInvocation {
+        psql(
+            on: connection.with(database: adminDatabase),
+            ["-v", "VERBOSITY=verbose", "-At", "--single-transaction"] + statements.flatMap { ["-c", $0] })
     }
 
     /// `\copy (QUERY) TO STDOUT WITH CSV HEADER`: the rows as CSV on stdout.
