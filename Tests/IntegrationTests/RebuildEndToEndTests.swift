@@ -239,8 +239,9 @@ struct RebuildEndToEndTests {
             #expect(staged.readyz != 200)
             #expect(staged.history.map(\.description) == [HelmRollbackTarget.stagedInstallDescription])
             #expect(staged.digests == before, "the swap was not done before the scale-up")
-            // The staged install waits for nothing of the database: it starts before the PostgreSQL release is
-            // installed (both follow cluster.api), so before the load.
+            // The staged install waits for nothing of the database: it starts before the load. (Not necessarily
+            // before the PostgreSQL release is done: at most 3 steps run at once, and backup.select and
+            // archive.sync may hold two of the slots.)
             let events = run.output.split(separator: "\n").compactMap { line -> String? in
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                     let event = object["event"] as? String, let step = object["step"] as? String
@@ -248,9 +249,8 @@ struct RebuildEndToEndTests {
                 return event + " " + step
             }
             let stagedStart = try #require(events.firstIndex(of: "step-started app.install"))
-            let postgresDone = try #require(events.firstIndex(of: "step-completed postgresql.install"))
             let loadStart = try #require(events.firstIndex(of: "step-started backup.fetch"))
-            #expect(stagedStart < postgresDone && stagedStart < loadStart, "\(events)")
+            #expect(stagedStart < loadStart, "\(events)")
             #expect(try await world.deploymentReplicas("valeo-erp") == 2)
             #expect(try await world.kube.readyz(namespace: world.namespace, deployment: "valeo-erp") == 200)
             let history = try await world.helmHistory("valeo-erp")
