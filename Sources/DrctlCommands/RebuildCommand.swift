@@ -11,8 +11,11 @@ struct RebuildCommand: AsyncParsableCommand {
             fetches the newest off-site backup and verifies it (gzip integrity, size floor, recorded SHA-256), \
             restores it into a new database that is then swapped in, upgrades the app release to its replica \
             count (its chart's hooks run now, against the restored database), waits for its rollout and checks \
-            the readiness URL. Beside the PostgreSQL release and the load: the app release is installed at 0 \
-            replicas without its hooks (nothing of the app runs before the swap), and the archive files are synced.
+            the readiness URL. Beside the PostgreSQL release: the backup is chosen and downloaded into the run's \
+            scratch folder, its size and SHA-256 checked before any database exists (database.dataPlane: local; a \
+            Job streams it once the database is up). Beside the PostgreSQL release and the load: the app release is \
+            installed at 0 replicas without its hooks (nothing of the app runs before the swap), and the archive \
+            files are synced.
 
             The password reaches helm through a 0600 values file and psql through PGPASSWORD, never argv. \
             Every step is journaled: if the run is interrupted, `drctl resume RUN_ID` continues it. \

@@ -65,8 +65,14 @@ struct RebuildPlanTests {
         #expect(restore.dependsOn.contains("backup.fetch"))
         let fetch = try #require(plan.steps.first { $0.id == "backup.fetch" })
         #expect(!fetch.destructive)
-        #expect(fetch.dependsOn == ["database.ready"])
-        // One stream, measured by drctl on the way, into the new database only.
+        #expect(fetch.dependsOn == ["database.ready", "backup.select"])
+        // The spool backup.select verified, measured again by drctl on the way, into the new database only.
+        #expect(
+            fetch.commands.contains {
+                $0.hasPrefix("< '$RUN_DIR/spool/<the spooled backup>' (sha256 and byte count in drctl) | gzip -dc")
+                    && $0.contains("-d 'valeo_erp_restore_<run>'") && $0.contains("--single-transaction")
+            })
+        // The fallback when that is refused (or nothing was spooled): one stream, measured by drctl on the way.
         #expect(
             fetch.commands.contains {
                 $0.hasPrefix("aws s3 cp 's3://valeo-backups/postgresql/<newest valeo_erp_backup_*.sql.gz>' -")
@@ -78,6 +84,30 @@ struct RebuildPlanTests {
         #expect(!fetch.commands.contains { $0.contains("$RUN_DIR/backup/") }, "the backup is not downloaded to disk")
         #expect(!fetch.commands.contains { $0.contains("--range") || $0.contains("get-object") })
         #expect(fetch.commands.contains { $0.hasPrefix("(drctl's tap holds the stream's first MiB") })
+    }
+
+    @Test(
+        "the off-site read runs beside the PostgreSQL release: chosen and spooled through drctl's tap, verified before any database exists"
+    )
+    func offsiteReadBesideThePostgresRelease() async throws {
+        let plan = try await Self.plan()
+        let select = try #require(plan.steps.first { $0.id == "backup.select" })
+        // After the provision hooks only: nothing of the cluster or the database.
+        #expect(select.dependsOn == ["provision.create-cluster"])
+        #expect(!select.destructive)
+        #expect(
+            select.commands.contains {
+                $0.hasPrefix("aws s3 cp 's3://valeo-backups/postgresql/<newest valeo_erp_backup_*.sql.gz>' -")
+                    && $0.hasSuffix(
+                        " | (sha256 and byte count in drctl) > '$RUN_DIR/spool/<newest valeo_erp_backup_*.sql.gz>'"
+                            + "  (mode 0600)")
+            }, "\(select.commands)")
+        #expect(select.commands.contains { $0.contains("valeo_erp_backup_*.sql.gz>.sha256' -") })
+        #expect(select.commands.contains { $0.contains("valeo_erp_backup_*.sql.gz>.record.json' -") })
+        // No database is touched: psql does not run in it.
+        #expect(!select.commands.contains { $0.contains("psql -X") }, "\(select.commands)")
+        let install = try #require(plan.steps.first { $0.id == "postgresql.install" })
+        #expect(!install.dependsOn.contains("backup.select") && !select.dependsOn.contains("postgresql.install"))
     }
 
     @Test(

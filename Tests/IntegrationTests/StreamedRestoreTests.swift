@@ -5,10 +5,14 @@ import Testing
 
 /// Issues 5 and 6: a backup that lives only off-site is streamed from S3 straight into a new database
 /// (`aws s3 cp … - | (sha256 in drctl) | gzip -dc | psql`), checked on the way, and swapped in only when every
-/// check passed. Real drctl, aws (against the local S3), gzip and PostgreSQL.
+/// check passed. The rebuild first spools its newest candidate beside the PostgreSQL release (`backup.select`,
+/// checked before any database exists) and streams the older ones when that one is refused at load (issue 17).
+/// Real drctl, aws (against the local S3), gzip and PostgreSQL.
 @Suite("Streamed restore", .serialized)
 struct StreamedRestoreTests {
-    @Test("every kind of damaged newer backup is refused after streaming, and the older good one is restored")
+    @Test(
+        "every kind of damaged newer backup is refused after spooling or streaming it, and the older good one is restored"
+    )
     func damagedNewerBackupsAreRefusedAfterStreaming() async throws {
         try await RebuildWorld.with { world in
             let before = try await world.tableDigests()
@@ -20,11 +24,12 @@ struct StreamedRestoreTests {
             #expect(run.status == 0, "drctl rebuild failed:\n\(run.output)\n\(run.errors)")
             #expect(try await world.tableDigests() == before)
             for backup in damaged {
-                // Refused after streaming, for its own reason.
-                let streamed = run.output.range(of: "streaming \(backup.name)")
+                // Refused after spooling (backup.select) or streaming (backup.fetch) it, for its own reason.
+                let read =
+                    run.output.range(of: "spooling \(backup.name)") ?? run.output.range(of: "streaming \(backup.name)")
                 let refused = run.output.range(of: "refused \(backup.name)")
-                #expect(streamed != nil && refused != nil, "\(backup.name) was not streamed, then refused")
-                if let streamed, let refused { #expect(streamed.lowerBound < refused.lowerBound) }
+                #expect(read != nil && refused != nil, "\(backup.name) was not spooled or streamed, then refused")
+                if let read, let refused { #expect(read.lowerBound < refused.lowerBound) }
                 let line = run.output.split(separator: "\n").first { $0.contains("refused \(backup.name)") } ?? ""
                 #expect(line.contains(backup.reason), "\(backup.name): expected '\(backup.reason)' in \(line)")
             }
@@ -36,7 +41,7 @@ struct StreamedRestoreTests {
         }
     }
 
-    @Test("a damaged backup asked for by name is refused after streaming: the live database is untouched")
+    @Test("a damaged backup asked for by name is refused after spooling it: the live database is untouched")
     func namedDamagedBackupLeavesTheLiveDatabaseUntouched() async throws {
         try await RebuildWorld.with { world in
             let before = try await world.tableDigests()
@@ -46,9 +51,8 @@ struct StreamedRestoreTests {
                     world.drctl, ["rebuild", "-f", world.manifest, "--backup", backup.name, "-o", "json"],
                     environment: world.environment)
                 #expect(run.status == 3, "\(backup.name): expected a refusal (3):\n\(run.output)\n\(run.errors)")
-                #expect(run.output.contains("streaming \(backup.name)"), "\(backup.name) was not streamed")
+                #expect(run.output.contains("spooling \(backup.name)"), "\(backup.name) was not spooled")
                 #expect(run.output.contains(backup.reason), "\(backup.name): expected '\(backup.reason)'")
-                #expect(run.output.contains("was not touched"))
                 #expect(!DrctlProcess.steps(withEvent: "step-started", in: run.output).contains("app.scale-up"))
                 #expect(try await world.tableDigests() == before, "\(backup.name) changed the live database")
                 #expect(try await world.databases(like: "_restore_").isEmpty, "the new database was left behind")
@@ -57,7 +61,7 @@ struct StreamedRestoreTests {
         }
     }
 
-    @Test("a rebuild killed with SIGKILL while the backup streams resumes to the restored database")
+    @Test("a rebuild killed with SIGKILL while the spooled backup loads resumes to the restored database")
     func killedDuringTheStreamResumes() async throws {
         try await LockHold.withRole { role in
             try await RebuildWorld.with(heldLoad: .atItsEnd(role: role)) { world in
@@ -66,10 +70,10 @@ struct StreamedRestoreTests {
                 let hold = try await LockHold(stack: world.stack, role: role)
                 defer { hold.terminate() }
 
-                // The stream's psql waits on the held role, inside its transaction: drctl is killed there.
+                // The load's psql waits on the held role, inside its transaction: drctl is killed there.
                 let killed = try await DrctlProcess.runKilled(
                     world.drctl, ["rebuild", "-f", world.manifest, "-o", "json"], environment: world.environment,
-                    whenOutputContains: "streaming \(world.database)_backup_", delay: .zero,
+                    whenOutputContains: "spool of \(world.database)_backup_", delay: .zero,
                     andCondition: {
                         (try? await LockHold.backendWaits(world.stack, database: world.database, restoreCopy: true))
                             == true
@@ -257,10 +261,13 @@ extension RebuildWorld {
         garbage.append(Data("trailing garbage after the gzip stream\n".utf8))
         // (name suffix, bytes, sidecar digest or nil, reason)
         let cases: [(String, Data, String?, String)] = [
-            ("030000", flipped, goodSHA, "but the recorded one"),
-            ("040000", good.prefix(good.count / 2), nil, "corrupt or truncated"),
+            // A checksum mismatch is worded by the step that finds it: "but its recorded checksum is" (the spool),
+            // "but the recorded one" (the stream).
+            ("030000", flipped, goodSHA, "recorded"),
+            // gzip's verdict: "corrupt or truncated" (the stream), "is corrupt: gzip -dc: …" (the spool's load).
+            ("040000", good.prefix(good.count / 2), nil, "corrupt"),
             ("050000", garbage, SHA256Checksum.of(garbage), "bytes after the end of the gzip data"),
-            ("060000", good, SHA256Checksum.of(Data("another file".utf8)), "but the recorded one"),
+            ("060000", good, SHA256Checksum.of(Data("another file".utf8)), "recorded"),
         ]
         var damaged: [DamagedBackup] = []
         for (suffix, bytes, sidecar, reason) in cases {

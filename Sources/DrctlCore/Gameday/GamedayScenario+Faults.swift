@@ -5,12 +5,14 @@ import Foundation
 /// that the executor stops there, `DRCTL_PAUSE_AT=effect:STEP`, and kills it.)
 extension GamedayScenario {
     /// Uploads a corrupt `<db>_backup_<now>.sql.gz` (with a sidecar naming its checksum, so only the gzip test can
-    /// catch it) before the fetch; the fetch must skip it. Removed again once the fetch is done.
+    /// catch it) before the store is listed (the rebuild's `backup.select`, else the fetch); the fetch must skip
+    /// it. Removed again once the fetch is done.
     func injectCorruptBackup(into steps: [RunbookStep], toolbox: ScenarioToolbox) throws -> [RunbookStep] {
         guard let fetchID = steps.first(where: { Self.backupStepIDs.contains($0.id) })?.id else {
             throw GamedayError.faultNotPossible(
                 fault: "corruptNewestBackup", reason: "the \(drill.scenario.rawValue) runbook fetches no backup")
         }
+        let listID = steps.first { $0.id == Self.backupSelectStepID }?.id ?? fetchID
         guard source.environment.lowercased() != "production" else {
             throw GamedayError.faultNotPossible(
                 fault: "corruptNewestBackup",
@@ -65,7 +67,7 @@ extension GamedayScenario {
         }
         var result: [RunbookStep] = [inject]
         for var step in steps {
-            if step.id == fetchID { step.dependsOn.append("fault.corrupt-backup") }
+            if step.id == listID { step.dependsOn.append("fault.corrupt-backup") }
             if step.id == Self.cleanupStepID { step.dependsOn.append("fault.remove-corrupt-backup") }
             result.append(step)
             if step.id == fetchID { result.append(remove) }
@@ -75,6 +77,8 @@ extension GamedayScenario {
 
     /// The steps that pick the backup (their outputs name it): the rebuild's fetch, the restores' verify.
     static let backupStepIDs: [StepID] = ["backup.fetch", "backup.verify"]
+    /// The rebuild's step that lists the off-site store and spools the backup ahead of the fetch.
+    static let backupSelectStepID: StepID = "backup.select"
 
     /// Points the app deployment's first container at `<its image>:drctl-gameday-never-ready` right before the
     /// run waits for the rollout (a tag no registry has: on a real cluster the pods never pull, so never become

@@ -137,10 +137,11 @@ extension OffsiteBackupFetcher {
     /// dump is refused before gzip or psql sees a byte of it.
     ///
     /// The empty new database for the first candidate is created while the store is listed (it needs no backup);
-    /// a later candidate gets a fresh one after the refused one's was dropped.
+    /// a later candidate gets a fresh one after the refused one's was dropped. `olderThan`: only the backups older
+    /// than that one (after the rebuild's spool of it was refused, `loadSpooled`).
     public func stream(
-        backup: String?, before: Date? = nil, restorer: DatabaseRestorer, into database: String? = nil,
-        context: StepContext
+        backup: String?, before: Date? = nil, olderThan: String? = nil, restorer: DatabaseRestorer,
+        into database: String? = nil, context: StepContext
     ) async throws -> Loaded {
         let target = database ?? restorer.scratchName(runID: context.runID)
         // In a Job (`loadInJob`) the new database is prepared once no interrupted attempt's Job is found.
@@ -148,7 +149,7 @@ extension OffsiteBackupFetcher {
         async let preparedEarly: Void = early ? restorer.prepare(target, context: context) : ()
         let listed: (store: any ObjectStore, prefix: String, objects: [StoredObject])
         do {
-            listed = try await candidates(backup: backup, before: before, context: context)
+            listed = try await candidates(backup: backup, before: before, olderThan: olderThan, context: context)
             try await preparedEarly
         } catch {
             if early, !(error is CancellationError) { _ = try? await restorer.drop(target, context: context) }
@@ -358,7 +359,7 @@ extension OffsiteBackupFetcher {
     }
 
     /// A small sidecar object's text; nil when it cannot be read (there is none).
-    private func sidecar(_ key: String, store: any ObjectStore, context: StepContext) async throws -> String? {
+    func sidecar(_ key: String, store: any ObjectStore, context: StepContext) async throws -> String? {
         if let stream = try? store.download(key, to: .stream) {
             let result = try await context.runner.run(stream)
             return result.succeeded ? result.output : nil

@@ -34,8 +34,9 @@ public struct OffsiteBackupFetcher: Sendable {
     }
 
     /// The objects that may be restored, newest first: `backup` only when named, else every backup of the
-    /// database (taken strictly before `before`, when given).
-    func candidates(backup: String?, before: Date?, context: StepContext) async throws -> (
+    /// database (taken strictly before `before`, when given; older than the backup named `olderThan`, when given:
+    /// the ones after a refused spool).
+    func candidates(backup: String?, before: Date?, olderThan: String? = nil, context: StepContext) async throws -> (
         store: any ObjectStore, prefix: String, objects: [StoredObject]
     ) {
         let (store, prefix) = try location()
@@ -55,6 +56,12 @@ public struct OffsiteBackupFetcher: Sendable {
         }
         guard !candidates.isEmpty else {
             throw ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: database)
+        }
+        if let olderThan {
+            candidates = candidates.filter { Self.fileName($0.key) < olderThan }
+            guard !candidates.isEmpty else {
+                throw ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: database)
+            }
         }
         if let before {
             let earliest = candidates.last.map { Self.fileName($0.key) }

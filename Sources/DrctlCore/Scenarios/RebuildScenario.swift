@@ -1,9 +1,11 @@
 import Foundation
 
 /// Runbook Szenario 2, complete cluster loss: provision hooks → wait for the API → PostgreSQL release →
-/// stream the newest off-site backup into a new database, verifying it on the way → swap it in → app release at
-/// its replica count → rollout → /readyz. Beside the PostgreSQL release and the load: the app release installed
-/// at 0 replicas without its hooks, and the archive sync. Every step is idempotent or probed, so `drctl resume`
+/// load the newest off-site backup into a new database, verifying it → swap it in → app release at its replica
+/// count → rollout → /readyz. Beside the PostgreSQL release and the load: the backup's choice and download into the
+/// run's scratch folder, verified before any database exists (`backup.select`, on the operator's machine; a Job
+/// streams it once the database is up), the app release installed at 0 replicas without its hooks, and the
+/// archive sync. Every step is idempotent or probed, so `drctl resume`
 /// can continue an interrupted rebuild.
 public struct RebuildScenario: Sendable {
     public static let runbookID = "rebuild"
@@ -100,7 +102,15 @@ public struct RebuildScenario: Sendable {
                 id: "postgresql.install", release: manifest.releases.postgresql, phase: .whole,
                 after: postgresDependencies, secretValues: postgresSecretValues))
         steps.append(databaseReadyStep())
-        steps.append(fetchBackupStep())
+        // On the operator's machine the off-site read runs beside the PostgreSQL release: choosing and spooling the
+        // backup need no database. A Job (`database.dataPlane: job`) reads it in the cluster once the database is up;
+        // a `.dump` is downloaded and checked by backup.fetch, as before.
+        let spools =
+            manifest.database.dataPlane == .local
+            && OffsiteBackupFetcher(toolbox: toolbox, workRoot: workRoot).plannedExtension(options.backup)
+                != BackupName.archiveFileExtension
+        if spools { steps.append(selectBackupStep(after: previous)) }
+        steps.append(fetchBackupStep(spooled: spools))
         // The app's release is installed at 0 replicas beside the PostgreSQL release and the load (nothing of it
         // runs, no hook touches a database that is not there yet), and brought to its replica count after the swap.
         steps.append(
@@ -390,10 +400,51 @@ public struct RebuildScenario: Sendable {
         }
     }
 
-    private func fetchBackupStep() -> RunbookStep {
+    /// Lists the off-site store, chooses the backup, reads its sidecars and spools it into the run's scratch
+    /// folder, verified against its recorded SHA-256 before any database exists (`OffsiteBackupFetcher.spool`).
+    /// Its outputs (key, size, sha256, spool path) are journaled: a resumed run does not choose again.
+    private func selectBackupStep(after previous: [StepID]) -> RunbookStep {
+        let fetcher = OffsiteBackupFetcher(
+            toolbox: toolbox, workRoot: workRoot, backupDatabaseName: options.backupDatabase)
+        return RunbookStep(
+            id: "backup.select",
+            title:
+                "Choose the \(options.backup.map { "backup \($0)" } ?? "newest backup") off-site and spool it into the"
+                + " run's scratch folder, verifying size and SHA-256 before any database exists (beside the PostgreSQL"
+                + " release)",
+            dependsOn: previous,
+            retry: RetryPolicy(attempts: 3, backoff: .seconds(5)),
+            inputs: ["backup": options.backup ?? "latest", "sizeFloor": String(manifest.backups.sizeFloor.bytes)]
+                .merging(options.before.map { ["before": BackupChoice.format($0)] } ?? [:]) { $1 },
+            commands: fetcher.plannedSpoolCommands(backup: options.backup, before: options.before)
+        ) { [options] context in
+            try await fetcher.spool(backup: options.backup, before: options.before, context: context)
+        }
+    }
+
+    /// `spooled`: loads what `backup.select` spooled (`loadSpooled`); else streams as `restore` does.
+    private func fetchBackupStep(spooled: Bool) -> RunbookStep {
         let fetcher = OffsiteBackupFetcher(
             toolbox: toolbox, workRoot: workRoot, backupDatabaseName: options.backupDatabase)
         let restorer = DatabaseRestorer(toolbox: toolbox)
+        if spooled {
+            return RunbookStep(
+                id: "backup.fetch",
+                title: "Load the backup backup.select spooled and verified into a new database (one pass, its SHA-256"
+                    + " checked again on the way, then its content record)",
+                dependsOn: ["database.ready", "backup.select"],
+                retry: RetryPolicy(attempts: 3, backoff: .seconds(5)),
+                inputs: ["backup": options.backup ?? "latest"]
+                    .merging(options.before.map { ["before": BackupChoice.format($0)] } ?? [:]) { $1 },
+                commands: fetcher.plannedSpooledLoadCommands(
+                    backup: options.backup, before: options.before, restorer: restorer)
+            ) { [options] context in
+                try await fetcher.loadSpooled(
+                    try context.outputs(of: "backup.select"), backup: options.backup, before: options.before,
+                    restorer: restorer, context: context
+                ).outputs
+            }
+        }
         return RunbookStep(
             id: "backup.fetch",
             title: manifest.backups.format == .custom

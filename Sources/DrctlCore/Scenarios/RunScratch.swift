@@ -22,7 +22,13 @@ enum RunScratch {
         try handle.write(contentsOf: Data(text.utf8))
     }
 
-    /// The last step of a successful run: removes the downloaded backup and any values files. A failed or
+    /// The free bytes on the file system holding `path`; nil when they cannot be read.
+    static func freeBytes(at path: String) -> Int64? {
+        let attributes = try? FileManager.default.attributesOfFileSystem(forPath: path)
+        return (attributes?[.systemFreeSize] as? NSNumber)?.int64Value
+    }
+
+    /// The last step of a successful run: removes the downloaded (or spooled) backup and any values files. A failed or
     /// interrupted run keeps its scratch folder, since `drctl resume` needs it.
     static func cleanupStep(workRoot: String, after dependencies: [StepID]) -> RunbookStep {
         RunbookStep(
