@@ -66,11 +66,13 @@ struct RebuildPlanTests {
         let fetch = try #require(plan.steps.first { $0.id == "backup.fetch" })
         #expect(!fetch.destructive)
         #expect(fetch.dependsOn == ["database.ready"])
-        // One stream, measured by drctl on the way, into the new database only.
+        // One stream, measured by drctl on the way, into the new database only, psql in its restricted mode.
         #expect(
             fetch.commands.contains {
                 $0.hasPrefix("aws s3 cp 's3://valeo-backups/postgresql/<newest valeo_erp_backup_*.sql.gz>' -")
-                    && $0.contains(" | (sha256 and byte count in drctl) | gzip -dc | PGPASSWORD='***' psql")
+                    && $0.contains(
+                        " | (sha256 and byte count in drctl) | gzip -dc | (drctl: psql restricted mode) | PGPASSWORD='***' psql"
+                    )
                     && $0.contains("-d 'valeo_erp_restore_<run>'") && $0.contains("--single-transaction")
             })
         // Nothing touches the disk, and the head is not downloaded twice: the tap holds the stream's first MiB
