@@ -113,9 +113,15 @@ struct RestoreTests {
         let marker = fixture.root + "/marker"
         let path = fixture.backupPath(record)
         try await fixture.writeTamperedBackup(
-            inserting: { _ in "\\! touch \(marker)\n\\connect \(elsewhere)\nCREATE TABLE leaked (x int);\n" },
+            // The tamperer wrote the dump: its own \unrestrict lifts pg_dump's \restrict, never drctl's.
+            inserting: { key in
+                "\\unrestrict \(key)\n\\! touch \(marker)\n\\connect \(elsewhere)\nCREATE TABLE leaked (x int);\n"
+            },
             to: path)
         try Self.recatalog(record, path: path, in: fixture)
+        // Without its content record (whose checksum would refuse the file before the load), as a backup made by
+        // the runbook's script or an older drctl.
+        try FileManager.default.removeItem(atPath: BackupContentRecord.sidecarPath(for: path))
         let before = try await Snapshot(fixture)
 
         let error = try #require(
@@ -128,7 +134,7 @@ struct RestoreTests {
             "psql followed the backup's \\connect")
         #expect((error as? any ClassifiedError)?.failureKind == .refused, "\(message)")
         #expect(message.contains("does not load"), "\(message)")
-        #expect(message.contains("backslash commands are restricted"), "\(message)")
+        #expect(message.contains("wrong key"), "\(message)")
         #expect(try await Snapshot(fixture) == before)
         await fixture.cleanUp()
     }
