@@ -69,14 +69,19 @@ struct RebuildPlanTests {
         // The spool backup.select verified, measured again by drctl on the way, into the new database only.
         #expect(
             fetch.commands.contains {
-                $0.hasPrefix("< '$RUN_DIR/spool/<the spooled backup>' (sha256 and byte count in drctl) | gzip -dc")
+                $0.hasPrefix(
+                    "< '$RUN_DIR/spool/<the spooled backup>' (sha256 and byte count in drctl) | gzip -dc | (drctl: psql restricted mode) | "
+                )
                     && $0.contains("-d 'valeo_erp_restore_<run>'") && $0.contains("--single-transaction")
             })
-        // The fallback when that is refused (or nothing was spooled): one stream, measured by drctl on the way.
+        // The fallback when that is refused (or nothing was spooled): one stream, measured by drctl on the way,
+        // psql in its restricted mode.
         #expect(
             fetch.commands.contains {
                 $0.hasPrefix("aws s3 cp 's3://valeo-backups/postgresql/<newest valeo_erp_backup_*.sql.gz>' -")
-                    && $0.contains(" | (sha256 and byte count in drctl) | gzip -dc | PGPASSWORD='***' psql")
+                    && $0.contains(
+                        " | (sha256 and byte count in drctl) | gzip -dc | (drctl: psql restricted mode) | PGPASSWORD='***' psql"
+                    )
                     && $0.contains("-d 'valeo_erp_restore_<run>'") && $0.contains("--single-transaction")
             })
         // Nothing touches the disk, and the head is not downloaded twice: the tap holds the stream's first MiB

@@ -182,7 +182,9 @@ struct RestoreScenarioTests {
         let load = try #require(loads.first, "no load pipeline ran")
         #expect(loads.count == 1)
         #expect(load.stages.map(\.executable) == ["gzip", "psql"])
-        #expect(load.taps == [PipelineTap.input(readsToEnd: true)], "drctl does not measure the file on the way")
+        #expect(
+            load.taps == [PipelineTap.input(readsToEnd: true), .psqlRestrictedMode(afterStage: 0)],
+            "drctl measures the file on the way, and psql reads the SQL in its restricted mode")
         guard case .file(let path) = load.stages[0].standardInput else {
             Issue.record("gzip does not read the backup file"); return
         }

@@ -151,6 +151,38 @@ import Testing
         #expect(unreachable.kind == .failed, "\(unreachable.message)")
     }
 
+    /// A psql without `\restrict` stops on drctl's first line: no backup is to blame, so it is a failure (exit 1)
+    /// that names the client versions needed, off-site and local alike; a backup's own backslash command that
+    /// psql's restricted mode refused is the backup's refusal.
+    @Test func aPsqlWithoutRestrictedModeIsAFailureNamingTheVersionsNeeded() {
+        let oldPsql = "invalid command \\restrict\nTry \\? for help."
+        func judgedLocal(_ result: PipelineResult) -> Error? {
+            do {
+                try DatabaseRestorer.judgeLocal(result, file: "d_backup_1.sql.gz", sha256: sha, size: 100)
+                return nil
+            } catch { return error }
+        }
+        for error in [
+            judgedLocal(fromFile(gzip: .signalled(SIGPIPE), psql: .exited(3), psqlSays: oldPsql)),
+            judgedLocal(fromFile(gzip: .signalled(SIGPIPE), psql: .exited(3), psqlSays: oldPsql, reachedEnd: false)),
+            { () -> Error? in
+                do {
+                    _ = try verdict(streamed(gzip: .signalled(SIGPIPE), psql: .exited(3), psqlSays: oldPsql))
+                    return nil
+                } catch { return error }
+            }(),
+        ] {
+            let error = try? #require(error as? RecoveryError)
+            #expect(error == .psqlWithoutRestrictedMode(file: "d_backup_1.sql.gz"))
+            #expect(error?.failureKind == .failed)
+            #expect(error?.localizedDescription.contains("15.14") == true)
+        }
+        let restricted = "psql:<stdin>:20: error: backslash commands are restricted; only \\unrestrict is allowed"
+        #expect(
+            refusal(streamed(gzip: .signalled(SIGPIPE), psql: .exited(3), psqlSays: restricted))
+                == "psql could not load it: " + restricted)
+    }
+
     @Test func aFailedDownloadOrAnyOtherFailureIsAFailureNotARefusal() {
         #expect(
             refusal(streamed(download: .exited(1), gzip: .exited(1))).hasPrefix(

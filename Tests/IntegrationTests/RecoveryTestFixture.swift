@@ -225,6 +225,40 @@ final class RecoveryFixture: Sendable {
 
     func backupPath(_ record: BackupRecord) -> String { folder.path(record.tier, fileName: record.fileName) }
 
+    /// The backup's SQL begins (after pg_dump's comment header) with `\restrict KEY` and ends with `\unrestrict
+    /// KEY`, as pg_dump 15.14 and later write them.
+    func writtenByRestrictingPgDump(_ record: BackupRecord) async throws -> Bool {
+        let sql = try await runner.runChecked(CommandPipeline([toolbox.gzip.decompress(file: backupPath(record))]))
+            .output
+        let lines = sql.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix("--") }
+        guard let first = lines.first, first.hasPrefix("\\restrict "), let last = lines.last else { return false }
+        return last == "\\unrestrict " + first.dropFirst("\\restrict ".count)
+    }
+
+    /// Writes to `path` the gzip of a tampered backup: a real pg_dump of the fixture's database with `lines` put in
+    /// before its closing comment (`lines` is given the key of the dump's own `\restrict` line), after 4 MiB of
+    /// random hex comment lines, so they sit well past the first MiB of the gzip file (what the origin check holds
+    /// and reads).
+    func writeTamperedBackup(inserting lines: (_ dumpKey: String) -> String, to path: String) async throws {
+        let sql = try await runner.runChecked(toolbox.postgres.dump()).output
+        let restrict = try #require(
+            sql.split(separator: "\n").first { $0.hasPrefix("\\restrict ") }, "pg_dump 15.14+ writes \\restrict")
+        let closing = try #require(sql.range(of: "--\n-- PostgreSQL database dump complete"), "not a pg_dump script")
+        var padding = ""
+        var random = SystemRandomNumberGenerator()
+        while padding.utf8.count < 4 << 20 {
+            padding +=
+                "-- " + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+                + "\n"
+        }
+        let inserted = lines(String(restrict.dropFirst("\\restrict ".count)))
+        var gzip = CommandInvocation("gzip", ["-c"])
+        gzip.standardInput = .bytes(
+            Data((sql[..<closing.lowerBound] + padding + inserted + sql[closing.lowerBound...]).utf8))
+        try await runner.runChecked(CommandPipeline([gzip], output: .file(path)))
+        #expect(try Damage.size(path) > DumpOriginCheck.headBytes, "the lines must come after the held first MiB")
+    }
+
     func query(_ sql: String, in name: String? = nil) async throws -> String {
         var postgres = toolbox.postgres
         if let name { postgres.connection = postgres.connection.with(database: name) }

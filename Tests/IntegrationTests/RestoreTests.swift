@@ -100,6 +100,45 @@ struct RestoreTests {
         await fixture.cleanUp()
     }
 
+    /// psql runs a local backup's SQL in its restricted mode too: a `\!` and a `\connect` past the first MiB, in a
+    /// file whose checksum the catalog holds, stop psql before it ran either (without it, `\!` ran a shell command
+    /// while the file was loaded). A refusal; nothing live touched.
+    @Test("a local backup's \\! and \\connect past the first MiB never run, though the catalog holds its checksum")
+    func backupsMetaCommandsNeverRun() async throws {
+        let fixture = try RecoveryFixture()
+        try await fixture.seed()
+        let record = try await fixture.createBackup()
+        let elsewhere = fixture.database + "_elsewhere"
+        try await fixture.runner.runChecked(fixture.toolbox.postgres.createDatabase(elsewhere))
+        let marker = fixture.root + "/marker"
+        let path = fixture.backupPath(record)
+        try await fixture.writeTamperedBackup(
+            // The tamperer wrote the dump: its own \unrestrict lifts pg_dump's \restrict, never drctl's.
+            inserting: { key in
+                "\\unrestrict \(key)\n\\! touch \(marker)\n\\connect \(elsewhere)\nCREATE TABLE leaked (x int);\n"
+            },
+            to: path)
+        try Self.recatalog(record, path: path, in: fixture)
+        // Without its content record (whose checksum would refuse the file before the load), as a backup made by
+        // the runbook's script or an older drctl.
+        try FileManager.default.removeItem(atPath: BackupContentRecord.sidecarPath(for: path))
+        let before = try await Snapshot(fixture)
+
+        let error = try #require(
+            await fixture.restore(.init(backup: .named(record.fileName))), "the tampered backup was restored")
+
+        let message = error.localizedDescription
+        #expect(!FileManager.default.fileExists(atPath: marker), "psql ran the backup's \\!")
+        #expect(
+            try await fixture.query("SELECT count(*) FROM pg_class WHERE relname = 'leaked'", in: elsewhere) == "0",
+            "psql followed the backup's \\connect")
+        #expect((error as? any ClassifiedError)?.failureKind == .refused, "\(message)")
+        #expect(message.contains("does not load"), "\(message)")
+        #expect(message.contains("wrong key"), "\(message)")
+        #expect(try await Snapshot(fixture) == before)
+        await fixture.cleanUp()
+    }
+
     /// Damages the gzip file at `path` as `harm` says: cut in half, 64 bytes overwritten in the middle, emptied,
     /// or text appended after the gzip data. The other harms need the fixture (`damagedBackupRefused`).
     static func harm(_ path: String, _ harm: Harm) throws {
@@ -179,7 +218,9 @@ struct RestoreTests {
         let fixture = try RecoveryFixture()
         try await fixture.seed()
         let source = try await fixture.tableChecksums()
-        try await fixture.createBackup()
+        let record = try await fixture.createBackup()
+        // pg_dump 15.14+ writes its own \restrict and \unrestrict lines: drctl's restricted mode takes their place.
+        #expect(try await fixture.writtenByRestrictingPgDump(record))
         // The "corruption": rows gone, a table dropped, one changed.
         _ = try await fixture.query(
             "DELETE FROM documents_line; DROP TABLE customers; UPDATE documents_header SET title = 'kaputt'")
@@ -205,7 +246,7 @@ struct RestoreTests {
         try await fixture.seed()
         let source = try await fixture.tableChecksums()
         try await fixture.runner.runChecked(CommandInvocation("aws", ["s3api", "create-bucket", "--bucket", bucket]))
-        try await fixture.createBackup()
+        #expect(try await fixture.writtenByRestrictingPgDump(try await fixture.createBackup()))
         let sync = BackupSync(
             manifest: fixture.manifest, targets: OffsiteTarget.targets(of: fixture.toolbox), runner: fixture.runner,
             clock: fixture.clock, scratchDirectory: fixture.root)

@@ -184,6 +184,52 @@ struct StreamedRestoreTests {
         await fixture.cleanUp()
     }
 
+    /// psql runs the backup's SQL in its restricted mode: a `\!` or `\connect` past the first MiB (the origin check
+    /// saw none of it), with a `.sha256` sidecar that matches the tampered bytes, stops psql before it ran anything,
+    /// also after an `\unrestrict` with the dump's own key. Without restricted mode `\!` ran a shell command on
+    /// the operator's machine while the stream was read, before any verdict.
+    @Test("restore from off-site: a backup's \\! and \\connect past the first MiB never run: psql's restricted mode")
+    func offsiteBackupsMetaCommandsNeverRun() async throws {
+        let (fixture, _, _) = try await Self.offsiteFixture()
+        let live = try await fixture.tableChecksums()
+        let elsewhere = fixture.database + "_elsewhere"
+        try await fixture.runner.runChecked(fixture.toolbox.postgres.createDatabase(elsewhere))
+        let s3 = try #require(fixture.manifest.backups.s3)
+        // Second: the dump's own key (the tamperer wrote the dump) cannot lift drctl's.
+        for (time, unrestrict) in [("070000", false), ("080000", true)] {
+            let marker = fixture.root + "/marker-\(time)"
+            let name = "\(fixture.database)_backup_20261201_\(time).sql.gz"
+            let path = fixture.root + "/" + name
+            try await fixture.writeTamperedBackup(
+                inserting: { dumpKey in
+                    (unrestrict ? "\\unrestrict \(dumpKey)\n" : "")
+                        + "\\! touch \(marker)\n\\connect \(elsewhere)\nCREATE TABLE leaked (x int);\n"
+                }, to: path)
+            let sha = try SHA256Checksum.ofFile(atPath: path)
+            try "\(sha)  \(name)\n".write(toFile: path + ".sha256", atomically: true, encoding: .utf8)
+            for file in [path, path + ".sha256"] {
+                let key = s3.prefix + (file as NSString).lastPathComponent
+                try await fixture.runner.runChecked(
+                    CommandInvocation("aws", ["s3", "cp", file, "s3://\(s3.bucket)/\(key)", "--only-show-errors"]))
+            }
+
+            let error = await fixture.restore(.init(backup: .named(name)))
+            let message = try #require(error, "\(name) was restored").localizedDescription
+            #expect(!FileManager.default.fileExists(atPath: marker), "psql ran the backup's \\! (\(name))")
+            #expect(
+                try await fixture.query("SELECT count(*) FROM pg_class WHERE relname = 'leaked'", in: elsewhere) == "0",
+                "psql followed the backup's \\connect (\(name))")
+            #expect(message.contains("refused after streaming"), "\(message)")
+            #expect(message.contains(unrestrict ? "wrong key" : "backslash commands are restricted"), "\(message)")
+            #expect((error as? any ClassifiedError)?.failureKind == .refused, "\(message)")
+            #expect(try await fixture.tableChecksums() == live, "the live database changed")
+            #expect(try await fixture.databases(like: fixture.database + "\\_restore\\_%").isEmpty)
+            #expect(try await fixture.databases(like: fixture.database + "\\_before\\_%").isEmpty)
+            #expect(try await fixture.deploymentReplicas() == fixture.replicas, "the app was stopped")
+        }
+        await fixture.cleanUp()
+    }
+
     @Test("restore from off-site: the damaged newest backup is skipped and the older one streamed in")
     func offsiteRestoreFallsBackToTheOlderBackup() async throws {
         let (fixture, _, _) = try await Self.offsiteFixture()

@@ -60,7 +60,7 @@ public struct CommandPipeline: Sendable, Hashable {
             } else {
                 line += stage.redactedCommandLine
             }
-            if tap(after: index) != nil { line += " | " + PipelineTap.commandLineLabel }
+            if let tap = tap(after: index) { line += " | " + tap.label }
         }
         if case .file(let path) = output {
             let redactor = Redactor(secrets: stages.flatMap(\.secrets))
@@ -84,6 +84,7 @@ extension CommandPipeline: CustomStringConvertible {
 /// (`aws s3 cp s3://… - | (sha256 in drctl) | gunzip -c | psql …`), or after the last stage into the pipeline's
 /// output file (`pg_dump | gzip -c | (sha256 in drctl) > file`: the checksum of exactly the bytes written). When the next stage stops reading, drctl
 /// stops reading too, so the stage before gets SIGPIPE as it would in a shell pipeline — unless `readsToEnd`.
+/// A tap with another `Role` changes the bytes on their way instead of measuring them (psql's restricted mode).
 public struct PipelineTap: Sendable, Hashable {
     /// The stage whose output the tap reads; -1 (`input`): the first stage's standard input file, which drctl
     /// then reads itself instead of handing it to the program (no `cat` needed to measure a file on the way).
@@ -95,11 +96,30 @@ public struct PipelineTap: Sendable, Hashable {
     /// Holds the first bytes of the stream until a check accepted them (see `HeadHold`); nil: every byte is
     /// passed on as it arrives.
     public var hold: HeadHold?
+    /// What the tap does with the bytes on their way.
+    public var role: Role
 
-    public init(afterStage: Int, readsToEnd: Bool = false, hold: HeadHold? = nil) {
+    public init(afterStage: Int, readsToEnd: Bool = false, hold: HeadHold? = nil, role: Role = .measure) {
         self.afterStage = afterStage
         self.readsToEnd = readsToEnd
         self.hold = hold
+        self.role = role
+    }
+
+    /// What a tap does with the bytes it relays.
+    public enum Role: Sendable, Hashable {
+        /// Counts them and computes their SHA-256 (`Reading`), and writes them on unchanged.
+        case measure
+        /// Writes on the SQL script psql reads in psql's restricted mode (`PsqlRestrictedScript`): `\restrict`
+        /// with a fresh random key first, the dump's own `\restrict` and final `\unrestrict` lines dropped, so
+        /// psql refuses every backslash command of the script. Counts the bytes read; no SHA-256.
+        case psqlRestrictedMode
+    }
+
+    /// A tap between the stage writing a SQL script (`gzip -dc`) and the psql after it that runs the script in
+    /// psql's restricted mode (`Role.psqlRestrictedMode`).
+    public static func psqlRestrictedMode(afterStage: Int) -> PipelineTap {
+        PipelineTap(afterStage: afterStage, role: .psqlRestrictedMode)
     }
 
     /// The tap keeps the first `bytes` of the stream (all of it when shorter) and writes none of them on until
@@ -126,15 +146,23 @@ public struct PipelineTap: Sendable, Hashable {
         PipelineTap(afterStage: -1, readsToEnd: readsToEnd)
     }
 
-    /// How the tap shows in a pipeline's command line.
+    /// How a measuring tap shows in a pipeline's command line.
     public static let commandLineLabel = "(sha256 and byte count in drctl)"
+
+    /// How this tap shows in a pipeline's command line.
+    public var label: String {
+        switch role {
+        case .measure: Self.commandLineLabel
+        case .psqlRestrictedMode: "(drctl: psql restricted mode)"
+        }
+    }
 
     /// What went through a tap.
     public struct Reading: Sendable, Hashable {
         public var afterStage: Int
         /// Bytes read from the stage before the tap.
         public var byteCount: Int64
-        /// Lowercase hex SHA-256 of those bytes.
+        /// Lowercase hex SHA-256 of those bytes; empty for a tap that does not measure them (`Role`).
         public var sha256: String
         /// Every byte the stage before wrote was read (it closed its output); false when the stage after stopped
         /// reading first, so the digest covers only a prefix.

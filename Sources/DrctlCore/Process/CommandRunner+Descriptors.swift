@@ -137,7 +137,7 @@ extension CommandRunner {
                 relays.append(
                     PipeRelay(
                         afterStage: -1, source: file, destination: ends.write, readsToEnd: tap.readsToEnd,
-                        hold: tap.hold))
+                        hold: tap.hold, role: tap.role))
                 nextInput = .descriptor(ends.read)
             }
             for index in invocations.indices {
@@ -150,7 +150,7 @@ extension CommandRunner {
                         relays.append(
                             PipeRelay(
                                 afterStage: index, source: ends.read, destination: file, readsToEnd: tap.readsToEnd,
-                                hold: tap.hold))
+                                hold: tap.hold, role: tap.role))
                     } else {
                         stages.append((nextInput, lastOutput))
                     }
@@ -161,7 +161,7 @@ extension CommandRunner {
                     relays.append(
                         PipeRelay(
                             afterStage: index, source: before.read, destination: after.write,
-                            readsToEnd: tap.readsToEnd, hold: tap.hold))
+                            readsToEnd: tap.readsToEnd, hold: tap.hold, role: tap.role))
                     nextInput = .descriptor(after.read)
                 } else {
                     let ends = try makePipe(index)

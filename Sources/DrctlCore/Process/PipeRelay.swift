@@ -8,8 +8,9 @@ import Synchronization
 #endif
 
 /// The live side of a `PipelineTap`: copies one stage's output to the next stage's input, counting the bytes and
-/// computing their SHA-256 on the way. Owns both descriptors and closes them when it is done, so the next stage
-/// sees end-of-file, or the stage before gets SIGPIPE when the next one stopped reading.
+/// computing their SHA-256 on the way (or, for `PipelineTap.Role.psqlRestrictedMode`, writing them on through
+/// `PsqlRestrictedScript` instead of measuring them). Owns both descriptors and closes them when it is done, so
+/// the next stage sees end-of-file, or the stage before gets SIGPIPE when the next one stopped reading.
 ///
 /// It waits in `poll` on its descriptors and on `stop`, so a cancelled or timed-out pipeline ends it at once even
 /// while something outside the stages' process groups still holds a pipe end (a grandchild that left its group
@@ -24,6 +25,8 @@ struct PipeRelay: Sendable {
     var readsToEnd = false
     /// Hold the first bytes until this check accepted them (see `PipelineTap.HeadHold`).
     var hold: PipelineTap.HeadHold?
+    /// Measure the bytes, or run them through psql's restricted mode (see `PipelineTap.Role`).
+    var role: PipelineTap.Role = .measure
     /// The read end of a `RelayStop`: readable (or hung up) once the relay must stop. -1: never stopped.
     var stop: Int32 = -1
     var chunkSize = PipeRelay.defaultChunkSize
@@ -102,6 +105,8 @@ struct PipeRelay: Sendable {
             if destinationOpen { close(destination) }
         }
         var checksum = SHA256Checksum()
+        // The key is made here, on the relay's thread, for this load only: it is in no pipeline, argv or log.
+        var script = role == .psqlRestrictedMode ? PsqlRestrictedScript(key: PsqlRestrictedScript.freshKey()) : nil
         var count: Int64 = 0
         var reachedEnd = false
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
@@ -130,16 +135,21 @@ struct PipeRelay: Sendable {
             }
             return true
         }
+        /// Counts `bytes` and measures them, or hands them to the script's line surgery, and writes them on.
+        func forward(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            count += Int64(bytes.count)
+            if let passed = script?.consume(bytes, emit: pass) { return passed }
+            checksum.update(bytes)
+            return pass(bytes)
+        }
+        /// What went through; the digest only for a measuring tap.
+        func reading() -> PipelineTap.Reading {
+            PipelineTap.Reading(
+                afterStage: afterStage, byteCount: count, sha256: script == nil ? checksum.finalize() : "",
+                reachedEnd: reachedEnd)
+        }
         if !head.isEmpty {
-            let passed = head.withUnsafeBytes { bytes in
-                checksum.update(bytes)
-                count += Int64(bytes.count)
-                return pass(bytes)
-            }
-            if !passed {
-                return PipelineTap.Reading(
-                    afterStage: afterStage, byteCount: count, sha256: checksum.finalize(), reachedEnd: false)
-            }
+            guard head.withUnsafeBytes(forward) else { return reading() }
         }
         while true {
             guard ready(source, for: Int16(POLLIN)) else { break }
@@ -152,13 +162,11 @@ struct PipeRelay: Sendable {
                 reachedEnd = true
                 break
             }
-            let bytes = UnsafeRawBufferPointer(start: base, count: received)
-            checksum.update(bytes)
-            count += Int64(received)
-            guard pass(bytes) else { break }
+            guard forward(UnsafeRawBufferPointer(start: base, count: received)) else { break }
         }
-        return PipelineTap.Reading(
-            afterStage: afterStage, byteCount: count, sha256: checksum.finalize(), reachedEnd: reachedEnd)
+        // The script's held tail goes on once its source ended (not when the relay was stopped).
+        if reachedEnd, destinationOpen { _ = script?.finish(emit: pass) }
+        return reading()
     }
 
     /// Waits until `descriptor` is ready for `events` (or hung up, or in error: the read or write then says so);

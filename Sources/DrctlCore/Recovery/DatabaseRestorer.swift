@@ -214,23 +214,26 @@ public struct DatabaseRestorer: Sendable {
 
     // MARK: - Loading a stream
 
-    /// `SOURCE | (sha256 and byte count in drctl) | gzip -dc | psql -q --single-transaction … -d SCRATCH`: the
-    /// dump goes into the new database in one pass, and drctl measures the compressed bytes on the way. gzip
-    /// itself, never pigz (`Gzip.strictDecompress`): no `gzip -t` ran before, and only gzip's exit status 2
-    /// refuses bytes after the gzip data, which a recorded checksum of those same bytes would not catch.
-    /// A `file` (a local backup, or a download from a store whose client cannot write to a pipe) is read by drctl
-    /// itself, before gzip.
+    /// `SOURCE | (sha256 and byte count in drctl) | gzip -dc | (drctl: psql restricted mode) | psql -q
+    /// --single-transaction … -d SCRATCH`: the dump goes into the new database in one pass, and drctl measures the
+    /// compressed bytes on the way. gzip itself, never pigz (`Gzip.strictDecompress`): no `gzip -t` ran before,
+    /// and only gzip's exit status 2 refuses bytes after the gzip data, which a recorded checksum of those same
+    /// bytes would not catch. A `file` (a local backup, or a download from a store whose client cannot write to a
+    /// pipe) is read by drctl itself, before gzip. psql runs the SQL in its restricted mode
+    /// (`PsqlRestrictedScript`): the checksum is judged only after the stream ended, so no backslash command of
+    /// the backup (`\!`, `\connect`, …) may run before it.
     func loadPipeline(source: LoadSource, into scratch: String) -> CommandPipeline {
         let load = on(scratch).runScript(singleTransaction: true)
         switch source {
         case .program(let download):
             return CommandPipeline(
                 [download, toolbox.gzip.strictDecompress(), load], output: .discard,
-                taps: [PipelineTap(afterStage: 0, readsToEnd: true)])
+                taps: [PipelineTap(afterStage: 0, readsToEnd: true), .psqlRestrictedMode(afterStage: 1)])
         case .file(let path):
             var gunzip = toolbox.gzip.strictDecompress()
             gunzip.standardInput = .file(path)
-            return CommandPipeline([gunzip, load], output: .discard, taps: [.input(readsToEnd: true)])
+            return CommandPipeline(
+                [gunzip, load], output: .discard, taps: [.input(readsToEnd: true), .psqlRestrictedMode(afterStage: 0)])
         }
     }
 
@@ -250,6 +253,7 @@ public struct DatabaseRestorer: Sendable {
         guard let reading = result.taps.first, reading.reachedEnd else {
             // psql stopped on what gzip had written so far, and gzip (then drctl) on the closed pipe.
             if let failure, failure.refusal != nil {
+                try requireRestrictedMode(failure, file: file)
                 throw RecoveryError.backupDoesNotLoad(file: file, cause: failure.causeOrStatus)
             }
             throw failure ?? BackupError.backupCorrupt(file: file, detail: "drctl did not read the file to its end")
@@ -263,9 +267,22 @@ public struct DatabaseRestorer: Sendable {
         }
         if let failure {
             if failure.refusal != nil {
+                try requireRestrictedMode(failure, file: file)
                 throw RecoveryError.backupDoesNotLoad(file: file, cause: failure.causeOrStatus)
             }
             throw failure
+        }
+    }
+
+    /// What an older psql (without `\restrict`: before 13.22, 14.19, 15.14, 16.10, 17.6) says of the load's first
+    /// line, drctl's own `\restrict` (`PsqlRestrictedScript`), before it stops with exit 3.
+    static let unknownRestrictCommand = "invalid command \\restrict"
+
+    /// Throws `psqlWithoutRestrictedMode` when psql refused the load (`failure`) because it does not know
+    /// `\restrict`: that psql cannot load any plain backup safely, whichever the backup.
+    static func requireRestrictedMode(_ failure: CommandFailure, file: String) throws(RecoveryError) {
+        if failure.standardErrorTail.contains(unknownRestrictCommand) {
+            throw .psqlWithoutRestrictedMode(file: file)
         }
     }
 

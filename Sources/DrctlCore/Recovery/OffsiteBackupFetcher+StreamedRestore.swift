@@ -172,6 +172,8 @@ extension OffsiteBackupFetcher {
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 _ = try? await restorer.drop(target, context: context)
+                // A psql without restricted mode would refuse every candidate alike: no backup is to blame.
+                if case RecoveryError.psqlWithoutRestrictedMode = error { throw error }
                 context.log("refused \(name): \(error.localizedDescription)")
                 skipped.append("\(name): \(error.localizedDescription)")
                 lastError = error
@@ -402,8 +404,12 @@ extension OffsiteBackupFetcher {
             }
         }
         if let failure {
-            // gzip found the bytes damaged, or psql stopped on the backup's SQL (ON_ERROR_STOP, one transaction).
-            if let refusal = failure.refusal { throw refused(refusal) }
+            // gzip found the bytes damaged, or psql stopped on the backup's SQL (ON_ERROR_STOP, one transaction),
+            // or on drctl's `\restrict`, which it does not know.
+            if let refusal = failure.refusal {
+                try DatabaseRestorer.requireRestrictedMode(failure, file: name)
+                throw refused(refusal)
+            }
             throw failure
         }
         guard reading.reachedEnd else { throw refused("the stream ended before the download finished") }

@@ -41,6 +41,9 @@ public enum RecoveryError: Error, Sendable, Equatable, LocalizedError, RefusalEr
     case backupDoesNotLoad(file: String, cause: String)
     /// The manifest's smoke query failed on the loaded database (dropped since).
     case smokeQueryFailed(database: String, query: String, detail: String)
+    /// The psql that loads a plain backup does not know `\restrict`, so it cannot run the backup's SQL in its
+    /// restricted mode (`PsqlRestrictedScript`); no backup is to blame.
+    case psqlWithoutRestrictedMode(file: String)
 
     public var errorDescription: String? {
         switch self {
@@ -115,6 +118,13 @@ public enum RecoveryError: Error, Sendable, Equatable, LocalizedError, RefusalEr
         case .backupDoesNotLoad(let file, let cause):
             return "backup \(file) does not load: \(cause) — refused before the live database was touched (the new"
                 + " database was dropped). Pick another backup (drctl backup list)."
+        case .psqlWithoutRestrictedMode(let file):
+            return "psql does not know \\restrict, so drctl cannot load backup \(file): it runs a backup's SQL in"
+                + " psql's restricted mode (every backslash command refused, so no backup can run a shell command or"
+                + " \\connect elsewhere while it is read), which needs the PostgreSQL client 13.22, 14.19, 15.14,"
+                + " 16.10, 17.6, 18 or later — nothing was restored (the new database was dropped) and the live"
+                + " database was not touched. Install a newer postgresql-client (for a Job: an image with one) and"
+                + " run again."
         case .smokeQueryFailed(let database, let query, let detail):
             return "the smoke query failed on the loaded database \(database): \(detail) — refused before the live"
                 + " database was touched (\(database) was dropped). Query: \(query). Pick another backup"
@@ -130,7 +140,7 @@ public enum RecoveryError: Error, Sendable, Equatable, LocalizedError, RefusalEr
             .contentDiffers, .contentRecordOfAnotherFile, .contentRecordUnreadable, .contentRecordMissing,
             .contentRecordUnsigned, .contentRecordSignatureInvalid, .smokeQueryFailed, .backupDoesNotLoad:
             return true
-        case .rowsMissingAfterImport:
+        case .rowsMissingAfterImport, .psqlWithoutRestrictedMode:
             return false
         }
     }
@@ -144,7 +154,7 @@ public enum RecoveryError: Error, Sendable, Equatable, LocalizedError, RefusalEr
             .contentRecordMissing, .contentRecordUnsigned, .contentRecordSignatureInvalid, .smokeQueryFailed,
             .backupDoesNotLoad:
             .refused
-        case .rowsMissingAfterImport: .failed
+        case .rowsMissingAfterImport, .psqlWithoutRestrictedMode: .failed
         }
     }
 }
