@@ -34,9 +34,17 @@ struct ContentRecordTests {
     /// the catalog and in the content record (whose signature, if any, is kept): only the record's content, or
     /// its signature, can tell.
     static func appendDropTable(to backup: BackupRecord, in fixture: RecoveryFixture) async throws {
-        var dump = try await Self.gunzip(fixture.backupPath(backup), fixture: fixture)
-        dump.append(Data("DROP TABLE public.customers CASCADE;\n".utf8))
-        try await Self.replace(backup, in: fixture, withDump: dump)
+        try await Self.rewriteDump(of: backup, in: fixture) { $0 + "DROP TABLE public.customers CASCADE;\n" }
+    }
+
+    /// Rewrites a genuine backup's SQL with `change`, re-gzipped, with its new checksum in the catalog and in the
+    /// content record (whose signature, if any, is kept): only the record's content, or its signature, can tell.
+    static func rewriteDump(
+        of backup: BackupRecord, in fixture: RecoveryFixture, _ change: (String) throws -> String
+    ) async throws {
+        let dump = try await Self.gunzip(fixture.backupPath(backup), fixture: fixture)
+        try await Self.replace(
+            backup, in: fixture, withDump: Data(try change(String(decoding: dump, as: UTF8.self)).utf8))
         let recordPath = BackupContentRecord.sidecarPath(for: fixture.backupPath(backup))
         var record = try JSONDecoder().decode(
             BackupContentRecord.self, from: Data(contentsOf: URL(fileURLWithPath: recordPath)))
@@ -101,6 +109,69 @@ struct ContentRecordTests {
             try await Self.expectRefusedUntouched(
                 run, fixture: fixture, live: live, cause: "does not hold what its content record says")
             #expect(run.errors.contains("table public.customers is missing"), "\(run.errors)")
+        }
+    }
+
+    /// The content check takes the rows of each table the load COPYed from psql's own `COPY n` reports: a dump
+    /// whose `COPY public.customers` lost one data line (500 rows recorded, 499 loaded) is still refused.
+    @Test("a dump that COPYs one row fewer than its record says is refused, by the load's COPY reports")
+    func copyOfOneRowFewerIsRefused() async throws {
+        try await RecoveryCommandTests.withBackup { fixture, drctl in
+            let backup = try #require(try fixture.folder.catalogStore.load().records.first { $0.tier == .daily })
+            try await Self.rewriteDump(of: backup, in: fixture) { dump in
+                var lines = dump.components(separatedBy: "\n")
+                let copy = try #require(lines.firstIndex { $0.hasPrefix("COPY public.customers (") })
+                lines.remove(at: copy + 1)
+                return lines.joined(separator: "\n")
+            }
+            let live = try await fixture.tableChecksums()
+
+            let run = try await Self.restore(fixture, drctl: drctl, backup: backup)
+
+            try await Self.expectRefusedUntouched(
+                run, fixture: fixture, live: live, cause: "does not hold what its content record says")
+            #expect(run.errors.contains("table public.customers has 499 rows, the record says 500"), "\(run.errors)")
+            #expect(
+                (run.output + run.errors).contains("content check (row counts from the load's COPY reports)"),
+                "\(run.output)\n\(run.errors)")
+        }
+    }
+
+    /// A row-changing statement other than COPY in the dump (here an INSERT, as in a `pg_dump --inserts` dump)
+    /// makes the check count every table: the COPY reports alone would say 500 customers, the table holds 501.
+    @Test("a dump with an INSERT besides its COPYs is counted: one customer more than recorded is refused")
+    func insertBesidesCopyIsCounted() async throws {
+        try await RecoveryCommandTests.withBackup { fixture, drctl in
+            let backup = try #require(try fixture.folder.catalogStore.load().records.first { $0.tier == .daily })
+            try await Self.rewriteDump(of: backup, in: fixture) {
+                $0 + "INSERT INTO public.customers (id, name) VALUES (100001, 'added');\n"
+            }
+            let live = try await fixture.tableChecksums()
+
+            let run = try await Self.restore(fixture, drctl: drctl, backup: backup)
+
+            try await Self.expectRefusedUntouched(
+                run, fixture: fixture, live: live, cause: "does not hold what its content record says")
+            #expect(run.errors.contains("table public.customers has 501 rows, the record says 500"), "\(run.errors)")
+            #expect((run.output + run.errors).contains("content check (counted)"), "\(run.output)\n\(run.errors)")
+        }
+    }
+
+    @Test("a genuine backup restores, its row counts taken from the load's COPY reports, and the journal says so")
+    func genuineBackupIsCheckedByCopyReports() async throws {
+        try await RecoveryCommandTests.withBackup { fixture, drctl in
+            let source = try await fixture.tableChecksums()
+            _ = try await fixture.query("DELETE FROM customers")
+
+            let run = try await DrctlProcess.run(
+                drctl, ["restore", "-f", fixture.manifestPath, "-o", "json"], environment: fixture.binaryEnvironment)
+
+            #expect(run.status == 0, "\(run.output)\n\(run.errors)")
+            let verified = try #require(DrctlProcess.outputs(ofStep: "backup.verify", in: run.output))
+            let check = verified["contentCheck"] ?? ""
+            #expect(check.hasPrefix("matches its content record"), "\(verified)")
+            #expect(check.contains("; row counts from the load's COPY reports;"), "\(verified)")
+            #expect(try await fixture.tableChecksums() == source)
         }
     }
 

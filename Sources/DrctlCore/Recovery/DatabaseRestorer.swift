@@ -143,6 +143,7 @@ public struct DatabaseRestorer: Sendable {
         let name = (file as NSString).lastPathComponent
         try await recreate(target, context: context)
         context.log("restoring \(name) into \(target)")
+        var copied: CopyRowCounts?
         do {
             if BackupName.format(ofFileName: name) == .custom {
                 // pg_restore refusing the backup's contents (`ExitMeaning.refused`) refuses the backup.
@@ -154,6 +155,7 @@ public struct DatabaseRestorer: Sendable {
                 }
             } else {
                 let result = try await runner.run(loadPipeline(source: .file(file), into: target))
+                copied = CopyRowCounts.parse(result.output)
                 do {
                     try Self.judgeLocal(result, file: name, sha256: sha256, size: size)
                 } catch let refusal as RecoveryError {
@@ -169,7 +171,7 @@ public struct DatabaseRestorer: Sendable {
             let record = try BackupContentRecord.read(
                 path: BackupContentRecord.sidecarPath(for: file), backup: name)
             let checked = try await checkContent(
-                of: target, record: record, file: name, sha256: sha256, context: context)
+                of: target, record: record, file: name, sha256: sha256, copied: copied, context: context)
             try await runner.runChecked(markLoaded(scratch: target, runID: context.runID, sha256: sha256))
             return checked
         } catch {
@@ -184,9 +186,14 @@ public struct DatabaseRestorer: Sendable {
     /// record: its signature (with `backups.signingKey`), the file and database it names, then table set, row
     /// counts and schema digests. Without a record only the smoke query and table presence check the load, and
     /// the log says so; with `backups.requireContentRecord` that is a refusal. Returns what the journal keeps.
+    ///
+    /// `copied`: the row counts the load's psql reported for its COPYs (`loadPipeline`, `CopyRowCounts.parse`),
+    /// taken for those tables instead of counting them again; nil (a `pg_restore` load, a load in a Job, a dump
+    /// with other row-changing statements): every table is counted.
     @discardableResult
     func checkContent(
-        of loaded: String, record: BackupContentRecord?, file: String, sha256: String?, context: StepContext
+        of loaded: String, record: BackupContentRecord?, file: String, sha256: String?,
+        copied: CopyRowCounts? = nil, context: StepContext
     ) async throws -> StepOutputs {
         guard let record else {
             if toolbox.manifest.backups.requireContentRecord { throw RecoveryError.contentRecordMissing(file: file) }
@@ -202,38 +209,45 @@ public struct DatabaseRestorer: Sendable {
         try record.verifySignature(key: toolbox.recordSigningKey, file: file)
         let database = BackupName(fileName: file)?.database ?? record.content.database
         try record.check(file: file, sha256: sha256 ?? record.sha256, database: database)
-        let result = try await context.runner.runChecked(on(loaded).contentQuery())
+        let query = copied.map { on(loaded).contentQuery(copied: $0) } ?? on(loaded).contentQuery()
+        let result = try await context.runner.runChecked(query)
         let differences =
             Postgres.parseContent(result.output).map { record.content.differences(from: $0) }
             ?? ["the loaded database's tables could not be read"]
-        guard differences.isEmpty else { throw RecoveryError.contentDiffers(file: file, differences: differences) }
+        let source = copied == nil ? "counted" : "row counts from the load's COPY reports"
+        guard differences.isEmpty else {
+            context.log("\(file): content check (\(source)) found differences")
+            throw RecoveryError.contentDiffers(file: file, differences: differences)
+        }
         let note = record.signatureNote(key: toolbox.recordSigningKey)
-        context.log("\(file): the loaded database matches its content record (\(record.summary); \(note))")
-        return ["contentCheck": "matches its content record (\(record.summary); \(note))"]
+        context.log("\(file): the loaded database matches its content record (\(record.summary); \(source); \(note))")
+        return ["contentCheck": "matches its content record (\(record.summary); \(source); \(note))"]
     }
 
     // MARK: - Loading a stream
 
-    /// `SOURCE | (sha256 and byte count in drctl) | gzip -dc | (drctl: psql restricted mode) | psql -q
-    /// --single-transaction … -d SCRATCH`: the dump goes into the new database in one pass, and drctl measures the
-    /// compressed bytes on the way. gzip itself, never pigz (`Gzip.strictDecompress`): no `gzip -t` ran before,
-    /// and only gzip's exit status 2 refuses bytes after the gzip data, which a recorded checksum of those same
-    /// bytes would not catch. A `file` (a local backup, or a download from a store whose client cannot write to a
-    /// pipe) is read by drctl itself, before gzip. psql runs the SQL in its restricted mode
+    /// `SOURCE | (sha256 and byte count in drctl) | gzip -dc | (drctl: psql restricted mode) | psql
+    /// --echo-queries --single-transaction … -d SCRATCH`: the dump goes into the new database in one pass, and
+    /// drctl measures the compressed bytes on the way; of psql's output it keeps the COPY reports
+    /// (`CopyRowCounts`), for the content check. gzip itself, never pigz (`Gzip.strictDecompress`): no `gzip -t`
+    /// ran before, and only gzip's exit status 2 refuses bytes after the gzip data, which a recorded checksum of
+    /// those same bytes would not catch. A `file` (a local backup, or a download from a store whose client cannot
+    /// write to a pipe) is read by drctl itself, before gzip. psql runs the SQL in its restricted mode
     /// (`PsqlRestrictedScript`): the checksum is judged only after the stream ended, so no backslash command of
     /// the backup (`\!`, `\connect`, …) may run before it.
     func loadPipeline(source: LoadSource, into scratch: String) -> CommandPipeline {
-        let load = on(scratch).runScript(singleTransaction: true)
+        let load = on(scratch).runScript(singleTransaction: true, reportingRows: true)
+        let reports = CommandPipeline.Output.lines(startingWith: CopyRowCounts.reportedLines)
         switch source {
         case .program(let download):
             return CommandPipeline(
-                [download, toolbox.gzip.strictDecompress(), load], output: .discard,
+                [download, toolbox.gzip.strictDecompress(), load], output: reports,
                 taps: [PipelineTap(afterStage: 0, readsToEnd: true), .psqlRestrictedMode(afterStage: 1)])
         case .file(let path):
             var gunzip = toolbox.gzip.strictDecompress()
             gunzip.standardInput = .file(path)
             return CommandPipeline(
-                [gunzip, load], output: .discard, taps: [.input(readsToEnd: true), .psqlRestrictedMode(afterStage: 0)])
+                [gunzip, load], output: reports, taps: [.input(readsToEnd: true), .psqlRestrictedMode(afterStage: 0)])
         }
     }
 

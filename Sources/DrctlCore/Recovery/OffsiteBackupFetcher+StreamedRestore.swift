@@ -216,6 +216,9 @@ extension OffsiteBackupFetcher {
         if !inJob && !prepared { try await restorer.prepare(scratch, context: context) }
         let sha256: String
         let expected: String?
+        // The rows psql reported for the stream's COPYs; in a Job the pod's psql reported them, and they are
+        // counted again here (see `CopyRowCounts`).
+        var copied: CopyRowCounts?
         if inJob {
             (sha256, expected) = try await loadInJob(
                 object, restorer: restorer, into: scratch, recorded: { try await recorded.value }, context: context)
@@ -224,6 +227,7 @@ extension OffsiteBackupFetcher {
                 object, store: store, restorer: restorer, into: scratch, recorded: { try await recorded.value },
                 context: context)
             (sha256, expected) = (streamed.sha256, streamed.expected)
+            copied = CopyRowCounts.parse(streamed.result.output)
         }
         if expected == nil {
             context.log(
@@ -231,7 +235,8 @@ extension OffsiteBackupFetcher {
                     + (custom ? "pg_restore and size only" : "gzip, size and psql only"))
         }
         let checked = try await restorer.checkContent(
-            of: scratch, record: try await content.value, file: name, sha256: sha256, context: context)
+            of: scratch, record: try await content.value, file: name, sha256: sha256, copied: copied,
+            context: context)
         try await context.runner.runChecked(
             restorer.markLoaded(scratch: scratch, runID: context.runID, sha256: sha256))
         context.log(

@@ -123,9 +123,13 @@ public struct Postgres: Sendable, Hashable {
     }
 
     /// `psql -X -v ON_ERROR_STOP=1 -q …` reading a SQL script on stdin (the last stage of `gunzip -c | psql`);
-    /// with `file`, the script is read from that file instead. Stops at the first error.
-    public func runScript(file: String? = nil, singleTransaction: Bool = false) -> CommandInvocation {
-        var arguments = ["-q"]
+    /// with `file`, the script is read from that file instead. Stops at the first error. `reportingRows`:
+    /// `--echo-queries` instead of `-q`, so standard output shows each statement and its command tag
+    /// (`COPY public.t (a) FROM stdin;` then `COPY 42`), for `CopyRowCounts.parse`; COPY's data is not echoed.
+    public func runScript(file: String? = nil, singleTransaction: Bool = false, reportingRows: Bool = false)
+        -> CommandInvocation
+    {
+        var arguments = [reportingRows ? "--echo-queries" : "-q"]
         if singleTransaction { arguments.append("--single-transaction") }
         if let file { arguments += ["-f", file] }
         return psql(on: connection, arguments).declaring(ExitMeanings.when(.exited(3), .refused(Self.scriptRefused)))
