@@ -239,9 +239,8 @@ struct RebuildEndToEndTests {
             #expect(staged.readyz != 200)
             #expect(staged.history.map(\.description) == [HelmRollbackTarget.stagedInstallDescription])
             #expect(staged.digests == before, "the swap was not done before the scale-up")
-            // The staged install waits for nothing of the database: it starts before the load. (Not necessarily
-            // before the PostgreSQL release is done: at most 3 steps run at once, and backup.select and
-            // archive.sync may hold two of the slots.)
+            // The staged install waits for nothing of the database: it starts before the load. (Beside
+            // postgresql.install, backup.select and archive.sync: 4 steps at once, the executor's default.)
             let events = run.output.split(separator: "\n").compactMap { line -> String? in
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                     let event = object["event"] as? String, let step = object["step"] as? String

@@ -137,17 +137,14 @@ public struct RowRecovery: Sendable {
     public func plannedCommands() -> [String] {
         let temp = "\(database)_recover_<run>"
         let columns = ["<columns of \(selection.table)>"]
-        var lines = [
-            "(a local backup:)",
-            production.dropDatabase(temp, force: true).redactedCommandLine,
-            production.createDatabase(temp).redactedCommandLine,
-            toolbox.manifest.backups.format == .custom
-                ? on(temp).restoreArchive(
-                    file: "<verified backup>.dump", jobs: toolbox.manifest.backups.effectiveRestoreJobs
-                ).redactedCommandLine
-                : CommandPipeline([
-                    toolbox.gzip.decompress(file: "<verified backup>"), on(temp).runScript(singleTransaction: true),
-                ]).redactedCommandLine,
+        // The load is DatabaseRestorer's (`load`), as the run does it: one pass, psql in its restricted mode.
+        let restorer = DatabaseRestorer(toolbox: toolbox)
+        var lines =
+            ["(a local backup:)"]
+            + (toolbox.manifest.backups.format == .custom
+                ? restorer.plannedArchiveLoadCommands(file: "<verified backup>.dump", into: temp)
+                : restorer.plannedLoadCommands(source: .file("<verified backup>"), into: temp))
+        lines += [
             "(an off-site backup was loaded into \(temp) and verified by backup.verify: from here on)",
             on(temp).query(columnsQuery()).redactedCommandLine,
             on(temp).query(selection.keysQuery()).redactedCommandLine,

@@ -19,7 +19,7 @@ public struct RunService: Sendable {
 
     public init(
         backend: any StateBackend, runner: any CommandRunning, events: any EventSink, clock: any RunClock = .system,
-        identity: ProcessIdentity = .current, maxConcurrentSteps: Int = 3, toolVersions: [String: String] = [:],
+        identity: ProcessIdentity = .current, maxConcurrentSteps: Int = 4, toolVersions: [String: String] = [:],
         childRecords: ChildProcessRecords? = nil, pausePoints: PausePoints = .none
     ) {
         self.childRecords = childRecords

@@ -18,7 +18,7 @@ public struct RunbookExecutor: Sendable {
     public var pausePoints: PausePoints
 
     public init(
-        runner: any CommandRunning, events: any EventSink, clock: any RunClock = .system, maxConcurrentSteps: Int = 3,
+        runner: any CommandRunning, events: any EventSink, clock: any RunClock = .system, maxConcurrentSteps: Int = 4,
         pausePoints: PausePoints = .none
     ) {
         self.runner = runner
