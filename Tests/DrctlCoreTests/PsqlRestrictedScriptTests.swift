@@ -81,6 +81,15 @@ import Testing
         #expect(relayed(other, readSize: 4).hasSuffix("--\n\n\\unrestrict other\n\n"))
     }
 
+    @Test(arguments: [1, 9, 1 << 20])
+    func statementsAppendedAfterTheFinalUnrestrictStayAndTheLineGoes(readSize: Int) {
+        // A changed backup (the content check or psql judges the statements): pg_dump's last line is still its.
+        let input = dump("SELECT 1;") + "DROP TABLE customers;\n"
+        let out = relayed(input, readSize: readSize)
+        #expect(!out.contains("\\unrestrict"), "\(out)")
+        #expect(out.hasSuffix("--\n\n\nDROP TABLE customers;\n"), "\(out)")
+    }
+
     @Test func onlyTheFirstStatementOfTheHeadIsDropped() {
         // A \restrict after the first statement stays (psql refuses it), and with it its \unrestrict.
         let late =

@@ -10,9 +10,9 @@ import Foundation
 /// pg_dump 15.14 and later write their own `\restrict X` near the top of a plain dump and `\unrestrict X` at its
 /// very end; with K in force psql would refuse the first, so the line surgery drops them: the `\restrict X` line
 /// when it is the first line of the head that is neither blank nor a `--` comment (pg_dump writes it after its
-/// comment header), and then the script's last line when it is `\unrestrict X` with that same X (the last
-/// `tailBytes` are held back until the stream ended). Any other `\restrict` or `\unrestrict` stays in the stream
-/// and fails in psql. A dump without the line (an older pg_dump) loads as it is, restricted.
+/// comment header), and then the last `\unrestrict X` line with that same X in the script's last `tailBytes`
+/// (held back until the stream ended): pg_dump's last line, or the one before a few statements appended after
+/// it. Any other `\restrict` or `\unrestrict` stays in the stream and fails in psql. A dump without the line (an older pg_dump) loads as it is, restricted.
 ///
 /// Per byte the relay only passes buffers on: the head is searched until its first statement (at most
 /// `headLimit` bytes), and the tail is a copy of `tailBytes` per read.
@@ -129,16 +129,22 @@ struct PsqlRestrictedScript {
         return bytes
     }
 
-    /// Drops the held tail's last line that is not blank when it is `\unrestrict` with the dump's own key.
+    /// Drops the held tail's last `\unrestrict` line with the dump's own key: pg_dump's last line, or the one
+    /// before a few statements appended after it (the content check or psql then judges those, in restricted
+    /// mode). Dropping it never lifts anything: drctl's own key is in force either way.
     private mutating func dropFinalUnrestrict(_ dumpKey: [UInt8]) {
-        var contentEnd = tail.count
-        while contentEnd > 0, Self.isWhitespace(tail[contentEnd - 1]) { contentEnd -= 1 }
-        // The line must start inside the held tail (`\restrict K\n` always precedes the stream's own lines).
-        guard let newline = tail[..<contentEnd].lastIndex(of: UInt8(ascii: "\n")),
-            Self.argument(of: "\\unrestrict", in: tail[(newline + 1)..<contentEnd]) == dumpKey
-        else { return }
-        let lineEnd = tail[contentEnd...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? tail.count
-        tail.removeSubrange((newline + 1)..<lineEnd)
+        var end = tail.count
+        // A line counts only when it starts inside the held tail (`\restrict K\n` precedes the stream's lines).
+        while let newline = tail[..<end].lastIndex(of: UInt8(ascii: "\n")) {
+            var contentEnd = end
+            while contentEnd > newline + 1, Self.isWhitespace(tail[contentEnd - 1]) { contentEnd -= 1 }
+            if Self.argument(of: "\\unrestrict", in: tail[(newline + 1)..<contentEnd]) == dumpKey {
+                let lineEnd = tail[end...].first == UInt8(ascii: "\n") ? end + 1 : end
+                tail.removeSubrange((newline + 1)..<lineEnd)
+                return
+            }
+            end = newline
+        }
     }
 
     /// `line` is `COMMAND KEY` (spaces or tabs between, trailing spaces and `\r` allowed) with an alphanumeric
