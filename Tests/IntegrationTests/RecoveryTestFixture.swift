@@ -235,6 +235,20 @@ final class RecoveryFixture: Sendable {
         return last == "\\unrestrict " + first.dropFirst("\\restrict ".count)
     }
 
+    /// Puts the backup at `path` off-site beside a `.sha256` sidecar that matches its bytes (whatever they are), under
+    /// the manifest's S3 prefix, as `backup sync` would.
+    func uploadWithChecksum(_ path: String) async throws {
+        let s3 = try #require(manifest.backups.s3)
+        let name = (path as NSString).lastPathComponent
+        try "\(try SHA256Checksum.ofFile(atPath: path))  \(name)\n".write(
+            toFile: path + ".sha256", atomically: true, encoding: .utf8)
+        for file in [path, path + ".sha256"] {
+            let key = s3.prefix + (file as NSString).lastPathComponent
+            try await runner.runChecked(
+                CommandInvocation("aws", ["s3", "cp", file, "s3://\(s3.bucket)/\(key)", "--only-show-errors"]))
+        }
+    }
+
     /// Writes to `path` the gzip of a tampered backup: a real pg_dump of the fixture's database with `lines` put in
     /// before its closing comment (`lines` is given the key of the dump's own `\restrict` line), after 4 MiB of
     /// random hex comment lines, so they sit well past the first MiB of the gzip file (what the origin check holds

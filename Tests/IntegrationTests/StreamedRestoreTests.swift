@@ -144,7 +144,6 @@ struct StreamedRestoreTests {
         // --single-transaction transaction.
         let elsewhere = fixture.database + "_elsewhere"
         try await fixture.runner.runChecked(fixture.toolbox.postgres.createDatabase(elsewhere))
-        let s3 = try #require(fixture.manifest.backups.s3)
         // Random hex comment lines after the statements. Small (64 KiB, above the 16 KiB size floor): the
         // download ends inside the held MiB. Large (4 MiB): the tap holds the first MiB and cuts the rest off.
         for (time, padding) in [("070000", 64 << 10), ("080000", 4 << 20)] {
@@ -162,13 +161,7 @@ struct StreamedRestoreTests {
             gzip.standardInput = .bytes(Data(sql.utf8))
             try await fixture.runner.runChecked(CommandPipeline([gzip], output: .file(path)))
             #expect((try Damage.size(path) > DumpOriginCheck.headBytes) == (padding > 1 << 20))
-            let sha = try SHA256Checksum.ofFile(atPath: path)
-            try "\(sha)  \(name)\n".write(toFile: path + ".sha256", atomically: true, encoding: .utf8)
-            for file in [path, path + ".sha256"] {
-                let key = s3.prefix + (file as NSString).lastPathComponent
-                try await fixture.runner.runChecked(
-                    CommandInvocation("aws", ["s3", "cp", file, "s3://\(s3.bucket)/\(key)", "--only-show-errors"]))
-            }
+            try await fixture.uploadWithChecksum(path)
 
             let error = await fixture.restore(.init(backup: .named(name)))
             let message = try #require(error, "\(name) was restored").localizedDescription
@@ -194,7 +187,6 @@ struct StreamedRestoreTests {
         let live = try await fixture.tableChecksums()
         let elsewhere = fixture.database + "_elsewhere"
         try await fixture.runner.runChecked(fixture.toolbox.postgres.createDatabase(elsewhere))
-        let s3 = try #require(fixture.manifest.backups.s3)
         // Second: the dump's own key (the tamperer wrote the dump) cannot lift drctl's.
         for (time, unrestrict) in [("070000", false), ("080000", true)] {
             let marker = fixture.root + "/marker-\(time)"
@@ -205,13 +197,7 @@ struct StreamedRestoreTests {
                     (unrestrict ? "\\unrestrict \(dumpKey)\n" : "")
                         + "\\! touch \(marker)\n\\connect \(elsewhere)\nCREATE TABLE leaked (x int);\n"
                 }, to: path)
-            let sha = try SHA256Checksum.ofFile(atPath: path)
-            try "\(sha)  \(name)\n".write(toFile: path + ".sha256", atomically: true, encoding: .utf8)
-            for file in [path, path + ".sha256"] {
-                let key = s3.prefix + (file as NSString).lastPathComponent
-                try await fixture.runner.runChecked(
-                    CommandInvocation("aws", ["s3", "cp", file, "s3://\(s3.bucket)/\(key)", "--only-show-errors"]))
-            }
+            try await fixture.uploadWithChecksum(path)
 
             let error = await fixture.restore(.init(backup: .named(name)))
             let message = try #require(error, "\(name) was restored").localizedDescription
