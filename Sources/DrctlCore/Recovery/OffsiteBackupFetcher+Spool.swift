@@ -22,7 +22,7 @@ extension OffsiteBackupFetcher {
         let path = "$RUN_DIR/\(Self.spoolFolder)/" + name
         var lines = [
             store.list(prefix: prefix).redactedCommandLine,
-            "(size in the listing ≥ \(toolbox.manifest.backups.sizeFloor), else refused before downloading)",
+            plannedSizeFloorLine,
         ]
         for suffix in [".sha256", BackupContentRecord.sidecarSuffix] {
             if let sidecar = try? store.download(prefix + name + suffix, to: .stream) {
@@ -126,10 +126,7 @@ extension OffsiteBackupFetcher {
         _ object: StoredObject, store: any ObjectStore, into folder: String, context: StepContext
     ) async throws -> StepOutputs {
         let name = Self.fileName(object.key)
-        let floor = toolbox.manifest.backups.sizeFloor
-        guard object.size >= floor.bytes else {
-            throw ScenarioError.backupTooSmall(file: name, size: object.size, floor: floor)
-        }
+        try requireSizeFloor(object)
         let path = folder + "/" + name
         let recordPath = BackupContentRecord.sidecarPath(for: path)
         var refused = true

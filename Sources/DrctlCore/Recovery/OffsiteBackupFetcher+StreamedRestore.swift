@@ -100,7 +100,7 @@ extension OffsiteBackupFetcher {
         let path = "$RUN_DIR/backup/" + name
         var lines = [
             store.list(prefix: prefix).redactedCommandLine,
-            "(size in the listing ≥ \(toolbox.manifest.backups.sizeFloor), else refused before downloading)",
+            plannedSizeFloorLine,
         ]
         if toolbox.manifest.database.dataPlane == .job {
             lines += plannedJobLoadCommands(
@@ -191,10 +191,7 @@ extension OffsiteBackupFetcher {
         scratch: String, sha256: String, recorded: Bool, contentCheck: String
     ) {
         let name = Self.fileName(object.key)
-        let floor = toolbox.manifest.backups.sizeFloor
-        guard object.size >= floor.bytes else {
-            throw ScenarioError.backupTooSmall(file: name, size: object.size, floor: floor)
-        }
+        try requireSizeFloor(object)
         let inJob = toolbox.manifest.database.dataPlane == .job
         let custom = BackupName.format(ofFileName: name) == .custom
         if custom && !inJob {
@@ -347,6 +344,19 @@ extension OffsiteBackupFetcher {
         }
         try await testIntegrity(path: path, name: name, context: context)
         return sha256
+    }
+
+    /// A candidate smaller than `backups.sizeFloor` in the listing is refused before any byte of it is read.
+    func requireSizeFloor(_ object: StoredObject) throws {
+        let floor = toolbox.manifest.backups.sizeFloor
+        guard object.size >= floor.bytes else {
+            throw ScenarioError.backupTooSmall(file: Self.fileName(object.key), size: object.size, floor: floor)
+        }
+    }
+
+    /// `requireSizeFloor`, for a plan.
+    var plannedSizeFloorLine: String {
+        "(size in the listing ≥ \(toolbox.manifest.backups.sizeFloor), else refused before downloading)"
     }
 
     /// The `.sha256` sidecar's digest; nil when there is none.
