@@ -84,9 +84,10 @@ extension OffsiteBackupFetcher {
     public func spool(backup: String?, before: Date?, context: StepContext) async throws -> StepOutputs {
         let (store, prefix, candidates) = try await self.candidates(backup: backup, before: before, context: context)
         let folder = try RunScratch.folder(workRoot: workRoot, runID: context.runID, sub: Self.spoolFolder)
-        var skipped: [String] = []
-        var lastError: (any Error)?
-        for object in candidates {
+        return try await firstAccepted(
+            candidates, location: "\(store.displayName)/\(prefix)", when: " before any database was touched",
+            context: context
+        ) { _, object, skipped in
             let name = Self.fileName(object.key)
             func notSpooled(_ note: String) -> StepOutputs {
                 context.log(note)
@@ -104,21 +105,10 @@ extension OffsiteBackupFetcher {
                     "not enough room in \(folder) to spool \(name) (needs \(ByteSize(bytes: needed)), "
                         + "\(ByteSize(bytes: free)) free): backup.fetch streams it as before")
             }
-            do {
-                var outputs = try await spoolCandidate(object, store: store, into: folder, context: context)
-                outputs["skipped"] = skipped.joined(separator: "; ")
-                return outputs
-            } catch let error as CancellationError {
-                throw error
-            } catch {
-                if Task.isCancelled { throw CancellationError() }
-                context.log("refused \(name) before any database was touched: \(error.localizedDescription)")
-                skipped.append("\(name): \(error.localizedDescription)")
-                lastError = error
-            }
+            var outputs = try await spoolCandidate(object, store: store, into: folder, context: context)
+            outputs["skipped"] = skipped.joined(separator: "; ")
+            return outputs
         }
-        throw lastError
-            ?? ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: backupDatabaseName)
     }
 
     /// Spools one candidate into `folder` and verifies it; the spool (and its record) is removed when refused.

@@ -156,31 +156,22 @@ extension OffsiteBackupFetcher {
             throw error
         }
         let (store, prefix, candidates) = listed
-        var skipped: [String] = []
-        var lastError: (any Error)?
-        for (index, object) in candidates.enumerated() {
-            let name = Self.fileName(object.key)
-            do {
-                let (scratch, sha256, recorded, contentCheck) = try await load(
-                    object, store: store, restorer: restorer, into: target, prepared: early && index == 0,
-                    context: context)
-                return Loaded(
-                    name: name, key: object.key, size: object.size, sha256: sha256, checksumVerified: recorded,
-                    skipped: skipped, scratchDatabase: scratch, contentCheck: contentCheck)
-            } catch let error as CancellationError {
-                throw error
-            } catch {
-                if Task.isCancelled { throw CancellationError() }
-                _ = try? await restorer.drop(target, context: context)
-                // A psql without restricted mode would refuse every candidate alike: no backup is to blame.
-                if case RecoveryError.psqlWithoutRestrictedMode = error { throw error }
-                context.log("refused \(name): \(error.localizedDescription)")
-                skipped.append("\(name): \(error.localizedDescription)")
-                lastError = error
+        return try await firstAccepted(
+            candidates, location: "\(store.displayName)/\(prefix)", context: context,
+            cleanUp: { _ = try? await restorer.drop(target, context: context) },
+            // A psql without restricted mode would refuse every candidate alike: no backup is to blame.
+            isFinal: { error in
+                if case RecoveryError.psqlWithoutRestrictedMode = error { return true }
+                return false
             }
+        ) { index, object, skipped in
+            let (scratch, sha256, recorded, contentCheck) = try await load(
+                object, store: store, restorer: restorer, into: target, prepared: early && index == 0,
+                context: context)
+            return Loaded(
+                name: Self.fileName(object.key), key: object.key, size: object.size, sha256: sha256,
+                checksumVerified: recorded, skipped: skipped, scratchDatabase: scratch, contentCheck: contentCheck)
         }
-        throw lastError
-            ?? ScenarioError.noBackupFound(location: "\(store.displayName)/\(prefix)", database: backupDatabaseName)
     }
 
     /// Loads one candidate into `scratch`; `prepared`: the empty new database is already there.

@@ -75,6 +75,35 @@ public struct OffsiteBackupFetcher: Sendable {
         return (store, prefix, Array(candidates.prefix(backup == nil ? maximumCandidates : 1)))
     }
 
+    /// Tries `candidates`, newest first, until `attempt` accepts one; `attempt` gets the refusals so far. After a
+    /// refusal `cleanUp` runs; an error for which `isFinal` holds (one no older backup can avoid) is thrown at
+    /// once, any other is logged (`refused NAME` and `when`), kept in the list, and the next older candidate tried.
+    /// Cancellation ends the loop. When every candidate is refused, the last refusal is thrown.
+    func firstAccepted<Accepted>(
+        _ candidates: [StoredObject], location: String, when: String = "", context: StepContext,
+        cleanUp: () async -> Void = {}, isFinal: (any Error) -> Bool = { _ in false },
+        attempt: (_ index: Int, _ object: StoredObject, _ skipped: [String]) async throws -> Accepted
+    ) async throws -> Accepted {
+        var skipped: [String] = []
+        var lastError: (any Error)?
+        for (index, object) in candidates.enumerated() {
+            do {
+                return try await attempt(index, object, skipped)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                await cleanUp()
+                if isFinal(error) { throw error }
+                let name = Self.fileName(object.key)
+                context.log("refused \(name)\(when): \(error.localizedDescription)")
+                skipped.append("\(name): \(error.localizedDescription)")
+                lastError = error
+            }
+        }
+        throw lastError ?? ScenarioError.noBackupFound(location: location, database: backupDatabaseName)
+    }
+
     /// The extension of the backup a plan shows: the named backup's, else the one `backups.format` writes.
     func plannedExtension(_ backup: String?) -> String {
         BackupName.fileExtension(
