@@ -239,14 +239,13 @@ final class RecoveryFixture: Sendable {
     /// the manifest's S3 prefix, as `backup sync` would.
     func uploadWithChecksum(_ path: String) async throws {
         let s3 = try #require(manifest.backups.s3)
+        let store = try #require(toolbox.objectStores.first { $0 is S3ObjectStore })
         let name = (path as NSString).lastPathComponent
-        try "\(try SHA256Checksum.ofFile(atPath: path))  \(name)\n".write(
+        try SHA256Checksum.sidecarText(sha256: try SHA256Checksum.ofFile(atPath: path), fileName: name).write(
             toFile: path + ".sha256", atomically: true, encoding: .utf8)
-        for file in [path, path + ".sha256"] {
-            let key = s3.prefix + (file as NSString).lastPathComponent
-            try await runner.runChecked(
-                CommandInvocation("aws", ["s3", "cp", file, "s3://\(s3.bucket)/\(key)", "--only-show-errors"]))
-        }
+        let key = s3.prefix + name
+        try await runner.runChecked(try store.upload(.file(path), to: key))
+        try await runner.runChecked(try store.upload(.file(path + ".sha256"), to: key + ".sha256"))
     }
 
     /// Writes to `path` the gzip of a tampered backup: a real pg_dump of the fixture's database with `lines` put in

@@ -229,7 +229,8 @@ public struct BackupSync: Sendable {
         let store = target.store
         let sidecarPath = (scratch as NSString).appendingPathComponent(record.fileName + ".sha256")
         do {
-            try Data("\(record.sha256)  \(record.fileName)\n".utf8).write(to: URL(fileURLWithPath: sidecarPath))
+            try Data(SHA256Checksum.sidecarText(sha256: record.sha256, fileName: record.fileName).utf8).write(
+                to: URL(fileURLWithPath: sidecarPath))
         } catch {
             throw BackupError.fileNotWritten(path: sidecarPath, reason: error.localizedDescription)
         }

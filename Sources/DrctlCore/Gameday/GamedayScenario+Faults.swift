@@ -48,7 +48,8 @@ extension GamedayScenario {
             bytes.append(Data(repeating: 0x5a, count: 64 * 1024))
             try bytes.write(to: URL(fileURLWithPath: file))
             let sidecar = file + ".sha256"
-            try Data("\(SHA256Checksum.of(bytes))  \(name)\n".utf8).write(to: URL(fileURLWithPath: sidecar))
+            try Data(SHA256Checksum.sidecarText(sha256: SHA256Checksum.of(bytes), fileName: name).utf8).write(
+                to: URL(fileURLWithPath: sidecar))
             try await context.runner.runChecked(try store.upload(.file(file), to: key))
             try await context.runner.runChecked(
                 try store.upload(.file(sidecar), to: OffsiteTarget.sidecarKey(for: key)))

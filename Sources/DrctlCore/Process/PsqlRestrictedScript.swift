@@ -12,7 +12,8 @@ import Foundation
 /// when it is the first line of the head that is neither blank nor a `--` comment (pg_dump writes it after its
 /// comment header), and then the last `\unrestrict X` line with that same X in the script's last `tailBytes`
 /// (held back until the stream ended): pg_dump's last line, or the one before a few statements appended after
-/// it. Any other `\restrict` or `\unrestrict` stays in the stream and fails in psql. A dump without the line (an older pg_dump) loads as it is, restricted.
+/// it. Any other `\restrict` or `\unrestrict` stays in the stream and fails in psql. A dump without the line (an
+/// older pg_dump) loads as it is, restricted.
 ///
 /// Per byte the relay only passes buffers on: the head is searched until its first statement (at most
 /// `headLimit` bytes), and the tail is a copy of `tailBytes` per read.

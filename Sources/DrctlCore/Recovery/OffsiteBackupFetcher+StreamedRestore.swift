@@ -337,19 +337,6 @@ extension OffsiteBackupFetcher {
         return sha256
     }
 
-    /// A candidate smaller than `backups.sizeFloor` in the listing is refused before any byte of it is read.
-    func requireSizeFloor(_ object: StoredObject) throws {
-        let floor = toolbox.manifest.backups.sizeFloor
-        guard object.size >= floor.bytes else {
-            throw ScenarioError.backupTooSmall(file: Self.fileName(object.key), size: object.size, floor: floor)
-        }
-    }
-
-    /// `requireSizeFloor`, for a plan.
-    var plannedSizeFloorLine: String {
-        "(size in the listing ≥ \(toolbox.manifest.backups.sizeFloor), else refused before downloading)"
-    }
-
     /// The `.sha256` sidecar's digest; nil when there is none.
     func recordedChecksum(of object: StoredObject, store: any ObjectStore, context: StepContext)
         async throws -> String?

@@ -75,6 +75,19 @@ public struct OffsiteBackupFetcher: Sendable {
         return (store, prefix, Array(candidates.prefix(backup == nil ? maximumCandidates : 1)))
     }
 
+    /// A candidate smaller than `backups.sizeFloor` in the listing is refused before any byte of it is read.
+    func requireSizeFloor(_ object: StoredObject) throws {
+        let floor = toolbox.manifest.backups.sizeFloor
+        guard object.size >= floor.bytes else {
+            throw ScenarioError.backupTooSmall(file: Self.fileName(object.key), size: object.size, floor: floor)
+        }
+    }
+
+    /// `requireSizeFloor`, for a plan.
+    var plannedSizeFloorLine: String {
+        "(size in the listing ≥ \(toolbox.manifest.backups.sizeFloor), else refused before downloading)"
+    }
+
     /// Tries `candidates`, newest first, until `attempt` accepts one; `attempt` gets the refusals so far. After a
     /// refusal `cleanUp` runs; an error for which `isFinal` holds (one no older backup can avoid) is thrown at
     /// once, any other is logged (`refused NAME` and `when`), kept in the list, and the next older candidate tried.

@@ -67,6 +67,10 @@ public struct ChecksumError: Error, Sendable, Hashable, LocalizedError {
 }
 
 extension SHA256Checksum {
+    /// A `.sha256` sidecar's text for `fileName`: `<hex>  <name>` and a newline, as `sha256sum` writes it (and
+    /// `parseSidecar` reads it).
+    public static func sidecarText(sha256: String, fileName: String) -> String { "\(sha256)  \(fileName)\n" }
+
     /// The hex digest in a `.sha256` sidecar (`<hex>  <name>` as `sha256sum` writes it, or a bare digest);
     /// nil when the text holds no 64-digit hex word first.
     public static func parseSidecar(_ text: String) -> String? {
